@@ -1,0 +1,30 @@
+import type { ComponentSpec } from '../engine/component.js';
+import { createRegistry, type Registry } from '../engine/registry.js';
+import generate from './inputs/generate.js';
+import stdin from './inputs/stdin.js';
+import archive from './processors/archive.js';
+import catchProcessor from './processors/catch.js';
+import log from './processors/log.js';
+import mapping from './processors/mapping.js';
+import metric from './processors/metric.js';
+import drop from './outputs/drop.js';
+import file from './outputs/file.js';
+import reject from './outputs/reject.js';
+import stdout from './outputs/stdout.js';
+
+/** Every component sluice can build. Adding one: one file, one line here. */
+export const components: readonly ComponentSpec[] = [
+  generate,
+  stdin,
+  archive,
+  catchProcessor,
+  log,
+  mapping,
+  metric,
+  drop,
+  file,
+  reject,
+  stdout,
+];
+
+export const registry: Registry = createRegistry(components);

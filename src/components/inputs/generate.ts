@@ -1,0 +1,95 @@
+import { Cron } from 'croner';
+import { parseDuration } from '../../config/duration.js';
+import { defineInput, type ReadResult } from '../../engine/component.js';
+import { Message } from '../../engine/message.js';
+import { sleep } from '../../engine/pipeline.js';
+import { compileExpression, DELETED } from '../../mapping/environment.js';
+
+interface GenerateConfig {
+  mapping: string;
+  interval: string;
+  count: number;
+  batch_size: number;
+}
+
+export default defineInput<GenerateConfig>({
+  name: 'generate',
+  summary: 'Creates messages from a JSONata expression on an interval or cron schedule; good for testing pipelines.',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['mapping'],
+    properties: {
+      mapping: { type: 'string', description: 'A JSONata expression producing each message; it has no input document.' },
+      interval: {
+        type: 'string',
+        default: '1s',
+        description: 'A duration (first message at once), a cron expression (`*/5 * * * * *`, `@every 30s`), or "" for as fast as possible.',
+      },
+      count: { type: 'integer', minimum: 0, default: 0, description: 'Stop after this many messages (the pipeline then shuts down); 0: never.' },
+      batch_size: { type: 'integer', minimum: 1, default: 1, description: 'Messages per batch.' },
+    },
+  },
+  example: { mapping: '{ "hello": "world" }', count: 1 },
+  create(config) {
+    let compiled;
+    try {
+      compiled = compileExpression(config.mapping);
+    } catch (err) {
+      throw Object.assign(err as Error, { field: 'mapping' });
+    }
+    const next = schedule(config.interval);
+    let produced = 0;
+    let stopped = new AbortController();
+    return {
+      async connect() {
+        stopped = new AbortController();
+      },
+      async read(signal): Promise<ReadResult | null> {
+        const remaining = config.count > 0 ? config.count - produced : config.batch_size;
+        if (remaining <= 0 || signal.aborted || stopped.signal.aborted) return null;
+        await sleep(next(produced === 0), AbortSignal.any([signal, stopped.signal]));
+        if (signal.aborted || stopped.signal.aborted) return null;
+        const batch: Message[] = [];
+        const size = Math.min(config.batch_size, remaining);
+        for (let i = 0; i < size; i++) {
+          const value = await compiled.evaluate(undefined, undefined);
+          produced++;
+          if (value !== DELETED) batch.push(Message.fromJSON(value ?? null));
+        }
+        return { batch, ack: () => {} };
+      },
+      async close() {
+        stopped.abort();
+      },
+    };
+  },
+});
+
+/** Returns how long to wait before the next batch (ms), given whether it is the first. */
+function schedule(interval: string): (first: boolean) => number {
+  if (interval === '') return () => 0;
+  const every = /^@every\s+(.+)$/.exec(interval);
+  if (every || /^[-+]?[\d.]+[a-zµμ]+/.test(interval)) {
+    let ms: number;
+    try {
+      ms = parseDuration(every ? every[1]!.trim() : interval) / 1e6;
+    } catch (err) {
+      throw Object.assign(err as Error, { field: 'interval' });
+    }
+    // Due times advance by exactly one interval, so the rate holds however long each batch took.
+    let due = Date.now();
+    return (first) => {
+      if (!(first && !every)) due += ms;
+      if (first && !every) due = Date.now();
+      return Math.max(0, due - Date.now());
+    };
+  }
+  let cron: Cron;
+  try {
+    cron = new Cron(interval, { paused: true, timezone: 'UTC' });
+  } catch (err) {
+    throw Object.assign(new Error(`invalid interval ${JSON.stringify(interval)}: ${(err as Error).message}`), { field: 'interval' });
+  }
+  return () => Math.max(0, (cron.nextRun()?.getTime() ?? Date.now()) - Date.now());
+}

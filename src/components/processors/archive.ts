@@ -1,0 +1,63 @@
+import { defineProcessor } from '../../engine/component.js';
+import { Message } from '../../engine/message.js';
+
+interface ArchiveConfig {
+  format: 'json_array' | 'lines' | 'concatenate' | 'binary';
+}
+
+export default defineProcessor<ArchiveConfig>({
+  name: 'archive',
+  summary: 'Joins a batch into one message (a JSON array, lines, bytes); the result keeps the first message\'s metadata.',
+  schema: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['format'],
+    properties: {
+      format: {
+        type: 'string',
+        enum: ['json_array', 'lines', 'concatenate', 'binary'],
+        description:
+          'json_array: a compact JSON array of the bodies; lines: bodies joined by newlines (no trailing one); concatenate: bodies back to back; binary: a big-endian uint32 count, then each body as uint32 length + bytes.',
+      },
+    },
+  },
+  example: { format: 'json_array' },
+  create({ format }, { logger }) {
+    return {
+      process(batch) {
+        if (batch.length === 0) return [];
+        const first = batch[0]!;
+        try {
+          return [[archive(format, batch).withMetadata(first.metadata)]];
+        } catch (err) {
+          // As Connect does: the originals pass on unarchived, each flagged with the error.
+          logger.error({ err: (err as Error).message }, 'Archive failed, the messages pass on unarchived and flagged.');
+          return [batch.map((m) => m.withError(err as Error))];
+        }
+      },
+      close: async () => {},
+    };
+  },
+});
+
+function archive(format: ArchiveConfig['format'], batch: readonly Message[]): Message {
+  switch (format) {
+    case 'json_array':
+      return Message.fromJSON(batch.map((m) => m.json()));
+    case 'lines':
+      return Message.fromBytes(batch.map((m) => m.text()).join('\n'));
+    case 'concatenate':
+      return Message.fromBytes(Buffer.concat(batch.map((m) => m.bytes())));
+    case 'binary': {
+      const parts = batch.map((m) => m.bytes());
+      const out = Buffer.alloc(4 + parts.reduce((n, p) => n + 4 + p.byteLength, 0));
+      let offset = out.writeUInt32BE(parts.length, 0);
+      for (const part of parts) {
+        offset = out.writeUInt32BE(part.byteLength, offset);
+        out.set(part, offset);
+        offset += part.byteLength;
+      }
+      return Message.fromBytes(out);
+    }
+  }
+}

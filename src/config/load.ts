@@ -1,0 +1,358 @@
+// text -> env interpolation -> YAML -> --set overrides -> validated config with defaults.
+// Pure: reads the file and nothing else. Every problem is collected, none thrown.
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, Scalar, type Document, type Node } from 'yaml';
+import type { Kind, Schema } from '../engine/component.js';
+import { didYouMean, type Registry } from '../engine/registry.js';
+import { parseDuration } from './duration.js';
+import { interpolateEnv } from './env.js';
+import { formatPath, type ConfigPath, type Problem } from './problems.js';
+import { rootSchema, type ComponentNode, type RootConfig } from './root.js';
+
+export interface LoadOptions {
+  readonly registry: Registry;
+  /** Variables for `${VAR}` interpolation; process.env by default. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** `path=value` overrides (value parsed as YAML), applied after interpolation and before validation. */
+  readonly set?: readonly string[];
+  /** Report unset variables as a warning instead of an error (`run --chilled`, `lint --skip-env-var-check`). */
+  readonly chilled?: boolean;
+}
+
+export interface LoadedConfig {
+  readonly file: string;
+  /** Directory relative paths in the config resolve against. */
+  readonly baseDir: string;
+  /** The validated config; present only when no error was found. */
+  readonly config: RootConfig | undefined;
+  readonly problems: readonly Problem[];
+  /** Values of fields marked `x-secret`, to scrub from logs and `echo`. */
+  readonly secrets: readonly string[];
+  /**
+   * The file position of a config path (the nearest existing node), for problems found later.
+   * `inner` is a position inside that node's string value (a JSONata error's line and column).
+   */
+  locate(path: ConfigPath, inner?: { line: number; column: number }): { line: number; column: number };
+}
+
+const RESERVED: Record<Kind, readonly string[]> = {
+  input: ['label', 'processors'],
+  processor: ['label'],
+  output: ['label', 'processors'],
+};
+const LABEL = /^[a-z0-9][a-z0-9_-]*$/;
+
+export function loadConfigFile(file: string, options: LoadOptions): LoadedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const problem: Problem = { file, line: 1, column: 1, path: '', message: `failed to read config: ${(err as Error).message}`, severity: 'error' };
+    return { file, baseDir: dirname(resolve(file)), config: undefined, problems: [problem], secrets: [], locate: () => ({ line: 1, column: 1 }) };
+  }
+  return loadConfigText(text, file, options);
+}
+
+export function loadConfigText(text: string, file: string, options: LoadOptions): LoadedConfig {
+  const problems: Problem[] = [];
+  const report = (line: number, column: number, path: ConfigPath, message: string, severity: Problem['severity'] = 'error') =>
+    problems.push({ file, line, column, path: formatPath(path), message, severity });
+
+  let interpolated = text;
+  try {
+    const result = interpolateEnv(text, options.env ?? process.env);
+    interpolated = result.text;
+    if (result.missing.length > 0) {
+      const message = `required environment variables were not set: [${[...new Set(result.missing)].join(' ')}]`;
+      report(1, 1, [], message, options.chilled ? 'warning' : 'error');
+    }
+  } catch (err) {
+    report(1, 1, [], (err as Error).message);
+  }
+
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(interpolated, { lineCounter, prettyErrors: false });
+  const pos = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return { line, column: col };
+  };
+  for (const error of doc.errors) {
+    const { line, column } = pos(error.pos[0]);
+    report(line, column, [], `YAML syntax error: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`);
+  }
+  for (const expression of options.set ?? []) {
+    const error = applySet(doc, expression);
+    if (error) report(1, 1, [], error);
+  }
+
+  const locateNode = (path: ConfigPath, key = false) => {
+    const node = nodeAt(doc, path, key);
+    return node?.range ? pos(node.range[0]) : { line: 1, column: 1 };
+  };
+  const locate = (path: ConfigPath, inner?: { line: number; column: number }) => {
+    const node = nodeAt(doc, path, false);
+    if (!node?.range) return { line: 1, column: 1 };
+    if (!inner || !isScalar(node)) return pos(node.range[0]);
+    // A block scalar's text starts on the line after its `|` indicator, at its indentation.
+    const block = node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.BLOCK_FOLDED;
+    const start = pos(node.range[0]);
+    if (!block) return { line: start.line + inner.line - 1, column: inner.line === 1 ? start.column + inner.column : inner.column };
+    const firstLine = lineCounter.lineStarts[start.line] ?? 0;
+    const indent = /^ */.exec(interpolated.slice(firstLine))![0].length;
+    return { line: start.line + inner.line, column: indent + inner.column };
+  };
+  const baseDir = dirname(resolve(file));
+  if (doc.errors.length > 0) return { file, baseDir, config: undefined, problems, secrets: [], locate };
+
+  const raw: unknown = doc.toJS() ?? {};
+  const validator = new Validator(options.registry, (path, message, key, severity) => {
+    const { line, column } = locateNode(path, key);
+    report(line, column, path, message, severity);
+  });
+  const config = validator.validateRoot(raw);
+  problems.sort((a, b) => a.line - b.line || a.column - b.column);
+  const failed = problems.some((p) => p.severity === 'error');
+  return { file, baseDir, config: failed ? undefined : (config as RootConfig), problems, secrets: validator.secrets, locate };
+}
+
+type Report = (path: ConfigPath, message: string, key: boolean, severity?: Problem['severity']) => void;
+
+/** Validates a parsed config tree against the root and component schemas, filling defaults. */
+class Validator {
+  readonly secrets: string[] = [];
+  #ajv: Ajv;
+  #compiled = new Map<Schema, ValidateFunction>();
+  #labels = new Map<string, string>();
+
+  constructor(
+    readonly registry: Registry,
+    readonly report: Report,
+  ) {
+    this.#ajv = createAjv();
+  }
+
+  validateRoot(raw: unknown): unknown {
+    if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+      this.report([], 'expected a mapping with input, pipeline and output', false);
+      return undefined;
+    }
+    return this.#validate(rootSchema, structuredClone(raw), []);
+  }
+
+  /** Validates `data` against `schema` (defaults applied in place), then descends into component slots. */
+  #validate(schema: Schema, data: unknown, path: ConfigPath): unknown {
+    const validate = this.#compile(schema);
+    if (!validate(data)) for (const error of validate.errors ?? []) this.#reportAjv(error, path);
+    return this.#walk(schema, data, path);
+  }
+
+  #walk(schema: Schema, data: unknown, path: ConfigPath): unknown {
+    const slot = schema['x-component'];
+    if (typeof slot === 'string') return data === undefined ? data : this.#component(slot as Kind, data, path);
+    if (schema['x-secret'] === true && typeof data === 'string' && data !== '') this.secrets.push(data);
+    const properties = schema.properties as Record<string, Schema> | undefined;
+    if (properties && isObject(data)) {
+      for (const [key, sub] of Object.entries(properties)) if (key in data) data[key] = this.#walk(sub, data[key], [...path, key]);
+    }
+    const items = schema.items as Schema | undefined;
+    if (items && Array.isArray(data)) return data.map((item, i) => this.#walk(items, item, [...path, i]));
+    return data;
+  }
+
+  /** Checks the envelope of one component (one registered key, label, processors) and validates its config. */
+  #component(kind: Kind, node: unknown, path: ConfigPath): unknown {
+    if (!isObject(node)) {
+      this.report(path, `expected a ${kind} (a mapping with one ${kind} type, e.g. ${kind === 'output' ? 'stdout: {}' : kind === 'input' ? 'stdin: {}' : 'log: {}'})`, false);
+      return node;
+    }
+    const reserved = RESERVED[kind];
+    let candidates = Object.keys(node).filter((k) => !reserved.includes(k));
+    candidates = this.#foldSiblingOutput(kind, node, candidates, path);
+    const known = candidates.filter((k) => this.registry.get(kind, k));
+    if (candidates.length === 0) {
+      this.report(path, `an explicit ${kind} type must be specified`, false);
+      return node;
+    }
+    if (known.length === 0) {
+      for (const name of candidates) {
+        this.report([...path, name], `unknown ${kind} "${name}"${didYouMean(name, this.registry.names(kind))}`, true);
+      }
+      return node;
+    }
+    if (known.length > 1) {
+      this.report(path, `a ${kind} has exactly one type, found ${known.join(' and ')}`, false);
+      return node;
+    }
+    const name = known[0]!;
+    for (const other of candidates.filter((k) => k !== name)) {
+      this.report([...path, other], `field ${other} is invalid when the component type is ${name} (${kind})`, true);
+    }
+    this.#checkLabel(node.label, path);
+    if ('processors' in node) node.processors = this.#processorList(node.processors, [...path, 'processors']);
+
+    const spec = this.registry.get(kind, name)!;
+    let config = node[name];
+    if (config === null || config === undefined) config = 'default' in spec.schema ? structuredClone(spec.schema.default) : {};
+    node[name] = this.#validate(spec.schema, config, [...path, name]);
+    return node;
+  }
+
+  #processorList(value: unknown, path: ConfigPath): unknown {
+    if (!Array.isArray(value)) {
+      this.report(path, 'expected a list of processors', false);
+      return value;
+    }
+    return value.map((item, i) => this.#component('processor', item, [...path, i]));
+  }
+
+  /**
+   * The official OpenMeter Run:ai config writes `drop_on`'s child output as a sibling of `drop_on`
+   * (`output: { drop_on: {...}, output: {...} }`). Redpanda Connect rejects that; we read it as
+   * the wrapper's own `output` field so the published config runs unchanged, and warn.
+   */
+  #foldSiblingOutput(kind: Kind, node: Record<string, unknown>, candidates: string[], path: ConfigPath): string[] {
+    if (kind !== 'output' || candidates.length !== 2 || !candidates.includes('output')) return candidates;
+    const wrapper = candidates.find((c) => c !== 'output')!;
+    const spec = this.registry.get('output', wrapper);
+    const properties = spec?.schema.properties as Record<string, unknown> | undefined;
+    const inner = node[wrapper];
+    if (!properties?.output || (isObject(inner) && 'output' in inner) || !(isObject(inner) || inner == null)) return candidates;
+    node[wrapper] = { ...(isObject(inner) ? inner : {}), output: node.output };
+    delete node.output;
+    this.report([...path, 'output'], `read as ${wrapper}.output; indent it under ${wrapper}`, true, 'warning');
+    return [wrapper];
+  }
+
+  #checkLabel(label: unknown, path: ConfigPath): void {
+    if (label === undefined) return;
+    const at = [...path, 'label'];
+    if (typeof label !== 'string' || !LABEL.test(label)) {
+      this.report(at, 'label must be lower case letters, digits, _ and -, not starting with _ or -', false);
+      return;
+    }
+    const previous = this.#labels.get(label);
+    if (previous !== undefined) this.report(at, `label '${label}' collides with the label at ${previous}`, false);
+    else this.#labels.set(label, formatPath(path));
+  }
+
+  #compile(schema: Schema): ValidateFunction {
+    let validate = this.#compiled.get(schema);
+    if (!validate) {
+      validate = this.#ajv.compile(schema);
+      this.#compiled.set(schema, validate);
+    }
+    return validate;
+  }
+
+  #reportAjv(error: ErrorObject, base: ConfigPath): void {
+    const path = [...base, ...pointerToPath(error.instancePath)];
+    switch (error.keyword) {
+      case 'additionalProperties': {
+        const field = String(error.params.additionalProperty);
+        const known = Object.keys((error.parentSchema?.properties as object | undefined) ?? {});
+        this.report([...path, field], `unknown field${didYouMean(field, known)}`, true);
+        return;
+      }
+      case 'required':
+        this.report([...path, String(error.params.missingProperty)], 'field is required', false);
+        return;
+      case 'type':
+        this.report(path, `expected ${String(error.params.type).replace(',', ' or ')}, got ${typeName(error.data)}`, false);
+        return;
+      case 'enum': {
+        const allowed = error.params.allowedValues as unknown[];
+        const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed.map(String)) : '';
+        this.report(path, `${JSON.stringify(error.data)} is not one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${hint}`, false);
+        return;
+      }
+      case 'format':
+        this.report(path, formatMessage(String(error.params.format), error.data), false);
+        return;
+      default:
+        this.report(path, error.message ?? error.keyword, false);
+    }
+  }
+}
+
+/** The ajv instance every sluice schema is compiled with: defaults applied, nothing coerced or removed. */
+export function createAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
+  ajv.addKeyword({ keyword: 'x-component', schemaType: 'string' });
+  ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-interpolated', schemaType: 'boolean' });
+  ajv.addFormat('duration', { type: 'string', validate: isDuration });
+  ajv.addFormat('duration-or-empty', { type: 'string', validate: (s: string) => s === '' || isDuration(s) });
+  return ajv;
+}
+
+function isDuration(text: string): boolean {
+  try {
+    parseDuration(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function formatMessage(format: string, data: unknown): string {
+  if (format.startsWith('duration')) return `invalid duration ${JSON.stringify(data)} (expected e.g. 30s, 1m0s, 100ms, 1h2m3s)`;
+  return `must be a valid ${format}`;
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value === 'object' ? 'object' : `${typeof value} ${JSON.stringify(value)}`;
+}
+
+function pointerToPath(pointer: string): ConfigPath {
+  if (pointer === '') return [];
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The YAML node at `path` (its key node when `key`), or the nearest ancestor that exists. */
+function nodeAt(doc: Document, path: ConfigPath, key: boolean): Node | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const prefix = path.slice(0, n);
+    if (key && n === path.length && n > 0) {
+      const parent = prefix.length === 1 ? doc.contents : doc.getIn(prefix.slice(0, -1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === prefix[n - 1]);
+        if (pair && isScalar(pair.key)) return pair.key;
+      }
+      continue;
+    }
+    const node = n === 0 ? doc.contents : doc.getIn(prefix, true);
+    if (node && typeof node === 'object' && 'range' in node && (node as Node).range) return node as Node;
+  }
+  return undefined;
+}
+
+/** Applies one `--set path=value`; returns an error message or undefined. */
+function applySet(doc: Document, expression: string): string | undefined {
+  const eq = expression.indexOf('=');
+  if (eq <= 0 || eq === expression.length - 1) return `invalid set expression '${expression}': expected foo=bar syntax`;
+  const path = expression
+    .slice(0, eq)
+    .split('.')
+    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+  let value: unknown;
+  try {
+    value = parseYaml(expression.slice(eq + 1));
+  } catch (err) {
+    return `invalid set expression '${expression}': ${(err as Error).message}`;
+  }
+  if (doc.contents === null) doc.contents = doc.createNode({});
+  doc.setIn(path, value === null || typeof value !== 'object' ? new Scalar(value) : doc.createNode(value));
+  return undefined;
+}

@@ -1,0 +1,190 @@
+// Turns validated component configs into running parts. Knows no concrete component: it looks
+// every type up in the registry. Errors thrown by create() are collected with their config path,
+// so `lint` reports every bad mapping at once.
+import type { Logger } from 'pino';
+import { formatPath, type ConfigPath } from '../config/problems.js';
+import type { ComponentNode } from '../config/root.js';
+import type { BatchingConfig } from './batching.js';
+import type { Builder, ChildOutput, ComponentSpec, Input, Kind, Output, Processor, Settings, Submission } from './component.js';
+import type { Message } from './message.js';
+import type { Metrics } from './metrics.js';
+import { observed, runProcessors } from './processors.js';
+import type { Registry } from './registry.js';
+import type { Secrets } from './secrets.js';
+import { Batcher, Writer, type Sink, type SinkContext } from './sink.js';
+
+export interface BuildEnvironment {
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly secrets: Secrets;
+  readonly baseDir: string;
+  /** error_handling.strict */
+  readonly strict: boolean;
+}
+
+/** A create() failure, addressed by config path. */
+export interface BuildProblem {
+  readonly path: ConfigPath;
+  readonly message: string;
+  /** Where in the field's text the problem is (a JSONata syntax error's line and column). */
+  readonly inner?: { line: number; column: number };
+}
+
+export interface BuiltInput {
+  readonly input: Input;
+  readonly processors: Processor[];
+  readonly label: string;
+  readonly path: string;
+}
+
+/** The one explicit component key of a node, with its label and processors. */
+export function splitComponent(registry: Registry, kind: Kind, node: ComponentNode) {
+  const type = Object.keys(node).find((k) => k !== 'label' && k !== 'processors' && registry.get(kind, k));
+  if (type === undefined) throw new Error(`no ${kind} type in ${JSON.stringify(node)}`);
+  return {
+    type,
+    spec: registry.get(kind, type)!,
+    label: typeof node.label === 'string' ? node.label : '',
+    config: node[type],
+    processors: Array.isArray(node.processors) ? (node.processors as ComponentNode[]) : [],
+  };
+}
+
+export class PipelineBuilder {
+  readonly problems: BuildProblem[] = [];
+  #env: BuildEnvironment;
+  #closables: { close(): Promise<void> }[] = [];
+
+  constructor(env: BuildEnvironment) {
+    this.#env = env;
+  }
+
+  input(node: ComponentNode, path: ConfigPath): BuiltInput {
+    const { type, spec, label, config, processors } = splitComponent(this.#env.registry, 'input', node);
+    const input = this.#create(spec, config, [...path, type], label, FAILED_INPUT);
+    return { input, label, path: formatPath(path), processors: this.processors(processors, [...path, 'processors']) };
+  }
+
+  processors(nodes: readonly ComponentNode[], path: ConfigPath): Processor[] {
+    return nodes.map((node, i) => {
+      const at = [...path, i];
+      const { type, spec, label, config } = splitComponent(this.#env.registry, 'processor', node);
+      const processor = this.#create(spec, config, [...at, type], label, FAILED_PROCESSOR);
+      return observed(processor, this.#env.metrics, label, formatPath(at));
+    });
+  }
+
+  /** An output with its processors, batching policy and max_in_flight in front. */
+  sink(node: ComponentNode, path: ConfigPath): Sink {
+    const { type, spec, label, config, processors } = splitComponent(this.#env.registry, 'output', node);
+    const componentPath = [...path, type];
+    const output = this.#create(spec, config, componentPath, label, FAILED_OUTPUT);
+    const context: SinkContext = {
+      label,
+      path: formatPath(path),
+      logger: this.#env.logger.child({ label, path: formatPath(path) }),
+      metrics: this.#env.metrics,
+      strict: this.#env.strict,
+    };
+    let sink: Sink = new Writer(output, context);
+    const batching = (config as { batching?: BatchingConfig } | null)?.batching;
+    if (batching && !Batcher.isNoop(batching)) {
+      const batchingPath = [...componentPath, 'batching'];
+      const problem = Batcher.problem(batching);
+      if (problem) this.problems.push({ path: batchingPath, message: problem });
+      sink = new Batcher(sink as Writer, batching, this.processors(batching.processors as ComponentNode[], [...batchingPath, 'processors']), context);
+    }
+    if (processors.length > 0) sink = processingSink(sink, this.processors(processors, [...path, 'processors']));
+    return sink;
+  }
+
+  /** Closes every processor built so far (outputs and inputs are closed by their owners). Idempotent per component. */
+  async closeProcessors(): Promise<void> {
+    await Promise.allSettled(this.#closables.map((c) => c.close()));
+  }
+
+  #settings(path: ConfigPath, label: string): Settings {
+    const pathText = formatPath(path);
+    const builder: Builder = {
+      processors: (configs, at) => this.processors(configs as ComponentNode[], parsePath(at)),
+      output: (config, at) => childOutput(this.sink(config as ComponentNode, parsePath(at))),
+    };
+    return {
+      logger: this.#env.logger.child(label ? { label, path: pathText } : { path: pathText }),
+      path: pathText,
+      label,
+      baseDir: this.#env.baseDir,
+      metrics: this.#env.metrics,
+      secrets: this.#env.secrets,
+      build: builder,
+    };
+  }
+
+  #create<K extends Kind>(spec: ComponentSpec<K>, config: unknown, path: ConfigPath, label: string, fallback: () => any): any {
+    try {
+      const component = spec.create(config, this.#settings(path, label));
+      if (spec.kind === 'processor') this.#closables.push(component as Processor);
+      return component;
+    } catch (err) {
+      const { field, line, column } = err as { field?: string; line?: number; column?: number };
+      this.problems.push({
+        path: field ? [...path, ...parsePath(field)] : path,
+        message: (err as Error).message,
+        inner: typeof line === 'number' && typeof column === 'number' ? { line, column } : undefined,
+      });
+      return fallback();
+    }
+  }
+}
+
+/** Runs output-level processors in front of a sink. */
+function processingSink(inner: Sink, processors: Processor[]): Sink {
+  return {
+    connect: (signal) => inner.connect(signal),
+    flush: () => inner.flush(),
+    close: () => inner.close(),
+    submit(batch: readonly Message[]): Submission {
+      const handed = runProcessors(processors, [batch.slice()]).then((batches) => batches.map((b) => inner.submit(b)));
+      return {
+        accepted: handed.then((subs) => Promise.all(subs.map((s) => s.accepted))).then(() => {}),
+        delivered: handed.then((subs) => Promise.all(subs.map((s) => s.delivered))).then(() => {}),
+      };
+    },
+  };
+}
+
+/** A sink seen as an Output, for wrappers that deliver through a child. */
+function childOutput(sink: Sink): ChildOutput {
+  return {
+    connect: (signal) => sink.connect(signal),
+    submit: (batch) => sink.submit(batch),
+    async write(batch) {
+      const submission = sink.submit(batch);
+      await submission.accepted;
+      await submission.delivered;
+    },
+    async close() {
+      await sink.flush();
+      await sink.close();
+    },
+  };
+}
+
+/** `pipeline.processors[0].catch` -> ['pipeline', 'processors', 0, 'catch'] */
+export function parsePath(text: string): ConfigPath {
+  const out: (string | number)[] = [];
+  for (const match of text.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) out.push(match[2] !== undefined ? Number(match[2]) : match[1]!);
+  return out;
+}
+
+// Stand-ins returned when create() failed, so building goes on and reports every problem.
+const FAILED_INPUT = (): Input => ({ connect: async () => {}, read: async () => null, close: async () => {} });
+const FAILED_PROCESSOR = (): Processor => ({ process: (batch) => [batch.slice()], close: async () => {} });
+const FAILED_OUTPUT = (): Output => ({
+  connect: async () => {},
+  write: async () => {
+    throw new Error('output failed to build');
+  },
+  close: async () => {},
+});

@@ -1,0 +1,150 @@
+import type { Logger } from 'pino';
+import type { Message } from './message.js';
+import type { Metrics } from './metrics.js';
+import type { Secrets } from './secrets.js';
+
+/**
+ * Settles one read. Called exactly once per read by the engine: with no argument when every
+ * message of the batch was delivered or deliberately filtered, with an error when the engine gave
+ * up on it (shutdown timeout). An input that can replay or persist the batch does so on error.
+ */
+export type Ack = (error?: Error) => void;
+
+export interface ReadResult {
+  readonly batch: Message[];
+  readonly ack: Ack;
+}
+
+export interface Input {
+  /** Opens the source: sockets, timers, schedules start here. Retried with back-off until it resolves. */
+  connect(signal: AbortSignal): Promise<void>;
+  /**
+   * Waits for the next batch. Resolves null once the source is exhausted (the pipeline then
+   * drains and stops). When `signal` aborts it should resolve null promptly.
+   */
+  read(signal: AbortSignal): Promise<ReadResult | null>;
+  /** Releases resources. Idempotent and safe without connect(). */
+  close(): Promise<void>;
+}
+
+/** What a processor sees of the batch around a message, for `$batch_index()` and friends. */
+export interface Processor {
+  /**
+   * Maps a batch to zero or more batches; [] filters it (its messages are acked). Never mutates
+   * `batch`. A failure on one message flags that message (`withError`) instead of throwing; a throw
+   * fails the whole batch.
+   */
+  process(batch: readonly Message[]): Message[][] | Promise<Message[][]>;
+  /** Idempotent and safe without use. */
+  close(): Promise<void>;
+}
+
+export interface Output {
+  /** Opens connections. Retried with back-off until it resolves. */
+  connect(signal: AbortSignal): Promise<void>;
+  /**
+   * Delivers a batch. Resolves once every message is delivered; rejects once the output's own
+   * retries are exhausted, and the engine then replays the same messages later (processors are
+   * not re-run). `signal` aborts at forced shutdown.
+   */
+  write(batch: readonly Message[], signal: AbortSignal): Promise<void>;
+  /** Idempotent and safe without connect(). */
+  close(): Promise<void>;
+  /** How many write() calls may run at once; 1 when absent. */
+  readonly maxInFlight?: number;
+  /**
+   * For outputs that wrap others (`drop_on`, `fallback`...): hands the batch on and reports
+   * acceptance and delivery separately, so the wrapped output's batching and back-pressure
+   * apply. When present the engine calls it instead of write(), with no max_in_flight limit.
+   */
+  submit?(batch: readonly Message[]): Submission;
+}
+
+/** One hand-over of a batch to an output built by the engine. */
+export interface Submission {
+  /** Resolves once the output has room for the messages: awaiting it is back-pressure. */
+  readonly accepted: Promise<void>;
+  /** Resolves once the messages were delivered (or deliberately dropped); rejects when delivery failed. */
+  readonly delivered: Promise<void>;
+}
+
+/** An output built by the engine for a wrapper, with its processors and batching policy in front. */
+export interface ChildOutput extends Output {
+  submit(batch: readonly Message[]): Submission;
+}
+
+/** Builds child components for composite ones (`catch`, `drop_on`, `fallback`, batching processors). */
+export interface Builder {
+  /** Builds the processors at `path` (e.g. `pipeline.processors[2].catch`) from validated configs. */
+  processors(configs: readonly unknown[], path: string): Processor[];
+  /**
+   * Builds a complete output at `path`, including its `processors` and `batching` policy. Its
+   * write() resolves once the messages passed in were delivered (possibly batched with others);
+   * submit() reports acceptance first, which wrappers should prefer.
+   */
+  output(config: unknown, path: string): ChildOutput;
+}
+
+/** What the engine hands a component. What the user wrote is its config. */
+export interface Settings {
+  /** pino child logger bound to `{ path, label? }`. */
+  readonly logger: Logger;
+  /** The config path of this component, e.g. `pipeline.processors[1]`: the address in errors and metrics. */
+  readonly path: string;
+  /** The component's `label`, or '' when none was set. */
+  readonly label: string;
+  /** Directory of the config file: relative file paths resolve against it. */
+  readonly baseDir: string;
+  readonly metrics: Metrics;
+  /** Values to scrub from every log line; components add credentials they obtain at run time. */
+  readonly secrets: Secrets;
+  readonly build: Builder;
+}
+
+export interface Built {
+  input: Input;
+  processor: Processor;
+  output: Output;
+}
+export type Kind = keyof Built;
+
+/**
+ * JSON Schema for a component's config (draft-07, as ajv validates it), with these extra keywords:
+ * - `x-component: 'processor' | 'output'` marks a child component slot; it is validated with the
+ *   child's own schema and its path (`...catch[0].mapping`).
+ * - `x-secret: true` marks a string that must never be logged or echoed.
+ * - `x-interpolated: true` marks a string that accepts `${! jsonata }` interpolation.
+ */
+export type Schema = Record<string, unknown>;
+
+export interface ComponentSpec<K extends Kind = Kind, C = any> {
+  readonly kind: K;
+  /** lower_snake_case YAML key; equals the file name. */
+  readonly name: string;
+  /** One sentence, shown by `sluice list`. */
+  readonly summary: string;
+  /** Defaults live here and nowhere else: ajv applies them before create() sees the config. */
+  readonly schema: Schema;
+  /** The smallest valid config; the contract suite builds it. */
+  readonly example: unknown;
+  /** Turns a validated config into a component. May read local files and compile; no sockets, no timers. */
+  create(config: C, settings: Settings): Built[K];
+}
+
+export const defineInput = <C>(spec: Omit<ComponentSpec<'input', C>, 'kind'>): ComponentSpec<'input', C> => ({
+  kind: 'input',
+  ...spec,
+});
+export const defineProcessor = <C>(spec: Omit<ComponentSpec<'processor', C>, 'kind'>): ComponentSpec<'processor', C> => ({
+  kind: 'processor',
+  ...spec,
+});
+export const defineOutput = <C>(spec: Omit<ComponentSpec<'output', C>, 'kind'>): ComponentSpec<'output', C> => ({
+  kind: 'output',
+  ...spec,
+});
+
+/** A processor that needs no cleanup. */
+export function processor(process: Processor['process']): Processor {
+  return { process, close: async () => {} };
+}

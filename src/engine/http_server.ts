@@ -1,0 +1,74 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import type { Metrics } from './metrics.js';
+import type { ComponentStatus } from './pipeline.js';
+
+export interface HttpServerOptions {
+  /** host:port; port 0 picks a free one. */
+  readonly address: string;
+  readonly metrics: Metrics;
+  readonly statuses: () => ComponentStatus[];
+  readonly version: string;
+  readonly logger: Logger;
+}
+
+export interface RunningHttpServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The service endpoints Redpanda Connect users and Kubernetes probes expect:
+ * `/ping` (liveness), `/ready` (200 only when input and output are connected, else 503 with
+ * per-component status), `/metrics` (Prometheus), `/version`.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
+  const { host, port } = splitAddress(options.address);
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
+    switch (path) {
+      case '/ping':
+        return send(200, 'text/plain', 'pong');
+      case '/ready': {
+        const statuses = options.statuses();
+        const ready = statuses.every((s) => s.connected);
+        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses }));
+      }
+      case '/metrics':
+        options.metrics.registry.metrics().then(
+          (text) => send(200, options.metrics.registry.contentType, text),
+          (err: Error) => send(500, 'text/plain', err.message),
+        );
+        return;
+      case '/version':
+        return send(200, 'application/json', JSON.stringify({ version: options.version }));
+      default:
+        return send(404, 'text/plain', 'not found');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address() as AddressInfo;
+  const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  options.logger.info({ url }, `Listening for HTTP requests at ${url}.`);
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function splitAddress(address: string): { host: string; port: number } {
+  const colon = address.lastIndexOf(':');
+  const host = colon === -1 ? '0.0.0.0' : address.slice(0, colon).replace(/^\[|\]$/g, '') || '0.0.0.0';
+  const port = Number(colon === -1 ? address : address.slice(colon + 1));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid http.address ${JSON.stringify(address)}`);
+  return { host, port };
+}

@@ -1,0 +1,119 @@
+/** Any value JSON can carry. Message bodies parse to this. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/** Typed metadata, as Redpanda Connect keeps it: values are strings, numbers, booleans or objects. */
+export type Metadata = Readonly<Record<string, unknown>>;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const NO_VALUE = Symbol('no value');
+
+/**
+ * One record flowing through a pipeline. Immutable: the `with*` methods return a new message.
+ *
+ * A message holds raw bytes, a structured value, or both. Each side is derived lazily from the
+ * other and cached, so a JSON body produced by a mapping is serialised once, when an output first
+ * needs its bytes, and never again (a retry re-sends the same bytes).
+ */
+export class Message {
+  #bytes: Uint8Array | undefined;
+  #value: unknown = NO_VALUE;
+  /** Metadata carried alongside the body; never sent unless an output is told to. */
+  readonly metadata: Metadata;
+  /** Set when a processor failed on this message (Connect's error flag); cleared by `catch`. */
+  readonly error: Error | undefined;
+
+  private constructor(bytes: Uint8Array | undefined, value: unknown, metadata: Metadata, error: Error | undefined) {
+    this.#bytes = bytes;
+    this.#value = value;
+    this.metadata = metadata;
+    this.error = error;
+  }
+
+  static fromBytes(bytes: Uint8Array | string, metadata: Metadata = {}): Message {
+    return new Message(typeof bytes === 'string' ? encoder.encode(bytes) : bytes, NO_VALUE, metadata, undefined);
+  }
+
+  /** A message whose body is a structured value; it is serialised as compact JSON when bytes are needed. */
+  static fromJSON(value: unknown, metadata: Metadata = {}): Message {
+    return new Message(undefined, value, metadata, undefined);
+  }
+
+  /** The body as bytes. A string value is its UTF-8 text (no quotes), anything else compact JSON. */
+  bytes(): Uint8Array {
+    if (this.#bytes === undefined) {
+      const value = this.#value;
+      this.#bytes = encoder.encode(typeof value === 'string' ? value : toJSONText(value));
+    }
+    return this.#bytes;
+  }
+
+  /** The body as UTF-8 text. */
+  text(): string {
+    if (this.#bytes === undefined && typeof this.#value === 'string') return this.#value;
+    return decoder.decode(this.bytes());
+  }
+
+  /** The body as a structured value, parsing the bytes as JSON on first use. Throws when they are not JSON. */
+  json(): unknown {
+    if (this.#value === NO_VALUE) {
+      const text = this.text();
+      try {
+        this.#value = JSON.parse(text);
+      } catch (err) {
+        throw new Error(`failed to parse message as JSON: ${(err as Error).message}`);
+      }
+    }
+    return this.#value;
+  }
+
+  /** Whether the body is already held as a structured value (no parse needed). */
+  get isStructured(): boolean {
+    return this.#value !== NO_VALUE && typeof this.#value !== 'string';
+  }
+
+  /** Byte length of the body, as batching's `byte_size` counts it (metadata excluded). */
+  get byteLength(): number {
+    return this.bytes().byteLength;
+  }
+
+  withJSON(value: unknown): Message {
+    return new Message(undefined, value, this.metadata, this.error);
+  }
+
+  withBytes(bytes: Uint8Array | string): Message {
+    return new Message(typeof bytes === 'string' ? encoder.encode(bytes) : bytes, NO_VALUE, this.metadata, this.error);
+  }
+
+  withMetadata(metadata: Metadata): Message {
+    return new Message(this.#bytes, this.#value, metadata, this.error);
+  }
+
+  withError(error: Error | undefined): Message {
+    return new Message(this.#bytes, this.#value, this.metadata, error);
+  }
+}
+
+/**
+ * Compact JSON as the wire needs it. `undefined` (JSONata's "nothing") becomes `null` so a body is
+ * never empty; non-finite numbers are an error rather than a silent `null` in a billing event.
+ */
+export function toJSONText(value: unknown): string {
+  const text = JSON.stringify(value, (_key, v: unknown) => {
+    if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`cannot encode ${v} as JSON`);
+    if (typeof v === 'bigint') return Number(v);
+    return v;
+  });
+  return text ?? 'null';
+}
+
+/**
+ * A metadata value as a string, as Connect's `meta()` and header interpolation render it: strings
+ * as they are, numbers and booleans in their usual text, dates as RFC 3339, anything else as JSON.
+ */
+export function metadataString(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  return toJSONText(value);
+}

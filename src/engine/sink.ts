@@ -1,0 +1,250 @@
+// The engine's side of an output: concurrency up to max_in_flight, the batching policy, and the
+// counting every output gets (output_sent, output_batch_sent, output_error, output_latency_ns).
+import type { Logger } from 'pino';
+import { parseDuration } from '../config/duration.js';
+import { compileExpression, type CompiledExpression } from '../mapping/environment.js';
+import type { BatchingConfig } from './batching.js';
+import type { Output, Processor, Submission } from './component.js';
+import type { Message } from './message.js';
+import type { Metrics } from './metrics.js';
+import { runProcessors } from './processors.js';
+
+export interface Sink {
+  connect(signal: AbortSignal): Promise<void>;
+  submit(batch: readonly Message[]): Submission;
+  /** Flushes partial batches now (shutdown). Resolves once they were handed on. */
+  flush(): Promise<void>;
+  /** Aborts writes still running (forced shutdown), then closes the output. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface SinkContext {
+  readonly label: string;
+  readonly path: string;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Reject messages flagged by a failed processor instead of writing them (error_handling.strict). */
+  readonly strict: boolean;
+}
+
+/** Runs an output's write() with at most `maxInFlight` calls at once, counting what it delivers. */
+export class Writer implements Sink {
+  #output: Output;
+  #context: SinkContext;
+  #limit: number;
+  #inFlight = 0;
+  #waiting: (() => void)[] = [];
+  #abort = new AbortController();
+  #closed = false;
+
+  constructor(output: Output, context: SinkContext) {
+    this.#output = output;
+    this.#context = context;
+    this.#limit = Math.max(1, output.maxInFlight ?? 1);
+  }
+
+  connect(signal: AbortSignal): Promise<void> {
+    return this.#output.connect(signal);
+  }
+
+  /** `count` is how many original messages the batch stands for (an archived batch is one message standing for N). */
+  submit(batch: readonly Message[], count = batch.length): Submission {
+    const rejected = this.#rejectErrored(batch);
+    if (rejected) return { accepted: Promise.resolve(), delivered: Promise.reject(rejected) };
+    if (this.#output.submit) {
+      const started = process.hrtime.bigint();
+      const submission = this.#output.submit(batch);
+      return { accepted: submission.accepted, delivered: this.#observe(submission.delivered, count, started) };
+    }
+    let accept!: () => void;
+    const accepted = new Promise<void>((resolve) => (accept = resolve));
+    const delivered = this.#acquire().then(async () => {
+      accept();
+      try {
+        await this.#observe(this.#output.write(batch, this.#abort.signal), count, process.hrtime.bigint());
+      } finally {
+        this.#release();
+      }
+    });
+    return { accepted, delivered };
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#abort.abort(new Error('output closed'));
+    await this.#output.close();
+  }
+
+  /** In strict mode a batch holding messages flagged by a failed processor is refused, not written. */
+  #rejectErrored(batch: readonly Message[]): Error | undefined {
+    if (!this.#context.strict) return undefined;
+    const errored = batch.filter((m) => m.error !== undefined);
+    if (errored.length === 0) return undefined;
+    const { label, path, metrics } = this.#context;
+    metrics.counter('output_rejected', 'Messages refused because a processor flagged them (strict mode).').labels(label, path).inc(errored.length);
+    return new Error(`rejected ${errored.length} message(s) flagged by a failed processor: ${errored[0]!.error!.message}`);
+  }
+
+  async #observe(write: Promise<void>, count: number, started: bigint): Promise<void> {
+    const { label, path, metrics } = this.#context;
+    try {
+      await write;
+    } catch (err) {
+      metrics.counter('output_error', 'Batches that failed to send.').labels(label, path).inc();
+      throw err;
+    }
+    metrics.timer('output_latency_ns', 'Time to write a batch, in ns.').labels(label, path).observe(Number(process.hrtime.bigint() - started));
+    metrics.counter('output_sent', 'Messages sent (an archived batch counts the messages in it).').labels(label, path).inc(count);
+    metrics.counter('output_batch_sent', 'Batches sent.').labels(label, path).inc();
+  }
+
+  async #acquire(): Promise<void> {
+    if (this.#inFlight < this.#limit) {
+      this.#inFlight++;
+      return;
+    }
+    await new Promise<void>((resolve) => this.#waiting.push(resolve));
+  }
+
+  #release(): void {
+    const next = this.#waiting.shift();
+    if (next) next();
+    else this.#inFlight--;
+  }
+}
+
+interface Held {
+  readonly messages: readonly Message[];
+  readonly resolve: () => void;
+  readonly reject: (err: unknown) => void;
+}
+
+/**
+ * An output's batching policy with Redpanda Connect's flush rules: whichever of `count`,
+ * `byte_size`, `check` fires first, or `period` after the last flush. Batching processors run at
+ * flush time; their resulting batches are joined into one. The messages held carry their
+ * submissions' delivery promises, so acks flow back to every input batch that contributed.
+ */
+export class Batcher implements Sink {
+  #writer: Writer;
+  #processors: Processor[];
+  #context: SinkContext;
+  #count: number;
+  #byteSize: number;
+  #periodMs: number;
+  #check: CompiledExpression | undefined;
+  #held: Held[] = [];
+  #heldCount = 0;
+  #heldBytes = 0;
+  #lastFlush = Date.now();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(writer: Writer, policy: BatchingConfig, processors: Processor[], context: SinkContext) {
+    this.#writer = writer;
+    this.#processors = processors;
+    this.#context = context;
+    this.#count = policy.count;
+    this.#byteSize = policy.byte_size;
+    this.#periodMs = policy.period === '' ? 0 : parseDuration(policy.period) / 1e6;
+    this.#check = policy.check === '' ? undefined : compileExpression(policy.check);
+  }
+
+  /** Connect's IsNoop: a policy with no trigger but `count <= 1` means no batching at all. */
+  static isNoop(policy: BatchingConfig): boolean {
+    return policy.count <= 1 && policy.byte_size === 0 && policy.period === '' && policy.check === '' && policy.processors.length === 0;
+  }
+
+  /** Connect's validity rule: processors need a trigger to run on. Returns a problem or undefined. */
+  static problem(policy: BatchingConfig): string | undefined {
+    if (Batcher.isNoop(policy)) return undefined;
+    const triggers = policy.count > 0 || policy.byte_size > 0 || policy.period !== '' || policy.check !== '';
+    return triggers ? undefined : 'batch policy must have at least one active trigger (count, byte_size, period or check)';
+  }
+
+  connect(signal: AbortSignal): Promise<void> {
+    return this.#writer.connect(signal);
+  }
+
+  submit(batch: readonly Message[]): Submission {
+    let held!: Held;
+    const delivered = new Promise<void>((resolve, reject) => (held = { messages: batch, resolve, reject }));
+    this.#held.push(held);
+    this.#heldCount += batch.length;
+    for (const m of batch) if (this.#byteSize > 0) this.#heldBytes += m.byteLength;
+    return { accepted: this.#afterAdd(batch), delivered };
+  }
+
+  async flush(): Promise<void> {
+    if (this.#held.length > 0) await this.#flush('shutdown');
+  }
+
+  async close(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#writer.close();
+  }
+
+  async #afterAdd(batch: readonly Message[]): Promise<void> {
+    if (this.#count > 0 && this.#heldCount >= this.#count) return this.#flush('count');
+    if (this.#byteSize > 0 && this.#heldBytes >= this.#byteSize) return this.#flush('size');
+    if (this.#check) {
+      for (const [index, message] of batch.entries()) {
+        if (await this.#checkFires(message, batch, index)) return this.#flush('check');
+      }
+    }
+    if (this.#periodMs > 0 && this.#timer === undefined && this.#held.length > 0) {
+      const wait = Math.max(0, this.#lastFlush + this.#periodMs - Date.now());
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        if (this.#held.length > 0) void this.#flush('period');
+      }, wait);
+    }
+  }
+
+  async #checkFires(message: Message, batch: readonly Message[], index: number): Promise<boolean> {
+    try {
+      return (await this.#check!.evaluate({ message, batch, index })) === true;
+    } catch (err) {
+      this.#context.logger.error({ err: (err as Error).message }, 'Batch check failed.');
+      return false;
+    }
+  }
+
+  /** Takes everything held, runs the batching processors, and hands one batch to the writer. */
+  async #flush(mechanism: string): Promise<void> {
+    const held = this.#held;
+    const count = this.#heldCount;
+    this.#held = [];
+    this.#heldCount = 0;
+    this.#heldBytes = 0;
+    this.#lastFlush = Date.now();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (held.length === 0) return;
+    if (mechanism !== 'shutdown') {
+      this.#context.metrics.counter('batch_created', 'Batches created by a batching policy.', ['label', 'path', 'mechanism']).labels(this.#context.label, this.#context.path, mechanism).inc();
+    }
+    const settle = (err?: unknown) => {
+      for (const h of held) err === undefined ? h.resolve() : h.reject(err);
+    };
+    let batches: Message[][];
+    try {
+      batches = await runProcessors(this.#processors, [held.flatMap((h) => h.messages)]);
+    } catch (err) {
+      this.#context.logger.error({ err: (err as Error).message }, 'Batch processors failed, the batch has been rejected.');
+      settle(err);
+      return;
+    }
+    const joined = batches.flat();
+    if (joined.length === 0) {
+      settle();
+      return;
+    }
+    const submission = this.#writer.submit(joined, count);
+    submission.delivered.then(() => settle(), settle);
+    await submission.accepted;
+  }
+}

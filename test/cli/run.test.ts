@@ -1,0 +1,95 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, startCli } from '../support/cli.js';
+
+function tempConfig(yaml: string): { dir: string; file: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-run-'));
+  const file = join(dir, 'config.yaml');
+  writeFileSync(file, yaml);
+  return { dir, file };
+}
+
+describe('sluice run', () => {
+  it('runs a stdin -> mapping -> stdout pipeline to the end of input and exits 0', async () => {
+    const { file } = tempConfig(`
+input: { stdin: {} }
+pipeline:
+  processors:
+    - mapping: '{ "user": user, "double": n * 2 }'
+output: { stdout: {} }
+http: { enabled: false }
+`);
+    const { code, stdout, stderr } = await runCli(['run', file], {}, '{"user":"a","n":1}\n{"user":"b","n":2}\n');
+    expect(code).toBe(0);
+    expect(stdout).toBe('{"user":"a","double":2}\n{"user":"b","double":4}\n');
+    // Logs go to stderr, so stdout carries only data.
+    expect(stderr).toMatch(/Pipeline has terminated/);
+  });
+
+  it('on SIGTERM flushes the partial batch, serves /ready and /metrics until then, and exits 0', async () => {
+    const { dir, file } = tempConfig(`
+input: { stdin: {} }
+output:
+  label: sink
+  file:
+    path: ${join('OUT_DIR', 'out.jsonl')}
+    batching: { count: 100, period: 1h }
+http: { address: 127.0.0.1:0 }
+`);
+    writeFileSync(file, readFileSync(file, 'utf8').replace('OUT_DIR', dir));
+    const proc = startCli(['run', file]);
+    const [, url] = await proc.waitForLog(/Listening for HTTP requests at (http:\/\/[\d.]+:\d+)/);
+    proc.child.stdin.write('{"n":1}\n{"n":2}\n{"n":3}\n');
+
+    expect(await (await fetch(`${url}/ping`)).text()).toBe('pong');
+    const ready = await fetch(`${url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      statuses: [
+        { label: '', path: 'input', connected: true },
+        { label: 'sink', path: 'output', connected: true },
+      ],
+    });
+    await waitFor(async () => /input_received\{label="",path="input"\} 3/.test(await (await fetch(`${url}/metrics`)).text()));
+
+    proc.child.kill('SIGTERM');
+    expect(await proc.exited).toBe(0);
+    expect(readFileSync(join(dir, 'out.jsonl'), 'utf8')).toBe('{"n":1}\n{"n":2}\n{"n":3}\n');
+    expect(proc.stderr).toMatch(/Received SIGTERM/);
+  });
+
+  it('exposes Redpanda Connect metric names labelled with label and path', async () => {
+    const { file } = tempConfig(`
+input:
+  generate: { mapping: '{"n": 1}', interval: '', count: 1000000 }
+pipeline:
+  processors:
+    - label: double
+      mapping: 'n * 2'
+output:
+  label: nowhere
+  drop: {}
+http: { address: 127.0.0.1:0 }
+`);
+    const proc = startCli(['run', file]);
+    const [, url] = await proc.waitForLog(/Listening for HTTP requests at (http:\/\/[\d.]+:\d+)/);
+    let text = '';
+    await waitFor(async () => /output_sent\{label="nowhere",path="output"\} [1-9]/.test((text = await (await fetch(`${url}/metrics`)).text())));
+    for (const name of ['input_received', 'processor_received', 'processor_sent', 'output_sent', 'output_batch_sent', 'output_latency_ns']) {
+      expect(text).toContain(`# TYPE ${name}`);
+    }
+    expect(text).toMatch(/processor_received\{label="double",path="pipeline.processors\[0\]"\} \d+/);
+    proc.child.kill('SIGINT');
+    expect(await proc.exited).toBe(0);
+  });
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const started = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,243 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { memoryComponents, memoryState } from '../support/memory.js';
+import { pipelineFromYaml } from '../support/pipeline.js';
+
+const bodies = (writes: { json(): unknown }[][]) => writes.map((batch) => batch.map((m) => m.json()));
+
+describe('pipeline runner', () => {
+  it('delivers every message in read order and acks each read once', async () => {
+    const state = memoryState([[1, 2], [3], [4, 5, 6]]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+pipeline: { threads: 4, processors: [ { mapping: '$ * 10' } ] }
+output: { memory: {} }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    const result = await pipeline.run(new AbortController().signal);
+    expect(result.undelivered).toBe(0);
+    expect(bodies(state.output.writes)).toEqual([[10, 20], [30], [40, 50, 60]]);
+    expect(state.input.acks).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('acks a filtered read without writing it', async () => {
+    const state = memoryState([[1], [2], [3]]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+pipeline: { processors: [ { mapping: '$ = 2 ? $deleted() : $' } ] }
+output: { memory: {} }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(bodies(state.output.writes)).toEqual([[1], [3]]);
+    expect(state.input.acks).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('replays a failed batch without re-running the processors, so ids stay the same', async () => {
+    const state = memoryState([[{ n: 1 }], [{ n: 2 }]]);
+    state.output.failAttempts = new Set([1, 2, 3]);
+    const { pipeline, metrics } = pipelineFromYaml(
+      `
+input: { memory: {} }
+pipeline: { processors: [ { mapping: '{ "id": $uuid_v4(), "n": n }' } ] }
+output: { memory: {} }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(state.output.attempts).toBe(5);
+    const delivered = bodies(state.output.writes).flat() as { id: string; n: number }[];
+    expect(delivered.map((e) => e.n).sort()).toEqual([1, 2]);
+    const processed = await metrics.registry.getSingleMetricAsString('processor_received');
+    // Each message went through the mapping exactly once, however often it was written.
+    expect(processed).toMatch(/processor_received\{label="",path="pipeline.processors\[0\]"\} 2/);
+    expect(state.input.acks).toEqual(['ok', 'ok']);
+  });
+
+  it('runs at most max_in_flight writes at once', async () => {
+    const state = memoryState(Array.from({ length: 40 }, (_, i) => [i]));
+    state.output.delayMs = 5;
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+output: { memory: { max_in_flight: 3 } }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(state.output.maxConcurrent).toBe(3);
+    expect(state.output.writes.flat()).toHaveLength(40);
+  });
+
+  it('flushes a partial batch on shutdown and acks its reads', async () => {
+    const state = memoryState([[1], [2], [3]]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: { keep_open: true } }
+output: { memory: { batching: { count: 100, period: 1h } } }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    const stop = new AbortController();
+    const running = pipeline.run(stop.signal);
+    await waitFor(() => state.input.reads === 3);
+    expect(state.output.writes).toEqual([]);
+    stop.abort();
+    const result = await running;
+    expect(result.undelivered).toBe(0);
+    expect(bodies(state.output.writes)).toEqual([[1, 2, 3]]);
+    expect(state.input.acks).toEqual(['ok', 'ok', 'ok']);
+  });
+
+  it('gives up at the shutdown timeout, nacking and counting what was not delivered', async () => {
+    const state = memoryState([[1, 2], [3]]);
+    state.output.failAttempts = new Set(Array.from({ length: 10_000 }, (_, i) => i + 1));
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: { keep_open: true } }
+output: { memory: {} }
+shutdown_timeout: 200ms
+`,
+      memoryComponents(state.input, state.output),
+    );
+    const stop = new AbortController();
+    const running = pipeline.run(stop.signal);
+    await waitFor(() => state.output.attempts >= 4);
+    stop.abort();
+    const started = Date.now();
+    const result = await running;
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(result.undelivered).toBe(3);
+    expect(state.input.acks).toEqual(['shutdown timeout reached before delivery', 'shutdown timeout reached before delivery']);
+  });
+
+  it('strict error handling refuses flagged messages and nacks their read, sending the rest', async () => {
+    const state = memoryState([[{ a: 1 }, { b: 2 }]]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+pipeline: { processors: [ { mapping: 'a ? a : $error("no a")' } ] }
+output: { memory: {} }
+error_handling: { strict: true }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(bodies(state.output.writes)).toEqual([[1]]);
+    expect(state.input.acks[0]).toMatch(/refused by strict error handling: .*no a/);
+  });
+
+  it('without strict mode a failed mapping passes the original message on, flagged', async () => {
+    const state = memoryState([[{ b: 2 }]]);
+    const { pipeline, metrics } = pipelineFromYaml(
+      `
+input: { memory: {} }
+pipeline: { processors: [ { mapping: 'a ? a : $error("no a")' } ] }
+output: { memory: {} }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(bodies(state.output.writes)).toEqual([[{ b: 2 }]]);
+    expect(state.output.writes[0]![0]!.error?.message).toMatch(/no a/);
+    expect(await metrics.registry.getSingleMetricAsString('processor_error')).toMatch(/ 1$/m);
+  });
+});
+
+describe('output batching', () => {
+  it('flushes by count, keeps order, and acks every read exactly once (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 1, maxLength: 30 }),
+        fc.integer({ min: 1, max: 12 }),
+        async (sizes, count) => {
+          let next = 0;
+          const batches = sizes.map((n) => Array.from({ length: n }, () => next++));
+          const state = memoryState(batches);
+          const { pipeline } = pipelineFromYaml(
+            `
+input: { memory: {} }
+output: { memory: { batching: { count: ${count} } } }
+`,
+            memoryComponents(state.input, state.output),
+          );
+          await pipeline.run(new AbortController().signal);
+          const written = bodies(state.output.writes);
+          // Order is kept and nothing is lost or duplicated.
+          expect(written.flat()).toEqual(Array.from({ length: next }, (_, i) => i));
+          // A flush happens as soon as count is reached; only an incoming batch can push past it.
+          for (const batch of written.slice(0, -1)) {
+            expect(batch.length).toBeGreaterThanOrEqual(count);
+            expect(batch.length).toBeLessThanOrEqual(count + Math.max(...sizes) - 1);
+          }
+          expect(state.input.acks).toEqual(batches.map(() => 'ok'));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('flushes a partial batch when period has passed since the last flush', async () => {
+    const state = memoryState([[1], [2]]);
+    const { pipeline, metrics } = pipelineFromYaml(
+      `
+input: { memory: { keep_open: true } }
+output: { memory: { batching: { count: 10, period: 50ms } } }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    const stop = new AbortController();
+    const running = pipeline.run(stop.signal);
+    await waitFor(() => state.output.writes.length === 1);
+    expect(bodies(state.output.writes)).toEqual([[1, 2]]);
+    expect(await metrics.registry.getSingleMetricAsString('batch_created')).toMatch(/mechanism="period"\} 1/);
+    stop.abort();
+    await running;
+  });
+
+  it('runs batching processors at flush time: archive makes one JSON array per batch', async () => {
+    const state = memoryState([[{ a: 1 }, { a: 2 }, { a: 3 }]]);
+    const { pipeline, metrics } = pipelineFromYaml(
+      `
+input: { memory: {} }
+output:
+  memory:
+    batching:
+      count: 2
+      processors:
+        - archive: { format: json_array }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(state.output.writes.map((b) => b.map((m) => m.text()))).toEqual(['[{"a":1},{"a":2},{"a":3}]'].map((t) => [t]));
+    // output_sent counts the events in the archive, not the one request.
+    expect(await metrics.registry.getSingleMetricAsString('output_sent')).toMatch(/ 3$/m);
+    expect(await metrics.registry.getSingleMetricAsString('output_batch_sent')).toMatch(/ 1$/m);
+  });
+
+  it('flushes when the check expression is true', async () => {
+    const state = memoryState([[1], [2], [3], [4]]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+output: { memory: { batching: { count: 100, check: '$ = 2' } } }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(bodies(state.output.writes)).toEqual([[1, 2], [3, 4]]);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+  const started = Date.now();
+  while (!condition()) {
+    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}

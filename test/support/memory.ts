@@ -1,0 +1,85 @@
+// In-memory input and output components for engine tests: registered next to the real ones so
+// tests drive the engine through YAML, exactly as users do.
+import { batchingSchema } from '../../src/engine/batching.js';
+import { defineInput, defineOutput, type ComponentSpec } from '../../src/engine/component.js';
+import { Message } from '../../src/engine/message.js';
+import { sleep } from '../../src/engine/pipeline.js';
+
+/** What a memory input read and how each read was acknowledged. */
+export interface MemoryInputState {
+  batches: unknown[][];
+  acks: (string | undefined)[];
+  /** Resolves when every batch was read. */
+  reads: number;
+}
+
+/** What a memory output received. */
+export interface MemoryOutputState {
+  writes: Message[][];
+  attempts: number;
+  maxConcurrent: number;
+  /** Fail these attempt numbers (1-based). */
+  failAttempts: Set<number>;
+  delayMs: number;
+}
+
+export function memoryComponents(input: MemoryInputState, output: MemoryOutputState): ComponentSpec[] {
+  let concurrent = 0;
+  return [
+    defineInput<{ keep_open: boolean }>({
+      name: 'memory',
+      summary: 'test input',
+      schema: { type: 'object', additionalProperties: false, properties: { keep_open: { type: 'boolean', default: false } } },
+      example: {},
+      create: ({ keep_open }) => ({
+        connect: async () => {},
+        async read(signal) {
+          const next = input.batches[input.reads];
+          if (next === undefined) {
+            if (!keep_open) return null;
+            await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+            return null;
+          }
+          const index = input.reads++;
+          return {
+            batch: next.map((body) => Message.fromJSON(body)),
+            ack: (err) => {
+              input.acks[index] = err ? err.message : 'ok';
+            },
+          };
+        },
+        close: async () => {},
+      }),
+    }),
+    defineOutput<{ max_in_flight: number }>({
+      name: 'memory',
+      summary: 'test output',
+      schema: { type: 'object', additionalProperties: false, properties: { max_in_flight: { type: 'integer', default: 1 }, batching: batchingSchema } },
+      example: {},
+      create: ({ max_in_flight }) => ({
+        maxInFlight: max_in_flight,
+        connect: async () => {},
+        async write(batch) {
+          const attempt = ++output.attempts;
+          concurrent++;
+          output.maxConcurrent = Math.max(output.maxConcurrent, concurrent);
+          try {
+            if (output.delayMs > 0) await sleep(output.delayMs);
+            if (output.failAttempts.has(attempt)) throw new Error(`attempt ${attempt} failed`);
+            output.writes.push([...batch]);
+          } finally {
+            concurrent--;
+          }
+        },
+        close: async () => {},
+      }),
+    }),
+  ];
+}
+
+export function memoryState(batches: unknown[][]): { input: MemoryInputState; output: MemoryOutputState } {
+  return {
+    input: { batches, acks: [], reads: 0 },
+    output: { writes: [], attempts: 0, maxConcurrent: 0, failAttempts: new Set(), delayMs: 0 },
+  };
+}
