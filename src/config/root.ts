@@ -1,4 +1,5 @@
 import type { Schema } from '../engine/component.js';
+import { sqliteBufferSchema, type SqliteBufferConfig } from '../engine/sqlite_buffer.js';
 import { durationSchema } from './duration.js';
 
 /** The validated top level of a pipeline file. Components keep their YAML shape, with defaults filled. */
@@ -10,6 +11,7 @@ export interface RootConfig {
   logger: { level: string; format: 'logfmt' | 'json'; add_timestamp: boolean; static_fields: Record<string, string> };
   shutdown_timeout: string;
   error_handling: { strict: boolean };
+  buffer: { none?: Record<string, never>; sqlite?: SqliteBufferConfig };
   tests?: unknown[];
 }
 
@@ -74,6 +76,18 @@ export const rootSchema: Schema = {
           default: false,
           description: 'Reject messages a processor flagged as failed instead of sending them.',
         },
+      },
+    },
+    buffer: {
+      type: 'object',
+      additionalProperties: false,
+      default: { none: {} },
+      minProperties: 1,
+      maxProperties: 1,
+      description: 'Where processed messages wait for the output: none (in memory) or sqlite (durable across restarts).',
+      properties: {
+        none: { type: 'object', additionalProperties: false, properties: {} },
+        sqlite: sqliteBufferSchema,
       },
     },
     tests: { type: 'array', description: 'Unit tests for this pipeline (sluice test).' },

@@ -10,6 +10,8 @@ import type { Ack, Processor } from './component.js';
 import type { Message } from './message.js';
 import { runProcessors } from './processors.js';
 import type { Sink } from './sink.js';
+import { sleep } from './sleep.js';
+import { SqliteBuffer } from './sqlite_buffer.js';
 
 export interface ComponentStatus {
   readonly label: string;
@@ -28,7 +30,8 @@ export function buildPipeline(config: RootConfig, env: BuildEnvironment): { pipe
   const builder = new PipelineBuilder(env);
   const input = builder.input(config.input, ['input']);
   const processors = builder.processors(config.pipeline.processors, ['pipeline', 'processors']);
-  const sink = builder.sink(config.output, ['output']);
+  let sink: Sink = builder.sink(config.output, ['output']);
+  if (config.buffer.sqlite) sink = new SqliteBuffer(sink, config.buffer.sqlite, env.baseDir, env.logger, env.metrics);
   const threads = config.pipeline.threads > 0 ? config.pipeline.threads : availableParallelism();
   const pipeline = new Pipeline({
     input,
@@ -287,18 +290,3 @@ export class Pipeline {
     return { undelivered };
   }
 }
-
-/** Resolves after `ms`, or early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}
-

@@ -3,7 +3,7 @@
 import { batchingSchema } from '../../src/engine/batching.js';
 import { defineInput, defineOutput, type ComponentSpec } from '../../src/engine/component.js';
 import { Message } from '../../src/engine/message.js';
-import { sleep } from '../../src/engine/pipeline.js';
+import { sleep } from '../../src/engine/sleep.js';
 
 /** What a memory input read and how each read was acknowledged. */
 export interface MemoryInputState {

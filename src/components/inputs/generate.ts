@@ -2,7 +2,7 @@ import { Cron } from 'croner';
 import { parseDuration } from '../../config/duration.js';
 import { defineInput, type ReadResult } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
-import { sleep } from '../../engine/pipeline.js';
+import { sleep } from '../../engine/sleep.js';
 import { compileExpression, DELETED } from '../../mapping/environment.js';
 
 interface GenerateConfig {
