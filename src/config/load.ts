@@ -60,7 +60,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   const report = (line: number, column: number, path: ConfigPath, message: string, severity: Problem['severity'] = 'error') =>
     problems.push({ file, line, column, path: formatPath(path), message, severity });
 
-  let interpolated = text;
+  let interpolated: string;
   try {
     const result = interpolateEnv(text, options.env ?? process.env);
     interpolated = result.text;
@@ -69,7 +69,10 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       report(1, 1, [], message, options.chilled ? 'warning' : 'error');
     }
   } catch (err) {
-    report(1, 1, [], (err as Error).message);
+    // As in Connect, a failed decode stops the read: the text still holding `${...}` would only
+    // produce misleading problems.
+    for (const line of (err as Error).message.split('\n')) report(1, 1, [], line);
+    return { file, baseDir: dirname(resolve(file)), config: undefined, problems, secrets: [], locate: () => ({ line: 1, column: 1 }) };
   }
 
   const lineCounter = new LineCounter();
@@ -98,15 +101,30 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     // A block scalar's text starts on the line after its `|` indicator, at its indentation.
     const block = node.type === Scalar.BLOCK_LITERAL || node.type === Scalar.BLOCK_FOLDED;
     const start = pos(node.range[0]);
-    if (!block) return { line: start.line + inner.line - 1, column: inner.line === 1 ? start.column + inner.column : inner.column };
-    const firstLine = lineCounter.lineStarts[start.line] ?? 0;
-    const indent = /^ */.exec(interpolated.slice(firstLine))![0].length;
+    if (!block) {
+      // A quoted scalar's text starts after its quote, a plain one at its first character.
+      const quoted = node.type === Scalar.QUOTE_DOUBLE || node.type === Scalar.QUOTE_SINGLE;
+      const column = inner.line === 1 ? start.column + inner.column - (quoted ? 0 : 1) : inner.column;
+      return { line: start.line + inner.line - 1, column };
+    }
+    // The block's lines lost its indentation: the first non-blank line of the file's text minus
+    // that of the value (an indentation indicator such as `|2` keeps some spaces in the value).
+    const body = interpolated.slice(lineCounter.lineStarts[start.line] ?? interpolated.length).split('\n');
+    const leading = (lines: string[]) => /^ */.exec(lines.find((l) => l.trim() !== '') ?? '')![0].length;
+    const indent = leading(body) - leading(String(node.value).split('\n'));
     return { line: start.line + inner.line, column: indent + inner.column };
   };
   const baseDir = dirname(resolve(file));
   if (doc.errors.length > 0) return { file, baseDir, config: undefined, problems, secrets: [], locate };
 
-  const raw: unknown = doc.toJS() ?? {};
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (err) {
+    // An unresolved alias or an alias bomb ("Excessive alias count").
+    report(1, 1, [], `YAML error: ${(err as Error).message}`);
+    return { file, baseDir, config: undefined, problems, secrets: [], locate };
+  }
   const validator = new Validator(options.registry, (path, message, key, severity) => {
     const { line, column } = locateNode(path, key);
     report(line, column, path, message, severity);
@@ -240,7 +258,9 @@ class Validator {
   #compile(schema: Schema): ValidateFunction {
     let validate = this.#compiled.get(schema);
     if (!validate) {
-      validate = this.#ajv.compile(schema);
+      // A root default is applied by #component (ajv only applies defaults to properties).
+      const { default: _rootDefault, ...compilable } = schema;
+      validate = this.#ajv.compile(compilable);
       this.#compiled.set(schema, validate);
     }
     return validate;
@@ -259,7 +279,7 @@ class Validator {
         this.report([...path, String(error.params.missingProperty)], 'field is required', false);
         return;
       case 'type':
-        this.report(path, `expected ${String(error.params.type).replace(',', ' or ')}, got ${typeName(error.data)}`, false);
+        this.report(path, `expected ${String(error.params.type).split(',').join(' or ')}, got ${typeName(error.data)}`, false);
         return;
       case 'enum': {
         const allowed = error.params.allowedValues as unknown[];
@@ -353,6 +373,11 @@ function applySet(doc: Document, expression: string): string | undefined {
     return `invalid set expression '${expression}': ${(err as Error).message}`;
   }
   if (doc.contents === null) doc.contents = doc.createNode({});
-  doc.setIn(path, value === null || typeof value !== 'object' ? new Scalar(value) : doc.createNode(value));
+  try {
+    doc.setIn(path, value === null || typeof value !== 'object' ? new Scalar(value) : doc.createNode(value));
+  } catch (err) {
+    // The path runs through a scalar (`-s input.generate.count.x=1`).
+    return `invalid set expression '${expression}': ${(err as Error).message}`;
+  }
   return undefined;
 }

@@ -67,8 +67,7 @@ function compile(config: MappingConfig, baseDir: string) {
       throw Object.assign(new Error(`cannot read mapping file: ${(err as Error).message}`), { field: 'file' });
     }
   }
-  const field = config.file !== undefined ? 'file' : 'expression';
-  const body = source === undefined ? undefined : withField(field, () => compileExpression(source));
+  const body = source === undefined ? undefined : config.file !== undefined ? compileFile(config.file, source) : withField('expression', () => compileExpression(source));
   const meta = Object.entries(config.meta ?? {}).map(([key, expr]) => [key, withField(`meta.${key}`, () => compileExpression(expr))] as const);
   return { body, meta };
 }
@@ -85,6 +84,17 @@ async function evaluateMeta(
     else next[key] = value;
   }
   return next;
+}
+
+/** A syntax error in a mapping file is located in that file, not in the YAML that names it. */
+function compileFile(file: string, source: string) {
+  try {
+    return compileExpression(source);
+  } catch (err) {
+    const { line, column } = err as { line?: number; column?: number };
+    const where = line === undefined ? '' : `${file}(${line},${column}): `;
+    throw Object.assign(new Error(`${where}${(err as Error).message}`), { field: 'file' });
+  }
 }
 
 function withField<T>(field: string, fn: () => T): T {

@@ -1,0 +1,279 @@
+// The CLI's commands as users type them: echo, list, --version, usage errors, and the flags of
+// run that change what runs (-e, -s, --chilled, --output).
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { components, registry } from '../src/components/index.js';
+import { loadConfigText } from '../src/config/load.js';
+import type { Schema } from '../src/engine/component.js';
+import { runCli } from './support/cli.js';
+
+const SCRUBBED = '!!!SECRET_SCRUBBED!!!';
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const NO_HTTP = ['-s', 'http.enabled=false'];
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), 'sluice-cli-'));
+}
+
+function tempFile(name: string, text: string, dir = tempDir()): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+/** Two messages carrying a word from the environment, written to a file unless --output says otherwise. */
+function wordPipeline(dir: string): string {
+  return tempFile(
+    'word.yaml',
+    `
+input:
+  generate:
+    mapping: '{ "word": "\${SLUICE_CLI_TEST_WORD}" }'
+    interval: ""
+    count: 2
+output:
+  file:
+    path: ${JSON.stringify(join(dir, 'configured.jsonl'))}
+`,
+    dir,
+  );
+}
+
+/** The first string property marked x-secret reachable through `properties`, as a key path. */
+function secretPath(schema: Schema, at: string[] = []): string[] | undefined {
+  if (schema['x-secret'] === true && (schema.type === 'string' || schema.type === undefined)) return at;
+  for (const [key, sub] of Object.entries((schema.properties as Record<string, Schema> | undefined) ?? {})) {
+    const found = secretPath(sub, [...at, key]);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+describe('sluice echo', () => {
+  it('prints the normalised config: env resolved, defaults filled, credential-named fields scrubbed', async () => {
+    const file = tempFile(
+      'echo.yaml',
+      `
+input:
+  generate:
+    mapping: '{ "n": \${SLUICE_CLI_TEST_N} }'
+pipeline:
+  processors:
+    - catch:
+        - log: { message: failed }
+logger:
+  static_fields:
+    Authorization: Bearer abc123
+    api_token: t0k3n
+    team: billing
+`,
+    );
+    const { code, stdout, stderr } = await runCli(['echo', file], { SLUICE_CLI_TEST_N: '7' });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const echoed = parse(stdout);
+    expect(echoed.input.generate).toEqual({ mapping: '{ "n": 7 }', interval: '1s', count: 0, batch_size: 1 });
+    expect(echoed.pipeline.threads).toBe(-1);
+    expect(echoed.pipeline.processors[0].catch[0].log).toMatchObject({ level: 'INFO', message: 'failed' });
+    expect(echoed.output).toHaveProperty('stdout');
+    expect(echoed.http).toMatchObject({ enabled: true, address: '0.0.0.0:4195' });
+    expect(echoed.logger).toMatchObject({ level: 'INFO', format: 'logfmt' });
+    expect(echoed.shutdown_timeout).toBe('20s');
+    expect(echoed.logger.static_fields).toEqual({ Authorization: SCRUBBED, api_token: SCRUBBED, team: 'billing' });
+    expect(stdout).not.toMatch(/abc123|t0k3n/);
+  });
+
+  it('its output is a config that echoes to itself', async () => {
+    const dir = tempDir();
+    const file = tempFile('in.yaml', `input: { generate: { mapping: '1', count: 1 } }\noutput: { drop: {} }\n`, dir);
+    const first = await runCli(['echo', file]);
+    const again = await runCli(['echo', tempFile('echoed.yaml', first.stdout, dir)]);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(first.stdout);
+  });
+
+  it('accepts -s and -e like run', async () => {
+    const dir = tempDir();
+    const env = tempFile('.env', 'SLUICE_CLI_TEST_N=41 # the answer, almost\n', dir);
+    const file = tempFile('in.yaml', `input: { generate: { mapping: '\${SLUICE_CLI_TEST_N}' } }\n`, dir);
+    const { code, stdout } = await runCli(['echo', file, '-e', env, '-s', 'input.generate.count=3']);
+    expect(code).toBe(0);
+    expect(parse(stdout).input.generate).toMatchObject({ mapping: '41', count: 3 });
+  });
+
+  const secret = components.map((spec) => ({ spec, path: secretPath(spec.schema) })).find((c) => c.path !== undefined);
+  it.runIf(secret !== undefined)(`scrubs x-secret fields (${secret ? `${secret.spec.kind} ${secret.spec.name}` : 'none registered'})`, async () => {
+    const { spec, path } = secret!;
+    // Start from the component's example, as the loader fills it, then set the secret.
+    const slot = spec.kind === 'processor' ? 'pipeline' : spec.kind;
+    const node = { [spec.name]: structuredClone(spec.example) as Record<string, unknown> };
+    let target = node[spec.name]!;
+    for (const key of path!.slice(0, -1)) target = (target[key] ??= {}) as Record<string, unknown>;
+    target[path!.at(-1)!] = 's3cr3t-value';
+    const config = slot === 'pipeline' ? { pipeline: { processors: [node] } } : { [slot]: node };
+    const loaded = loadConfigText(stringify(config), 'secret.yaml', { registry, env: {} });
+    expect(loaded.secrets).toContain('s3cr3t-value');
+
+    const { code, stdout } = await runCli(['echo', tempFile('secret.yaml', stringify(config))]);
+    expect(code).toBe(0);
+    expect(stdout).not.toContain('s3cr3t-value');
+    expect(stdout).toContain(SCRUBBED);
+  });
+
+  it.runIf(registry.get('output', 'http_client') !== undefined)('scrubs http_client credential headers', async () => {
+    const file = tempFile(
+      'http.yaml',
+      `
+input: { generate: { mapping: '1', count: 1 } }
+output:
+  http_client:
+    url: http://127.0.0.1:9/events
+    headers:
+      Authorization: Bearer abc123
+      Content-Type: application/json
+`,
+    );
+    const { code, stdout } = await runCli(['echo', file]);
+    expect(code).toBe(0);
+    expect(parse(stdout).output.http_client.headers).toEqual({ Authorization: SCRUBBED, 'Content-Type': 'application/json' });
+  });
+
+  it('prints the problems and exits 1 on a bad config', async () => {
+    const file = tempFile('bad.yaml', 'output:\n  stdout: { codc: lines }\n');
+    const { code, stdout, stderr } = await runCli(['echo', file]);
+    expect(stderr).toBe(`${file}(2,13) output.stdout.codc: unknown field (did you mean codec?)\n`);
+    expect(stdout).toBe('');
+    expect(code).toBe(1);
+  });
+});
+
+describe('sluice list', () => {
+  it('prints every component by kind, with its summary', async () => {
+    const { code, stdout } = await runCli(['list']);
+    expect(code).toBe(0);
+    const sections = stdout.split(/\n(?=[A-Z])/);
+    for (const [heading, kind] of [['Inputs:', 'input'], ['Processors:', 'processor'], ['Outputs:', 'output']] as const) {
+      const section = sections.find((s) => s.startsWith(heading))!;
+      expect(section).toBeDefined();
+      for (const spec of components.filter((c) => c.kind === kind)) {
+        expect(section).toContain(`  ${spec.name.padEnd(16)} ${spec.summary}\n`);
+      }
+    }
+  });
+
+  it('--format json lists the names of each kind, sorted', async () => {
+    const { code, stdout } = await runCli(['list', '--format', 'json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({
+      inputs: registry.names('input'),
+      processors: registry.names('processor'),
+      outputs: registry.names('output'),
+    });
+  });
+
+  it('takes the kinds to list', async () => {
+    const { code, stdout } = await runCli(['list', 'processors', '--format', 'json']);
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout)).toEqual({ processors: registry.names('processor') });
+  });
+
+  it('rejects an unknown kind or format with exit 1 and no stack trace', async () => {
+    for (const args of [['list', 'caches'], ['list', '--format', 'cue']]) {
+      const { code, stderr } = await runCli(args);
+      expect(stderr).toMatch(/^list takes|^--format takes/);
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(code).toBe(1);
+    }
+  });
+});
+
+describe('sluice usage', () => {
+  it('--version prints the package version', async () => {
+    const { code, stdout } = await runCli(['--version']);
+    expect(stdout).toBe(`${VERSION}\n`);
+    expect(code).toBe(0);
+  });
+
+  it('an unknown command exits 1 with usage, without a stack trace', async () => {
+    const { code, stdout, stderr } = await runCli(['frobnicate']);
+    expect(stderr).toMatch(/^unknown command "frobnicate"\n/);
+    expect(stderr).toMatch(/Usage:/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(stdout).toBe('');
+    expect(code).toBe(1);
+  });
+
+  it('an unknown flag exits 1 with usage, without a stack trace', async () => {
+    const { code, stderr } = await runCli(['lint', '--nope', 'x.yaml']);
+    expect(stderr).toMatch(/Unknown option '--nope'/);
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(code).toBe(1);
+  });
+});
+
+describe('sluice run', () => {
+  it('refuses a missing env var before starting anything; --chilled runs with ""', async () => {
+    const dir = tempDir();
+    const file = wordPipeline(dir);
+    const refused = await runCli(['run', file, ...NO_HTTP]);
+    expect(refused.stderr.split('\n')[0]).toBe(`${file}(1,1) required environment variables were not set: [SLUICE_CLI_TEST_WORD]`);
+    expect(refused.stderr).not.toMatch(/Launching|connected/);
+    expect(refused.code).toBe(1);
+
+    const chilled = await runCli(['run', file, '--chilled', ...NO_HTTP]);
+    expect(chilled.stderr.split('\n')[0]).toBe(`${file}(1,1) warning: required environment variables were not set: [SLUICE_CLI_TEST_WORD]`);
+    expect(chilled.code).toBe(0);
+    expect(readFileSync(join(dir, 'configured.jsonl'), 'utf8')).toBe('{"word":""}\n{"word":""}\n');
+  });
+
+  it('-e sets variables from a dotenv file, overriding the process environment', async () => {
+    const dir = tempDir();
+    const env = tempFile('.env', '# words\nSLUICE_CLI_TEST_WORD="from file"\n', dir);
+    const { code } = await runCli(['run', wordPipeline(dir), '-e', env, ...NO_HTTP], { SLUICE_CLI_TEST_WORD: 'from process' });
+    expect(code).toBe(0);
+    expect(readFileSync(join(dir, 'configured.jsonl'), 'utf8')).toBe('{"word":"from file"}\n{"word":"from file"}\n');
+  });
+
+  it('-e with a missing file is a usage error', async () => {
+    const { code, stderr } = await runCli(['run', wordPipeline(tempDir()), '-e', '/nonexistent/.env']);
+    expect(stderr).toMatch(/^cannot read env file: ENOENT/);
+    expect(code).toBe(1);
+  });
+
+  it('-s overrides fields (values parsed as YAML)', async () => {
+    const { code, stdout } = await runCli(['run', wordPipeline(tempDir()), ...NO_HTTP, '-s', 'input.generate.count=3', '-s', 'output={stdout: {}}'], {
+      SLUICE_CLI_TEST_WORD: 'hi',
+    });
+    expect(code).toBe(0);
+    expect(stdout).toBe('{"word":"hi"}\n'.repeat(3));
+  });
+
+  it('--output stdout|drop|file:PATH replaces the configured output', async () => {
+    const env = { SLUICE_CLI_TEST_WORD: 'out' };
+    const dir = tempDir();
+    const file = wordPipeline(dir);
+
+    const toStdout = await runCli(['run', file, ...NO_HTTP, '--output', 'stdout'], env);
+    expect(toStdout.code).toBe(0);
+    expect(toStdout.stdout).toBe('{"word":"out"}\n{"word":"out"}\n');
+
+    const dropped = await runCli(['run', file, ...NO_HTTP, '--output', 'drop'], env);
+    expect(dropped.code).toBe(0);
+    expect(dropped.stdout).toBe('');
+
+    const target = join(dir, 'elsewhere.jsonl');
+    const toFile = await runCli(['run', file, ...NO_HTTP, '--output', `file:${target}`], env);
+    expect(toFile.code).toBe(0);
+    expect(readFileSync(target, 'utf8')).toBe('{"word":"out"}\n{"word":"out"}\n');
+
+    // None of them wrote to the configured file.
+    expect(() => readFileSync(join(dir, 'configured.jsonl'))).toThrow(/ENOENT/);
+
+    const bad = await runCli(['run', file, '--output', 'kafka']);
+    expect(bad.stderr).toMatch(/^--output takes stdout, drop or file:PATH/);
+    expect(bad.code).toBe(1);
+  });
+});

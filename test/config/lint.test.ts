@@ -1,0 +1,187 @@
+// `sluice lint` through the real CLI: every bad fixture prints exactly the lines expected, with
+// line and column computed here from the fixture's own text.
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { runCli } from '../support/cli.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const DIR = relative(process.cwd(), join(ROOT, 'test/fixtures/lint')) || '.';
+const fixture = (name: string) => join(DIR, name);
+const text = (name: string) => readFileSync(join(ROOT, 'test/fixtures/lint', name), 'utf8');
+
+/** `line,col` (1-based) of the `nth` occurrence of `needle` in the fixture. */
+function at(name: string, needle: string, nth = 1): string {
+  const source = text(name);
+  let offset = -1;
+  for (let i = 0; i < nth; i++) {
+    offset = source.indexOf(needle, offset + 1);
+    if (offset === -1) throw new Error(`${needle} occurs fewer than ${nth} times in ${name}`);
+  }
+  const before = source.slice(0, offset).split('\n');
+  return `${before.length},${before.at(-1)!.length + 1}`;
+}
+
+const lint = (...args: string[]) => runCli(['lint', ...args]);
+const LEVELS = '"FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL"';
+const DURATION_HINT = '(expected e.g. 30s, 1m0s, 100ms, 1h2m3s)';
+
+describe('sluice lint', () => {
+  it.each<[string, (f: string, name: string) => string[]]>([
+    ['unknown-field.yaml', (f, n) => [`${f}(${at(n, 'codc')}) output.stdout.codc: unknown field (did you mean codec?)`]],
+    [
+      'unknown-component.yaml',
+      (f, n) => [`${f}(${at(n, 'mappin:')}) pipeline.processors[0].mappin: unknown processor "mappin" (did you mean mapping?)`],
+    ],
+    ['wrong-type.yaml', (f, n) => [`${f}(${at(n, 'three')}) input.generate.count: expected integer, got string "three"`]],
+    ['bad-duration.yaml', (f, n) => [`${f}(${at(n, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`]],
+    [
+      'enum.yaml',
+      (f, n) => [`${f}(${at(n, 'WARM')}) pipeline.processors[0].log.level: "WARM" is not one of ${LEVELS} (did you mean WARN?)`],
+    ],
+    ['missing-env.yaml', (f, n) => [`${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_DIR]`]],
+    // The value of a compact mapping cannot itself be a mapping: the error is where it starts.
+    ['yaml-syntax.yaml', (f, n) => [`${f}(${at(n, 'root: this')}) YAML syntax error: Nested mappings are not allowed in compact mappings`]],
+    [
+      'duplicate-label.yaml',
+      (f, n) => [`${f}(${at(n, 'enrich', 2)}) pipeline.processors[1].label: label 'enrich' collides with the label at pipeline.processors[0]`],
+    ],
+    // A batching policy is checked when the output is built: processors need a trigger to run on.
+    [
+      'batching-no-trigger.yaml',
+      (f, n) => [
+        `${f}(${at(n, 'processors')}) output.drop.batching: batch policy must have at least one active trigger (count, byte_size, period or check)`,
+      ],
+    ],
+  ])('%s: one line per problem, exit 1', async (name, expected) => {
+    const file = fixture(name);
+    const { code, stdout, stderr } = await lint(file);
+    expect(stderr).toBe(expected(file, name).map((l) => `${l}\n`).join(''));
+    expect(stdout).toBe('');
+    expect(code).toBe(1);
+  });
+
+  it('locates a JSONata syntax error inside a `mapping: |` block at its line and column in the file', async () => {
+    const name = 'jsonata-syntax.yaml';
+    const file = fixture(name);
+    // Inside the mapping, lines count from the one after `|` and columns from the block's indentation.
+    const [blockLine] = at(name, 'mapping: |').split(',').map(Number);
+    const [line, column] = at(name, '**').split(',').map(Number);
+    const indent = /\n( *)\{\n/.exec(text(name))![1]!.length;
+    const inner = `line ${line! - blockLine!}, column ${column! - indent}`;
+    expect(inner).toBe('line 3, column 18');
+    const { code, stderr } = await lint(file);
+    expect(stderr).toBe(`${file}(${line},${column}) pipeline.processors[0].mapping: JSONata syntax error at ${inner}: Expected "}", got "**"\n`);
+    expect(code).toBe(1);
+  });
+
+  it('reports every problem of a file in one pass, sorted by line', async () => {
+    const name = 'many-problems.yaml';
+    const f = fixture(name);
+    const { code, stderr } = await lint(f);
+    expect(stderr.split('\n')).toEqual([
+      `${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_A]`,
+      `${f}(${at(name, 'csv')}) output.stdout.codec: "csv" is not one of "lines"`,
+      `${f}(${at(name, 'many')}) pipeline.threads: expected integer, got string "many"`,
+      `${f}(${at(name, 'Bad-Label')}) pipeline.processors[0].label: label must be lower case letters, digits, _ and -, not starting with _ or -`,
+      // A missing field is located at the object that lacks it.
+      `${f}(${at(name, '{}')}) pipeline.processors[1].archive.format: field is required`,
+      `${f}(${at(name, 'cout')}) input.generate.cout: unknown field (did you mean count?)`,
+      `${f}(${at(name, 'loggr')}) loggr: unknown field (did you mean logger?)`,
+      '',
+    ]);
+    expect(code).toBe(1);
+  });
+
+  it('--skip-env-var-check turns a missing variable into a warning and exits 0', async () => {
+    const file = fixture('missing-env.yaml');
+    const { code, stderr } = await lint('--skip-env-var-check', file);
+    expect(stderr).toBe(`${file}(1,1) warning: required environment variables were not set: [SLUICE_LINT_TEST_UNSET_DIR]\n`);
+    expect(code).toBe(0);
+  });
+
+  it('a set variable satisfies the check', async () => {
+    const { code, stderr } = await runCli(['lint', fixture('missing-env.yaml')], { SLUICE_LINT_TEST_UNSET_DIR: '/tmp' });
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('exits 0 silently on good files, including every example', async () => {
+    const { code, stdout, stderr } = await lint(fixture('good.yaml'), fixture('batching-count-one.yaml'), join(relative(process.cwd(), ROOT) || '.', 'examples'));
+    expect(stderr).toBe('');
+    expect(stdout).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it('lints several files in one run and fails if any fails', async () => {
+    const good = fixture('good.yaml');
+    const bad = fixture('wrong-type.yaml');
+    const { code, stderr } = await lint(good, bad);
+    expect(stderr).toBe(`${bad}(${at('wrong-type.yaml', 'three')}) input.generate.count: expected integer, got string "three"\n`);
+    expect(code).toBe(1);
+  });
+
+  it('reports a file it cannot read as a problem of that file', async () => {
+    const missing = fixture('does-not-exist.yaml');
+    const { code, stderr } = await lint(missing);
+    expect(stderr).toMatch(new RegExp(`^${missing.replace(/[.]/g, '\\.')}\\(1,1\\) failed to read config: ENOENT`));
+    expect(stderr).not.toMatch(/\n\s+at /);
+    expect(code).toBe(1);
+  });
+});
+
+// `run` lints the same way before it starts anything; --set and --chilled change the verdict.
+describe('sluice run: lint before start', () => {
+  const NO_HTTP = ['-s', 'http.enabled=false'];
+
+  it('refuses to start on a lint error, printing the same line', async () => {
+    const name = 'bad-duration.yaml';
+    const file = fixture(name);
+    const { code, stdout, stderr } = await runCli(['run', file, ...NO_HTTP]);
+    expect(stderr.split('\n')[0]).toBe(`${file}(${at(name, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`);
+    expect(stderr).toMatch(/shutting down due to config errors/);
+    expect(stderr).not.toMatch(/Launching/);
+    expect(stdout).toBe('');
+    expect(code).toBe(1);
+  });
+
+  it('--set replaces the bad value before validation, and the pipeline runs', async () => {
+    const { code, stderr } = await runCli(['run', fixture('bad-duration.yaml'), ...NO_HTTP, '-s', 'shutdown_timeout=5m']);
+    expect(stderr).not.toMatch(/invalid duration/);
+    expect(stderr).toMatch(/Pipeline has terminated/);
+    expect(code).toBe(0);
+  });
+
+  it('a bad --set value is reported with its path', async () => {
+    const name = 'good.yaml';
+    const file = fixture(name);
+    const { code, stderr } = await runCli(['run', file, '-s', 'input.generate.count=many']);
+    // The replaced node has no place in the file: the problem points at its parent, `generate:`'s block.
+    expect(stderr.split('\n')[0]).toBe(`${file}(${at(name, 'mapping')}) input.generate.count: expected integer, got string "many"`);
+    expect(code).toBe(1);
+  });
+
+  it('a malformed --set is a problem, not a crash', async () => {
+    const file = fixture('good.yaml');
+    for (const set of ['nothing', '=1', 'http.enabled=', 'input.generate.mapping.deeper=1']) {
+      const { code, stderr } = await runCli(['run', file, '-s', set]);
+      expect(stderr.split('\n')[0]).toMatch(new RegExp(`^${file.replace(/[.]/g, '\\.')}\\(1,1\\) invalid set expression '${set.replace(/[.]/g, '\\.')}'`));
+      expect(code).toBe(1);
+    }
+  });
+
+  it('refuses a missing variable without --chilled, runs with it', async () => {
+    const file = fixture('missing-env.yaml');
+    const refused = await runCli(['run', file, ...NO_HTTP]);
+    expect(refused.stderr.split('\n')[0]).toBe(`${file}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_DIR]`);
+    expect(refused.stderr).toMatch(/to run despite unset environment variables use --chilled/);
+    expect(refused.code).toBe(1);
+
+    // The output path becomes `/out.jsonl`, so write to a file we can throw away instead.
+    const chilled = await runCli(['run', file, '--chilled', ...NO_HTTP, '--output', 'drop']);
+    expect(chilled.stderr.split('\n')[0]).toBe(`${file}(1,1) warning: required environment variables were not set: [SLUICE_LINT_TEST_UNSET_DIR]`);
+    expect(chilled.stderr).toMatch(/Pipeline has terminated/);
+    expect(chilled.code).toBe(0);
+  });
+});
