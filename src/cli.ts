@@ -6,6 +6,8 @@ import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { stringify } from 'yaml';
+import { mapCommand } from './commands/map.js';
+import { testCommand } from './commands/test.js';
 import { components, registry } from './components/index.js';
 import { configJsonSchema } from './config/jsonschema.js';
 import { loadConfigFile } from './config/load.js';
@@ -21,6 +23,8 @@ Usage:
   sluice lint [--skip-env-var-check] <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
+  sluice test [--log LEVEL] [file|dir|dir/...|glob]...
+  sluice map <mapping.jsonata | -e EXPR> [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
   sluice --version
 `;
 
@@ -38,6 +42,10 @@ async function main(argv: string[]): Promise<number> {
       return echo(args);
     case 'list':
       return list(args);
+    case 'test':
+      return testCommand(args);
+    case 'map':
+      return mapCommand(args);
     case '--version':
     case 'version':
       process.stdout.write(`${VERSION}\n`);

@@ -1,6 +1,7 @@
 import type { ComponentSpec } from '../engine/component.js';
 import { createRegistry, type Registry } from '../engine/registry.js';
 import generate from './inputs/generate.js';
+import runAi from './inputs/run_ai.js';
 import stdin from './inputs/stdin.js';
 import archive from './processors/archive.js';
 import catchProcessor from './processors/catch.js';
@@ -15,6 +16,7 @@ import stdout from './outputs/stdout.js';
 /** Every component sluice can build. Adding one: one file, one line here. */
 export const components: readonly ComponentSpec[] = [
   generate,
+  runAi,
   stdin,
   archive,
   catchProcessor,

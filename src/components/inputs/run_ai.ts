@@ -1,0 +1,539 @@
+// input.run_ai: scrapes NVIDIA Run:ai workload (or pod) metrics on a schedule, one message per
+// resource per window. A drop-in for OpenMeter's collector input of the same name: same config,
+// same message body and metadata (shared/reference/runai-and-openmeter-api.md §1, §6), plus
+// `window_start` / `window_end`.
+//
+// Where it differs from the reference, on purpose:
+// - Windows are anchored to the schedule's nominal ticks: window k is [tick(k-1) - offset,
+//   tick(k) - offset], so consecutive windows neither overlap nor leave a gap, whatever the timer
+//   jitter. `scrape_interval` is the window's length (the same value for a regular schedule).
+// - Scrapes never overlap. One that overruns delays the next, which then scrapes every tick it
+//   missed, each as its own window (at most MAX_WINDOWS_PER_SCRAPE per scrape).
+// - A failed listing leaves its windows due for the next tick instead of losing them.
+// - A resource whose metrics fail (after the client's retries) is not emitted with partial values;
+//   it is logged, counted, and its window is fetched again at the next scrape, up to MAX_ATTEMPTS.
+// - The default `metrics` depend on `resource_type` (the reference's workload list 400s for pods).
+//   A JSON Schema default can't depend on a sibling, so the schema leaves `metrics` absent and
+//   create() picks DEFAULT_METRICS[resource_type].
+// - Per-GPU metric types (pod mode) also keep every GPU: `metrics.perGpu[type]` is `{"0": 92,
+//   "1": 40}`, while `metrics.values[type]` keeps the reference's reading (the last GPU listed).
+//   `perGpu` is absent when no per-GPU type is scraped, so workload bodies are the reference's.
+// - Workload listing pages correctly (see runai/client.ts), runs metrics requests concurrently and
+//   retries 429/5xx; unreadable answers are counted in `run_ai_malformed_total{kind}`.
+//
+// The schedule is compiled by croner (runai/schedule.ts); the input runs its own timer so each
+// window is anchored to the nominal tick rather than to when a timer happened to fire.
+
+import { setMaxListeners } from 'node:events';
+import type { Ack, Input, ReadResult, Settings } from '../../engine/component.js';
+import { defineInput } from '../../engine/component.js';
+import { Message } from '../../engine/message.js';
+import type { Counter, Summary } from 'prom-client';
+import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
+import { METRIC_TYPES, POD_METRIC_TYPES, WORKLOAD_METRIC_TYPES, rfc3339Nano, rfc3339Seconds, type ResourceType } from '../../runai/api.js';
+import { RunAiClient, RunAiError, type Listing, type MetricValues, type MetricsTarget, type Pod, type Workload } from '../../runai/client.js';
+import { compileSchedule, type Schedule } from '../../runai/schedule.js';
+
+export interface RunAiConfig {
+  url: string;
+  app_id: string;
+  app_secret: string;
+  resource_type: ResourceType;
+  /** Absent means the default list of `resource_type` (DEFAULT_METRICS). */
+  metrics?: string[];
+  page_size: number;
+  schedule: string;
+  metrics_offset: string;
+  http: {
+    timeout: string;
+    retry_count: number;
+    retry_wait_time: string;
+    retry_max_wait_time: string;
+  };
+}
+
+/**
+ * The metrics scraped when `metrics` is absent. Workloads: the reference's 12 defaults, in its
+ * order. Pods: the six pod metrics Run:ai serves without the "Advanced GPU Metrics" flag.
+ */
+export const DEFAULT_METRICS: Readonly<Record<ResourceType, readonly string[]>> = {
+  workload: [
+    'CPU_LIMIT_CORES',
+    'CPU_MEMORY_LIMIT_BYTES',
+    'CPU_MEMORY_REQUEST_BYTES',
+    'CPU_MEMORY_USAGE_BYTES',
+    'CPU_REQUEST_CORES',
+    'CPU_USAGE_CORES',
+    'GPU_ALLOCATION',
+    'GPU_MEMORY_REQUEST_BYTES',
+    'GPU_MEMORY_USAGE_BYTES',
+    'GPU_UTILIZATION',
+    'POD_COUNT',
+    'RUNNING_POD_COUNT',
+  ],
+  pod: ['GPU_UTILIZATION_PER_GPU', 'GPU_UTILIZATION', 'GPU_MEMORY_USAGE_BYTES_PER_GPU', 'GPU_MEMORY_USAGE_BYTES', 'CPU_USAGE_CORES', 'CPU_MEMORY_USAGE_BYTES'],
+};
+
+/** Scrapes a resource's missing window is tried in before it is given up (logged and counted). */
+export const MAX_ATTEMPTS = 10;
+/** Windows kept due while listing fails; older ones are dropped (logged and counted). */
+export const MAX_DUE_WINDOWS = 120;
+/** Windows one scrape covers when it has fallen behind, so catching up stays bounded in memory. */
+export const MAX_WINDOWS_PER_SCRAPE = 4;
+/** Undelivered batches after which scraping pauses (windows stay due) until the output catches up. */
+export const MAX_PENDING_BATCHES = 120;
+
+const ALL_METRIC_TYPES = [...new Set<string>([...WORKLOAD_METRIC_TYPES, ...POD_METRIC_TYPES])].sort();
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url', 'app_id', 'app_secret'],
+  properties: {
+    url: { type: 'string', description: 'Run:ai base URL, e.g. https://myorg.run.ai. May be empty (an unset RUNAI_URL); connecting then fails.' },
+    app_id: { type: 'string', description: 'Run:ai application (client) id.' },
+    app_secret: { type: 'string', 'x-secret': true, description: 'Run:ai application secret.' },
+    resource_type: { type: 'string', enum: ['workload', 'pod'], default: 'workload', description: 'Resource to collect metrics for.' },
+    metrics: {
+      type: 'array',
+      items: { type: 'string', enum: ALL_METRIC_TYPES },
+      minItems: 1,
+      uniqueItems: true,
+      description:
+        'Run:ai metric types to collect. Default depends on resource_type: workload gets the 12 workload metrics ' +
+        '(CPU_LIMIT_CORES ... RUNNING_POD_COUNT), pod gets GPU_UTILIZATION_PER_GPU, GPU_UTILIZATION, ' +
+        'GPU_MEMORY_USAGE_BYTES_PER_GPU, GPU_MEMORY_USAGE_BYTES, CPU_USAGE_CORES, CPU_MEMORY_USAGE_BYTES.',
+    },
+    page_size: { type: 'integer', minimum: 100, maximum: 500, default: 500, description: 'Resources per listing request.' },
+    schedule: {
+      type: 'string',
+      default: '*/30 * * * * *',
+      description: 'When to scrape: a cron with seconds first ("*/30 * * * * *"), a descriptor (@hourly) or "@every 30s".',
+    },
+    metrics_offset: durationSchema('How far windows lag the schedule, to let Run:ai ingest metrics first.', '0s'),
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'HTTP client settings.',
+      properties: {
+        timeout: durationSchema('Timeout of one request attempt.', '30s'),
+        retry_count: { type: 'integer', minimum: 0, default: 1, description: 'Retries after a failed attempt (timeouts, connection errors, 429, 5xx).' },
+        retry_wait_time: durationSchema('Shortest wait before a retry.', '100ms'),
+        retry_max_wait_time: durationSchema('Longest wait before a retry.', '1s'),
+      },
+    },
+  },
+};
+
+export default defineInput<RunAiConfig>({
+  name: 'run_ai',
+  summary: 'Scrapes NVIDIA Run:ai workload or pod metrics on a schedule, one message per resource per window.',
+  schema,
+  example: { url: 'https://myorg.run.ai', app_id: 'openmeter-collector', app_secret: 'my-app-secret' },
+  create: (config, settings) => new RunAiInput(compile(config), settings),
+});
+
+// -- config ------------------------------------------------------------------------------------
+
+interface Compiled {
+  readonly url: string;
+  readonly appId: string;
+  readonly appSecret: string;
+  readonly resourceType: ResourceType;
+  readonly metrics: readonly string[];
+  readonly pageSize: number;
+  readonly schedule: Schedule;
+  readonly offsetMs: number;
+  /** `metrics_offset` as Go prints it. */
+  readonly offsetText: string;
+  readonly http: { timeoutMs: number; retryCount: number; retryWaitMs: number; retryMaxWaitMs: number };
+}
+
+function compile(config: RunAiConfig): Compiled {
+  if (config.url !== '') checkUrl(config.url);
+  const metrics = config.metrics ?? DEFAULT_METRICS[config.resource_type];
+  const allowed = METRIC_TYPES[config.resource_type];
+  for (const [i, type] of metrics.entries()) {
+    if (!allowed.includes(type)) {
+      throw new Error(`metrics[${i}]: ${type} is not a ${config.resource_type} metric type (${config.resource_type} types: ${allowed.join(', ')})`);
+    }
+  }
+  const offsetNs = duration(config.metrics_offset, 'metrics_offset');
+  const http = {
+    timeoutMs: duration(config.http.timeout, 'http.timeout') / 1e6,
+    retryCount: config.http.retry_count,
+    retryWaitMs: duration(config.http.retry_wait_time, 'http.retry_wait_time') / 1e6,
+    retryMaxWaitMs: duration(config.http.retry_max_wait_time, 'http.retry_max_wait_time') / 1e6,
+  };
+  if (http.timeoutMs <= 0) throw new Error(`http.timeout must be positive, got ${config.http.timeout}`);
+  if (http.retryWaitMs < 0) throw new Error(`http.retry_wait_time must not be negative, got ${config.http.retry_wait_time}`);
+  if (http.retryMaxWaitMs < http.retryWaitMs) {
+    throw new Error(`http.retry_max_wait_time (${config.http.retry_max_wait_time}) is shorter than http.retry_wait_time (${config.http.retry_wait_time})`);
+  }
+  return {
+    url: config.url,
+    appId: config.app_id,
+    appSecret: config.app_secret,
+    resourceType: config.resource_type,
+    metrics,
+    pageSize: config.page_size,
+    schedule: compileSchedule(config.schedule),
+    offsetMs: offsetNs / 1e6,
+    offsetText: formatDuration(offsetNs),
+    http,
+  };
+}
+
+function checkUrl(text: string): void {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new Error(`url ${JSON.stringify(text)} is not a URL (expected e.g. https://myorg.run.ai)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url ${JSON.stringify(text)} must use http or https`);
+}
+
+function duration(text: string, field: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new Error(`${field}: ${(err as Error).message}`);
+  }
+}
+
+// -- the input ---------------------------------------------------------------------------------
+
+/** A metrics window: [start, end] in epoch ms, and the nominal schedule tick it belongs to. */
+interface Window {
+  readonly start: number;
+  readonly end: number;
+  readonly tick: number;
+}
+
+/** One resource to fetch metrics for over one window. */
+interface Job {
+  readonly resource: Workload | Pod;
+  readonly target: MetricsTarget;
+  readonly window: Window;
+  /** Scrapes that already failed to fetch it. */
+  readonly attempts: number;
+}
+
+type Outcome = { readonly job: Job; readonly message: Message } | { readonly job: Job; readonly error: Error };
+
+class RunAiInput implements Input {
+  #config: Compiled;
+  #settings: Settings;
+  #client: RunAiClient | undefined;
+  #loop: Promise<void> | undefined;
+  #stop = new AbortController();
+  #closing: Promise<void> | undefined;
+  /** Batches ready for read(), oldest first: one per window. */
+  #batches: Message[][] = [];
+  #waiters = new Set<() => void>();
+  /** Windows whose listing hasn't succeeded yet, oldest first. */
+  #due: Window[] = [];
+  /** Resource windows whose metrics failed, by `<id>@<window start>`, retried at the next scrape. */
+  #missing = new Map<string, Job>();
+  #failures: Counter;
+  #abandoned: Counter;
+  #scrapeErrors: Counter;
+  #scrapeDuration: Summary;
+
+  constructor(config: Compiled, settings: Settings) {
+    this.#config = config;
+    this.#settings = settings;
+    // Every queued or in-flight request listens on the scrape signal: thousands, by design.
+    setMaxListeners(0, this.#stop.signal);
+    settings.secrets.add(config.appSecret);
+    const m = settings.metrics;
+    this.#failures = m.counter('run_ai_resource_failures_total', 'Resource windows whose metrics failed and are retried at the next scrape.', ['type']);
+    this.#abandoned = m.counter('run_ai_windows_abandoned_total', 'Resource windows given up after retries, or dropped while the backlog was full.', ['type', 'reason']);
+    this.#scrapeErrors = m.counter('run_ai_scrape_errors_total', 'Scrapes whose listing failed; their windows stay due.', ['type']);
+    this.#scrapeDuration = m.timer('run_ai_scrape_duration_ns', 'Duration of one scrape (listing and metrics) in nanoseconds.', ['type']);
+  }
+
+  /** Checks url and credentials with a token request, then starts the schedule. */
+  async connect(signal: AbortSignal): Promise<void> {
+    if (this.#stop.signal.aborted) throw new Error('run_ai input is closed');
+    if (this.#loop !== undefined) return;
+    if (this.#config.url === '') throw new Error('url is empty: set input.run_ai.url (the docs read it from RUNAI_URL)');
+    this.#client ??= new RunAiClient({
+      url: this.#config.url,
+      credentials: { grantType: 'app_token', appId: this.#config.appId, appSecret: this.#config.appSecret },
+      pageSize: this.#config.pageSize,
+      http: this.#config.http,
+      logger: this.#settings.logger,
+      metrics: this.#settings.metrics,
+      secrets: this.#settings.secrets,
+    });
+    try {
+      await this.#client.token(signal);
+    } catch (err) {
+      throw new Error(`cannot authenticate with Run:ai at ${this.#config.url}: ${this.#scrub(err)}`);
+    }
+    this.#loop = this.#run(this.#client, this.#stop.signal).catch((err: unknown) => {
+      this.#settings.logger.error({ error: this.#scrub(err) }, 'Run:ai schedule stopped unexpectedly');
+    });
+  }
+
+  async read(signal: AbortSignal): Promise<ReadResult | null> {
+    for (;;) {
+      const batch = this.#batches.shift();
+      if (batch !== undefined) return { batch, ack: this.#ack(batch) };
+      if (this.#stop.signal.aborted || signal.aborted) return null;
+      await this.#nextBatch(signal);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#stop.abort(new Error('run_ai input closed'));
+    this.#notify();
+    await this.#loop;
+    await this.#client?.close();
+    const unread = this.#batches.reduce((n, b) => n + b.length, 0);
+    if (unread > 0) this.#settings.logger.warn({ messages: unread }, 'Run:ai input closed with undelivered messages; their windows are lost');
+  }
+
+  /** No error: the batch is done. An error: its messages are queued again, first in line. */
+  #ack(batch: Message[]): Ack {
+    let settled = false;
+    return (error) => {
+      if (settled) return;
+      settled = true;
+      if (error === undefined) return;
+      if (this.#stop.signal.aborted) {
+        this.#settings.logger.error({ messages: batch.length, error: this.#scrub(error) }, 'Run:ai batch was not delivered before shutdown; its windows are lost');
+        return;
+      }
+      this.#batches.unshift(batch);
+      this.#notify();
+      this.#settings.logger.warn({ messages: batch.length, error: this.#scrub(error) }, 'Run:ai batch was not delivered; queued again');
+    };
+  }
+
+  #nextBatch(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        this.#waiters.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#waiters.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  #notify(): void {
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  // -- schedule ------------------------------------------------------------------------------
+
+  /** Waits for each nominal tick, makes its window due and scrapes; one scrape at a time. */
+  async #run(client: RunAiClient, signal: AbortSignal): Promise<void> {
+    const { schedule, offsetMs } = this.#config;
+    let tick = schedule.next(Date.now());
+    let start = schedule.previous(tick) - offsetMs;
+    while (!signal.aborted) {
+      if (!(await sleepUntil(tick, signal))) return;
+      // Every tick that has passed gets its own window, so an overrun leaves no gap.
+      const now = Date.now();
+      do {
+        this.#due.push({ start, end: tick - offsetMs, tick });
+        start = tick - offsetMs;
+        tick = schedule.next(tick);
+      } while (tick <= now);
+      this.#trimDue();
+      const began = Date.now();
+      try {
+        await this.#scrape(client, signal);
+      } catch (err) {
+        if (signal.aborted) return;
+        this.#settings.logger.error({ error: this.#scrub(err) }, 'Run:ai scrape failed unexpectedly');
+      }
+      const took = Date.now() - began;
+      if (Date.now() > tick && !signal.aborted) {
+        this.#settings.logger.warn(
+          { took: formatDuration(took * 1e6), schedule: schedule.text },
+          'Run:ai scrape overran its schedule; the next scrape starts late and covers the missed ticks',
+        );
+      }
+    }
+  }
+
+  #trimDue(): void {
+    const excess = this.#due.length - MAX_DUE_WINDOWS;
+    if (excess <= 0) return;
+    const dropped = this.#due.splice(0, excess);
+    this.#abandoned.inc({ type: this.#config.resourceType, reason: 'backlog' }, dropped.length);
+    this.#settings.logger.error(
+      { windows: dropped.length, from: rfc3339Nano(dropped[0]!.start), to: rfc3339Nano(dropped[dropped.length - 1]!.end) },
+      'Run:ai windows dropped: too many windows waiting to be scraped',
+    );
+  }
+
+  // -- scrape --------------------------------------------------------------------------------
+
+  /** Lists resources, fetches metrics for every due window and every missing one, queues one batch per window. */
+  async #scrape(client: RunAiClient, signal: AbortSignal): Promise<void> {
+    const type = this.#config.resourceType;
+    if (this.#batches.length >= MAX_PENDING_BATCHES) {
+      this.#settings.logger.warn({ batches: this.#batches.length }, 'Run:ai scrape postponed: the output is behind');
+      return;
+    }
+    const started = process.hrtime.bigint();
+    let listing: Listing<Workload | Pod>;
+    try {
+      listing = type === 'workload' ? await client.listWorkloads(signal) : await client.listPods(signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      this.#scrapeErrors.inc({ type });
+      this.#settings.logger.error(
+        { error: this.#scrub(err), windows: this.#due.length },
+        'Run:ai listing failed; its windows are scraped at the next tick',
+      );
+      return;
+    }
+    this.#reportListing(listing);
+    const windows = this.#due.splice(0, MAX_WINDOWS_PER_SCRAPE);
+    const jobs = [...this.#missing.values()];
+    this.#missing.clear();
+    for (const window of windows) for (const resource of listing.items) jobs.push({ resource, target: targetOf(type, resource), window, attempts: 0 });
+    const outcomes = await Promise.all(jobs.map((job) => this.#fetch(client, job, signal)));
+    if (signal.aborted) return;
+    this.#settle(outcomes);
+    this.#scrapeDuration.observe({ type }, Number(process.hrtime.bigint() - started));
+  }
+
+  async #fetch(client: RunAiClient, job: Job, signal: AbortSignal): Promise<Outcome> {
+    try {
+      const values = await client.metrics(job.target, this.#config.metrics, job.window, signal);
+      return { job, message: this.#message(job, values) };
+    } catch (err) {
+      return { job, error: err as Error };
+    }
+  }
+
+  /** Queues the messages, one batch per window in window order; schedules failures for the next scrape. */
+  #settle(outcomes: Outcome[]): void {
+    const byWindow = new Map<number, Message[]>();
+    const failed: Job[] = [];
+    const examples: { id: string; window_end: string; error: string }[] = [];
+    for (const outcome of outcomes) {
+      if ('message' in outcome) {
+        const key = outcome.job.window.start;
+        const batch = byWindow.get(key);
+        if (batch) batch.push(outcome.message);
+        else byWindow.set(key, [outcome.message]);
+        continue;
+      }
+      failed.push(outcome.job);
+      if (examples.length < 3) examples.push({ id: outcome.job.resource.id, window_end: rfc3339Nano(outcome.job.window.end), error: this.#scrub(outcome.error) });
+      this.#retryLater(outcome.job, outcome.error);
+    }
+    for (const key of [...byWindow.keys()].sort((a, b) => a - b)) this.#batches.push(byWindow.get(key)!);
+    if (byWindow.size > 0) this.#notify();
+    if (failed.length > 0) {
+      this.#failures.inc({ type: this.#config.resourceType }, failed.length);
+      this.#settings.logger.warn({ failed: failed.length, examples }, 'Run:ai metrics failed for some resources; their windows are retried at the next scrape');
+    }
+  }
+
+  #retryLater(job: Job, error: Error): void {
+    const type = this.#config.resourceType;
+    const gone = error instanceof RunAiError && error.status === 404;
+    if (gone || job.attempts + 1 >= MAX_ATTEMPTS) {
+      this.#abandoned.inc({ type, reason: gone ? 'not_found' : 'attempts' });
+      this.#settings.logger.error(
+        { id: job.resource.id, window_start: rfc3339Nano(job.window.start), window_end: rfc3339Nano(job.window.end), attempts: job.attempts + 1, error: this.#scrub(error) },
+        gone ? 'Run:ai resource no longer exists; its window is given up' : 'Run:ai metrics kept failing; the window is given up',
+      );
+      return;
+    }
+    this.#missing.set(`${job.resource.id}@${job.window.start}`, { ...job, attempts: job.attempts + 1 });
+  }
+
+  #reportListing(listing: Listing<Workload | Pod>): void {
+    if (listing.problems.length > 0) {
+      this.#settings.logger.warn(
+        { problems: listing.problems.length, skipped: listing.skipped, examples: listing.problems.slice(0, 5) },
+        'Run:ai listed malformed rows; unreadable fields are zero, rows without an id are skipped',
+      );
+    }
+    if (listing.duplicates > 0) this.#settings.logger.warn({ duplicates: listing.duplicates }, 'Run:ai listing changed while paging; duplicate rows ignored');
+  }
+
+  /** The message for one resource and window: the reference's body, plus window metadata. */
+  #message(job: Job, metrics: MetricValues): Message {
+    const { window } = job;
+    const type = this.#config.resourceType;
+    const body = {
+      resourceType: type,
+      ...job.resource,
+      metrics: {
+        timestamp: rfc3339Nano(window.end),
+        values: sortedByKey(metrics.values),
+        ...(Object.keys(metrics.perGpu).length > 0 ? { perGpu: sortedByKey(metrics.perGpu) } : {}),
+      },
+    };
+    return Message.fromJSON(body, {
+      scrape_time: rfc3339Seconds(window.tick),
+      scrape_interval: formatDuration((window.end - window.start) * 1e6),
+      metrics_offset: this.#config.offsetText,
+      resource_type: type,
+      metrics_time: rfc3339Seconds(window.end),
+      window_start: rfc3339Nano(window.start),
+      window_end: rfc3339Nano(window.end),
+    });
+  }
+
+  /** An error's message with every registered secret redacted. */
+  #scrub(err: unknown): string {
+    return this.#settings.secrets.scrub(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function targetOf(type: ResourceType, resource: Workload | Pod): MetricsTarget {
+  return type === 'workload'
+    ? { kind: 'workload', workloadId: resource.id }
+    : { kind: 'pod', workloadId: (resource as Pod).workloadId, podId: resource.id };
+}
+
+/** Keys in Go's map order (sorted), as the reference encodes `metrics.values`. */
+function sortedByKey<T>(record: Record<string, T>): Record<string, T> {
+  const out: Record<string, T> = {};
+  for (const key of Object.keys(record).sort()) out[key] = record[key]!;
+  return out;
+}
+
+/** Resolves true at `at` (epoch ms), or false as soon as `signal` aborts. */
+function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const arm = (): void => {
+      const remaining = at - Date.now();
+      if (remaining <= 0) {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+        return;
+      }
+      // setTimeout caps at ~24.8 days; a longer wait (a yearly schedule) re-arms.
+      timer = setTimeout(arm, Math.min(remaining, 2 ** 31 - 1));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    arm();
+  });
+}

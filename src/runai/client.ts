@@ -1,0 +1,836 @@
+// The Run:ai REST API client the `run_ai` input scrapes with: token flow, listing, metrics.
+//
+// It calls the API the way OpenMeter's collector does (same endpoints, query, filters and reduction
+// of samples; shared/reference/runai-and-openmeter-api.md §2-§5) minus its known bugs:
+// - pagination advances by the rows the server returned, not the rows kept, so no row is fetched
+//   twice and a fully filtered page cannot loop forever;
+// - a token is refreshed before its `exp` (with a margin), and a 401 re-fetches it and retries the
+//   request once instead of failing it;
+// - 429, 5xx, timeouts and connection errors are retried with backoff (resty retried only transport
+//   errors), and requests run concurrently, bounded by a queue;
+// - malformed answers (HTML with 200, bad JSON, non-numeric values) are errors that name what was
+//   wrong and are counted in `run_ai_malformed_total{kind}`, never silently zero.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import PQueue from 'p-queue';
+import type { Logger } from 'pino';
+import { Pool } from 'undici';
+import type { Counter, Gauge, Summary } from 'prom-client';
+import type { Metrics } from '../engine/metrics.js';
+import type { Secrets } from '../engine/secrets.js';
+import { EXCLUDED_PHASES, encodeQuery, isPerGpuMetric, rfc3339Seconds } from './api.js';
+
+/** Metric types per metrics request; OpenMeter's collector chunks by 9 "to not exceed the max". */
+export const MAX_METRIC_TYPES_PER_REQUEST = 9;
+/** Metrics requests in flight at once when the caller sets no `concurrency`. */
+export const DEFAULT_CONCURRENCY = 64;
+/** A token is refreshed this long before its `exp`, or a tenth of its lifetime when that is shorter. */
+export const TOKEN_REFRESH_MARGIN_MS = 30_000;
+
+export type RunAiCredentials =
+  | { readonly grantType: 'app_token'; readonly appId: string; readonly appSecret: string }
+  | { readonly grantType: 'client_credentials'; readonly clientId: string; readonly clientSecret: string };
+
+/** The `http` block of the `run_ai` config, in milliseconds. */
+export interface RunAiHttpOptions {
+  /** Per attempt, from sending the request to reading the whole body. */
+  readonly timeoutMs: number;
+  /** Retries after the first attempt (so retryCount + 1 attempts at most). */
+  readonly retryCount: number;
+  readonly retryWaitMs: number;
+  readonly retryMaxWaitMs: number;
+}
+
+export interface RunAiClientOptions {
+  /** Base URL; a path prefix (`https://host/runai`) is kept. */
+  readonly url: string;
+  readonly credentials: RunAiCredentials;
+  /** `limit` of listing requests, 1-500. */
+  readonly pageSize: number;
+  readonly http: RunAiHttpOptions;
+  /** Metrics requests in flight at once. Default DEFAULT_CONCURRENCY. */
+  readonly concurrency?: number;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** The app secret and every access token are added here, so no log line can carry them. */
+  readonly secrets: Secrets;
+}
+
+export type RunAiErrorKind =
+  /** The server answered a status the call can't use (after retries, for 429/5xx). */
+  | 'status'
+  /** The token request was refused: bad credentials. */
+  | 'auth'
+  /** Connection refused or reset, DNS failure (after retries). */
+  | 'transport'
+  /** No complete answer within `http.timeout` (after retries). */
+  | 'timeout'
+  /** A 2xx answer the client can't read: not JSON, wrong shape, a value that isn't a number. */
+  | 'malformed';
+
+/** A failed Run:ai call. The message names the route, what came back and what was wrong. */
+export class RunAiError extends Error {
+  override readonly name = 'RunAiError';
+  constructor(
+    readonly kind: RunAiErrorKind,
+    message: string,
+    /** The HTTP status, when there was an answer. */
+    readonly status?: number,
+  ) {
+    super(message);
+  }
+}
+
+// -- What the client returns ------------------------------------------------------------------
+
+export interface Quantities<T> {
+  limit: T;
+  request: T;
+}
+
+/** Requested resources, as the reference decodes them (nulls become 0 and ""). */
+export interface RequestedResources {
+  gpuRequestType: string;
+  gpu: Quantities<number>;
+  gpuMemory: Quantities<string>;
+  cpu: Quantities<number>;
+  cpuMemory: Quantities<string>;
+}
+
+export interface AllocatedResources {
+  gpu: number;
+  gpuMemory: string;
+  cpu: number;
+  cpuMemory: string;
+}
+
+/**
+ * A workload as OpenMeter's collector decodes and re-emits it (its Go `runai.Workload`): exactly
+ * these keys in this order, null or missing fields as Go zero values, `preemptible`, `idleGpus` and
+ * `idleAllocatedGpus` omitted when null. Times are the API's strings, passed through.
+ */
+export interface Workload {
+  tenantId: number;
+  type: string;
+  namespace: string;
+  name: string;
+  id: string;
+  priorityClassName: string;
+  submittedBy: string;
+  clusterId: string;
+  projectName: string;
+  projectId: string;
+  departmentName: string;
+  departmentId: string;
+  runningPods: number;
+  workloadRequestedResources: RequestedResources;
+  allocatedResources: AllocatedResources;
+  phase: string;
+  preemptible?: boolean;
+  /** Always `{count: 0}` in the reference: the API has no `requestedPods.count`. Kept for byte-compatibility. */
+  requestedPods: { count: number };
+  idleGpus?: number;
+  idleAllocatedGpus?: number;
+  createdAt: string;
+}
+
+/** A pod as OpenMeter's collector decodes and re-emits it (its Go `runai.Pod`); pointer fields are null when absent. */
+export interface Pod {
+  name: string;
+  id: string;
+  priorityClassName: string;
+  workloadId: string;
+  clusterId: string;
+  projectId: string | null;
+  nodeName: string | null;
+  createdAt: string;
+  completedAt: string | null;
+  containers: { name: string; image: string; startedAt: string | null }[] | null;
+  currentNodePool: string | null;
+  /** Always null in the reference: the API has `requestedNodePools` (plural). Kept for byte-compatibility. */
+  requestedNodePool: string | null;
+  requestedResources: RequestedResources;
+  allocatedResources: AllocatedResources;
+  k8sPhase: string;
+  tenantId: number;
+  k8sPhaseUpdatedAt: string;
+  updatedAt: string;
+  projectName: string;
+  workloadName: string;
+}
+
+export interface Listing<T> {
+  /** The resources to scrape, in the API's order, each id once. */
+  readonly items: T[];
+  /** Rows dropped because they can't be scraped (not an object, no id), each counted and named in `problems`. */
+  readonly skipped: number;
+  /** Rows seen twice (the list changed between pages); the first one is kept. */
+  readonly duplicates: number;
+  /** What was wrong with malformed rows, e.g. `workloads[3].runningPods: expected integer, got string`. */
+  readonly problems: string[];
+}
+
+/** A metrics window in epoch ms; the API is queried with both ends truncated to whole seconds. */
+export interface MetricsWindow {
+  readonly start: number;
+  readonly end: number;
+}
+
+export type MetricsTarget =
+  | { readonly kind: 'workload'; readonly workloadId: string }
+  | { readonly kind: 'pod'; readonly workloadId: string; readonly podId: string };
+
+/**
+ * One resource's metrics over a window, reduced like the reference: the last sample of each type;
+ * a type whose `values` is empty or null is 0; a type the server did not return is absent.
+ *
+ * Per-GPU types (`*_PER_GPU`) answer one measurement per GPU. `values[type]` keeps the reference's
+ * reading (the last GPU in the answer) so existing mappings see the same number; `perGpu[type]` keeps
+ * every GPU, keyed by its `gpu` label (or its position when unlabelled): `{"0": 92, "1": 40}`, `{}`
+ * for a resource without GPUs.
+ */
+export interface MetricValues {
+  values: Record<string, number>;
+  perGpu: Record<string, Record<string, number>>;
+}
+
+// -- The client --------------------------------------------------------------------------------
+
+/** Decodes one listed row; undefined when it can't be scraped. `keep` says whether it passes the filter. */
+type Decoder<T> = (raw: unknown, at: string, problems: string[]) => { item: T; keep: boolean } | undefined;
+
+interface Request {
+  readonly method: 'GET' | 'POST';
+  /** Path below the base URL, e.g. `/api/v1/workloads`. */
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string>>;
+  readonly body?: string;
+}
+
+interface Reply {
+  readonly status: number;
+  readonly contentType: string;
+  readonly retryAfter: string | undefined;
+  readonly text: string;
+  /** The normalised route, as metric labels and error messages name it. */
+  readonly route: string;
+}
+
+interface Token {
+  readonly value: string;
+  readonly refreshAt: number;
+}
+
+const JSON_CONTENT_TYPE = /^(application\/(json|[\w.+-]*\+json)|text\/json)\s*(;|$)/i;
+
+export class RunAiClient {
+  #options: RunAiClientOptions;
+  #pool: Pool;
+  #basePath: string;
+  #queue: PQueue;
+  #closing = new AbortController();
+  #token: Token | undefined;
+  #tokenRequest: Promise<Token> | undefined;
+  /**
+   * Whether listings send `filterBy` and `sortBy`; false after the server refused them with a 400
+   * (Run:ai 2.25 documents at most 10 filters, the reference sends 11). Filtering is then local.
+   */
+  #serverQuery = true;
+  #requestTimer: Summary;
+  #resourceGauge: Gauge;
+  #malformed: Counter;
+
+  constructor(options: RunAiClientOptions) {
+    const url = new URL(options.url);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url must be http(s), got ${options.url}`);
+    if (!Number.isInteger(options.pageSize) || options.pageSize < 1 || options.pageSize > 500) {
+      throw new Error(`page size must be between 1 and 500, got ${options.pageSize}`);
+    }
+    this.#options = options;
+    this.#basePath = url.pathname.replace(/\/+$/, '');
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    this.#queue = new PQueue({ concurrency });
+    // One connection per queued request, plus room for the token and listing calls beside them.
+    this.#pool = new Pool(url.origin, { connections: concurrency + 2, keepAliveTimeout: 30_000 });
+    options.secrets.add(secretOf(options.credentials));
+    this.#requestTimer = options.metrics.timer('run_ai_http_request_ns', 'Run:ai API request latency in nanoseconds.', ['url', 'status_code']);
+    this.#resourceGauge = options.metrics.gauge('run_ai_resource_count', 'Run:ai resources listed by the last scrape.', ['type']);
+    this.#malformed = options.metrics.counter('run_ai_malformed_total', 'Run:ai answers or rows that could not be read, by kind.', ['kind']);
+  }
+
+  /**
+   * A valid access token: the cached one until TOKEN_REFRESH_MARGIN_MS before its JWT `exp`
+   * (`expiresIn` when the token is not a JWT; until a 401 when neither), otherwise a new one.
+   * Concurrent callers share one token request. Rejects with kind `auth` on bad credentials.
+   */
+  async token(signal: AbortSignal): Promise<string> {
+    const cached = this.#token;
+    if (cached !== undefined && Date.now() < cached.refreshAt) return cached.value;
+    this.#tokenRequest ??= this.#requestToken().finally(() => {
+      this.#tokenRequest = undefined;
+    });
+    return (await abortable(this.#tokenRequest, signal)).value;
+  }
+
+  /**
+   * Every workload holding resources: phase not in the reference's excluded list and
+   * `runningPods > 0` (a row whose `runningPods` is unreadable is kept and reported). Sets
+   * `run_ai_resource_count{type="workload"}`. Rejects when any page fails after retries.
+   */
+  async listWorkloads(signal: AbortSignal): Promise<Listing<Workload>> {
+    const filterBy = EXCLUDED_PHASES.map((phase) => `phase!=${phase}`).join(',');
+    const listing = await this.#listWithFallback('workloads', '/api/v1/workloads', {}, { filterBy }, decodeWorkload, signal);
+    this.#resourceGauge.set({ type: 'workload' }, listing.items.length);
+    return listing;
+  }
+
+  /** Every pod not completed (`completed=false`), unfiltered as in the reference. Sets `run_ai_resource_count{type="pod"}`. */
+  async listPods(signal: AbortSignal): Promise<Listing<Pod>> {
+    const query = { completed: 'false', verbosity: 'full' };
+    const listing = await this.#listWithFallback('pods', '/api/v1/workloads/pods', query, {}, decodePod, signal);
+    this.#resourceGauge.set({ type: 'pod' }, listing.items.length);
+    return listing;
+  }
+
+  /**
+   * The metrics of one resource over `window`, `numberOfSamples=1`, in requests of at most
+   * MAX_METRIC_TYPES_PER_REQUEST types that run through the shared queue. Rejects when any request
+   * fails after retries or answers something unreadable: a resource's metrics are all or nothing.
+   * `signal` gains an abort listener per queued request: a caller sharing one signal across
+   * thousands of calls should lift its limit (`events.setMaxListeners(0, signal)`).
+   */
+  async metrics(target: MetricsTarget, types: readonly string[], window: MetricsWindow, signal: AbortSignal): Promise<MetricValues> {
+    const chunks: string[][] = [];
+    for (let i = 0; i < types.length; i += MAX_METRIC_TYPES_PER_REQUEST) chunks.push(types.slice(i, i + MAX_METRIC_TYPES_PER_REQUEST));
+    const parts = await Promise.all(
+      chunks.map((chunk) => this.#queue.add(() => this.#metricsChunk(target, chunk, window, signal), { signal })),
+    );
+    const result: MetricValues = { values: {}, perGpu: {} };
+    for (const part of parts) {
+      Object.assign(result.values, part.values);
+      Object.assign(result.perGpu, part.perGpu);
+    }
+    return result;
+  }
+
+  /** Fails queued and in-flight requests and closes connections. Idempotent. */
+  async close(): Promise<void> {
+    this.#closing.abort(new Error('Run:ai client closed'));
+    if (!this.#pool.closed && !this.#pool.destroyed) await this.#pool.destroy();
+  }
+
+  // -- token ---------------------------------------------------------------------------------
+
+  async #requestToken(): Promise<Token> {
+    const credentials = this.#options.credentials;
+    const body =
+      credentials.grantType === 'app_token'
+        ? { grantType: 'app_token', AppId: credentials.appId, AppSecret: credentials.appSecret }
+        : { grantType: 'client_credentials', clientID: credentials.clientId, clientSecret: credentials.clientSecret };
+    const requestedAt = Date.now();
+    const reply = await this.#send({ method: 'POST', path: '/api/v1/token', body: JSON.stringify(body) }, false, this.#closing.signal);
+    if (reply.status === 400 || reply.status === 401 || reply.status === 403) {
+      throw new RunAiError('auth', `${reply.route}: ${describeStatus(reply)}; check app_id and app_secret`, reply.status);
+    }
+    if (reply.status < 200 || reply.status > 299) throw new RunAiError('status', `${reply.route}: ${describeStatus(reply)}`, reply.status);
+    const parsed = this.#json(reply);
+    const value = isObject(parsed) ? parsed['accessToken'] : undefined;
+    if (typeof value !== 'string' || value === '') throw this.#malformedError('shape', `${reply.route}: answer has no accessToken`);
+    this.#options.secrets.add(value);
+    for (const key of ['idToken', 'refreshToken']) {
+      const other = isObject(parsed) ? parsed[key] : undefined;
+      if (typeof other === 'string') this.#options.secrets.add(other);
+    }
+    const expiresIn = isObject(parsed) && typeof parsed['expiresIn'] === 'number' ? parsed['expiresIn'] : undefined;
+    const token = { value, refreshAt: refreshTime(value, expiresIn, requestedAt) };
+    this.#token = token;
+    return token;
+  }
+
+  /** Forgets `value` if it is still the cached token (a concurrent request may have replaced it already). */
+  #invalidate(value: string): void {
+    if (this.#token?.value === value) this.#token = undefined;
+  }
+
+  // -- listing -------------------------------------------------------------------------------
+
+  /**
+   * Lists with `optional` query parameters (filter, stable sort) unless the server refused them
+   * once; on a 400 it lists again without them, for good, and says so once.
+   */
+  async #listWithFallback<T extends { id: string }>(
+    key: 'workloads' | 'pods',
+    path: string,
+    query: Readonly<Record<string, string>>,
+    optional: Readonly<Record<string, string>>,
+    decode: Decoder<T>,
+    signal: AbortSignal,
+  ): Promise<Listing<T>> {
+    if (!this.#serverQuery) return this.#listAll(key, path, query, decode, signal);
+    try {
+      return await this.#listAll(key, path, { ...query, ...optional, sortBy: 'createdAt', sortOrder: 'asc' }, decode, signal);
+    } catch (err) {
+      if (!(err instanceof RunAiError && err.status === 400)) throw err;
+      this.#serverQuery = false;
+      this.#options.logger.warn({ error: err.message }, 'Run:ai refused the listing filter or sort; listing without them and filtering locally');
+      return this.#listAll(key, path, query, decode, signal);
+    }
+  }
+
+  async #listAll<T extends { id: string }>(
+    key: 'workloads' | 'pods',
+    path: string,
+    query: Readonly<Record<string, string>>,
+    decode: Decoder<T>,
+    signal: AbortSignal,
+  ): Promise<Listing<T>> {
+    const items: T[] = [];
+    const seen = new Set<string>();
+    const problems: string[] = [];
+    let skipped = 0;
+    let duplicates = 0;
+    let offset = 0;
+    for (;;) {
+      const pageQuery = { ...query, limit: String(this.#options.pageSize), offset: String(offset) };
+      const page = await this.#page(key, path, pageQuery, signal);
+      for (const [i, raw] of page.rows.entries()) {
+        const before = problems.length;
+        const decoded = decode(raw, `${key}[${offset + i}]`, problems);
+        if (problems.length > before) this.#malformed.inc({ kind: decoded === undefined ? 'row' : 'field' });
+        if (decoded === undefined) {
+          skipped++;
+          continue;
+        }
+        if (seen.has(decoded.item.id)) {
+          duplicates++;
+          continue;
+        }
+        seen.add(decoded.item.id);
+        if (decoded.keep) items.push(decoded.item);
+      }
+      // Advance by what the server returned, not by what was kept: the reference's offset bug.
+      if (page.rows.length === 0 || page.next === undefined) break;
+      offset += page.rows.length;
+    }
+    return { items, skipped, duplicates, problems };
+  }
+
+  async #page(key: 'workloads' | 'pods', path: string, query: Record<string, string>, signal: AbortSignal): Promise<{ rows: unknown[]; next: number | undefined }> {
+    const reply = await this.#send({ method: 'GET', path, query }, true, signal);
+    if (reply.status < 200 || reply.status > 299) throw new RunAiError('status', `${reply.route}: ${describeStatus(reply)}`, reply.status);
+    const body = this.#json(reply);
+    const rows = isObject(body) ? body[key] : undefined;
+    if (!Array.isArray(rows)) throw this.#malformedError('shape', `${reply.route}: answer has no "${key}" array`);
+    const next = isObject(body) && typeof body['next'] === 'number' && body['next'] > 0 ? body['next'] : undefined;
+    return { rows, next };
+  }
+
+  // -- metrics -------------------------------------------------------------------------------
+
+  async #metricsChunk(target: MetricsTarget, types: string[], window: MetricsWindow, signal: AbortSignal): Promise<MetricValues> {
+    const path =
+      target.kind === 'workload'
+        ? `/api/v1/workloads/${encodeURIComponent(target.workloadId)}/metrics`
+        : `/api/v1/workloads/${encodeURIComponent(target.workloadId)}/pods/${encodeURIComponent(target.podId)}/metrics`;
+    const query = { metricType: types.join(','), start: rfc3339Seconds(window.start), end: rfc3339Seconds(window.end), numberOfSamples: '1' };
+    const reply = await this.#send({ method: 'GET', path, query }, true, signal);
+    if (reply.status < 200 || reply.status > 299) throw new RunAiError('status', `${reply.route}: ${describeStatus(reply)}`, reply.status);
+    const body = this.#json(reply);
+    const list = isObject(body) ? body['measurements'] : undefined;
+    if (!Array.isArray(list)) throw this.#malformedError('shape', `${reply.route}: answer has no "measurements" array`);
+    return this.#reduce(list, types, reply.route);
+  }
+
+  /** Reduces measurements to the last sample per type (and per GPU); throws on anything unreadable. */
+  #reduce(list: unknown[], types: readonly string[], route: string): MetricValues {
+    const result: MetricValues = { values: {}, perGpu: {} };
+    for (const type of types) if (isPerGpuMetric(type)) result.perGpu[type] = {};
+    for (const [i, m] of list.entries()) {
+      if (!isObject(m) || typeof m['type'] !== 'string') throw this.#malformedError('shape', `${route}: measurements[${i}] has no type`);
+      const type = m['type'];
+      if (!types.includes(type)) continue;
+      const value = this.#lastValue(m['values'], `${route}: ${type}`);
+      result.values[type] = value;
+      if (isPerGpuMetric(type)) {
+        const labels = m['labels'];
+        const gpu = isObject(labels) && typeof labels['gpu'] === 'string' ? labels['gpu'] : String(Object.keys(result.perGpu[type]!).length);
+        result.perGpu[type]![gpu] = value;
+      }
+    }
+    return result;
+  }
+
+  #lastValue(values: unknown, what: string): number {
+    if (values === null || values === undefined || (Array.isArray(values) && values.length === 0)) {
+      // The spec allows `values: null`: no samples in the window. The reference reads 0; counted so it shows.
+      this.#malformed.inc({ kind: 'empty_values' });
+      return 0;
+    }
+    if (!Array.isArray(values)) throw this.#malformedError('shape', `${what}: values is not an array`);
+    const last: unknown = values[values.length - 1];
+    const text = isObject(last) ? last['value'] : undefined;
+    if (typeof text !== 'string' || !DECIMAL.test(text)) {
+      throw this.#malformedError('value', `${what}: value ${clip(JSON.stringify(text) ?? 'undefined')} is not a non-negative number`);
+    }
+    const value = Number(text);
+    if (!Number.isFinite(value)) throw this.#malformedError('value', `${what}: value ${clip(text)} is out of range`);
+    // Every Run:ai metric is a quantity or a percentage: a negative one is corrupt, not usage.
+    if (value < 0) throw this.#malformedError('value', `${what}: value ${clip(text)} is negative`);
+    return value;
+  }
+
+  // -- transport -----------------------------------------------------------------------------
+
+  #json(reply: Reply): unknown {
+    if (!JSON_CONTENT_TYPE.test(reply.contentType)) {
+      throw this.#malformedError('content_type', `${reply.route}: answered ${reply.status} with content type ${clip(reply.contentType || 'none')}, not JSON`);
+    }
+    try {
+      return JSON.parse(reply.text);
+    } catch (err) {
+      throw this.#malformedError('json', `${reply.route}: answered invalid JSON (${(err as Error).message})`);
+    }
+  }
+
+  #malformedError(kind: string, message: string): RunAiError {
+    this.#malformed.inc({ kind });
+    return new RunAiError('malformed', message);
+  }
+
+  /**
+   * Sends a request with the token (when `auth`), retrying transport errors, timeouts, 429 and 5xx
+   * up to `retryCount` times with jittered exponential backoff (honouring Retry-After up to
+   * `retryMaxWaitMs`), and a 401 once with a fresh token. Resolves with any final answer; rejects
+   * with a transport or timeout RunAiError, or the abort reason when `signal` aborts.
+   */
+  async #send(request: Request, auth: boolean, signal: AbortSignal): Promise<Reply> {
+    const { retryCount } = this.#options.http;
+    let reauthenticated = false;
+    for (let attempt = 0; ; attempt++) {
+      // Queued requests still start after close(); they fail here instead of on a destroyed pool.
+      if (this.#closing.signal.aborted) throw this.#closing.signal.reason;
+      const token = auth ? await this.token(signal) : undefined;
+      let reply: Reply;
+      try {
+        reply = await this.#attempt(request, token, signal);
+      } catch (err) {
+        if (signal.aborted || attempt >= retryCount) throw signal.aborted ? signal.reason : err;
+        this.#options.logger.debug({ route: normaliseRoute(request.path), attempt: attempt + 1, error: (err as Error).message }, 'Run:ai request failed; retrying');
+        await sleep(this.#backoff(attempt + 1, undefined), undefined, { signal });
+        continue;
+      }
+      if (reply.status === 401 && token !== undefined && !reauthenticated) {
+        reauthenticated = true;
+        this.#invalidate(token);
+        attempt--;
+        continue;
+      }
+      if ((reply.status === 429 || reply.status >= 500) && attempt < retryCount) {
+        this.#options.logger.debug({ route: reply.route, attempt: attempt + 1, status: reply.status }, 'Run:ai answered a retryable status; retrying');
+        await sleep(this.#backoff(attempt + 1, reply.retryAfter), undefined, { signal });
+        continue;
+      }
+      return reply;
+    }
+  }
+
+  /** resty's jittered backoff: random in [t/2, t) with t = min(max, min * 2^attempt), at least min. */
+  #backoff(attempt: number, retryAfter: string | undefined): number {
+    const { retryWaitMs, retryMaxWaitMs } = this.#options.http;
+    const seconds = retryAfter === undefined ? NaN : Number(retryAfter);
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(retryMaxWaitMs, Math.max(retryWaitMs, seconds * 1000));
+    const ceiling = Math.min(retryMaxWaitMs, retryWaitMs * 2 ** attempt);
+    return Math.max(retryWaitMs, ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
+
+  /** One HTTP exchange, body included, within `timeoutMs`. Records `run_ai_http_request_ns`. */
+  async #attempt(request: Request, token: string | undefined, signal: AbortSignal): Promise<Reply> {
+    const route = normaliseRoute(request.path);
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, this.#options.http.timeoutMs);
+    const started = process.hrtime.bigint();
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'sluice-run_ai' };
+    if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+    if (request.body !== undefined) headers['content-type'] = 'application/json';
+    const query = request.query ? `?${encodeQuery(request.query)}` : '';
+    try {
+      const response = await this.#pool.request({
+        method: request.method,
+        path: `${this.#basePath}${request.path}${query}`,
+        headers,
+        body: request.body ?? null,
+        signal: controller.signal,
+      });
+      const text = await response.body.text();
+      this.#requestTimer.observe({ url: route, status_code: String(response.statusCode) }, Number(process.hrtime.bigint() - started));
+      const contentType = response.headers['content-type'];
+      const retryAfter = response.headers['retry-after'];
+      return {
+        status: response.statusCode,
+        contentType: typeof contentType === 'string' ? contentType : '',
+        retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
+        text,
+        route,
+      };
+    } catch (err) {
+      this.#requestTimer.observe({ url: route, status_code: 'error' }, Number(process.hrtime.bigint() - started));
+      if (signal.aborted) throw signal.reason;
+      if (timedOut) throw new RunAiError('timeout', `${request.method} ${route}: no answer within ${this.#options.http.timeoutMs}ms`);
+      throw new RunAiError('transport', `${request.method} ${route}: ${(err as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+}
+
+// -- helpers -----------------------------------------------------------------------------------
+
+const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
+
+/** The route as `run_ai_http_request_ns{url}` labels it: ids replaced, so the label set stays small. */
+export function normaliseRoute(path: string): string {
+  return path
+    .replace(/^\/api\/v1\/workloads\/(?!pods$)[^/]+\/pods\/[^/]+\/metrics$/, '/api/v1/workloads/:workloadID/pods/:podID/metrics')
+    .replace(/^\/api\/v1\/workloads\/(?!pods$)[^/:]+\/metrics$/, '/api/v1/workloads/:workloadID/metrics');
+}
+
+function secretOf(credentials: RunAiCredentials): string {
+  return credentials.grantType === 'app_token' ? credentials.appSecret : credentials.clientSecret;
+}
+
+/**
+ * When to fetch a new token: before the JWT `exp` (or `expiresIn`) by TOKEN_REFRESH_MARGIN_MS or a
+ * tenth of the lifetime, whichever is shorter, so a short-lived token is not refetched every call.
+ */
+function refreshTime(token: string, expiresIn: number | undefined, requestedAt: number): number {
+  const exp = jwtExpiry(token);
+  let expiresAt = exp !== undefined && exp > requestedAt ? exp : undefined;
+  if (expiresAt === undefined && expiresIn !== undefined && expiresIn > 0) expiresAt = requestedAt + expiresIn * 1000;
+  if (expiresAt === undefined) return Infinity;
+  const lifetime = expiresAt - requestedAt;
+  return expiresAt - Math.min(TOKEN_REFRESH_MARGIN_MS, lifetime / 10);
+}
+
+/** The `exp` claim of a JWT in epoch ms, read without verifying the signature (as the reference does). */
+export function jwtExpiry(token: string): number | undefined {
+  const parts = token.split('.');
+  if (parts.length !== 3) return undefined;
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
+    const exp = isObject(claims) ? claims['exp'] : undefined;
+    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function describeStatus(reply: Reply): string {
+  let message = '';
+  try {
+    const body: unknown = JSON.parse(reply.text);
+    if (isObject(body) && typeof body['message'] === 'string') message = ` ${clip(body['message'])}`;
+  } catch {
+    // Not JSON: the status alone says enough.
+  }
+  return `status ${reply.status}${message}`;
+}
+
+const clip = (text: string): string => (text.length > 80 ? `${text.slice(0, 77)}...` : text);
+
+async function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) throw signal.reason;
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort!);
+  }
+}
+
+// -- decoding rows the way Go's encoding/json decodes the reference's structs -------------------
+
+type Obj = Record<string, unknown>;
+const isObject = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
+const typeName = (value: unknown): string => (Array.isArray(value) ? 'array' : typeof value);
+const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** Reads fields of one object with Go zero values for null or missing ones; a wrong type is a problem. */
+function fields(obj: Obj, at: string, problems: string[]) {
+  const wrong = (key: string, expected: string): void => {
+    problems.push(`${at}.${key}: expected ${expected}, got ${typeName(obj[key])}`);
+  };
+  const absent = (key: string): boolean => obj[key] === null || obj[key] === undefined;
+  return {
+    str(key: string): string {
+      const v = obj[key];
+      if (typeof v === 'string') return v;
+      if (!absent(key)) wrong(key, 'string');
+      return '';
+    },
+    time(key: string): string {
+      const v = obj[key];
+      if (typeof v === 'string') return v;
+      if (!absent(key)) wrong(key, 'date-time string');
+      return ZERO_TIME;
+    },
+    int(key: string): number {
+      const v = obj[key];
+      if (typeof v === 'number' && Number.isInteger(v)) return v;
+      if (!absent(key)) wrong(key, 'integer');
+      return 0;
+    },
+    num(key: string): number {
+      const v = obj[key];
+      if (typeof v === 'number' && Number.isFinite(v)) return v;
+      if (!absent(key)) wrong(key, 'number');
+      return 0;
+    },
+    /** A Go pointer field: null when absent. */
+    strOrNull(key: string): string | null {
+      const v = obj[key];
+      if (typeof v === 'string') return v;
+      if (!absent(key)) wrong(key, 'string');
+      return null;
+    },
+    /** A Go `omitempty` pointer: undefined (left out of the JSON) when absent. */
+    optional<T>(key: string, check: (v: unknown) => v is T, expected: string): T | undefined {
+      const v = obj[key];
+      if (check(v)) return v;
+      if (!absent(key)) wrong(key, expected);
+      return undefined;
+    },
+    obj(key: string): Obj {
+      const v = obj[key];
+      if (isObject(v)) return v;
+      if (!absent(key)) wrong(key, 'object');
+      return {};
+    },
+  };
+}
+
+const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
+const isInteger = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
+const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+function requestedResources(obj: Obj, at: string, problems: string[]): RequestedResources {
+  const f = fields(obj, at, problems);
+  const gpu = fields(f.obj('gpu'), `${at}.gpu`, problems);
+  const gpuMemory = fields(f.obj('gpuMemory'), `${at}.gpuMemory`, problems);
+  const cpu = fields(f.obj('cpu'), `${at}.cpu`, problems);
+  const cpuMemory = fields(f.obj('cpuMemory'), `${at}.cpuMemory`, problems);
+  return {
+    gpuRequestType: f.str('gpuRequestType'),
+    gpu: { limit: gpu.num('limit'), request: gpu.num('request') },
+    gpuMemory: { limit: gpuMemory.str('limit'), request: gpuMemory.str('request') },
+    cpu: { limit: cpu.num('limit'), request: cpu.num('request') },
+    cpuMemory: { limit: cpuMemory.str('limit'), request: cpuMemory.str('request') },
+  };
+}
+
+function allocatedResources(obj: Obj, at: string, problems: string[]): AllocatedResources {
+  const f = fields(obj, at, problems);
+  return { gpu: f.num('gpu'), gpuMemory: f.str('gpuMemory'), cpu: f.num('cpu'), cpuMemory: f.str('cpuMemory') };
+}
+
+/** The row's id, or undefined (with a problem) when the row can't be scraped at all. */
+function idOf(raw: unknown, key: string, at: string, problems: string[]): string | undefined {
+  if (!isObject(raw)) {
+    problems.push(`${at}: expected object, got ${raw === null ? 'null' : typeName(raw)}`);
+    return undefined;
+  }
+  const id = raw[key];
+  if (typeof id === 'string' && id !== '') return id;
+  problems.push(`${at}.${key}: expected non-empty string, got ${id === null ? 'null' : typeName(id)}`);
+  return undefined;
+}
+
+const ADMITTED_PHASES = new Set<string>(['Deleting', 'Running', 'Degraded']);
+
+/** Decodes a workload row; `keep` applies the reference's filter (phase, runningPods > 0) locally too. */
+export function decodeWorkload(raw: unknown, at: string, problems: string[]): { item: Workload; keep: boolean } | undefined {
+  if (idOf(raw, 'id', at, problems) === undefined) return undefined;
+  const obj = raw as Obj;
+  const f = fields(obj, at, problems);
+  const requestedPods = fields(f.obj('requestedPods'), `${at}.requestedPods`, problems);
+  const item: Workload = {
+    tenantId: f.int('tenantId'),
+    type: f.str('type'),
+    namespace: f.str('namespace'),
+    name: f.str('name'),
+    id: f.str('id'),
+    priorityClassName: f.str('priorityClassName'),
+    submittedBy: f.str('submittedBy'),
+    clusterId: f.str('clusterId'),
+    projectName: f.str('projectName'),
+    projectId: f.str('projectId'),
+    departmentName: f.str('departmentName'),
+    departmentId: f.str('departmentId'),
+    runningPods: f.int('runningPods'),
+    workloadRequestedResources: requestedResources(f.obj('workloadRequestedResources'), `${at}.workloadRequestedResources`, problems),
+    allocatedResources: allocatedResources(f.obj('allocatedResources'), `${at}.allocatedResources`, problems),
+    phase: f.str('phase'),
+  } as Workload;
+  const preemptible = f.optional('preemptible', isBoolean, 'boolean');
+  if (preemptible !== undefined) item.preemptible = preemptible;
+  item.requestedPods = { count: requestedPods.int('count') };
+  const idleGpus = f.optional('idleGpus', isInteger, 'integer');
+  if (idleGpus !== undefined) item.idleGpus = idleGpus;
+  const idleAllocatedGpus = f.optional('idleAllocatedGpus', isNumber, 'number');
+  if (idleAllocatedGpus !== undefined) item.idleAllocatedGpus = idleAllocatedGpus;
+  item.createdAt = f.time('createdAt');
+  // An unreadable runningPods keeps the workload (reported above): better a message with zero pods than a lost one.
+  const runningPods = obj['runningPods'];
+  const holdsPods = typeof runningPods === 'number' && Number.isInteger(runningPods) ? runningPods > 0 : true;
+  return { item, keep: ADMITTED_PHASES.has(item.phase) && holdsPods };
+}
+
+/** Decodes a pod row; a pod without a workloadId can't be scraped (its metrics path needs it). */
+export function decodePod(raw: unknown, at: string, problems: string[]): { item: Pod; keep: boolean } | undefined {
+  if (idOf(raw, 'id', at, problems) === undefined || idOf(raw, 'workloadId', at, problems) === undefined) return undefined;
+  const f = fields(raw as Obj, at, problems);
+  const containers = (raw as Obj)['containers'];
+  let decodedContainers: Pod['containers'] = null;
+  if (Array.isArray(containers)) {
+    decodedContainers = containers.map((c: unknown, i) => {
+      const cf = fields(isObject(c) ? c : {}, `${at}.containers[${i}]`, problems);
+      if (!isObject(c)) problems.push(`${at}.containers[${i}]: expected object, got ${typeName(c)}`);
+      return { name: cf.str('name'), image: cf.str('image'), startedAt: cf.strOrNull('startedAt') };
+    });
+  } else if (containers !== null && containers !== undefined) {
+    problems.push(`${at}.containers: expected array, got ${typeName(containers)}`);
+  }
+  const item: Pod = {
+    name: f.str('name'),
+    id: f.str('id'),
+    priorityClassName: f.str('priorityClassName'),
+    workloadId: f.str('workloadId'),
+    clusterId: f.str('clusterId'),
+    projectId: f.strOrNull('projectId'),
+    nodeName: f.strOrNull('nodeName'),
+    createdAt: f.time('createdAt'),
+    completedAt: f.strOrNull('completedAt'),
+    containers: decodedContainers,
+    currentNodePool: f.strOrNull('currentNodePool'),
+    requestedNodePool: f.strOrNull('requestedNodePool'),
+    requestedResources: requestedResources(f.obj('requestedResources'), `${at}.requestedResources`, problems),
+    allocatedResources: allocatedResources(f.obj('allocatedResources'), `${at}.allocatedResources`, problems),
+    k8sPhase: f.str('k8sPhase'),
+    tenantId: f.int('tenantId'),
+    k8sPhaseUpdatedAt: f.time('k8sPhaseUpdatedAt'),
+    updatedAt: f.time('updatedAt'),
+    projectName: f.str('projectName'),
+    workloadName: f.str('workloadName'),
+  };
+  return { item, keep: true };
+}
