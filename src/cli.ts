@@ -7,6 +7,7 @@ import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { stringify } from 'yaml';
 import { mapCommand } from './commands/map.js';
+import { SIM_USAGE, simCommand } from './commands/sim.js';
 import { testCommand } from './commands/test.js';
 import { components, registry } from './components/index.js';
 import { configJsonSchema } from './config/jsonschema.js';
@@ -25,7 +26,7 @@ Usage:
   sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
   sluice map <mapping.jsonata | -e EXPR> [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
-  sluice --version
+${SIM_USAGE}  sluice --version
 `;
 
 /** An error meant for the user: printed as one line, no stack. */
@@ -46,6 +47,8 @@ async function main(argv: string[]): Promise<number> {
       return testCommand(args);
     case 'map':
       return mapCommand(args);
+    case 'sim':
+      return simCommand(args);
     case '--version':
     case 'version':
       process.stdout.write(`${VERSION}\n`);
