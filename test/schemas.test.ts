@@ -15,8 +15,12 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCHEMA_FILE = join(ROOT, 'schemas/sluice.schema.json');
 const EXAMPLES = join(ROOT, 'examples');
 const examples = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' })
-  .filter((f) => /\.ya?ml$/.test(f))
+  .filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f))
   .sort();
+// The official OpenMeter config, kept as published: it writes drop_on's child `output:` beside
+// `drop_on:`. sluice runs it (with a lint warning); the JSON Schema, like Redpanda Connect, does not
+// describe that layout, so an editor flags it.
+const VERBATIM_SIBLING_OUTPUT = ['openmeter-runai-full.yaml'];
 
 /** Every `x-*` keyword used anywhere in `schema`. */
 function extensionKeywords(schema: unknown, found = new Set<string>()): Set<string> {
@@ -80,15 +84,16 @@ describe('examples/', () => {
     expect(examples.length).toBeGreaterThan(0);
   });
 
-  it('every example lints clean', async () => {
+  it('every example lints clean (only the verbatim official layout warns)', async () => {
     const { code, stderr } = await runCli(['lint', ...examples.map((f) => relative(process.cwd(), join(EXAMPLES, f)))]);
-    expect(stderr).toBe('');
+    const lines = stderr.split('\n').filter((l) => l !== '');
+    expect(lines.filter((l) => !VERBATIM_SIBLING_OUTPUT.some((f) => l.includes(f) && l.includes('warning: read as drop_on.output')))).toEqual([]);
     expect(code).toBe(0);
   });
 
   const validate = editorAjv().compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);
 
-  it.each(examples)('%s validates against the committed schema', (file) => {
+  it.each(examples.filter((f) => !VERBATIM_SIBLING_OUTPUT.includes(f)))('%s validates against the committed schema', (file) => {
     // An editor sees the file before interpolation; `count: ${N:0}` only becomes an integer after it.
     const { text } = interpolateEnv(readFileSync(join(EXAMPLES, file), 'utf8'), {});
     const valid = validate(parse(text) ?? {});

@@ -9,8 +9,13 @@ import log from './processors/log.js';
 import mapping from './processors/mapping.js';
 import metric from './processors/metric.js';
 import drop from './outputs/drop.js';
+import dropOn from './outputs/drop_on.js';
+import fallback from './outputs/fallback.js';
 import file from './outputs/file.js';
+import httpClient from './outputs/http_client.js';
 import reject from './outputs/reject.js';
+import rejectErrored from './outputs/reject_errored.js';
+import retry from './outputs/retry.js';
 import stdout from './outputs/stdout.js';
 
 /** Every component sluice can build. Adding one: one file, one line here. */
@@ -24,8 +29,13 @@ export const components: readonly ComponentSpec[] = [
   mapping,
   metric,
   drop,
+  dropOn,
+  fallback,
   file,
+  httpClient,
   reject,
+  rejectErrored,
+  retry,
   stdout,
 ];
 

@@ -159,10 +159,10 @@ function childOutput(sink: Sink): ChildOutput {
   return {
     connect: (signal) => sink.connect(signal),
     submit: (batch) => sink.submit(batch),
+    flush: () => sink.flush(),
     async write(batch) {
       const submission = sink.submit(batch);
-      await submission.accepted;
-      await submission.delivered;
+      await Promise.all([submission.accepted, submission.delivered]);
     },
     async close() {
       await sink.flush();

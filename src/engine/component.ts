@@ -58,6 +58,8 @@ export interface Output {
    * apply. When present the engine calls it instead of write(), with no max_in_flight limit.
    */
   submit?(batch: readonly Message[]): Submission;
+  /** Hands on partial batches now (shutdown). Wrappers forward it to their children. */
+  flush?(): Promise<void>;
 }
 
 /** One hand-over of a batch to an output built by the engine. */
@@ -71,6 +73,7 @@ export interface Submission {
 /** An output built by the engine for a wrapper, with its processors and batching policy in front. */
 export interface ChildOutput extends Output {
   submit(batch: readonly Message[]): Submission;
+  flush(): Promise<void>;
 }
 
 /** Builds child components for composite ones (`catch`, `drop_on`, `fallback`, batching processors). */

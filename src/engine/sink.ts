@@ -69,7 +69,9 @@ export class Writer implements Sink {
     return { accepted, delivered };
   }
 
-  async flush(): Promise<void> {}
+  async flush(): Promise<void> {
+    await this.#output.flush?.();
+  }
 
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -179,6 +181,7 @@ export class Batcher implements Sink {
 
   async flush(): Promise<void> {
     if (this.#held.length > 0) await this.#flush('shutdown');
+    await this.#writer.flush();
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@ interface MetricConfig {
   type: 'counter' | 'counter_by' | 'gauge' | 'timing';
   name: string;
   labels: Record<string, string>;
-  value: string;
+  value: string | number;
 }
 
 export default defineProcessor<MetricConfig>({
@@ -23,14 +23,14 @@ export default defineProcessor<MetricConfig>({
       },
       name: { type: 'string', pattern: '^[a-zA-Z_:][a-zA-Z0-9_:]*$', description: 'The metric name.' },
       labels: { type: 'object', additionalProperties: { type: 'string' }, default: {}, 'x-interpolated': true },
-      value: { type: 'string', default: '', 'x-interpolated': true, description: 'A number, interpolated per message.' },
+      value: { type: ['string', 'number'], default: '', 'x-interpolated': true, description: 'A number, or a string interpolated per message.' },
     },
   },
   example: { type: 'counter', name: 'events_seen' },
   create(config, { metrics, logger }) {
     const labelNames = Object.keys(config.labels);
     const labels: [string, Interpolated][] = Object.entries(config.labels).map(([k, v]) => [k, compileInterpolation(v)]);
-    const value = compileInterpolation(config.value);
+    const value = compileInterpolation(String(config.value));
     const help = `Custom ${config.type} from a metric processor.`;
     const metric =
       config.type === 'counter' || config.type === 'counter_by'

@@ -1,0 +1,153 @@
+// Wraps a child output and drops (acks) messages whose delivery fails for a configured reason,
+// instead of failing them back to the engine for replay (Redpanda Connect's `drop_on` output).
+// The official OpenMeter config uses it to drop the events OpenMeter rejects as `Bad Request`.
+import { durationSchema, parseDurationMs } from '../../config/duration.js';
+import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import type { Message } from '../../engine/message.js';
+import { undeliveredOf } from '../undelivered.js';
+
+export interface DropOnConfig {
+  error: boolean;
+  error_patterns: string[];
+  back_pressure?: string;
+  output: unknown;
+}
+
+const schema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['output'],
+  properties: {
+    error: {
+      type: 'boolean',
+      default: false,
+      description: 'Drop messages whenever the child output fails, whatever the error.',
+    },
+    error_patterns: {
+      type: 'array',
+      items: { type: 'string' },
+      default: [],
+      description: 'Drop messages when the child output fails with an error matching any of these regular expressions.',
+    },
+    back_pressure: durationSchema(
+      'The longest the child output may take to accept and deliver messages. Past it they are dropped when `error` is true, else failed; and until the child accepts again, further messages are dropped (or failed) at once.',
+    ),
+    output: { 'x-component': 'output', description: 'The child output.' },
+  },
+};
+
+export default defineOutput<DropOnConfig>({
+  name: 'drop_on',
+  summary: 'Writes to a child output and drops (acks) messages whose delivery fails for a configured reason instead of retrying them.',
+  schema,
+  example: { output: { drop: {} } },
+  create: (config, settings) => new DropOn(config, settings),
+});
+
+class DropOn implements Output {
+  #child: ChildOutput;
+  #onAnyError: boolean;
+  #patterns: RegExp[];
+  #backPressureMs: number | undefined;
+  #backPressure: string | undefined;
+  #settings: Settings;
+  /** A submission the child did not accept within back_pressure; until it is accepted, new messages skip the child. */
+  #stalled: Promise<void> | undefined;
+
+  constructor(config: DropOnConfig, settings: Settings) {
+    if (config.error && config.error_patterns.length > 0) {
+      throw new Error('error_patterns: has no effect when error is true (every error is dropped)');
+    }
+    this.#patterns = config.error_patterns.map((pattern, i) => {
+      try {
+        return new RegExp(pattern);
+      } catch (err) {
+        throw new Error(`error_patterns[${i}]: ${(err as Error).message}`);
+      }
+    });
+    this.#onAnyError = config.error;
+    this.#backPressure = config.back_pressure;
+    this.#backPressureMs = config.back_pressure === undefined ? undefined : parseDurationMs(config.back_pressure);
+    this.#settings = settings;
+    this.#child = settings.build.output(config.output, `${settings.path}.output`);
+  }
+
+  connect(signal: AbortSignal): Promise<void> {
+    return this.#child.connect(signal);
+  }
+
+  /** Hands the batch to the child; a failure matching `error`/`error_patterns` resolves `delivered` (a drop). */
+  submit(batch: readonly Message[]): Submission {
+    if (this.#backPressureMs === undefined) {
+      const submission = this.#child.submit(batch);
+      return { accepted: submission.accepted, delivered: submission.delivered.catch((err: unknown) => this.#dropOrFail(batch, err)) };
+    }
+    if (this.#stalled) return { accepted: Promise.resolve(), delivered: this.#dropOrFail(batch, this.#backPressureError()) };
+    return this.#submitWithin(batch, this.#backPressureMs);
+  }
+
+  async write(batch: readonly Message[]): Promise<void> {
+    const submission = this.submit(batch);
+    // Both at once: a delivery that fails before acceptance must not go unhandled.
+    await Promise.all([submission.accepted, submission.delivered]);
+  }
+
+  flush(): Promise<void> {
+    return this.#child.flush();
+  }
+
+  close(): Promise<void> {
+    return this.#child.close();
+  }
+
+  /** Connect's back_pressure: acceptance and delivery together must happen within `ms`. */
+  #submitWithin(batch: readonly Message[], ms: number): Submission {
+    const submission = this.#child.submit(batch);
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<'expired'>((resolve) => {
+      timer = setTimeout(() => resolve('expired'), ms);
+    });
+    const accepted = Promise.race([submission.accepted, expired]).then((outcome) => {
+      if (outcome !== 'expired') return;
+      const stalled = submission.accepted.catch(() => {});
+      this.#stalled = stalled;
+      void stalled.then(() => {
+        if (this.#stalled === stalled) this.#stalled = undefined;
+      });
+    });
+    const outcome = submission.delivered.then(
+      () => 'delivered' as const,
+      (err: unknown) => ({ err }),
+    );
+    const delivered = Promise.race([outcome, expired]).then((result) => {
+      clearTimeout(timer);
+      if (result === 'delivered') return;
+      if (result === 'expired') {
+        // The child carries on in the background; whatever it does now, this batch was answered.
+        void outcome;
+        this.#settings.logger.warn({ batch_size: batch.length }, 'Message dropped due to back pressure.');
+        return this.#dropOrFail(batch, this.#backPressureError());
+      }
+      return this.#dropOrFail(batch, result.err);
+    });
+    return { accepted, delivered };
+  }
+
+  /** Resolves (drops) when the error matches, else rethrows it so the engine replays the messages. */
+  async #dropOrFail(batch: readonly Message[], err: unknown): Promise<void> {
+    const error = err instanceof Error ? err : new Error(String(err));
+    const pattern = this.#onAnyError ? undefined : this.#patterns.find((p) => p.test(error.message));
+    if (!this.#onAnyError && !pattern) throw error;
+    const dropped = undeliveredOf(error, batch).length;
+    const { metrics, label, path, logger } = this.#settings;
+    metrics.counter('output_dropped', 'Messages an output dropped (acked without delivery) as configured.').inc({ label, path }, dropped);
+    logger.warn(
+      { dropped, batch_size: batch.length, ...(pattern ? { pattern: pattern.source } : {}), err: error.message },
+      `Dropped ${dropped} message${dropped === 1 ? '' : 's'} the output failed to deliver.`,
+    );
+  }
+
+  #backPressureError(): Error {
+    return new Error(`experienced back pressure beyond: ${this.#backPressure}`);
+  }
+}
