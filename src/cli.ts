@@ -6,6 +6,7 @@ import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { stringify } from 'yaml';
+import { demoCommand } from './commands/demo.js';
 import { mapCommand } from './commands/map.js';
 import { SIM_USAGE, simCommand } from './commands/sim.js';
 import { testCommand } from './commands/test.js';
@@ -26,7 +27,8 @@ Usage:
   sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
   sluice map <mapping.jsonata | -e EXPR> [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
-${SIM_USAGE}  sluice --version
+${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL]   (what npm start runs)
+  sluice --version
 `;
 
 /** An error meant for the user: printed as one line, no stack. */
@@ -49,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
       return mapCommand(args);
     case 'sim':
       return simCommand(args);
+    case 'demo':
+      return demoCommand(args);
     case '--version':
     case 'version':
       process.stdout.write(`${VERSION}\n`);
