@@ -1,0 +1,515 @@
+// Differential tests: the compiled form of an expression must give exactly the interpreter's
+// result, or fail whenever the interpreter fails (sluice then re-runs the interpreter, so users
+// always see its error). Random documents × a corpus of expressions: every .jsonata file in the
+// repo, the mappings in the examples and tests, and expressions generated over the covered grammar.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import fc from 'fast-check';
+import jsonata from 'jsonata';
+import { describe, expect, it, vi } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { Message } from '../../src/engine/message.js';
+import { compileToJavaScript } from '../../src/mapping/compiler.js';
+import { compileExpression, useHooks } from '../../src/mapping/environment.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+/** Generated expressions per run; raise it to hunt for counterexamples (COMPILER_FUZZ_RUNS=100000). */
+const FUZZ_RUNS = Number(process.env.COMPILER_FUZZ_RUNS ?? 2500);
+
+// ---------------------------------------------------------------------------------------------
+// Comparing results.
+
+/** Deep equality as a consumer sees JSON: undefined and null differ, arrays compare by items. */
+function same(a: unknown, b: unknown): boolean {
+  if (Object.is(a, b)) return true;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    if (!Array.isArray(a) || !Array.isArray(b) || a.length !== b.length) return false;
+    return a.every((item, i) => same(item, b[i]));
+  }
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ak = Object.keys(a);
+  const bk = Object.keys(b);
+  if (ak.length !== bk.length || !ak.every((k) => Object.prototype.hasOwnProperty.call(b, k))) return false;
+  return ak.every((k) => same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+}
+
+const show = (value: unknown) => JSON.stringify(value, (_k, v: unknown) => (v === undefined ? '<undefined>' : v));
+
+type Outcome = { ok: true; value: unknown } | { ok: false; code: string };
+
+async function interpret(expression: string, input: unknown): Promise<Outcome> {
+  try {
+    return { ok: true, value: await jsonata(expression).evaluate(input) };
+  } catch (err) {
+    return { ok: false, code: (err as { code?: string }).code ?? String(err) };
+  }
+}
+
+interface Tally {
+  cases: number;
+  refused: Set<string>;
+  handedOver: number;
+}
+const newTally = (): Tally => ({ cases: 0, refused: new Set(), handedOver: 0 });
+
+/**
+ * Checks one expression on one document at the compiler's own level (JSONata built-ins only):
+ * a compiled result must equal the interpreter's; when the interpreter fails, so must the
+ * compiled function. A compiled failure where the interpreter succeeds is allowed (that input is
+ * handed over) and counted.
+ */
+async function check(expression: string, input: unknown, tally: Tally = newTally()): Promise<void> {
+  // Generated text may not parse (`a[] / 0` reads a regular expression): not a compiler case.
+  if (!parses(expression)) return;
+  const compilation = compileToJavaScript(jsonata(expression).ast());
+  tally.cases++;
+  if (!compilation.ok) {
+    tally.refused.add(expression);
+    return;
+  }
+  const expected = await interpret(expression, structuredClone(input));
+  let actual: Outcome;
+  try {
+    actual = { ok: true, value: compilation.evaluate(structuredClone(input), {}) };
+  } catch {
+    actual = { ok: false, code: 'handed over' };
+  }
+  if (!actual.ok) {
+    if (expected.ok) tally.handedOver++;
+    return;
+  }
+  const where = `${expression} on ${show(input)}`;
+  expect(expected.ok, `${where}: the interpreter fails (${!expected.ok && expected.code}) but compiled gives ${show(actual.value)}`).toBe(true);
+  if (expected.ok && !same(actual.value, expected.value)) {
+    expect.fail(`${where}: compiled ${show(actual.value)}, interpreted ${show(expected.value)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random documents.
+
+const FIELDS = ['a', 'b', 'c', 'n', 's', 'items', 'name', 'value'] as const;
+
+const scalar = fc.oneof(
+  fc.integer({ min: -5, max: 10 }),
+  fc.constantFrom(0, 1, 2, 2.5, -1.5, 0.1, 1e21, 1e-7, 123456789.123),
+  fc.constantFrom('', 'a', 'x', 'A b', '12', '3.5', '0x1F', 'true', 'null'),
+  fc.boolean(),
+  fc.constant(null),
+);
+
+const { doc } = fc.letrec<{ doc: unknown; value: unknown }>((tie) => ({
+  value: fc.oneof({ depthSize: 'small', withCrossShrink: true }, scalar, tie('doc'), fc.array(tie('value'), { maxLength: 4 })),
+  doc: fc.dictionary(fc.constantFrom(...FIELDS), tie('value'), { maxKeys: 5 }),
+}));
+
+/** Documents: mostly objects, sometimes arrays or scalars at the top. */
+const documents = fc.oneof({ weight: 6, arbitrary: doc }, { weight: 1, arbitrary: fc.array(doc, { maxLength: 3 }) }, { weight: 1, arbitrary: scalar });
+
+// ---------------------------------------------------------------------------------------------
+// Expressions over the covered grammar.
+
+const field = fc.constantFrom(...FIELDS);
+const literal = fc.constantFrom('0', '1', '2', '-1', '2.5', '0.5', '"x"', '""', '"a"', '"12"', 'true', 'false', 'null');
+const variableName = fc.constantFrom('$x', '$y', '$');
+
+const { expression } = fc.letrec<{ expression: string; path: string; step: string }>((tie) => {
+  const e = tie('expression');
+  return {
+    step: fc.oneof(
+      { weight: 6, arbitrary: field },
+      { weight: 1, arbitrary: fc.tuple(field, fc.constantFrom('[0]', '[-1]', '[]', '[[0, 1]]', '[$i]', '[$ > 1]', '[$$.n]')).map(([f, p]) => f + p) },
+      { weight: 1, arbitrary: fc.tuple(field, e).map(([f, p]) => `${f}[${p}]`) },
+      { weight: 1, arbitrary: fc.constantFrom('$', '$string()', '$keys()', '$x', '$count($)', '$type()') },
+      { weight: 1, arbitrary: fc.constant('*') },
+      { weight: 1, arbitrary: e.map((x) => `(${x})`) },
+      { weight: 1, arbitrary: fc.tuple(field, e).map(([k, v]) => `{"${k}": ${v}}`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([x, y]) => `[${x}, ${y}]`) },
+    ),
+    path: fc
+      .tuple(
+        fc.oneof(
+          { weight: 5, arbitrary: field },
+          { weight: 1, arbitrary: variableName },
+          { weight: 1, arbitrary: fc.constant('$$') },
+          { weight: 1, arbitrary: fc.tuple(e, e).map(([x, y]) => `[${x}, ${y}]`) },
+          { weight: 1, arbitrary: fc.tuple(e, fc.constantFrom('[0]', '[1]', '[]')).map(([x, p]) => `(${x})${p}`) },
+        ),
+        fc.array(tie('step'), { maxLength: 3 }),
+        fc.oneof(
+          { weight: 6, arbitrary: fc.constant('') },
+          { weight: 1, arbitrary: fc.constantFrom('[0]', '[1]', '[-1]', '[]') },
+          { weight: 1, arbitrary: e.map((x) => `[${x}]`) },
+        ),
+      )
+      .map(([head, steps, predicate]) => [head, ...steps].join('.') + predicate),
+    expression: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      { weight: 4, arbitrary: literal },
+      { weight: 6, arbitrary: tie('path') },
+      { weight: 1, arbitrary: variableName },
+      {
+        weight: 3,
+        arbitrary: fc
+          .tuple(e, fc.constantFrom('+', '-', '*', '/', '%', '=', '!=', '<', '<=', '>', '>=', '&', 'and', 'or', 'in'), e)
+          .map(([l, op, r]) => `(${l} ${op} ${r})`),
+      },
+      { weight: 1, arbitrary: e.map((x) => `-(${x})`) },
+      { weight: 2, arbitrary: fc.tuple(e, e, e).map(([c, t, f]) => `(${c} ? ${t} : ${f})`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([c, t]) => `(${c} ? ${t})`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([l, r]) => `(${l} ?? ${r})`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([l, r]) => `(${l} ?: ${r})`) },
+      { weight: 2, arbitrary: fc.tuple(e, e).map(([v, body]) => `($x := ${v}; ${body})`) },
+      { weight: 1, arbitrary: fc.tuple(e, e, e).map(([v, w, body]) => `($x := ${v}; $y := ($x := ${w}; $x); ${body})`) },
+      { weight: 2, arbitrary: fc.array(e, { maxLength: 3 }).map((items) => `[${items.join(', ')}]`) },
+      { weight: 1, arbitrary: fc.tuple(fc.integer({ min: -1, max: 3 }), fc.integer({ min: -1, max: 4 })).map(([l, r]) => `[${l}..${r}]`) },
+      {
+        weight: 2,
+        arbitrary: fc.array(fc.tuple(fc.oneof(field.map((f) => `"${f}"`), e), e), { maxLength: 3 }).map(
+          (pairs) => `{${pairs.map(([k, v]) => `${k}: ${v}`).join(', ')}}`,
+        ),
+      },
+      {
+        weight: 3,
+        arbitrary: fc
+          .tuple(
+            fc.constantFrom(
+              'string', 'number', 'round', 'floor', 'ceil', 'abs', 'sum', 'count', 'max', 'min', 'average', 'exists',
+              'type', 'boolean', 'not', 'keys', 'lowercase', 'uppercase', 'length', 'trim', 'append', 'reverse',
+              'distinct', 'merge', 'spread', 'join', 'substring', 'contains', 'split', 'lookup', 'replace', 'sqrt', 'power',
+            ),
+            fc.array(e, { minLength: 0, maxLength: 3 }),
+          )
+          .map(([name, args]) => `$${name}(${args.join(', ')})`),
+      },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([arr, body]) => `$map(${arr}, function($v, $i) { ${body} })`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([arr, body]) => `$filter(${arr}, function($v) { ${body} })`) },
+      { weight: 1, arbitrary: fc.tuple(e, e, e).map(([arr, body, init]) => `$reduce(${arr}, function($acc, $v) { ${body} }, ${init})`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([body, arg]) => `($f := function($v) { ${body} }; $f(${arg}))`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([body, arg]) => `($f := function($v) { $v ? $string(${body}) : $f2($v) }; $f2 := function($w) { $w }; $f(${arg}))`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([arg, rest]) => `(${arg} ~> $string() ~> $length()) & ${rest}`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([body, arg]) => `($f := function($v)<x-:x> { ${body} }; $f(${arg}))`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([arr, arg]) => `($g := function($v, $i) { $string() & $i }; [$map(${arr}, $g), $g(${arg})])`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([arr, body]) => `$map(${arr}, function($v) { $map($v, function($w) { ${body} }) })`) },
+      { weight: 1, arbitrary: e.map((arr) => `$single(${arr}, function($v) { $v = 1 })`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([x, y]) => `($x := ${x}; $y := [$x, ${y}]; $y[1] & $count($x))`) },
+      { weight: 1, arbitrary: fc.tuple(e, e).map(([x, y]) => `$zip(${x}, ${y})`) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.constantFrom('formatNumber', 'pad', 'substringBefore', 'substringAfter', 'base64encode', 'formatBase', 'clone', 'toMillis', 'fromMillis', 'encodeUrl'), e, e)
+          .map(([name, x, y]) => `$${name}(${x}, ${y})`),
+      },
+    ),
+  };
+});
+
+// ---------------------------------------------------------------------------------------------
+// The corpus: .jsonata files, mappings in examples and tests.
+
+function files(dir: string, keep: (name: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.name === 'node_modules' || entry.name.startsWith('.') || entry.name === 'dist') continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...files(path, keep));
+    else if (keep(entry.name)) out.push(path);
+  }
+  return out;
+}
+
+/** Expressions in YAML: mappings, checks, meta expressions and `${! }` interpolations. */
+function yamlExpressions(text: string): string[] {
+  const out: string[] = [];
+  const walk = (node: unknown, key: string) => {
+    if (typeof node === 'string') {
+      if (['mapping', 'check', 'fields_mapping', 'expression'].includes(key) || key.startsWith('meta.')) out.push(node);
+      out.push(...interpolations(node));
+    } else if (Array.isArray(node)) {
+      node.forEach((item) => walk(item, key));
+    } else if (node !== null && typeof node === 'object') {
+      for (const [k, v] of Object.entries(node)) walk(v, key === 'meta' ? `meta.${k}` : k);
+    }
+  };
+  for (const document of parseAllDocuments(text)) walk(document.toJS(), '');
+  return out;
+}
+
+/** The expressions of `${! ... }` interpolations in a string (braces and quotes balanced). */
+function interpolations(text: string): string[] {
+  const out: string[] = [];
+  for (let start = text.indexOf('${!'); start !== -1; start = text.indexOf('${!', start + 3)) {
+    let depth = 0;
+    for (let i = start + 3; i < text.length; i++) {
+      const c = text[i]!;
+      if (c === '"' || c === "'") i = text.indexOf(c, i + 1);
+      else if (c === '{') depth++;
+      else if (c === '}' && depth-- === 0) {
+        out.push(text.slice(start + 3, i).trim());
+        break;
+      }
+      if (i === -1) break;
+    }
+  }
+  return out;
+}
+
+/** Expressions written in test sources as `mapping: '...'` (and check, fields_mapping, run(...)). */
+function testExpressions(text: string): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:mapping|check|fields_mapping|expression): '((?:[^'\\]|\\.)*)'/g)) {
+    out.push(m[1]!.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', t: '\t' })[c] ?? c));
+  }
+  return out;
+}
+
+const jsonataFiles = files(ROOT, (name) => name.endsWith('.jsonata'));
+const corpus = new Map<string, string>();
+for (const path of jsonataFiles) corpus.set(relative(ROOT, path), readFileSync(path, 'utf8'));
+for (const path of files(join(ROOT, 'examples'), (name) => name.endsWith('.yaml') || name.endsWith('.yml'))) {
+  yamlExpressions(readFileSync(path, 'utf8')).forEach((e, i) => corpus.set(`${relative(ROOT, path)}#${i}`, e));
+}
+for (const path of files(join(ROOT, 'test'), (name) => name.endsWith('.ts') && !name.startsWith('compiler.'))) {
+  testExpressions(readFileSync(path, 'utf8')).forEach((e, i) => corpus.set(`${relative(ROOT, path)}#${i}`, e));
+}
+// The environment's own tests, and shapes mappings commonly take.
+[
+  'allocatedResources.gpu * $round($parse_duration($meta("scrape_interval")) / 1e9) / 60',
+  '$meta("k") & ":" & v',
+  '[$batch_index(), $batch_size()]',
+  '[$errored(), $error_message(), $content(), $]',
+  '{ "id": $uuid_v5(name & "|" & $string(n), "url"), "at": $now(), "ms": $millis() }',
+  '$meta() ~> $keys()',
+  '$metadata("count") + 1',
+  '$exists($meta("window_start")) ? $meta("window_start") : $now()',
+  'items[value > 1].name',
+  '$sum(items.value) / $count(items)',
+  '$map(items, function($i) { { "name": $uppercase($i.name), "v": $round($i.value, 1) } })',
+  '$filter(items, function($i) { $i.value != null })[0]',
+  '$join(items.name, ",")',
+  '{ "names": [items.name], "first": items[0].name, "last": items[-1].name }',
+  'items.{ "n": name, "twice": value * 2 }',
+  '$merge([{"a": 1}, a, {"b": $string(b)}])',
+  '$lookup(a, "b") ?? "none"',
+  '$type(a) = "object" ? $keys(a) : []',
+  '$env("HOME") != null',
+  '$hostname() != ""',
+  '$deleted()',
+].forEach((e, i) => corpus.set(`common#${i}`, e));
+
+function parses(source: string): boolean {
+  try {
+    jsonata(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A Run:ai workload (as the run_ai input emits it), with fields dropped or given odd types. */
+const workload = fc.record(
+  {
+    resourceType: fc.constant('workload'),
+    tenantId: fc.oneof(fc.integer({ min: 0, max: 2000 }), fc.constant('1001'), fc.constant(null)),
+    type: fc.constantFrom('runai-job', 'inference', 'distributed'),
+    namespace: fc.constantFrom('runai-proj-1', 'runai-team-a'),
+    name: fc.string({ maxLength: 12 }),
+    id: fc.uuid(),
+    clusterId: fc.oneof(fc.uuid(), fc.integer({ min: 1, max: 9 })),
+    projectName: fc.oneof(fc.constantFrom('proj-1', 'team-a', ''), fc.constant(null)),
+    projectId: fc.oneof(fc.constantFrom('1', '7'), fc.integer({ min: 1, max: 9 })),
+    departmentName: fc.constantFrom('department-1', 'research'),
+    phase: fc.constantFrom('Running', 'Pending', 'Completed'),
+    allocatedResources: fc.record({ gpu: fc.oneof(fc.double({ min: 0, max: 8, noNaN: true }), fc.constant('2')), cpu: fc.double({ min: 0, max: 64, noNaN: true }) }, { requiredKeys: [] }),
+    metrics: fc.record({
+      timestamp: fc.constant('2025-01-01T12:00:00.004512Z'),
+      values: fc.dictionary(
+        fc.constantFrom(
+          'CPU_LIMIT_CORES', 'CPU_MEMORY_LIMIT_BYTES', 'CPU_MEMORY_REQUEST_BYTES', 'CPU_MEMORY_USAGE_BYTES', 'CPU_REQUEST_CORES',
+          'CPU_USAGE_CORES', 'GPU_ALLOCATION', 'GPU_MEMORY_REQUEST_BYTES', 'GPU_MEMORY_USAGE_BYTES', 'GPU_UTILIZATION',
+        ),
+        fc.oneof(fc.double({ min: 0, max: 1e12, noNaN: true }), fc.integer({ min: 0, max: 100 }), fc.constant(null), fc.constant('85')),
+      ),
+    }),
+  },
+  { requiredKeys: ['resourceType', 'id', 'name'] },
+);
+
+const metadata = fc.record(
+  {
+    scrape_interval: fc.constantFrom('30s', '1m0s', '15s', '1h', 'bogus', ''),
+    resource_type: fc.constantFrom('workload', 'pod'),
+    window_start: fc.constantFrom('2025-01-01T12:00:00Z', ''),
+    metrics_time: fc.constant('2025-01-01T12:00:30Z'),
+    k: fc.constantFrom('x', '1'),
+    count: fc.integer({ min: 0, max: 3 }),
+  },
+  { requiredKeys: ['metrics_time'] },
+);
+
+/**
+ * Evaluates `source` through sluice's environment, compiled and interpreted, with frozen time and
+ * the same seeded ids: results must be deep-equal and errors must read the same.
+ */
+async function checkEnvironment(source: string, body: unknown, meta: Record<string, unknown>): Promise<'compiled' | 'interpreted'> {
+  const compiled = compileExpression(source);
+  const interpreted = compileExpression(source, { compile: false });
+  const outcome = async (expression: typeof compiled): Promise<Outcome & { message?: string }> => {
+    let n = 0;
+    const restore = useHooks({ now: () => new Date('2025-01-01T00:00:00Z'), uuidV4: () => `uuid-${n++}` });
+    // $random() is drawn in a different order when the interpreter runs constructor items concurrently.
+    const random = vi.spyOn(Math, 'random').mockReturnValue(0.42);
+    try {
+      const message = Message.fromJSON(structuredClone(body), meta).withError(new Error('earlier failure'));
+      const batch = [Message.fromJSON(null), message];
+      const first = await expression.evaluate({ message, batch, index: 1 }).then(
+        (value) => ({ ok: true as const, value }),
+        (err: Error) => ({ ok: false as const, code: err.message, message: err.message }),
+      );
+      // A second evaluation shows whether the first consumed the seeded ids as the interpreter does.
+      const next = await expression.evaluate({ message, batch, index: 1 }, null).catch(() => undefined);
+      return first.ok ? { ok: true, value: [first.value, next] } : { ...first, code: `${first.code} then ${show(next)}` };
+    } finally {
+      restore();
+      random.mockRestore();
+    }
+  };
+  const [a, b] = [await outcome(compiled), await outcome(interpreted)];
+  const where = `${source} on ${show(body)} with ${show(meta)}`;
+  if (a.ok && b.ok) {
+    if (!same(a.value, b.value)) expect.fail(`${where}: compiled ${show(a.value)}, interpreted ${show(b.value)}`);
+  } else {
+    expect(a, where).toEqual(b);
+  }
+  return compiled.compiled ? 'compiled' : 'interpreted';
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('the JSONata compiler', () => {
+  it('compiles the shipped Run:ai mapping (it does not fall back to the interpreter)', () => {
+    const source = readFileSync(join(ROOT, 'mappings/runai-workload.jsonata'), 'utf8');
+    const compilation = compileToJavaScript(jsonata(source).ast(), { functions: { meta: [() => '', '<s?:(so)>'], uuid_v5: [() => '', '<ss?:s>'], parse_duration: [() => 0, '<s:n>'] } });
+    expect(compilation).toMatchObject({ ok: true });
+    expect(compileExpression(source).compiled).toBe(true);
+  });
+
+  it('maps Run:ai workloads exactly as the interpreter, without handing any over', async () => {
+    const source = readFileSync(join(ROOT, 'mappings/runai-workload.jsonata'), 'utf8');
+    const expression = compileExpression(source);
+    let synchronous = 0;
+    await fc.assert(
+      fc.asyncProperty(workload, metadata, async (body, meta) => {
+        await checkEnvironment(source, body, meta);
+        const message = Message.fromJSON(body, { scrape_interval: '30s', resource_type: 'workload', metrics_time: '2025-01-01T12:00:30Z', ...meta });
+        const result = expression.evaluateSync({ message, batch: [message], index: 0 });
+        if (!(result instanceof Promise)) synchronous++;
+        else await result.catch(() => undefined);
+      }),
+      { numRuns: 300 },
+    );
+    // Only invalid durations ("bogus", "") fail and go to the interpreter.
+    expect(synchronous).toBeGreaterThan(150);
+  });
+
+  it('gives the interpreter’s results and errors for the corpus (every .jsonata, examples, tests)', async () => {
+    expect(jsonataFiles.length).toBeGreaterThan(0);
+    const compiledSources = new Set<string>();
+    const inputs = fc.oneof(documents, workload);
+    for (const [name, source] of corpus) {
+      if (!parses(source)) {
+        // Only test material (say, a fixture for error reporting) may fail to parse.
+        expect(name, source).toMatch(/^test\//);
+        compiledSources.add(name);
+        continue;
+      }
+      await fc.assert(
+        fc.asyncProperty(inputs, metadata, async (body, meta) => {
+          if ((await checkEnvironment(source, body, meta)) === 'compiled') compiledSources.add(name);
+        }),
+        { numRuns: 40 },
+      );
+    }
+    // Every expression of the corpus compiles.
+    expect([...corpus.keys()].filter((name) => !compiledSources.has(name))).toEqual([]);
+  });
+
+  it('gives the interpreter’s results for generated expressions over random documents', async () => {
+    const tally = newTally();
+    await fc.assert(
+      fc.asyncProperty(expression, fc.array(documents, { minLength: 3, maxLength: 3 }), async (e, docs) => {
+        for (const d of docs) await check(e, d, tally);
+      }),
+      { numRuns: FUZZ_RUNS },
+    );
+    // The generator stays within the covered grammar, and few inputs need the interpreter.
+    expect(tally.refused.size / tally.cases).toBeLessThan(0.02);
+    expect(tally.handedOver / tally.cases).toBeLessThan(0.05);
+  }, Math.max(30_000, FUZZ_RUNS * 10));
+
+  it('keeps shrunk counterexamples as regression cases', async () => {
+    const cases: [string, unknown][] = [];
+    for (const [e, d] of cases) await check(e, d);
+  });
+
+  it('refuses what it does not cover, naming it', () => {
+    const reason = (e: string) => {
+      const c = compileToJavaScript(jsonata(e).ast());
+      return c.ok ? 'compiled' : c.reason;
+    };
+    expect(reason('$sort(a)')).toBe('$sort() is not compiled');
+    expect(reason('a.b^(c)')).toMatch(/order-by/);
+    expect(reason('**.a')).toMatch(/descendant/);
+    expect(reason('a@$x.b')).toMatch(/binding/);
+    expect(reason('$f := function($x) { $x }')).toMatch(/function used as a value/);
+    expect(reason('($f := function($n) { $n < 1 ? 0 : $f($n - 1) }; $f(3))')).toMatch(/recursive/);
+    const uuids = compileToJavaScript(jsonata('[$uuid_v4(), {"id": $uuid_v4()}]').ast(), { functions: { uuid_v4: [() => '', '<:s>'] }, impure: ['uuid_v4'] });
+    expect(uuids).toMatchObject({ ok: false, reason: expect.stringMatching(/side effects/) });
+    expect(reason('[$x := 1, $x]')).toMatch(/constructor/);
+    expect(reason('$replace(a, /x/, "y")')).toMatch(/regular expression/);
+  });
+});
+
+describe('compiled expressions in the environment', () => {
+  it('report errors exactly as the interpreter does (code, message, position)', async () => {
+    for (const e of ['"a" + 1', '$number("x")', '$f(1)', 'a.b + "c"', '($g := function($v) { $v * "x" }; $g(2))', '{ "a": 1, "a": 2 }', '$error("boom")']) {
+      const compiled = compileExpression(e);
+      const interpreted = compileExpression(e, { compile: false });
+      expect(compiled.compiled, e).toBe(true);
+      const a = await compiled.evaluate().catch((err: Error) => err.message);
+      const b = await interpreted.evaluate().catch((err: Error) => err.message);
+      expect(a, e).toBe(b);
+      expect(a, e).toMatch(/^mapping failed/);
+    }
+  });
+
+  it('evaluates synchronously when compiled, and returns the interpreter’s promise otherwise', async () => {
+    const message = Message.fromJSON({ n: 2 });
+    const context = { message, batch: [message], index: 0 };
+    expect(compileExpression('n * 2').evaluateSync(context)).toBe(4);
+    const interpreted = compileExpression('n * 2', { compile: false });
+    expect(interpreted.compiled).toBe(false);
+    expect(interpreted.interpretedBecause).toBe('compile: false');
+    await expect(interpreted.evaluateSync(context)).resolves.toBe(4);
+    await expect(compileExpression('n & "" + 1').evaluateSync(context)).rejects.toThrow(/T2001/);
+  });
+
+  it('consumes seeded $uuid_v4() ids exactly as the interpreter when an evaluation fails half-way', async () => {
+    const ids = async (compile: boolean) => {
+      let n = 0;
+      const restore = useHooks({ now: () => new Date(0), uuidV4: () => `id-${n++}` });
+      try {
+        const failing = compileExpression('{ "id": $uuid_v4(), "n": $number(n) }', { compile });
+        const next = compileExpression('$uuid_v4()', { compile });
+        const message = Message.fromJSON({ n: 'not a number' });
+        const context = { message, batch: [message], index: 0 };
+        const error = await failing.evaluate(context).catch((err: Error) => err.message);
+        return [error, await next.evaluate(context), await next.evaluate(context)];
+      } finally {
+        restore();
+      }
+    };
+    expect(await ids(true)).toEqual(await ids(false));
+    expect((await ids(true))[1]).toBe('id-1');
+  });
+});
