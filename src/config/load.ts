@@ -9,7 +9,7 @@ import { didYouMean, type Registry } from '../engine/registry.js';
 import { parseDuration } from './duration.js';
 import { interpolateEnv } from './env.js';
 import { formatPath, type ConfigPath, type Problem } from './problems.js';
-import { rootSchema, type ComponentNode, type RootConfig } from './root.js';
+import { rootSchema, type RootConfig } from './root.js';
 
 export interface LoadOptions {
   readonly registry: Registry;
@@ -273,32 +273,33 @@ class Validator {
   }
 
   #reportAjv(error: ErrorObject, base: ConfigPath): void {
-    const path = [...base, ...pointerToPath(error.instancePath)];
-    switch (error.keyword) {
-      case 'additionalProperties': {
-        const field = String(error.params.additionalProperty);
-        const known = Object.keys((error.parentSchema?.properties as object | undefined) ?? {});
-        this.report([...path, field], `unknown field${didYouMean(field, known)}`, true);
-        return;
-      }
-      case 'required':
-        this.report([...path, String(error.params.missingProperty)], 'field is required', false);
-        return;
-      case 'type':
-        this.report(path, `expected ${String(error.params.type).split(',').join(' or ')}, got ${typeName(error.data)}`, false);
-        return;
-      case 'enum': {
-        const allowed = error.params.allowedValues as unknown[];
-        const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed.map(String)) : '';
-        this.report(path, `${JSON.stringify(error.data)} is not one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${hint}`, false);
-        return;
-      }
-      case 'format':
-        this.report(path, formatMessage(String(error.params.format), error.data), false);
-        return;
-      default:
-        this.report(path, error.message ?? error.keyword, false);
+    const { path, message, key } = describeAjvError(error);
+    this.report([...base, ...path], message, key);
+  }
+}
+
+/** An ajv error as a path (relative to the validated value), a message, and whether it points at a key (unknown field). */
+export function describeAjvError(error: ErrorObject): { path: ConfigPath; message: string; key: boolean } {
+  const path = pointerToPath(error.instancePath);
+  switch (error.keyword) {
+    case 'additionalProperties': {
+      const field = String(error.params.additionalProperty);
+      const known = Object.keys((error.parentSchema?.properties as object | undefined) ?? {});
+      return { path: [...path, field], message: `unknown field${didYouMean(field, known)}`, key: true };
     }
+    case 'required':
+      return { path: [...path, String(error.params.missingProperty)], message: 'field is required', key: false };
+    case 'type':
+      return { path, message: `expected ${String(error.params.type).split(',').join(' or ')}, got ${typeName(error.data)}`, key: false };
+    case 'enum': {
+      const allowed = error.params.allowedValues as unknown[];
+      const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed.map(String)) : '';
+      return { path, message: `${JSON.stringify(error.data)} is not one of ${allowed.map((v) => JSON.stringify(v)).join(', ')}${hint}`, key: false };
+    }
+    case 'format':
+      return { path, message: formatMessage(String(error.params.format), error.data), key: false };
+    default:
+      return { path, message: error.message ?? error.keyword, key: false };
   }
 }
 
@@ -342,12 +343,12 @@ function pointerToPath(pointer: string): ConfigPath {
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** The YAML node at `path` (its key node when `key`), or the nearest ancestor that exists. */
-function nodeAt(doc: Document, path: ConfigPath, key: boolean): Node | undefined {
+export function nodeAt(doc: Document, path: ConfigPath, key: boolean): Node | undefined {
   for (let n = path.length; n >= 0; n--) {
     const prefix = path.slice(0, n);
     if (key && n === path.length && n > 0) {

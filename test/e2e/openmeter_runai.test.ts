@@ -1,25 +1,14 @@
 // The OpenMeter Run:ai doc's pipeline (examples/openmeter-runai.yaml: the doc's input and output
 // sections unchanged) run through the real CLI against both simulators.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_METRICS } from '../../src/components/inputs/run_ai.js';
 import { uuidV5 } from '../../src/mapping/environment.js';
 import { startOpenMeterSimulator, type CloudEvent, type OpenMeterSimulator } from '../../src/openmeter/sim.js';
 import { expectedMetrics, startRunAiSimulator, type RunAiSimulator } from '../../src/runai/sim.js';
 import { startCli } from '../support/cli.js';
 
-const DOC_METRICS = [
-  'CPU_LIMIT_CORES',
-  'CPU_MEMORY_LIMIT_BYTES',
-  'CPU_MEMORY_REQUEST_BYTES',
-  'CPU_MEMORY_USAGE_BYTES',
-  'CPU_REQUEST_CORES',
-  'CPU_USAGE_CORES',
-  'GPU_ALLOCATION',
-  'GPU_MEMORY_REQUEST_BYTES',
-  'GPU_MEMORY_USAGE_BYTES',
-  'GPU_UTILIZATION',
-  'POD_COUNT',
-  'RUNNING_POD_COUNT',
-];
+// The doc's metrics list is run_ai's default for workloads.
+const DOC_METRICS = DEFAULT_METRICS.workload;
 
 describe('the OpenMeter Run:ai doc pipeline, end to end', () => {
   let runAi: RunAiSimulator;

@@ -3,12 +3,10 @@
 // file's raw text: `${VAR}` in a test stays as written, because `environment` is for the config
 // under test. Every problem is reported in one pass with file(line,col) and its path.
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import type { ErrorObject } from 'ajv';
-import { createAjv } from '../../config/load.js';
+import { LineCounter, parseDocument } from 'yaml';
+import { createAjv, describeAjvError, isObject, nodeAt } from '../../config/load.js';
 import { formatPath, type ConfigPath, type Problem } from '../../config/problems.js';
 import type { Schema } from '../../engine/component.js';
-import { didYouMean } from '../../engine/registry.js';
 import { compileExpression, MappingSyntaxError } from '../../mapping/environment.js';
 import { parseInstant } from '../determinism.js';
 
@@ -252,59 +250,6 @@ function checkCase(test: TestCase, at: ConfigPath): { path: ConfigPath; message:
   return out;
 }
 
-/** An ajv error as a path, a message and whether it points at a key (unknown field) rather than a value. */
-function describeAjvError(error: ErrorObject): { path: ConfigPath; message: string; key: boolean } {
-  const path = pointerToPath(error.instancePath);
-  switch (error.keyword) {
-    case 'additionalProperties': {
-      const field = String(error.params.additionalProperty);
-      const known = Object.keys((error.parentSchema?.properties as object | undefined) ?? {});
-      return { path: [...path, field], message: `unknown field${didYouMean(field, known)}`, key: true };
-    }
-    case 'required':
-      return { path: [...path, String(error.params.missingProperty)], message: 'field is required', key: false };
-    case 'type':
-      return { path, message: `expected ${String(error.params.type).replace(',', ' or ')}, got ${typeName(error.data)}`, key: false };
-    default:
-      return { path, message: error.message ?? error.keyword, key: false };
-  }
-}
-
 function problem(file: string, at: { line: number; column: number }, path: ConfigPath, text: string): Problem {
   return { file, line: at.line, column: at.column, path: formatPath(path), message: text, severity: 'error' };
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'array';
-  return typeof value === 'object' ? 'object' : `${typeof value} ${JSON.stringify(value)}`;
-}
-
-function pointerToPath(pointer: string): ConfigPath {
-  if (pointer === '') return [];
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
-}
-
-export function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The YAML node at `path` (its key node when `key`), or the nearest ancestor that exists. */
-function nodeAt(doc: Document, path: ConfigPath, key: boolean): Node | undefined {
-  if (key && path.length > 0) {
-    const parent = path.length === 1 ? doc.contents : doc.getIn(path.slice(0, -1), true);
-    if (isMap(parent)) {
-      const pair = parent.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === path[path.length - 1]);
-      if (pair && isScalar(pair.key)) return pair.key;
-    }
-  }
-  for (let n = path.length; n >= 0; n--) {
-    const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
-    if (node && typeof node === 'object' && 'range' in node && (node as Node).range) return node as Node;
-  }
-  return undefined;
 }

@@ -16,7 +16,8 @@ import type { Registry } from '../../engine/registry.js';
 import { Secrets } from '../../engine/secrets.js';
 import { applyDeterminism } from '../determinism.js';
 import { checkOutput, type Failure } from './conditions.js';
-import { isObject, type InputMessage, type TestDefinition } from './definitions.js';
+import { isObject } from '../../config/load.js';
+import type { InputMessage, TestDefinition } from './definitions.js';
 
 export interface RunOptions {
   readonly registry: Registry;
