@@ -1,11 +1,12 @@
 // The JSONata environment every sluice expression runs in: mappings, `generate`, `${! }`
 // interpolations and batching checks. It stands in for Bloblang, so its functions carry
 // Bloblang's names ($meta, $uuid_v4, $parse_duration, ...) and semantics.
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import jsonata from 'jsonata';
 import { parseDuration } from '../config/duration.js';
 import { Message, metadataString } from '../engine/message.js';
+import { compileToJavaScript, type CompiledFunction } from './compiler.js';
 
 /** What an expression can see besides its input document. */
 export interface MappingContext {
@@ -54,16 +55,32 @@ export class MappingSyntaxError extends Error {
 /** An expression compiled once (at build time) and evaluated per message. */
 export interface CompiledExpression {
   readonly source: string;
+  /** True when the expression runs as compiled JavaScript; false when it runs in the JSONata interpreter. */
+  readonly compiled: boolean;
+  /** Why the expression runs in the interpreter (`compile: false`, or what the compiler does not cover). */
+  readonly interpretedBecause?: string;
   /**
    * Evaluates against `input` (by default the message body, parsed as JSON when it is JSON, else
    * its text). Resolves JSONata's result; `undefined` means "nothing". Rejects with an Error
    * whose message names the JSONata error code and position.
    */
   evaluate(context?: MappingContext, input?: unknown): Promise<unknown>;
+  /**
+   * The same evaluation without a promise where possible: returns the result itself when the
+   * compiled expression succeeds; otherwise returns the Promise evaluate() would (interpreted
+   * expressions, and every failure: the interpreter re-evaluates the input, so errors read
+   * exactly as evaluate()'s). Never throws.
+   */
+  evaluateSync(context?: MappingContext, input?: unknown): unknown;
+}
+
+export interface CompileOptions {
+  /** Compile to JavaScript when the compiler covers the expression (default true); false always interprets. */
+  readonly compile?: boolean;
 }
 
 /** Compiles a JSONata expression with sluice's functions bound. Throws MappingSyntaxError. */
-export function compileExpression(source: string): CompiledExpression {
+export function compileExpression(source: string, options: CompileOptions = {}): CompiledExpression {
   let expression: jsonata.Expression;
   try {
     expression = jsonata(source);
@@ -73,23 +90,56 @@ export function compileExpression(source: string): CompiledExpression {
   for (const [name, [implementation, signature]] of Object.entries(FUNCTIONS)) {
     expression.registerFunction(name, implementation, signature);
   }
+  const interpret = async (input: unknown, evaluation: Evaluation): Promise<unknown> => {
+    try {
+      return await expression.evaluate(input, bindingsFor(evaluation));
+    } catch (err) {
+      throw evaluationError(source, err);
+    }
+  };
+  const compilation = options.compile === false ? { ok: false as const, reason: 'compile: false' } : compileToJavaScript(expression.ast(), COMPILER_OPTIONS);
+  if (!compilation.ok) {
+    return {
+      source,
+      compiled: false,
+      interpretedBecause: compilation.reason,
+      evaluate: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
+      evaluateSync: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
+    };
+  }
+  const compiled: CompiledFunction = compilation.evaluate;
+  const evaluateSync = (context: MappingContext = EMPTY_CONTEXT, input: unknown = bodyOf(context.message)): unknown => {
+    const evaluation: Evaluation = { context };
+    try {
+      return compiled(input, bindingsFor(evaluation));
+    } catch {
+      // Failures, and the rare input the compiled code leaves to the interpreter, are evaluated
+      // again by the interpreter, replaying the $uuid_v4() ids already drawn so a seeded sequence
+      // is consumed exactly as without compilation.
+      return interpret(input, { context, replay: evaluation.drawn });
+    }
+  };
   return {
     source,
-    async evaluate(context = EMPTY_CONTEXT, input = bodyOf(context.message)) {
-      try {
-        return await expression.evaluate(input, bindingsFor(context));
-      } catch (err) {
-        throw evaluationError(source, err);
-      }
-    },
+    compiled: true,
+    evaluate: async (context, input) => evaluateSync(context, input),
+    evaluateSync,
   };
 }
 
-function bindingsFor(context: MappingContext): Record<string, unknown> {
-  if (hooks === realHooks) return { [CONTEXT_KEY]: context };
+/** One evaluation's view of the message, and the $uuid_v4() ids it drew (for a re-evaluation to replay). */
+interface Evaluation {
+  readonly context: MappingContext;
+  drawn?: string[];
+  readonly replay?: readonly string[];
+  replayed?: number;
+}
+
+function bindingsFor(evaluation: Evaluation): Record<string, unknown> {
+  if (hooks === realHooks) return { [CONTEXT_KEY]: evaluation };
   // Frozen time for tests: one instant per evaluation, as JSONata's own $now() guarantees.
   const now = hooks.now();
-  return { [CONTEXT_KEY]: context, now: () => now.toISOString(), millis: () => now.getTime() };
+  return { [CONTEXT_KEY]: evaluation, now: () => now.toISOString(), millis: () => now.getTime() };
 }
 
 /** The document an expression sees for a message: its JSON value, or its text when the body is not JSON. */
@@ -102,7 +152,20 @@ export function bodyOf(message: Message): unknown {
 }
 
 type Focus = { environment: { lookup(name: string): unknown } };
-const contextOf = (focus: Focus) => focus.environment.lookup(CONTEXT_KEY) as MappingContext;
+const evaluationOf = (focus: Focus) => focus.environment.lookup(CONTEXT_KEY) as Evaluation;
+const contextOf = (focus: Focus) => evaluationOf(focus).context;
+
+function uuidV4(this: Focus): string {
+  const evaluation = evaluationOf(this);
+  const replayed = evaluation.replayed ?? 0;
+  if (evaluation.replay !== undefined && replayed < evaluation.replay.length) {
+    evaluation.replayed = replayed + 1;
+    return evaluation.replay[replayed]!;
+  }
+  const id = hooks.uuidV4();
+  (evaluation.drawn ??= []).push(id);
+  return id;
+}
 
 // name -> [implementation, JSONata signature]. Functions read the message through the evaluation's
 // bindings (not a closure), so one compiled expression serves concurrent evaluations safely.
@@ -156,13 +219,17 @@ const FUNCTIONS: Record<string, [(this: Focus, ...args: any[]) => unknown, strin
     },
     '<:n>',
   ],
-  uuid_v4: [() => hooks.uuidV4(), '<:s>'],
+  uuid_v4: [uuidV4, '<:s>'],
   uuid_v5: [(name: string, namespace?: string) => uuidV5(name, namespace), '<ss?:s>'],
   parse_duration: [(text: string) => parseDuration(text), '<s:n>'],
   env: [(name: string) => process.env[name] ?? null, '<s:(sl)>'],
   hostname: [() => hostname(), '<:s>'],
   deleted: [() => DELETED, '<:o>'],
 };
+
+// The compiler calls the same implementations. $uuid_v4() is impure: how often it is called decides
+// which ids a seeded generator hands out, so call order must match the interpreter's.
+const COMPILER_OPTIONS = { functions: FUNCTIONS, impure: ['uuid_v4'] };
 
 const NAMESPACES: Record<string, string> = {
   dns: '6ba7b810-9dad-11d1-80b4-00c04fd430c8',
@@ -171,6 +238,10 @@ const NAMESPACES: Record<string, string> = {
   x500: '6ba7b814-9dad-11d1-80b4-00c04fd430c8',
 };
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+// Parsed namespaces (a few distinct ones in practice; bounded all the same) and byte -> hex: the id
+// of every usage event is computed here, so it is kept cheap.
+const namespaceBytes = new Map<string, Buffer>();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /**
  * RFC 9562 version 5 (SHA-1, name-based) UUID, as Bloblang's `uuid_v5(name, ns)`: the namespace
@@ -178,14 +249,24 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000';
  * give the same id, which is what makes a re-sent usage event deduplicate downstream.
  */
 export function uuidV5(name: string, namespace = ''): string {
-  const ns = NAMESPACES[namespace] ?? (namespace === '' ? NIL_UUID : namespace);
-  const nsHex = ns.replace(/-/g, '');
-  if (!/^[0-9a-fA-F]{32}$/.test(nsHex)) throw new Error(`uuid_v5: invalid namespace ${JSON.stringify(namespace)}`);
-  const hash = createHash('sha1').update(Buffer.from(nsHex, 'hex')).update(name, 'utf8').digest();
-  hash[6] = (hash[6]! & 0x0f) | 0x50;
-  hash[8] = (hash[8]! & 0x3f) | 0x80;
-  const hex = hash.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  let nsBytes = namespaceBytes.get(namespace);
+  if (nsBytes === undefined) {
+    const nsHex = (NAMESPACES[namespace] ?? (namespace === '' ? NIL_UUID : namespace)).replace(/-/g, '');
+    if (!/^[0-9a-fA-F]{32}$/.test(nsHex)) throw new Error(`uuid_v5: invalid namespace ${JSON.stringify(namespace)}`);
+    nsBytes = Buffer.from(nsHex, 'hex');
+    if (namespaceBytes.size >= 64) namespaceBytes.clear();
+    namespaceBytes.set(namespace, nsBytes);
+  }
+  const nameBytes = Buffer.from(name, 'utf8');
+  const digest = hash('sha1', Buffer.concat([nsBytes, nameBytes], nsBytes.length + nameBytes.length), 'buffer');
+  digest[6] = (digest[6]! & 0x0f) | 0x50;
+  digest[8] = (digest[8]! & 0x3f) | 0x80;
+  let id = '';
+  for (let i = 0; i < 16; i++) {
+    if (i === 4 || i === 6 || i === 8 || i === 10) id += '-';
+    id += HEX[digest[i]!];
+  }
+  return id;
 }
 
 interface JsonataError {

@@ -23,7 +23,14 @@ export function compileInterpolation(text: string): Interpolated {
     isStatic: false,
     async render(context) {
       let out = '';
-      for (const part of parts) out += typeof part === 'string' ? part : renderValue(await part.evaluate(context));
+      for (const part of parts) {
+        if (typeof part === 'string') {
+          out += part;
+        } else {
+          const value = part.evaluateSync(context);
+          out += renderValue(value instanceof Promise ? await value : value);
+        }
+      }
       return out;
     },
   };

@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineProcessor } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
-import { compileExpression, DELETED, type CompiledExpression } from '../../mapping/environment.js';
+import { compileExpression, DELETED, type MappingContext } from '../../mapping/environment.js';
 
-type MappingConfig = string | { expression?: string; file?: string; meta?: Record<string, string> };
+type MappingConfig = string | { expression?: string; file?: string; meta?: Record<string, string>; compile?: boolean };
 
 export default defineProcessor<MappingConfig>({
   name: 'mapping',
@@ -22,36 +22,94 @@ export default defineProcessor<MappingConfig>({
         additionalProperties: { type: 'string' },
         description: 'Metadata to set: key -> JSONata expression evaluated on the input message.',
       },
+      compile: {
+        type: 'boolean',
+        default: true,
+        description:
+          'Compile the expressions to JavaScript (same results, many times faster); an expression using what the compiler does not cover runs in the JSONata interpreter. false always interprets.',
+      },
     },
   },
   example: '{ "id": $uuid_v4(), "name": name }',
   create(config, { baseDir, logger }) {
     const { body, meta } = compile(config, baseDir);
-    return {
-      async process(batch) {
-        const out: Message[] = [];
-        for (let index = 0; index < batch.length; index++) {
-          const message = batch[index]!;
-          const context = { message, batch, index };
-          try {
-            const result = body ? await body.evaluate(context) : undefined;
-            if (result === DELETED) continue;
-            let next = body ? message.withJSON(result ?? null) : message;
-            if (meta.length > 0) next = next.withMetadata(await evaluateMeta(meta, context, message.metadata));
-            out.push(next);
-          } catch (err) {
-            logger.error({ err: (err as Error).message }, 'Mapping failed, the message passes on unchanged and flagged.');
-            out.push(message.withError(err as Error));
-          }
+    const interpreted = [...(body ? [['expression', body] as const] : []), ...meta.map(([key, e]) => [`meta.${key}`, e] as const)]
+      .filter(([, expression]) => !expression.compiled)
+      .map(([field, expression]) => `${field}: ${expression.interpretedBecause}`);
+    if (interpreted.length === 0) logger.info('Mapping runs compiled to JavaScript.');
+    else logger.info({ interpreted }, 'Mapping runs in the JSONata interpreter.');
+
+    const failed = (message: Message, err: unknown): Message => {
+      logger.error({ err: (err as Error).message }, 'Mapping failed, the message passes on unchanged and flagged.');
+      return message.withError(err as Error);
+    };
+
+    /** The new metadata, evaluating each `meta` expression in turn; a Promise only when one runs async. */
+    const evaluateMeta = (context: MappingContext, next: Record<string, unknown>, from: number): Record<string, unknown> | Promise<Record<string, unknown>> => {
+      for (let i = from; i < meta.length; i++) {
+        const [key, expression] = meta[i]!;
+        const value = expression.evaluateSync(context);
+        if (value instanceof Promise) {
+          return value.then((v) => {
+            setMeta(next, key, v);
+            return evaluateMeta(context, next, i + 1);
+          });
         }
-        return out.length > 0 ? [out] : [];
-      },
+        setMeta(next, key, value);
+      }
+      return next;
+    };
+
+    const finish = (message: Message, context: MappingContext, result: unknown): Message | undefined | Promise<Message | undefined> => {
+      if (result === DELETED) return undefined;
+      const next = body ? message.withJSON(result ?? null) : message;
+      if (meta.length === 0) return next;
+      const metadata = evaluateMeta(context, { ...message.metadata }, 0);
+      if (metadata instanceof Promise) return metadata.then((m) => next.withMetadata(m), (err: unknown) => failed(message, err));
+      return next.withMetadata(metadata);
+    };
+
+    /** One message mapped: synchronous when every expression ran compiled, else a Promise. */
+    const mapOne = (batch: readonly Message[], index: number): Message | undefined | Promise<Message | undefined> => {
+      const message = batch[index]!;
+      const context = { message, batch, index };
+      try {
+        const result = body ? body.evaluateSync(context) : undefined;
+        if (result instanceof Promise) return result.then((r) => finish(message, context, r), (err: unknown) => failed(message, err));
+        return finish(message, context, result);
+      } catch (err) {
+        return failed(message, err);
+      }
+    };
+
+    const mapFrom = (batch: readonly Message[], from: number, out: Message[]): Message[][] | Promise<Message[][]> => {
+      for (let index = from; index < batch.length; index++) {
+        const mapped = mapOne(batch, index);
+        if (mapped instanceof Promise) {
+          return mapped.then((m) => {
+            if (m !== undefined) out.push(m);
+            return mapFrom(batch, index + 1, out);
+          });
+        }
+        if (mapped !== undefined) out.push(mapped);
+      }
+      return out.length > 0 ? [out] : [];
+    };
+
+    return {
+      process: (batch) => mapFrom(batch, 0, []),
       close: async () => {},
     };
   },
 });
 
+function setMeta(next: Record<string, unknown>, key: string, value: unknown): void {
+  if (value === undefined || value === null) delete next[key];
+  else next[key] = value;
+}
+
 function compile(config: MappingConfig, baseDir: string) {
+  // The string form has no `compile` key: it compiles, as the schema's default says.
   if (typeof config === 'string') return { body: compileExpression(config), meta: [] };
   if ((config.expression === undefined) === (config.file === undefined) && config.meta === undefined) {
     throw Object.assign(new Error('set exactly one of expression or file'), { field: '' });
@@ -67,34 +125,11 @@ function compile(config: MappingConfig, baseDir: string) {
       throw Object.assign(new Error(`cannot read mapping file: ${(err as Error).message}`), { field: 'file' });
     }
   }
-  const body = source === undefined ? undefined : config.file !== undefined ? compileFile(config.file, source) : withField('expression', () => compileExpression(source));
-  const meta = Object.entries(config.meta ?? {}).map(([key, expr]) => [key, withField(`meta.${key}`, () => compileExpression(expr))] as const);
+  const options = { compile: config.compile };
+  const field = config.file !== undefined ? 'file' : 'expression';
+  const body = source === undefined ? undefined : withField(field, () => compileExpression(source, options));
+  const meta = Object.entries(config.meta ?? {}).map(([key, expr]) => [key, withField(`meta.${key}`, () => compileExpression(expr, options))] as const);
   return { body, meta };
-}
-
-async function evaluateMeta(
-  meta: readonly (readonly [string, CompiledExpression])[],
-  context: { message: Message; batch: readonly Message[]; index: number },
-  current: Readonly<Record<string, unknown>>,
-): Promise<Record<string, unknown>> {
-  const next: Record<string, unknown> = { ...current };
-  for (const [key, expression] of meta) {
-    const value = await expression.evaluate(context);
-    if (value === undefined || value === null) delete next[key];
-    else next[key] = value;
-  }
-  return next;
-}
-
-/** A syntax error in a mapping file is located in that file, not in the YAML that names it. */
-function compileFile(file: string, source: string) {
-  try {
-    return compileExpression(source);
-  } catch (err) {
-    const { line, column } = err as { line?: number; column?: number };
-    const where = line === undefined ? '' : `${file}(${line},${column}): `;
-    throw Object.assign(new Error(`${where}${(err as Error).message}`), { field: 'file' });
-  }
 }
 
 function withField<T>(field: string, fn: () => T): T {

@@ -1,0 +1,78 @@
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import mapping from '../../../src/components/processors/mapping.js';
+import { Message } from '../../../src/engine/message.js';
+import { memoryComponents, memoryState } from '../../support/memory.js';
+import { pipelineFromYaml } from '../../support/pipeline.js';
+import { testSettings } from '../../support/settings.js';
+
+/** A logger whose lines land in `lines`. */
+function capture() {
+  const lines: Record<string, unknown>[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(JSON.parse(String(chunk)));
+      done();
+    },
+  });
+  return { lines, logger: pino({ level: 'info' }, sink) };
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe('mapping', () => {
+  it('maps a compiled batch synchronously, without a promise', () => {
+    const processor = mapping.create({ expression: '{ "n": n * 2 }', meta: { twice: '$string(n * 2)' }, compile: true }, testSettings());
+    const result = processor.process([Message.fromJSON({ n: 1 }), Message.fromJSON({ n: 2 })]);
+    expect(result).not.toBeInstanceOf(Promise);
+    const [batch] = result as Message[][];
+    expect(batch!.map((m) => [m.json(), m.metadata.twice])).toEqual([
+      [{ n: 2 }, '2'],
+      [{ n: 4 }, '4'],
+    ]);
+  });
+
+  it('keeps order when some messages fail (their errors come from the interpreter) or are deleted', async () => {
+    const processor = mapping.create({ expression: 'n = 3 ? $deleted() : n + 1', compile: true }, testSettings());
+    const input = [{ n: 1 }, { n: 'x' }, { n: 3 }, { n: 4 }].map((b) => Message.fromJSON(b));
+    const [batch] = await processor.process(input);
+    expect(batch!.map((m) => m.json())).toEqual([2, { n: 'x' }, 5]);
+    expect(batch![1]!.error?.message).toMatch(/^mapping failed at line 1, column \d+: .*\(T2001\)$/);
+  });
+
+  it('logs once at build whether it runs compiled; compile: false interprets', async () => {
+    const compiled = capture();
+    mapping.create({ expression: 'n', meta: { k: '$sort(a)' }, compile: true }, testSettings({ logger: compiled.logger }));
+    const interpreted = capture();
+    const processor = mapping.create({ expression: 'n + 1', compile: false }, testSettings({ logger: interpreted.logger }));
+    await flush();
+    expect(compiled.lines.map((l) => [l.msg, l.interpreted])).toEqual([['Mapping runs in the JSONata interpreter.', ['meta.k: $sort() is not compiled']]]);
+    expect(interpreted.lines.map((l) => [l.msg, l.interpreted])).toEqual([['Mapping runs in the JSONata interpreter.', ['expression: compile: false']]]);
+    const result = processor.process([Message.fromJSON({ n: 1 })]);
+    expect(result).toBeInstanceOf(Promise);
+    expect((await result)[0]!.map((m) => m.json())).toEqual([2]);
+
+    const plain = capture();
+    mapping.create('{ "a": a }', testSettings({ logger: plain.logger }));
+    await flush();
+    expect(plain.lines.map((l) => l.msg)).toEqual(['Mapping runs compiled to JavaScript.']);
+  });
+
+  it('defaults compile to true in YAML and accepts compile: false', async () => {
+    const state = memoryState([[{ n: 1 }, { n: 2 }]]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+pipeline:
+  processors:
+    - mapping: { expression: 'n * 10' }
+    - mapping: { expression: '$ + 1', compile: false }
+output: { memory: {} }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(state.output.writes.flat().map((m) => m.json())).toEqual([11, 21]);
+  });
+});
