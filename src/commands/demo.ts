@@ -39,6 +39,7 @@ export async function demoCommand(args: string[]): Promise<number> {
       OPENMETER_URL: openMeter.url,
       OPENMETER_TOKEN: 'demo-token',
       SLUICE_BUFFER_PATH: join(state, 'buffer.db'),
+      SLUICE_STATE_PATH: join(state, 'runai-state.db'),
     },
     set: [`input.run_ai.schedule=${JSON.stringify(values.schedule)}`, 'http.address=127.0.0.1:0'],
     logLevel: values['log.level'],

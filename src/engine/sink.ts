@@ -170,13 +170,26 @@ export class Batcher implements Sink {
     return this.#writer.connect(signal);
   }
 
+  /**
+   * Adds the messages, splitting them where `count` is reached so no flushed batch is larger than
+   * `count` (as Connect, which adds message by message). Delivered once every part is.
+   */
   submit(batch: readonly Message[]): Submission {
-    let held!: Held;
-    const delivered = new Promise<void>((resolve, reject) => (held = { messages: batch, resolve, reject }));
-    this.#held.push(held);
-    this.#heldCount += batch.length;
-    for (const m of batch) if (this.#byteSize > 0) this.#heldBytes += m.byteLength;
-    return { accepted: this.#afterAdd(batch), delivered };
+    const accepted: Promise<void>[] = [];
+    const delivered: Promise<void>[] = [];
+    for (let start = 0; start < batch.length || start === 0; ) {
+      const room = this.#count > 0 ? Math.max(1, this.#count - this.#heldCount) : batch.length;
+      const part = batch.slice(start, start + room);
+      start += Math.max(1, part.length);
+      let held!: Held;
+      delivered.push(new Promise<void>((resolve, reject) => (held = { messages: part, resolve, reject })));
+      this.#held.push(held);
+      this.#heldCount += part.length;
+      if (this.#byteSize > 0) for (const m of part) this.#heldBytes += m.byteLength;
+      // A count flush takes the held messages synchronously, before the next part is added.
+      accepted.push(this.#afterAdd(part));
+    }
+    return { accepted: Promise.all(accepted).then(() => {}), delivered: Promise.all(delivered).then(() => {}) };
   }
 
   async flush(): Promise<void> {

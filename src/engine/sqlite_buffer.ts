@@ -2,6 +2,7 @@
 // at the input once it is committed here, removed only after the output delivered it, and sent
 // again after a restart. Because processed messages are stored, a replay after a crash re-sends
 // the very bytes (and ids) the first attempt sent.
+import { setMaxListeners } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
@@ -50,7 +51,7 @@ interface Row {
 
 const CHUNK = 100;
 const RETRY_MIN_MS = 100;
-const RETRY_MAX_MS = 30_000;
+const RETRY_MAX_MS = 5_000;
 
 export class SqliteBuffer implements Sink {
   #inner: Sink;
@@ -61,6 +62,8 @@ export class SqliteBuffer implements Sink {
   #db: Database.Database | undefined;
   #insert: ((rows: readonly Message[]) => void) | undefined;
   #running = new AbortController();
+  /** Aborted (and replaced) on every delivery, so retries waiting out a back-off go at once when the output is back. */
+  #recovered = new AbortController();
   #wake: (() => void) | undefined;
   #pump: Promise<void> | undefined;
   #inFlight = 0;
@@ -73,6 +76,8 @@ export class SqliteBuffer implements Sink {
     this.#file = resolve(baseDir, config.path);
     this.#logger = logger.child({ path: 'buffer' });
     this.#metrics = metrics;
+    // Every chunk waiting to retry listens to these; there can be read_ahead / 100 of them.
+    setMaxListeners(0, this.#running.signal, this.#recovered.signal);
   }
 
   async connect(signal: AbortSignal): Promise<void> {
@@ -166,7 +171,7 @@ export class SqliteBuffer implements Sink {
           if (this.#running.signal.aborted) return;
           const wait = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** tries);
           this.#logger.error({ err: err.message, attempt: tries + 1 }, `Failed to send ${rows.length} buffered message(s), retrying in ${wait}ms.`);
-          await sleep(wait, this.#running.signal);
+          await sleep(wait, this.#running.signal, this.#recovered.signal);
           if (!this.#running.signal.aborted) await attempt(tries + 1);
         },
       );
@@ -180,6 +185,9 @@ export class SqliteBuffer implements Sink {
     const ids = rows.map((r) => r.id);
     this.#db.prepare(`DELETE FROM messages WHERE id IN (${ids.map(() => '?').join(',')})`).run(...ids);
     this.#metrics.counter('buffer_sent', 'Buffered messages delivered and removed.').labels('', 'buffer').inc(rows.length);
+    this.#recovered.abort();
+    this.#recovered = new AbortController();
+    setMaxListeners(0, this.#recovered.signal);
     this.#wake?.();
   }
 }

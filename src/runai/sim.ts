@@ -191,6 +191,8 @@ export interface SimWorkload extends SimResource {
   readonly index: number;
   readonly phase: WorkloadPhase;
   readonly projectId: string;
+  /** The project's name as listed (`projectName`): the subject the shipped mapping bills. */
+  readonly projectName: string;
   readonly departmentId: string;
   readonly createdAt: string;
   readonly pods: readonly SimPod[];
@@ -337,6 +339,7 @@ function generateWorkload(seed: number, index: number, options: ClusterOptions):
     name: `${project}-${WORKLOAD_TYPES[index % WORKLOAD_TYPES.length]}-${String(index).padStart(5, '0')}`,
     phase,
     projectId: String(1 + PROJECTS.indexOf(project)),
+    projectName: project,
     departmentId: String(1 + (PROJECTS.indexOf(project) % 3)),
     createdAt: isoAt(createdMs),
     gpu: gpuPerPod * podCount,
@@ -549,7 +552,7 @@ function allocated(resource: SimResource, active: boolean): Row {
 }
 
 function workloadRow(w: SimWorkload, clusterId: string, phase: WorkloadPhase, runningPods: number): Row {
-  const project = PROJECTS[Number(w.projectId) - 1]!;
+  const project = w.projectName;
   const updated = isoAt(Date.parse(w.createdAt) + 60_000);
   return {
     tenantId: 1001,

@@ -20,6 +20,13 @@
 //   `perGpu` is absent when no per-GPU type is scraped, so workload bodies are the reference's.
 // - Workload listing pages correctly (see runai/client.ts), runs metrics requests concurrently and
 //   retries 429/5xx; unreadable answers are counted in `run_ai_malformed_total{kind}`.
+// - With `state`, a window ledger in SQLite (runai/ledger.ts) makes the input durable: a window's
+//   messages are stored before they are emitted and the window is done only once its batch is
+//   acked; after a restart, unacked batches are emitted again byte for byte, the windows missed
+//   while sluice was down are scraped from Run:ai's history with the bounds they would have had
+//   (so the mapping gives them the same ids), up to `max_backfill`, and older ones are recorded as
+//   gaps (table, metric, log line). Resources whose metrics failed are owed in the ledger and
+//   retried for their window until they succeed, 404 or fall out of `max_backfill`.
 //
 // The schedule is compiled by croner (runai/schedule.ts); the input runs its own timer so each
 // window is anchored to the nominal tick rather than to when a timer happened to fire.
@@ -28,11 +35,13 @@ import { setMaxListeners } from 'node:events';
 import type { Ack, Input, ReadResult, Settings } from '../../engine/component.js';
 import { defineInput } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
-import type { Counter, Summary } from 'prom-client';
+import type { Counter, Gauge, Summary } from 'prom-client';
 import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
 import { METRIC_TYPES, POD_METRIC_TYPES, WORKLOAD_METRIC_TYPES, rfc3339Nano, rfc3339Seconds, type ResourceType } from '../../runai/api.js';
 import { RunAiClient, RunAiError, type Listing, type MetricValues, type MetricsTarget, type Pod, type Workload } from '../../runai/client.js';
+import { planResume, WindowLedger, type GapReason, type LedgerWindow, type StoredMessage } from '../../runai/ledger.js';
 import { compileSchedule, type Schedule } from '../../runai/schedule.js';
+import { resolve as resolvePath } from 'node:path';
 
 export interface RunAiConfig {
   url: string;
@@ -49,6 +58,12 @@ export interface RunAiConfig {
     retry_count: number;
     retry_wait_time: string;
     retry_max_wait_time: string;
+  };
+  /** Absent: windows live in memory only, as in OpenMeter's collector. */
+  state?: {
+    path: string;
+    max_backfill: string;
+    sync: 'off' | 'normal' | 'full';
   };
 }
 
@@ -74,9 +89,9 @@ export const DEFAULT_METRICS: Readonly<Record<ResourceType, readonly string[]>> 
   pod: ['GPU_UTILIZATION_PER_GPU', 'GPU_UTILIZATION', 'GPU_MEMORY_USAGE_BYTES_PER_GPU', 'GPU_MEMORY_USAGE_BYTES', 'CPU_USAGE_CORES', 'CPU_MEMORY_USAGE_BYTES'],
 };
 
-/** Scrapes a resource's missing window is tried in before it is given up (logged and counted). */
+/** Without `state`: scrapes a resource's missing window is tried in before it is given up (logged and counted). */
 export const MAX_ATTEMPTS = 10;
-/** Windows kept due while listing fails; older ones are dropped (logged and counted). */
+/** Without `state`: windows kept due while listing fails; older ones are dropped (logged and counted). With `state`, max_backfill decides. */
 export const MAX_DUE_WINDOWS = 120;
 /** Windows one scrape covers when it has fallen behind, so catching up stays bounded in memory. */
 export const MAX_WINDOWS_PER_SCRAPE = 4;
@@ -123,6 +138,28 @@ const schema = {
         retry_max_wait_time: durationSchema('Longest wait before a retry.', '1s'),
       },
     },
+    state: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['path'],
+      description:
+        'A window ledger in SQLite that makes the input durable: scraped windows are stored until their batch is acked and sent again after a restart, ' +
+        'windows missed while sluice was down are backfilled from Run:ai with the same bounds (hence the same event ids), older ones are recorded as gaps, ' +
+        'and resources whose metrics failed are retried for their window. Absent: windows live in memory only, as in OpenMeter\'s collector.',
+      properties: {
+        path: { type: 'string', minLength: 1, description: 'The SQLite file, relative to the config file; one per run_ai input.' },
+        max_backfill: durationSchema(
+          "How far back missed windows are scraped after a restart or a long Run:ai outage; older windows are recorded as gaps. Keep it within Run:ai's metrics retention and below the sink's dedupe window.",
+          '1h',
+        ),
+        sync: {
+          type: 'string',
+          enum: ['off', 'normal', 'full'],
+          default: 'normal',
+          description: 'normal: survives a killed process; full: fsync per commit, survives power loss; off: neither guaranteed (as the sqlite buffer).',
+        },
+      },
+    },
   },
 };
 
@@ -148,6 +185,7 @@ interface Compiled {
   /** `metrics_offset` as Go prints it. */
   readonly offsetText: string;
   readonly http: { timeoutMs: number; retryCount: number; retryWaitMs: number; retryMaxWaitMs: number };
+  readonly state?: { readonly path: string; readonly maxBackfillMs: number; readonly maxBackfillText: string; readonly sync: 'off' | 'normal' | 'full' };
 }
 
 function compile(config: RunAiConfig): Compiled {
@@ -171,6 +209,12 @@ function compile(config: RunAiConfig): Compiled {
   if (http.retryMaxWaitMs < http.retryWaitMs) {
     throw new Error(`http.retry_max_wait_time (${config.http.retry_max_wait_time}) is shorter than http.retry_wait_time (${config.http.retry_wait_time})`);
   }
+  let state: Compiled['state'];
+  if (config.state) {
+    const maxBackfillNs = duration(config.state.max_backfill, 'state.max_backfill');
+    if (maxBackfillNs < 0) throw new Error(`state.max_backfill must not be negative, got ${config.state.max_backfill}`);
+    state = { path: config.state.path, maxBackfillMs: maxBackfillNs / 1e6, maxBackfillText: formatDuration(maxBackfillNs), sync: config.state.sync };
+  }
   return {
     url: config.url,
     appId: config.app_id,
@@ -182,6 +226,7 @@ function compile(config: RunAiConfig): Compiled {
     offsetMs: offsetNs / 1e6,
     offsetText: formatDuration(offsetNs),
     http,
+    ...(state ? { state } : {}),
   };
 }
 
@@ -206,39 +251,53 @@ function duration(text: string, field: string): number {
 // -- the input ---------------------------------------------------------------------------------
 
 /** A metrics window: [start, end] in epoch ms, and the nominal schedule tick it belongs to. */
-interface Window {
-  readonly start: number;
-  readonly end: number;
-  readonly tick: number;
-}
+type Window = LedgerWindow;
 
 /** One resource to fetch metrics for over one window. */
 interface Job {
   readonly resource: Workload | Pod;
   readonly target: MetricsTarget;
   readonly window: Window;
-  /** Scrapes that already failed to fetch it. */
+  /** Scrapes that already failed to fetch it; above 0 it is a retry of an owed resource. */
   readonly attempts: number;
 }
 
 type Outcome = { readonly job: Job; readonly message: Message } | { readonly job: Job; readonly error: Error };
 
+/** A batch waiting to be read: one window's messages, or the retried resources of one window. */
+interface Queued {
+  readonly messages: Message[];
+  /** Its id in the ledger's outbox, when the input keeps state. */
+  readonly ledgerId?: number;
+}
+
 class RunAiInput implements Input {
   #config: Compiled;
   #settings: Settings;
   #client: RunAiClient | undefined;
+  #ledger: WindowLedger | undefined;
+  /** Where the schedule starts, planned from the ledger at connect. */
+  #plan: { start: number; tick: number } | undefined;
+  /** Windows whose tick had passed when the input started are backfill. */
+  #startedAt = 0;
   #loop: Promise<void> | undefined;
   #stop = new AbortController();
   #closing: Promise<void> | undefined;
+  #closed = false;
+  /** Batches read and not yet settled: the ledger stays open until they are. */
+  #outstanding = 0;
   /** Batches ready for read(), oldest first: one per window. */
-  #batches: Message[][] = [];
+  #batches: Queued[] = [];
   #waiters = new Set<() => void>();
   /** Windows whose listing hasn't succeeded yet, oldest first. */
   #due: Window[] = [];
-  /** Resource windows whose metrics failed, by `<id>@<window start>`, retried at the next scrape. */
+  /** Without state: resource windows whose metrics failed, by `<id>@<window start>`, retried at the next scrape. */
   #missing = new Map<string, Job>();
   #failures: Counter;
   #abandoned: Counter;
+  #skipped: Counter;
+  #backfilled: Counter;
+  #owed: Gauge;
   #scrapeErrors: Counter;
   #scrapeDuration: Summary;
 
@@ -251,15 +310,19 @@ class RunAiInput implements Input {
     const m = settings.metrics;
     this.#failures = m.counter('run_ai_resource_failures_total', 'Resource windows whose metrics failed and are retried at the next scrape.', ['type']);
     this.#abandoned = m.counter('run_ai_windows_abandoned_total', 'Resource windows given up after retries, or dropped while the backlog was full.', ['type', 'reason']);
+    this.#skipped = m.counter('run_ai_windows_skipped_total', 'Whole windows given up (state: older than max_backfill when they could be scraped), recorded as gaps.', ['type', 'reason']);
+    this.#backfilled = m.counter('run_ai_windows_backfilled_total', 'Windows scraped after a restart that were due while sluice was not running (state).', ['type']);
+    this.#owed = m.gauge('run_ai_resources_owed', 'Resource windows whose metrics failed and are still to be retried (state).', ['type']);
     this.#scrapeErrors = m.counter('run_ai_scrape_errors_total', 'Scrapes whose listing failed; their windows stay due.', ['type']);
     this.#scrapeDuration = m.timer('run_ai_scrape_duration_ns', 'Duration of one scrape (listing and metrics) in nanoseconds.', ['type']);
   }
 
-  /** Checks url and credentials with a token request, then starts the schedule. */
+  /** Opens the state (re-queuing what it holds), checks url and credentials with a token request, then starts the schedule. */
   async connect(signal: AbortSignal): Promise<void> {
     if (this.#stop.signal.aborted) throw new Error('run_ai input is closed');
     if (this.#loop !== undefined) return;
     if (this.#config.url === '') throw new Error('url is empty: set input.run_ai.url (the docs read it from RUNAI_URL)');
+    if (this.#config.state && this.#ledger === undefined) this.#openLedger(this.#config.state);
     this.#client ??= new RunAiClient({
       url: this.#config.url,
       credentials: { grantType: 'app_token', appId: this.#config.appId, appSecret: this.#config.appSecret },
@@ -274,6 +337,7 @@ class RunAiInput implements Input {
     } catch (err) {
       throw new Error(`cannot authenticate with Run:ai at ${this.#config.url}: ${this.#scrub(err)}`);
     }
+    if (this.#ledger) this.#plan ??= this.#resume(this.#ledger, this.#config.state!);
     this.#loop = this.#run(this.#client, this.#stop.signal).catch((err: unknown) => {
       this.#settings.logger.error({ error: this.#scrub(err) }, 'Run:ai schedule stopped unexpectedly');
     });
@@ -281,8 +345,11 @@ class RunAiInput implements Input {
 
   async read(signal: AbortSignal): Promise<ReadResult | null> {
     for (;;) {
-      const batch = this.#batches.shift();
-      if (batch !== undefined) return { batch, ack: this.#ack(batch) };
+      const queued = this.#batches.shift();
+      if (queued !== undefined) {
+        this.#outstanding++;
+        return { batch: queued.messages, ack: this.#ack(queued) };
+      }
       if (this.#stop.signal.aborted || signal.aborted) return null;
       await this.#nextBatch(signal);
     }
@@ -298,25 +365,60 @@ class RunAiInput implements Input {
     this.#notify();
     await this.#loop;
     await this.#client?.close();
-    const unread = this.#batches.reduce((n, b) => n + b.length, 0);
-    if (unread > 0) this.#settings.logger.warn({ messages: unread }, 'Run:ai input closed with undelivered messages; their windows are lost');
+    const unread = this.#batches.reduce((n, b) => n + b.messages.length, 0);
+    if (unread > 0 && this.#ledger) {
+      this.#settings.logger.info({ messages: unread, state: this.#ledger.file }, 'Run:ai input closed with unread messages; they are kept in its state and sent at the next start');
+    } else if (unread > 0) {
+      this.#settings.logger.warn({ messages: unread }, 'Run:ai input closed with undelivered messages; their windows are lost');
+    }
+    this.#closed = true;
+    this.#closeLedgerWhenSettled();
   }
 
-  /** No error: the batch is done. An error: its messages are queued again, first in line. */
-  #ack(batch: Message[]): Ack {
+  /** No error: the batch is done (and so is its window, in the ledger). An error: its messages are queued again, first in line. */
+  #ack(queued: Queued): Ack {
     let settled = false;
     return (error) => {
       if (settled) return;
       settled = true;
-      if (error === undefined) return;
-      if (this.#stop.signal.aborted) {
-        this.#settings.logger.error({ messages: batch.length, error: this.#scrub(error) }, 'Run:ai batch was not delivered before shutdown; its windows are lost');
-        return;
+      this.#outstanding--;
+      try {
+        if (error === undefined) {
+          if (queued.ledgerId !== undefined) this.#recordDelivered(queued.ledgerId, queued.messages.length);
+          return;
+        }
+        if (this.#stop.signal.aborted) {
+          if (queued.ledgerId !== undefined) {
+            this.#settings.logger.warn(
+              { messages: queued.messages.length, error: this.#scrub(error) },
+              'Run:ai batch was not delivered before shutdown; it is kept in the state and sent again at the next start',
+            );
+          } else {
+            this.#settings.logger.error({ messages: queued.messages.length, error: this.#scrub(error) }, 'Run:ai batch was not delivered before shutdown; its windows are lost');
+          }
+          return;
+        }
+        this.#batches.unshift(queued);
+        this.#notify();
+        this.#settings.logger.warn({ messages: queued.messages.length, error: this.#scrub(error) }, 'Run:ai batch was not delivered; queued again');
+      } finally {
+        this.#closeLedgerWhenSettled();
       }
-      this.#batches.unshift(batch);
-      this.#notify();
-      this.#settings.logger.warn({ messages: batch.length, error: this.#scrub(error) }, 'Run:ai batch was not delivered; queued again');
     };
+  }
+
+  #recordDelivered(ledgerId: number, messages: number): void {
+    try {
+      this.#ledger!.delivered(ledgerId);
+    } catch (err) {
+      // The batch stays in the outbox: the next start sends it again, with the same bytes and ids.
+      this.#settings.logger.error({ messages, error: (err as Error).message }, 'Run:ai could not record a delivered batch in its state; it will be sent again at the next start');
+    }
+  }
+
+  /** Acks arrive after close() while the pipeline drains; the ledger closes after the last one. */
+  #closeLedgerWhenSettled(): void {
+    if (this.#closed && this.#outstanding === 0) this.#ledger?.close();
   }
 
   #nextBatch(signal: AbortSignal): Promise<void> {
@@ -335,26 +437,92 @@ class RunAiInput implements Input {
     for (const wake of [...this.#waiters]) wake();
   }
 
+  // -- state ---------------------------------------------------------------------------------
+
+  /** Opens the ledger and queues the batches it holds undelivered, oldest first, before anything new. */
+  #openLedger(state: NonNullable<Compiled['state']>): void {
+    const file = resolvePath(this.#settings.baseDir, state.path);
+    let ledger: WindowLedger;
+    try {
+      ledger = new WindowLedger({
+        file,
+        sync: state.sync,
+        identity: { resourceType: this.#config.resourceType, schedule: this.#config.schedule.text, offsetMs: this.#config.offsetMs },
+      });
+    } catch (err) {
+      throw new Error(`cannot open the run_ai state ${file}: ${(err as Error).message}`);
+    }
+    if (ledger.changes.length > 0) {
+      this.#settings.logger.warn(
+        { state: file, changes: ledger.changes },
+        'Run:ai state was written with another schedule; windows continue from the last recorded one (the first may be shorter or longer), and ids of later windows differ from what the old schedule would have given',
+      );
+    }
+    const pending = ledger.pendingBatches();
+    for (const batch of pending) this.#batches.push({ messages: batch.messages.map((m) => Message.fromBytes(m.body, m.metadata)), ledgerId: batch.id });
+    if (pending.length > 0) {
+      this.#settings.logger.info(
+        { state: file, batches: pending.length, messages: pending.reduce((n, b) => n + b.messages.length, 0) },
+        'Run:ai batches scraped by a previous run and not delivered are sent again',
+      );
+    }
+    this.#owed.set({ type: this.#config.resourceType }, ledger.missing().length);
+    this.#ledger = ledger;
+  }
+
+  /** Plans the first window from the ledger: backfill from the last recorded window, gaps beyond max_backfill. */
+  #resume(ledger: WindowLedger, state: NonNullable<Compiled['state']>): { start: number; tick: number } {
+    const now = Date.now();
+    const resumePoint = ledger.resumePoint();
+    const plan = planResume(this.#config.schedule, this.#config.offsetMs, resumePoint, now, state.maxBackfillMs);
+    this.#startedAt = now;
+    if (plan.gap) this.#recordGap(ledger, plan.gap, now);
+    if (plan.backfill > 0) {
+      this.#settings.logger.info(
+        { windows: plan.backfill, from: rfc3339Nano(plan.start), schedule: this.#config.schedule.text },
+        'Run:ai backfills the windows missed while it was not running',
+      );
+    }
+    return { start: plan.start, tick: plan.tick };
+  }
+
+  /** Records whole windows given up as a gap: a row in the ledger, the skipped metric and an error line. */
+  #recordGap(ledger: WindowLedger, gap: { start: number; end: number; windows: number }, now: number): void {
+    const state = this.#config.state!;
+    ledger.recordGap({ ...gap, reason: 'max_backfill', detail: `ended more than max_backfill (${state.maxBackfillText}) before they could be scraped` });
+    this.#skipped.inc({ type: this.#config.resourceType, reason: 'max_backfill' }, gap.windows);
+    this.#settings.logger.error(
+      { windows: gap.windows, from: rfc3339Nano(gap.start), to: rfc3339Nano(gap.end), max_backfill: state.maxBackfillText, now: rfc3339Nano(now), state: ledger.file },
+      'Run:ai windows skipped: they ended more than max_backfill before they could be scraped; their usage is not collected (recorded as a gap)',
+    );
+  }
+
   // -- schedule ------------------------------------------------------------------------------
 
-  /** Waits for each nominal tick, makes its window due and scrapes; one scrape at a time. */
+  /**
+   * Waits for each nominal tick, makes its window due and scrapes; one scrape at a time. With state,
+   * windows left due after a scrape (backfill) are scraped at once instead of at the next tick.
+   */
   async #run(client: RunAiClient, signal: AbortSignal): Promise<void> {
     const { schedule, offsetMs } = this.#config;
-    let tick = schedule.next(Date.now());
-    let start = schedule.previous(tick) - offsetMs;
+    let tick = this.#plan?.tick ?? schedule.next(Date.now());
+    let start = this.#plan?.start ?? schedule.previous(tick) - offsetMs;
+    let progressed = false;
     while (!signal.aborted) {
-      if (!(await sleepUntil(tick, signal))) return;
+      const catchUp = this.#ledger !== undefined && progressed && this.#due.length > 0;
+      if (!catchUp && !(await sleepUntil(tick, signal))) return;
       // Every tick that has passed gets its own window, so an overrun leaves no gap.
       const now = Date.now();
-      do {
+      while (tick <= now) {
         this.#due.push({ start, end: tick - offsetMs, tick });
         start = tick - offsetMs;
         tick = schedule.next(tick);
-      } while (tick <= now);
-      this.#trimDue();
+      }
+      this.#trimDue(now);
       const began = Date.now();
+      progressed = false;
       try {
-        await this.#scrape(client, signal);
+        progressed = await this.#scrape(client, signal);
       } catch (err) {
         if (signal.aborted) return;
         this.#settings.logger.error({ error: this.#scrub(err) }, 'Run:ai scrape failed unexpectedly');
@@ -369,7 +537,22 @@ class RunAiInput implements Input {
     }
   }
 
-  #trimDue(): void {
+  #trimDue(now: number): void {
+    const state = this.#config.state;
+    if (this.#ledger && state) {
+      // With state, a window is given up only once it is older than max_backfill, and never silently.
+      let count = 0;
+      while (count < this.#due.length && this.#due[count]!.tick < now - state.maxBackfillMs) count++;
+      if (count === 0) return;
+      const dropped = this.#due.slice(0, count);
+      try {
+        this.#recordGap(this.#ledger, { start: dropped[0]!.start, end: dropped[count - 1]!.end, windows: count }, now);
+        this.#due.splice(0, count);
+      } catch (err) {
+        this.#settings.logger.error({ error: (err as Error).message }, 'Run:ai could not record a gap in its state; the windows stay due');
+      }
+      return;
+    }
     const excess = this.#due.length - MAX_DUE_WINDOWS;
     if (excess <= 0) return;
     const dropped = this.#due.splice(0, excess);
@@ -382,35 +565,51 @@ class RunAiInput implements Input {
 
   // -- scrape --------------------------------------------------------------------------------
 
-  /** Lists resources, fetches metrics for every due window and every missing one, queues one batch per window. */
-  async #scrape(client: RunAiClient, signal: AbortSignal): Promise<void> {
+  /**
+   * Lists resources, fetches metrics for due windows (at most MAX_WINDOWS_PER_SCRAPE) and every
+   * missing one, queues one batch per window. Due windows leave `#due` only once settled, so a
+   * scrape that is aborted or fails leaves them due. True when it settled windows or retries.
+   */
+  async #scrape(client: RunAiClient, signal: AbortSignal): Promise<boolean> {
     const type = this.#config.resourceType;
     if (this.#batches.length >= MAX_PENDING_BATCHES) {
       this.#settings.logger.warn({ batches: this.#batches.length }, 'Run:ai scrape postponed: the output is behind');
-      return;
+      return false;
     }
     const started = process.hrtime.bigint();
     let listing: Listing<Workload | Pod>;
     try {
       listing = type === 'workload' ? await client.listWorkloads(signal) : await client.listPods(signal);
     } catch (err) {
-      if (signal.aborted) return;
+      if (signal.aborted) return false;
       this.#scrapeErrors.inc({ type });
       this.#settings.logger.error(
         { error: this.#scrub(err), windows: this.#due.length },
         'Run:ai listing failed; its windows are scraped at the next tick',
       );
-      return;
+      return false;
     }
     this.#reportListing(listing);
-    const windows = this.#due.splice(0, MAX_WINDOWS_PER_SCRAPE);
-    const jobs = [...this.#missing.values()];
-    this.#missing.clear();
+    const windows = this.#due.slice(0, MAX_WINDOWS_PER_SCRAPE);
+    const jobs = this.#ledger ? this.#owedJobs(this.#ledger) : [...this.#missing.values()];
+    if (!this.#ledger) this.#missing.clear();
     for (const window of windows) for (const resource of listing.items) jobs.push({ resource, target: targetOf(type, resource), window, attempts: 0 });
     const outcomes = await Promise.all(jobs.map((job) => this.#fetch(client, job, signal)));
-    if (signal.aborted) return;
-    this.#settle(outcomes);
+    if (signal.aborted) return false;
+    if (this.#ledger) this.#settleWithLedger(this.#ledger, windows, listing.items.length, outcomes);
+    else this.#settle(outcomes);
+    this.#due.splice(0, windows.length);
     this.#scrapeDuration.observe({ type }, Number(process.hrtime.bigint() - started));
+    return windows.length > 0 || jobs.length > 0;
+  }
+
+  /** The resources the ledger says are owed, as jobs of their own windows. */
+  #owedJobs(ledger: WindowLedger): Job[] {
+    const type = this.#config.resourceType;
+    return ledger.missing().map((owed) => {
+      const resource = owed.resource as Workload | Pod;
+      return { resource, target: targetOf(type, resource), window: owed.window, attempts: owed.attempts };
+    });
   }
 
   async #fetch(client: RunAiClient, job: Job, signal: AbortSignal): Promise<Outcome> {
@@ -439,12 +638,79 @@ class RunAiInput implements Input {
       if (examples.length < 3) examples.push({ id: outcome.job.resource.id, window_end: rfc3339Nano(outcome.job.window.end), error: this.#scrub(outcome.error) });
       this.#retryLater(outcome.job, outcome.error);
     }
-    for (const key of [...byWindow.keys()].sort((a, b) => a - b)) this.#batches.push(byWindow.get(key)!);
+    for (const key of [...byWindow.keys()].sort((a, b) => a - b)) this.#batches.push({ messages: byWindow.get(key)! });
     if (byWindow.size > 0) this.#notify();
-    if (failed.length > 0) {
-      this.#failures.inc({ type: this.#config.resourceType }, failed.length);
-      this.#settings.logger.warn({ failed: failed.length, examples }, 'Run:ai metrics failed for some resources; their windows are retried at the next scrape');
+    this.#reportFailures(failed.length, examples);
+  }
+
+  /**
+   * With state: records the whole scrape in the ledger in one transaction (new windows, their
+   * messages, failures owed, recoveries, give-ups) and only then queues the batches, so what is
+   * emitted is exactly what a restart would emit again. Throws (leaving everything due) when the
+   * ledger cannot be written.
+   */
+  #settleWithLedger(ledger: WindowLedger, windows: readonly Window[], listed: number, outcomes: Outcome[]): void {
+    const type = this.#config.resourceType;
+    const maxBackfillMs = this.#config.state!.maxBackfillMs;
+    const now = Date.now();
+    const batches = new Map<string, { window: Window; kind: 'window' | 'retry'; messages: Message[]; stored: StoredMessage[] }>();
+    const failed: { window: Window; resourceId: string; resource: unknown; error: string }[] = [];
+    const recovered: { window: Window; resourceId: string }[] = [];
+    const givenUp: { window: Window; resourceId: string; reason: GapReason; detail: string }[] = [];
+    const examples: { id: string; window_end: string; error: string }[] = [];
+    for (const outcome of outcomes) {
+      const { job } = outcome;
+      const kind = job.attempts > 0 ? 'retry' : 'window';
+      if ('message' in outcome) {
+        const key = `${job.window.start}:${kind}`;
+        let batch = batches.get(key);
+        if (!batch) batches.set(key, (batch = { window: job.window, kind, messages: [], stored: [] }));
+        // What is emitted is built from the stored bytes, so a replay after a restart is identical.
+        const body = outcome.message.bytes();
+        batch.stored.push({ body, metadata: outcome.message.metadata });
+        batch.messages.push(Message.fromBytes(body, outcome.message.metadata));
+        if (kind === 'retry') recovered.push({ window: job.window, resourceId: job.resource.id });
+        continue;
+      }
+      const error = this.#scrub(outcome.error);
+      const gone = outcome.error instanceof RunAiError && outcome.error.status === 404;
+      if (gone || job.window.tick < now - maxBackfillMs) {
+        const reason: GapReason = gone ? 'not_found' : 'max_backfill';
+        givenUp.push({ window: job.window, resourceId: job.resource.id, reason, detail: `after ${job.attempts + 1} attempt(s): ${error}` });
+        continue;
+      }
+      failed.push({ window: job.window, resourceId: job.resource.id, resource: job.resource, error });
+      if (examples.length < 3) examples.push({ id: job.resource.id, window_end: rfc3339Nano(job.window.end), error });
     }
+    const ordered = [...batches.values()].sort((a, b) => a.window.start - b.window.start || (a.kind === b.kind ? 0 : a.kind === 'retry' ? -1 : 1));
+    const ids = ledger.recordScrape({
+      windows: windows.map((window) => ({ window, listed })),
+      batches: ordered.map((b) => ({ window: b.window, kind: b.kind, messages: b.stored })),
+      failed,
+      recovered,
+      givenUp,
+    });
+    const backfilled = windows.filter((w) => w.tick <= this.#startedAt).length;
+    if (backfilled > 0) this.#backfilled.inc({ type }, backfilled);
+    for (const [i, batch] of ordered.entries()) this.#batches.push({ messages: batch.messages, ledgerId: ids[i]! });
+    if (ordered.length > 0) this.#notify();
+    for (const g of givenUp) {
+      this.#abandoned.inc({ type, reason: g.reason });
+      this.#settings.logger.error(
+        { id: g.resourceId, window_start: rfc3339Nano(g.window.start), window_end: rfc3339Nano(g.window.end), reason: g.reason, detail: g.detail },
+        g.reason === 'not_found'
+          ? 'Run:ai resource no longer exists; its window is given up (recorded as a gap)'
+          : 'Run:ai metrics kept failing until the window was older than max_backfill; it is given up (recorded as a gap)',
+      );
+    }
+    this.#owed.set({ type }, ledger.missing().length);
+    this.#reportFailures(failed.length, examples);
+  }
+
+  #reportFailures(count: number, examples: { id: string; window_end: string; error: string }[]): void {
+    if (count === 0) return;
+    this.#failures.inc({ type: this.#config.resourceType }, count);
+    this.#settings.logger.warn({ failed: count, examples }, 'Run:ai metrics failed for some resources; their windows are retried at the next scrape');
   }
 
   #retryLater(job: Job, error: Error): void {
