@@ -99,12 +99,51 @@ export class Message {
  * never empty; non-finite numbers are an error rather than a silent `null` in a billing event.
  */
 export function toJSONText(value: unknown): string {
+  // A replacer takes JSON.stringify off V8's fast path (about twice the time for a batch of
+  // events), so plain JSON.stringify goes first. It throws on a bigint, and writes a non-finite
+  // number as null: output without "null" in it needs no check, other output is checked by a walk.
+  let plain: string | undefined;
+  try {
+    plain = JSON.stringify(value) ?? 'null';
+  } catch {
+    // A bigint or a cycle: the checked path below converts or reports it.
+  }
+  if (plain !== undefined && (!plain.includes('null') || needsNoReplacer(value, 0))) return plain;
   const text = JSON.stringify(value, (_key, v: unknown) => {
     if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`cannot encode ${v} as JSON`);
     if (typeof v === 'bigint') return Number(v);
     return v;
   });
   return text ?? 'null';
+}
+
+const MAX_PLAIN_DEPTH = 100;
+
+/**
+ * True when plain JSON.stringify encodes `value` as toJSONText must: no non-finite number, no
+ * bigint, no toJSON() whose result would need checking. Unsure (very deep or cyclic values)
+ * answers false, leaving them to the checked path.
+ */
+function needsNoReplacer(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'number':
+      return Number.isFinite(value);
+    case 'bigint':
+      return false;
+    case 'object': {
+      if (value === null) return true;
+      if (depth >= MAX_PLAIN_DEPTH) return false;
+      if (Array.isArray(value)) {
+        for (const item of value) if (!needsNoReplacer(item, depth + 1)) return false;
+        return true;
+      }
+      if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return false;
+      for (const key in value) if (!needsNoReplacer((value as Record<string, unknown>)[key], depth + 1)) return false;
+      return true;
+    }
+    default:
+      return true;
+  }
 }
 
 /**

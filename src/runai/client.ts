@@ -303,7 +303,14 @@ export class RunAiClient {
     const chunks: string[][] = [];
     for (let i = 0; i < types.length; i += MAX_METRIC_TYPES_PER_REQUEST) chunks.push(types.slice(i, i + MAX_METRIC_TYPES_PER_REQUEST));
     const parts = await Promise.all(
-      chunks.map((chunk) => this.#queue.add(() => this.#metricsChunk(target, chunk, window, signal), { signal })),
+      // No `signal` option: p-queue would add an abort listener per queued request to the one
+      // shared signal, and EventTarget's duplicate check makes each addition O(listeners).
+      chunks.map((chunk) =>
+        this.#queue.add(() => {
+          signal.throwIfAborted();
+          return this.#metricsChunk(target, chunk, window, signal);
+        }),
+      ),
     );
     const result: MetricValues = { values: {}, perGpu: {} };
     for (const part of parts) {

@@ -48,7 +48,7 @@ export default defineInput<GenerateConfig>({
       async read(signal): Promise<ReadResult | null> {
         const remaining = config.count > 0 ? config.count - produced : config.batch_size;
         if (remaining <= 0 || signal.aborted || stopped.signal.aborted) return null;
-        await sleep(next(produced === 0), AbortSignal.any([signal, stopped.signal]));
+        await sleep(next(produced === 0), signal, stopped.signal);
         if (signal.aborted || stopped.signal.aborted) return null;
         const batch: Message[] = [];
         const size = Math.min(config.batch_size, remaining);

@@ -69,7 +69,7 @@ describe('run_ai config', () => {
       page_size: 500,
       schedule: '*/30 * * * * *',
       metrics_offset: '0s',
-      http: { timeout: '30s', retry_count: 1, retry_wait_time: '100ms', retry_max_wait_time: '1s' },
+      http: { timeout: '30s', retry_count: 1, retry_wait_time: '100ms', retry_max_wait_time: '1s', max_in_flight: 64 },
     });
     expect((runAi.schema['properties'] as Record<string, { 'x-secret'?: boolean }>)['app_secret']!['x-secret']).toBe(true);
     expect(problems(runAi.example as Record<string, unknown>)).toBe('');

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+// Scrape scale: one run_ai scrape of 10,000 running workloads (12 metrics, so two metrics
+// requests each) against `sluice sim runai` with 25 ms added to every answer, in another process.
+//
+//   node bench/scrape.mjs [--workloads 10000] [--latency 25ms] [--rounds 5] [--max-in-flight 64] [--concurrency 16,32,64,128,256] [--skip-pipeline] [--skip-client]
+//
+// 1. `sluice run` of a pipeline run_ai -> drop, scheduled to fire once a few seconds after start:
+//    the scrape's wall time (run_ai_scrape_duration_ns), requests and their statuses
+//    (run_ai_http_request_ns), peak RSS of the process, and messages delivered, with
+//    `http.max_in_flight` from --max-in-flight (run_ai's default is 64).
+// 2. The Run:ai client API directly (bench/lib/scrape-client.mjs) at each concurrency, one
+//    process per run: wall time, requests/s and peak RSS.
+// Baseline: OpenMeter's collector scrapes sequentially, so one scrape takes at least
+// requests x latency (10,000 workloads: 20,020 requests x 25 ms = 500 s).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BENCH_DIR, CLI, ROOT, fmt, median, options, printMachine, runNode, sleep } from './lib/common.mjs';
+
+const opts = options({ workloads: 10_000, latency: '25ms', rounds: 5, concurrency: '16,32,64,128,256', 'max-in-flight': 64, 'skip-pipeline': false, 'skip-client': false });
+const TICKS_PER_SECOND = 100;
+
+/** The smallest simulated cluster with `running` scrapeable workloads (the simulator mixes in other phases). */
+async function clusterSize(running) {
+  const { startRunAiSimulator } = await import(`${ROOT}/dist/runai/sim.js`);
+  const scrapeable = async (n) => {
+    const sim = await startRunAiSimulator({ workloads: n });
+    const count = sim.scrapeableWorkloads().length;
+    await sim.close();
+    return count;
+  };
+  let lo = running;
+  let hi = running * 2;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((await scrapeable(mid)) >= running) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+async function startSimulator(workloads) {
+  const child = spawn(process.execPath, [CLI, 'sim', 'runai', '--workloads', String(workloads), '--latency', opts.latency], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('RUNAI_APP_SECRET=')) resolve();
+    });
+    child.on('exit', () => reject(new Error(`sim runai exited: ${out}`)));
+  });
+  const env = Object.fromEntries([...out.matchAll(/(RUNAI_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  const running = Number(/(\d+) running/.exec(out)[1]);
+  return {
+    ...env,
+    running,
+    pid: child.pid,
+    cpuMs: () => {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND) * 1000;
+    },
+    close: () => child.kill(),
+  };
+}
+
+async function freePort() {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  return port;
+}
+
+/** Prometheus text -> [{ name, labels, value }]. */
+function parseMetrics(text) {
+  const out = [];
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
+    out.push({ name: m[1], labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** A cron (seconds first, local time) firing once a day, `secondsAhead` from now. */
+function onceSoon(secondsAhead) {
+  const at = new Date(Date.now() + secondsAhead * 1000);
+  return `${at.getSeconds()} ${at.getMinutes()} ${at.getHours()} * * *`;
+}
+
+async function pipelineRun(sim) {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-scrape-'));
+  const port = await freePort();
+  const config = join(dir, 'scrape.yaml');
+  writeFileSync(
+    config,
+    [
+      `http: { address: '127.0.0.1:${port}' }`,
+      'logger: { level: warn }',
+      'input:',
+      '  run_ai:',
+      `    url: '${sim.RUNAI_URL}'`,
+      `    app_id: '${sim.RUNAI_APP_ID}'`,
+      `    app_secret: '${sim.RUNAI_APP_SECRET}'`,
+      `    schedule: '${onceSoon(4)}'`,
+      '    http:',
+      `      max_in_flight: ${opts['max-in-flight']}`,
+      'output:',
+      '  drop: {}',
+      '',
+    ].join('\n'),
+  );
+  const simCpu = sim.cpuMs();
+  let child;
+  const run = runNode([CLI, 'run', config], { onSpawn: (c) => (child = c) });
+  let scrape;
+  const deadline = Date.now() + 10 * 60_000;
+  while (Date.now() < deadline) {
+    await sleep(250);
+    let metrics;
+    try {
+      metrics = parseMetrics(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
+    } catch {
+      continue;
+    }
+    const value = (name, where = () => true) => metrics.filter((m) => m.name === name && where(m.labels)).reduce((n, m) => n + m.value, 0);
+    const sent = value('output_sent');
+    if (value('run_ai_scrape_duration_ns_count') >= 1 && sent >= sim.running) {
+      const requests = metrics.filter((m) => m.name === 'run_ai_http_request_ns_count' && m.labels.url !== '/api/v1/token');
+      scrape = {
+        ms: value('run_ai_scrape_duration_ns_sum') / 1e6,
+        requests: requests.reduce((n, m) => n + m.value, 0),
+        errors: requests.filter((m) => !/^2\d\d$/.test(m.labels.status_code)).reduce((n, m) => n + m.value, 0),
+        failures: value('run_ai_resource_failures_total'),
+        sent,
+      };
+      break;
+    }
+  }
+  child.kill('SIGTERM');
+  const result = await run;
+  rmSync(dir, { recursive: true, force: true });
+  if (!scrape) throw new Error(`no complete scrape: ${result.stderr.slice(-2000)}`);
+  return { ...scrape, maxRssMB: result.maxRssMB, simCpuMs: sim.cpuMs() - simCpu };
+}
+
+async function clientRun(sim, concurrency) {
+  const simCpu = sim.cpuMs();
+  const r = await runNode([join(BENCH_DIR, 'lib', 'scrape-client.mjs'), sim.RUNAI_URL, sim.RUNAI_APP_ID, sim.RUNAI_APP_SECRET, String(concurrency)]);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return { ...JSON.parse(r.stdout), maxRssMB: r.maxRssMB, cpuMs: r.cpuMs, simCpuMs: sim.cpuMs() - simCpu };
+}
+
+printMachine();
+const size = await clusterSize(opts.workloads);
+const sim = await startSimulator(size);
+console.log(`sim runai: ${sim.running} running of ${size} workloads, latency ${opts.latency}`);
+const sequentialS = ((2 * sim.running + Math.ceil(size / 500)) * parseFloat(opts.latency)) / 1000;
+try {
+  if (!opts['skip-pipeline']) {
+    const runs = [];
+    for (let round = 0; round < opts.rounds; round++) {
+      const r = await pipelineRun(sim);
+      runs.push(r);
+      console.log(
+        `  sluice run, round ${round + 1}: scrape ${fmt(r.ms / 1000, 2)} s, ${fmt(r.requests)} requests (${fmt((r.requests / r.ms) * 1000)}/s), ` +
+          `${r.errors} errors, ${r.failures} failed workloads, ${fmt(r.sent)} messages, peak RSS ${fmt(r.maxRssMB)} MB, sim CPU ${fmt(r.simCpuMs / r.ms * 100)}%`,
+      );
+    }
+    const ms = median(runs.map((r) => r.ms));
+    console.log(
+      `sluice run (run_ai -> drop, client concurrency ${opts['max-in-flight']}), median of ${opts.rounds}: scrape ${fmt(ms / 1000, 2)} s (target <= 10 s), ` +
+        `${fmt(median(runs.map((r) => (r.requests / r.ms) * 1000)))} requests/s, peak RSS ${fmt(median(runs.map((r) => r.maxRssMB)))} MB (target <= 256), ` +
+        `errors ${runs.reduce((n, r) => n + r.errors, 0)} (target 0); vs sequential (OpenMeter's collector) >= ${fmt(sequentialS)} s: ${fmt(sequentialS / (ms / 1000), 1)}x faster`,
+    );
+  }
+  if (!opts['skip-client']) {
+    for (const concurrency of opts.concurrency.split(',').map(Number)) {
+      const runs = [];
+      for (let round = 0; round < opts.rounds; round++) runs.push(await clientRun(sim, concurrency));
+      const ms = median(runs.map((r) => r.ms));
+      const requests = runs[0].requests;
+      console.log(
+        `client API, concurrency ${String(concurrency).padStart(3)}: scrape ${fmt(ms / 1000, 2)} s, ${fmt((requests / ms) * 1000)} requests/s ` +
+          `(ceiling ${fmt((concurrency / parseFloat(opts.latency)) * 1000)}/s), client CPU ${fmt(median(runs.map((r) => r.cpuMs)) / 1000, 1)} s, ` +
+          `peak RSS ${fmt(median(runs.map((r) => r.maxRssMB)))} MB, sim CPU ${fmt(median(runs.map((r) => r.simCpuMs / r.ms)) * 100)}%, ` +
+          `errors ${runs.reduce((n, r) => n + r.errors, 0)}, failed ${runs.reduce((n, r) => n + r.failed, 0)} (median of ${opts.rounds})`,
+      );
+    }
+  }
+} finally {
+  sim.close();
+}
