@@ -1,7 +1,9 @@
 // Builds outputs directly from their specs (no config file, no engine), including the children of
 // wrapper outputs, so a wrapper test runs real child outputs against real loopback servers.
+import { afterEach } from 'vitest';
 import type { Builder, ChildOutput, ComponentSpec, Output, Settings, Submission } from '../../src/engine/component.js';
 import type { Message } from '../../src/engine/message.js';
+import { startOpenMeterSimulator, type OpenMeterSimulator, type OpenMeterSimulatorOptions } from '../../src/openmeter/sim.js';
 import { withDefaults } from './defaults.js';
 import { testSettings } from './settings.js';
 
@@ -87,5 +89,21 @@ export function captureSpec(state: CaptureState): ComponentSpec<'output'> {
       },
       close: async () => {},
     }),
+  };
+}
+
+/**
+ * Returns a starter of OpenMeter simulators that are all closed after each test of the calling
+ * file (registers the afterEach).
+ */
+export function simulatorsClosedAfterEach(): (options?: OpenMeterSimulatorOptions) => Promise<OpenMeterSimulator> {
+  const running: OpenMeterSimulator[] = [];
+  afterEach(async () => {
+    await Promise.allSettled(running.splice(0).map((sim) => sim.close()));
+  });
+  return async (options = {}) => {
+    const sim = await startOpenMeterSimulator(options);
+    running.push(sim);
+    return sim;
   };
 }

@@ -6,8 +6,8 @@ import httpClient from '../../../src/components/outputs/http_client.js';
 import type { Output, Settings } from '../../../src/engine/component.js';
 import { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
-import { startOpenMeterSimulator, type OpenMeterSimulator, type OpenMeterSimulatorOptions } from '../../../src/openmeter/sim.js';
-import { buildOutput } from '../../support/outputs.js';
+import { type OpenMeterSimulator } from '../../../src/openmeter/sim.js';
+import { buildOutput, simulatorsClosedAfterEach } from '../../support/outputs.js';
 
 const cloudEvent = (i: number, extra: Record<string, unknown> = {}) => ({ id: `evt-${i}`, specversion: '1.0', type: 'workload', source: 'run_ai', subject: `c-${i % 3}`, data: { gpu: i }, ...extra });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -18,11 +18,7 @@ afterEach(async () => {
   await Promise.allSettled(closers.splice(0).map((close) => close()));
 });
 
-async function simulator(options: OpenMeterSimulatorOptions = {}): Promise<OpenMeterSimulator> {
-  const sim = await startOpenMeterSimulator(options);
-  closers.push(() => sim.close());
-  return sim;
-}
+const simulator = simulatorsClosedAfterEach();
 
 /** drop_on around an http_client pointed at `sim`, as in the official OpenMeter config. */
 async function dropOnClient(sim: OpenMeterSimulator, dropOnConfig: Record<string, unknown>, clientConfig: Record<string, unknown> = {}, overrides: Partial<Settings> = {}): Promise<Output> {

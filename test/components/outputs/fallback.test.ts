@@ -4,8 +4,8 @@ import httpClient from '../../../src/components/outputs/http_client.js';
 import rejectErrored from '../../../src/components/outputs/reject_errored.js';
 import type { Output } from '../../../src/engine/component.js';
 import { Message } from '../../../src/engine/message.js';
-import { startOpenMeterSimulator, type OpenMeterSimulator, type OpenMeterSimulatorOptions } from '../../../src/openmeter/sim.js';
-import { buildOutput, captureSpec, type CaptureState } from '../../support/outputs.js';
+import { type OpenMeterSimulator } from '../../../src/openmeter/sim.js';
+import { buildOutput, captureSpec, type CaptureState, simulatorsClosedAfterEach } from '../../support/outputs.js';
 
 const cloudEvent = (i: number, extra: Record<string, unknown> = {}) => ({ id: `evt-${i}`, specversion: '1.0', type: 'workload', source: 'run_ai', subject: `c-${i % 3}`, data: { gpu: i }, ...extra });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -16,11 +16,7 @@ afterEach(async () => {
   await Promise.allSettled(closers.splice(0).map((close) => close()));
 });
 
-async function simulator(options: OpenMeterSimulatorOptions = {}): Promise<OpenMeterSimulator> {
-  const sim = await startOpenMeterSimulator(options);
-  closers.push(() => sim.close());
-  return sim;
-}
+const simulator = simulatorsClosedAfterEach();
 
 const client = (sim: OpenMeterSimulator, extra: Record<string, unknown> = {}) => ({
   http_client: { url: sim.ingestUrl, headers: { 'Content-Type': 'application/json' }, retries: 0, ...extra },

@@ -12,9 +12,9 @@ import type { DeliveryError } from '../../../src/components/undelivered.js';
 import type { Output, Settings } from '../../../src/engine/component.js';
 import { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
-import { startOpenMeterSimulator, type Fault, type OpenMeterSimulator, type OpenMeterSimulatorOptions } from '../../../src/openmeter/sim.js';
+import { startOpenMeterSimulator, type Fault } from '../../../src/openmeter/sim.js';
 import { withDefaults } from '../../support/defaults.js';
-import { buildOutput } from '../../support/outputs.js';
+import { buildOutput, simulatorsClosedAfterEach } from '../../support/outputs.js';
 
 // --- fixtures ---------------------------------------------------------------------------------
 
@@ -39,11 +39,7 @@ afterEach(async () => {
   await Promise.allSettled(closers.splice(0).map((close) => close()));
 });
 
-async function simulator(options: OpenMeterSimulatorOptions = {}): Promise<OpenMeterSimulator> {
-  const sim = await startOpenMeterSimulator(options);
-  closers.push(() => sim.close());
-  return sim;
-}
+const simulator = simulatorsClosedAfterEach();
 
 /** An http_client from a partial config (defaults filled by the schema), connected. */
 async function client(config: Record<string, unknown>, overrides: Partial<Settings> = {}): Promise<Output> {

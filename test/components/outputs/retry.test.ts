@@ -3,8 +3,8 @@ import httpClient from '../../../src/components/outputs/http_client.js';
 import retry from '../../../src/components/outputs/retry.js';
 import type { Output } from '../../../src/engine/component.js';
 import { Message } from '../../../src/engine/message.js';
-import { startOpenMeterSimulator, type OpenMeterSimulator, type OpenMeterSimulatorOptions } from '../../../src/openmeter/sim.js';
-import { buildOutput } from '../../support/outputs.js';
+import { type OpenMeterSimulator } from '../../../src/openmeter/sim.js';
+import { buildOutput, simulatorsClosedAfterEach } from '../../support/outputs.js';
 
 const cloudEvent = (i: number) => ({ id: `evt-${i}`, specversion: '1.0', type: 'workload', source: 'run_ai', subject: 'c', data: { gpu: i } });
 const never = () => new AbortController().signal;
@@ -14,11 +14,7 @@ afterEach(async () => {
   await Promise.allSettled(closers.splice(0).map((close) => close()));
 });
 
-async function simulator(options: OpenMeterSimulatorOptions = {}): Promise<OpenMeterSimulator> {
-  const sim = await startOpenMeterSimulator(options);
-  closers.push(() => sim.close());
-  return sim;
-}
+const simulator = simulatorsClosedAfterEach();
 
 async function build(sim: OpenMeterSimulator, config: Record<string, unknown>): Promise<Output> {
   const output = buildOutput(
