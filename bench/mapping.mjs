@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import mapping from '../dist/components/processors/mapping.js';
 import { Message } from '../dist/engine/message.js';
 import { compileExpression } from '../dist/mapping/environment.js';
+import { workload } from './lib/workload.mjs';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '7' }, events: { type: 'string', default: '5000' } } });
 const RUNS = Number(values.runs);
@@ -20,39 +21,7 @@ const EVENTS = Number(values.events);
 const SOURCE = readFileSync(new URL('../mappings/runai-workload.jsonata', import.meta.url), 'utf8');
 
 // The Run:ai API's workload example (runai-and-openmeter-api.md), varied per event.
-const WORKLOAD = {
-  resourceType: 'workload',
-  tenantId: 1001,
-  type: 'runai-job',
-  namespace: 'runai-proj-1',
-  name: 'very-important-job',
-  id: '497f6eca-6276-4993-bfeb-53cbbbba6f08',
-  clusterId: '71f69d83-ba66-4822-adf5-55ce55efd210',
-  projectName: 'proj-1',
-  projectId: '1',
-  departmentName: 'department-1',
-  departmentId: '1',
-  runningPods: 1,
-  allocatedResources: { gpu: 1.5, gpuMemory: '200Mi', cpu: 0.5, cpuMemory: '0B' },
-  phase: 'Running',
-  metrics: {
-    timestamp: '2025-01-01T12:00:00.004512Z',
-    values: {
-      CPU_LIMIT_CORES: 96,
-      CPU_MEMORY_LIMIT_BYTES: 412316860416,
-      CPU_MEMORY_REQUEST_BYTES: 412316860416,
-      CPU_MEMORY_USAGE_BYTES: 191126044672,
-      CPU_REQUEST_CORES: 96,
-      CPU_USAGE_CORES: 80,
-      GPU_ALLOCATION: 1,
-      GPU_MEMORY_REQUEST_BYTES: 42949672960,
-      GPU_MEMORY_USAGE_BYTES: 28991029248,
-      GPU_UTILIZATION: 85,
-      POD_COUNT: 1,
-      RUNNING_POD_COUNT: 1,
-    },
-  },
-};
+const WORKLOAD = workload('497f6eca-6276-4993-bfeb-53cbbbba6f08');
 const META = { scrape_interval: '30s', resource_type: 'workload', metrics_time: '2025-01-01T12:00:30Z' };
 
 const messages = Array.from({ length: EVENTS }, (_, i) => {

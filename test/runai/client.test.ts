@@ -2,25 +2,13 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/engine/metrics.js';
 import { Secrets } from '../../src/engine/secrets.js';
+import { DEFAULT_METRICS } from '../../src/components/inputs/run_ai.js';
 import { EXCLUDED_PHASES, POD_METRIC_TYPES } from '../../src/runai/api.js';
 import { RunAiClient, RunAiError, type RunAiClientOptions } from '../../src/runai/client.js';
 import { expectedMetrics, startRunAiSimulator, type RunAiSimulator, type RunAiSimulatorOptions } from '../../src/runai/sim.js';
 import { captureLog, metricValue } from './helpers.js';
 
-const WORKLOAD_METRICS = [
-  'CPU_LIMIT_CORES',
-  'CPU_MEMORY_LIMIT_BYTES',
-  'CPU_MEMORY_REQUEST_BYTES',
-  'CPU_MEMORY_USAGE_BYTES',
-  'CPU_REQUEST_CORES',
-  'CPU_USAGE_CORES',
-  'GPU_ALLOCATION',
-  'GPU_MEMORY_REQUEST_BYTES',
-  'GPU_MEMORY_USAGE_BYTES',
-  'GPU_UTILIZATION',
-  'POD_COUNT',
-  'RUNNING_POD_COUNT',
-];
+const WORKLOAD_METRICS = DEFAULT_METRICS.workload;
 const WINDOW = { start: Date.parse('2025-01-01T11:59:30Z'), end: Date.parse('2025-01-01T12:00:00Z') };
 
 const opened: { close(): Promise<void> }[] = [];
