@@ -7,6 +7,7 @@
 import { createServer, STATUS_CODES, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
+import { seededRandom } from '../seeded_random.js';
 
 export const INGEST_PATH = '/api/v1/events';
 /** Kong Konnect's path for the same ingest (the official Run:ai config posts there); served identically. */
@@ -172,7 +173,7 @@ class Simulator implements OpenMeterSimulator {
     this.#host = options.host ?? '127.0.0.1';
     this.#dedupe = new Dedupe(options.dedupe ?? true);
     this.#plan = options;
-    this.#random = mulberry32(options.seed ?? 1);
+    this.#random = seededRandom(options.seed ?? 1);
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.keepAliveTimeout = 5_000;
     this.#server.on('connection', (socket) => {
@@ -225,7 +226,7 @@ class Simulator implements OpenMeterSimulator {
   setFaults(faults: FaultPlan): void {
     this.#plan = faults;
     this.#ingestSeq = 0;
-    this.#random = mulberry32(faults.seed ?? 1);
+    this.#random = seededRandom(faults.seed ?? 1);
   }
 
   async down(): Promise<void> {
@@ -562,14 +563,3 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** A small seeded PRNG so fault rates replay identically for a seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

@@ -8,6 +8,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { seededRandom } from '../seeded_random.js';
 import {
   ERROR_MESSAGES,
   FILTER_OPERATORS,
@@ -278,17 +279,6 @@ function hash53(text: string, seed = 0): number {
 /** A number in [0, 1) determined by `text`. */
 const unit = (text: string): number => hash53(text) / 2 ** 53;
 
-/** mulberry32: a small seeded generator of numbers in [0, 1). */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uuidFrom(text: string): string {
   const hex = createHash('sha256').update(text).digest('hex');
@@ -318,7 +308,7 @@ export function generateCluster(options: ClusterOptions = {}): SimCluster {
 }
 
 function generateWorkload(seed: number, index: number, options: ClusterOptions): SimWorkload {
-  const random = generator(hash53(`${seed}:workload:${index}`));
+  const random = seededRandom(hash53(`${seed}:workload:${index}`));
   const phase = pick(options.phases ?? DEFAULT_PHASES, random());
   const distributed = random() < 0.15;
   const podCount = distributed ? 2 + Math.floor(random() * 3) : 1;
@@ -890,7 +880,7 @@ class Simulator implements RunAiSimulator {
   }
 
   addFault(rule: FaultRule): void {
-    const random = generator(hash53(`${this.seed}:fault:${this.#ruleCount++}`));
+    const random = seededRandom(hash53(`${this.seed}:fault:${this.#ruleCount++}`));
     this.#rules.push({ rule, random, remaining: rule.times ?? Infinity });
   }
 

@@ -1,34 +1,37 @@
-// Fills a component config with its schema defaults, as the config loader does before create(),
-// so tests write only what they mean and never restate a default.
-import { Ajv, type ValidateFunction } from 'ajv';
-import { parseDuration } from '../../src/config/duration.js';
+// Validates a component config exactly as the config loader does (the project's ajv: defaults
+// applied, strict, sluice's keywords and formats), so tests write only what they mean, never
+// restate a default, and assert the messages users see.
+import type { ValidateFunction } from 'ajv';
+import { createAjv, describeAjvError } from '../../src/config/load.js';
+import { formatPath } from '../../src/config/problems.js';
 import type { ComponentSpec } from '../../src/engine/component.js';
 
-const isDuration = (text: string) => {
-  try {
-    parseDuration(text);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-const ajv = new Ajv({ useDefaults: true, strict: false, allErrors: true });
-ajv.addFormat('duration', { type: 'string', validate: isDuration });
-ajv.addFormat('duration-or-empty', { type: 'string', validate: (s: string) => s === '' || isDuration(s) });
+const ajv = createAjv();
 const compiled = new WeakMap<object, ValidateFunction>();
+
+function validatorFor(spec: ComponentSpec): ValidateFunction {
+  let validate = compiled.get(spec.schema);
+  if (!validate) {
+    const { default: _rootDefault, ...schema } = spec.schema;
+    validate = ajv.compile(schema);
+    compiled.set(spec.schema, validate);
+  }
+  return validate;
+}
+
+/** Each problem with `config`, as `path: message` the way `sluice lint` words it; [] when valid. */
+export function configProblems(spec: ComponentSpec<any, any>, config: unknown): string[] {
+  const validate = validatorFor(spec);
+  if (validate(structuredClone(config))) return [];
+  return (validate.errors ?? []).map((error) => {
+    const { path, message } = describeAjvError(error);
+    return path.length === 0 ? message : `${formatPath(path)}: ${message}`;
+  });
+}
 
 /** A deep copy of `config` with the spec's schema defaults applied; throws listing what is invalid. */
 export function withDefaults<C>(spec: ComponentSpec<any, C>, config: unknown): C {
-  let validate = compiled.get(spec.schema);
-  if (!validate) {
-    validate = ajv.compile(spec.schema);
-    compiled.set(spec.schema, validate);
-  }
   const copy = structuredClone(config);
-  if (!validate(copy)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
-    throw new Error(`invalid ${spec.name} config: ${problems}`);
-  }
+  if (!validatorFor(spec)(copy)) throw new Error(`invalid ${spec.name} config: ${configProblems(spec, config).join('; ')}`);
   return copy as C;
 }

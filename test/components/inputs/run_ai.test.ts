@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import runAi, { DEFAULT_METRICS, type RunAiConfig } from '../../../src/components/inputs/run_ai.js';
@@ -7,35 +6,15 @@ import type { Input, ReadResult, Settings } from '../../../src/engine/component.
 import type { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { Secrets } from '../../../src/engine/secrets.js';
-import { parseDuration } from '../../../src/config/duration.js';
 import { expectedMetrics, startRunAiSimulator, type RunAiSimulator, type RunAiSimulatorOptions } from '../../../src/runai/sim.js';
+import { configProblems, withDefaults } from '../../support/defaults.js';
 import { testSettings } from '../../support/settings.js';
 import { captureLog, metricValue } from '../../runai/helpers.js';
 
-// -- config, validated the way the engine does it: ajv with useDefaults and a duration format ------
+// -- config, validated the way the engine does it ------------------------------------------------
 
-const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
-ajv.addFormat('duration', {
-  validate: (text: string) => {
-    try {
-      parseDuration(text);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-});
-const validate = ajv.compile(runAi.schema);
-
-function validated(config: Record<string, unknown>): RunAiConfig {
-  const copy = structuredClone(config);
-  if (!validate(copy)) throw new Error(ajv.errorsText(validate.errors));
-  return copy as unknown as RunAiConfig;
-}
-
-function problems(config: Record<string, unknown>): string {
-  return validate(structuredClone(config)) ? '' : ajv.errorsText(validate.errors);
-}
+const validated = (config: Record<string, unknown>): RunAiConfig => withDefaults(runAi, config);
+const problems = (config: Record<string, unknown>): string => configProblems(runAi, config).join('\n');
 
 /** The `input.run_ai` block of the OpenMeter Run:ai doc, verbatim, with its env references filled. */
 function seedConfig(env: Record<string, string>): Record<string, unknown> {
@@ -76,15 +55,15 @@ describe('run_ai config', () => {
   });
 
   it.each([
-    [{ scheduel: '@every 30s' }, 'must NOT have additional properties'],
-    [{ http: { retries: 3 } }, 'must NOT have additional properties'],
-    [{ page_size: 50 }, 'data/page_size must be >= 100'],
-    [{ page_size: 501 }, 'data/page_size must be <= 500'],
-    [{ resource_type: 'node' }, 'data/resource_type must be equal to one of the allowed values'],
-    [{ metrics: ['GPU_HOURS'] }, 'data/metrics/0 must be equal to one of the allowed values'],
-    [{ metrics: ['POD_COUNT', 'POD_COUNT'] }, 'must NOT have duplicate items'],
-    [{ metrics_offset: '30 seconds' }, 'data/metrics_offset must match format "duration"'],
-    [{ http: { timeout: 30 } }, 'data/http/timeout must be string'],
+    [{ scheduel: '@every 30s' }, 'scheduel: unknown field (did you mean schedule?)'],
+    [{ http: { retries: 3 } }, 'http.retries: unknown field'],
+    [{ page_size: 50 }, 'page_size: must be >= 100'],
+    [{ page_size: 501 }, 'page_size: must be <= 500'],
+    [{ resource_type: 'node' }, 'resource_type: "node" is not one of "workload", "pod"'],
+    [{ metrics: ['GPU_HOURS'] }, 'metrics[0]: "GPU_HOURS" is not one of'],
+    [{ metrics: ['POD_COUNT', 'POD_COUNT'] }, 'metrics: must NOT have duplicate items'],
+    [{ metrics_offset: '30 seconds' }, 'metrics_offset: invalid duration "30 seconds"'],
+    [{ http: { timeout: 30 } }, 'http.timeout: expected string, got number 30'],
   ])('rejects %j', (extra, message) => {
     expect(problems({ url: 'https://x.run.ai', app_id: 'a', app_secret: 'b', ...extra })).toContain(message);
   });

@@ -4,49 +4,30 @@
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Ajv } from 'ajv';
 import { afterEach, describe, expect, it } from 'vitest';
 import runAi, { DEFAULT_METRICS, type RunAiConfig } from '../../../src/components/inputs/run_ai.js';
 import type { Input, ReadResult } from '../../../src/engine/component.js';
 import type { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { Secrets } from '../../../src/engine/secrets.js';
-import { parseDuration } from '../../../src/config/duration.js';
 import { WindowLedger } from '../../../src/runai/ledger.js';
 import { expectedMetrics, startRunAiSimulator, type RunAiSimulator, type RunAiSimulatorOptions } from '../../../src/runai/sim.js';
+import { configProblems, withDefaults } from '../../support/defaults.js';
 import { testSettings } from '../../support/settings.js';
 import { captureLog, metricValue } from '../../runai/helpers.js';
 
-const ajv = new Ajv({ useDefaults: true, allErrors: true, strict: false });
-ajv.addFormat('duration', {
-  validate: (text: string) => {
-    try {
-      parseDuration(text);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-});
-const validate = ajv.compile(runAi.schema);
-
-function validated(config: Record<string, unknown>): RunAiConfig {
-  const copy = structuredClone(config);
-  if (!validate(copy)) throw new Error(ajv.errorsText(validate.errors));
-  return copy as unknown as RunAiConfig;
-}
-
-const problems = (config: Record<string, unknown>): string => (validate(structuredClone(config)) ? '' : ajv.errorsText(validate.errors));
+const validated = (config: Record<string, unknown>): RunAiConfig => withDefaults(runAi, config);
+const problems = (config: Record<string, unknown>): string => configProblems(runAi, config).join('\n');
 const tempDir = () => mkdtempSync(join(tmpdir(), 'sluice-runai-state-'));
 const base = { url: 'https://x.run.ai', app_id: 'a', app_secret: 'b' };
 
 describe('run_ai state config', () => {
   it('defaults max_backfill to 1h and sync to normal, and requires a path', () => {
     expect(validated({ ...base, state: { path: 'state.db' } }).state).toEqual({ path: 'state.db', max_backfill: '1h', sync: 'normal' });
-    expect(problems({ ...base, state: {} })).toContain("must have required property 'path'");
-    expect(problems({ ...base, state: { path: 'x', maxbackfill: '1h' } })).toContain('must NOT have additional properties');
-    expect(problems({ ...base, state: { path: 'x', sync: 'always' } })).toContain('must be equal to one of the allowed values');
-    expect(problems({ ...base, state: { path: 'x', max_backfill: 'an hour' } })).toContain('must match format "duration"');
+    expect(problems({ ...base, state: {} })).toContain('state.path: field is required');
+    expect(problems({ ...base, state: { path: 'x', maxbackfill: '1h' } })).toContain('state.maxbackfill: unknown field (did you mean max_backfill?)');
+    expect(problems({ ...base, state: { path: 'x', sync: 'always' } })).toContain('state.sync: "always" is not one of "off", "normal", "full"');
+    expect(problems({ ...base, state: { path: 'x', max_backfill: 'an hour' } })).toContain('state.max_backfill: invalid duration "an hour"');
   });
 
   it('refuses a negative max_backfill, and creates no file until connect', async () => {

@@ -135,7 +135,7 @@ describe('http_client config', () => {
       max_in_flight: 64,
       batching: { count: 0, byte_size: 0, period: '', check: '', processors: [] },
     });
-    expect(() => withDefaults(httpClient, { url: 'http://x', retries: 3, nope: 1 })).toThrow(/must NOT have additional properties/);
+    expect(() => withDefaults(httpClient, { url: 'http://x', retries: 3, nope: 1 })).toThrow('nope: unknown field');
     expect(httpClient.schema).toMatchObject({ properties: { oauth2: { properties: { client_secret: { 'x-secret': true } } }, basic_auth: { properties: { password: { 'x-secret': true } } } } });
   });
 
