@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // argv -> commands. The only file that prints usage and exits.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -21,7 +22,7 @@ import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './serv
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
-  sluice run <config.yaml> [-s path=value]... [-e .env]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH]
+  sluice run <config.yaml> [-s path=value]... [-e .env]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
   sluice lint [--skip-env-var-check] <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
@@ -94,11 +95,11 @@ function loadEnvFiles(files: readonly string[] | undefined): void {
   }
 }
 
-/** `--output stdout|drop|file:PATH` as a --set of the whole output section. */
+/** `--output stdout|drop|file:PATH` as a --set of the whole output section (PATH relative to the working directory). */
 function outputOverride(spec: string | undefined): string[] {
   if (spec === undefined) return [];
   if (spec === 'stdout' || spec === 'drop') return [`output={${spec}: {}}`];
-  if (spec.startsWith('file:') && spec.length > 5) return [`output=${JSON.stringify({ file: { path: spec.slice(5) } })}`];
+  if (spec.startsWith('file:') && spec.length > 5) return [`output=${JSON.stringify({ file: { path: resolve(spec.slice(5)) } })}`];
   throw new UsageError(`--output takes stdout, drop or file:PATH, not ${JSON.stringify(spec)}`);
 }
 
@@ -112,13 +113,33 @@ async function run(args: string[]): Promise<number> {
     'log.level': { type: 'string' },
     chilled: { type: 'boolean', default: false },
     output: { type: 'string' },
+    'state-dir': { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError(`run takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
-  const prepared = preparePipeline(positionals[0]!, {
+  // A dry run (the output swapped) must not consume the real run's state: it keeps its own, in a
+  // throwaway folder unless --state-dir names one.
+  const dryRun = values.output !== undefined;
+  const stateDir = values['state-dir'] !== undefined ? resolve(values['state-dir']) : dryRun ? mkdtempSync(join(tmpdir(), 'sluice-dry-run-')) : undefined;
+  const throwaway = dryRun && values['state-dir'] === undefined ? stateDir : undefined;
+  try {
+    return await runConfig(positionals[0]!, values, stateDir, dryRun);
+  } finally {
+    if (throwaway) rmSync(throwaway, { recursive: true, force: true });
+  }
+}
+
+async function runConfig(
+  file: string,
+  values: { set?: string[]; output?: string; chilled: boolean; 'log.level'?: string },
+  stateDir: string | undefined,
+  dryRun: boolean,
+): Promise<number> {
+  const prepared = preparePipeline(file, {
     set: [...(values.set ?? []), ...outputOverride(values.output)],
     chilled: values.chilled,
     logLevel: values['log.level'],
+    stateDir,
   });
   printProblems(prepared.problems);
   if (!prepared.ready) {
@@ -141,11 +162,17 @@ async function run(args: string[]): Promise<number> {
     setTimeout(() => {
       logger.error('Service failed to close cleanly within the shutdown timeout, exiting forcefully.');
       process.exit(1);
-    }, shutdownTimeoutMs(config) + 5000).unref();
+    }, shutdownTimeoutMs(config) + 1000).unref();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   logger.info({ version: VERSION }, 'Launching a sluice pipeline, use CTRL+C to close.');
+  if (stateDir !== undefined) {
+    logger.info(
+      { state_dir: stateDir },
+      dryRun ? `Dry run (--output ${values.output}): buffer and input state are kept apart from the config's, which are not touched.` : 'Buffer and input state are kept in --state-dir.',
+    );
+  }
   const result = await runPrepared(prepared.ready, stop.signal);
   if (!stop.signal.aborted) logger.info('Pipeline has terminated. Shutting down the service.');
   return result.undelivered > 0 ? 1 : 0;

@@ -20,6 +20,8 @@ export interface PrepareOptions {
   readonly set?: readonly string[];
   /** Unset env variables are warnings, not errors. */
   readonly chilled?: boolean;
+  /** Keep durable state (buffer, ledgers) in this folder instead of where the config says. */
+  readonly stateDir?: string;
   /** Overrides logger.level (`--log.level`). */
   readonly logLevel?: string;
   /** Silences the logger (lint). */
@@ -38,7 +40,7 @@ export interface Prepared {
 /** Loads, validates and builds a pipeline without connecting anything: the offline half of `run`, all of `lint`. */
 export function preparePipeline(file: string, options: PrepareOptions = {}): Prepared {
   const registry = options.registry ?? defaultRegistry;
-  const loaded = loadConfigFile(file, { registry, env: options.env, set: options.set, chilled: options.chilled });
+  const loaded = loadConfigFile(file, { registry, env: options.env, set: options.set, chilled: options.chilled, stateDir: options.stateDir });
   if (!loaded.config) return { loaded, problems: loaded.problems };
   const config = loaded.config;
   const secrets = new Secrets();

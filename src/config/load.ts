@@ -1,7 +1,7 @@
 // text -> env interpolation -> YAML -> --set overrides -> validated config with defaults.
 // Pure: reads the file and nothing else. Every problem is collected, none thrown.
 import { readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, Scalar, type Document, type Node } from 'yaml';
 import type { Kind, Schema } from '../engine/component.js';
@@ -19,6 +19,11 @@ export interface LoadOptions {
   readonly set?: readonly string[];
   /** Report unset variables as a warning instead of an error (`run --chilled`, `lint --skip-env-var-check`). */
   readonly chilled?: boolean;
+  /**
+   * Keep durable state (fields marked `x-state`: the buffer, input ledgers) in this folder instead
+   * of where the config says: how a dry run (`run --output stdout`) leaves the real state alone.
+   */
+  readonly stateDir?: string;
 }
 
 export interface LoadedConfig {
@@ -125,7 +130,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     report(1, 1, [], `YAML error: ${(err as Error).message}`);
     return { file, baseDir, config: undefined, problems, secrets: [], locate };
   }
-  const validator = new Validator(options.registry, (path, message, key, severity) => {
+  const validator = new Validator(options.registry, options.stateDir, (path, message, key, severity) => {
     const { line, column } = locateNode(path, key);
     report(line, column, path, message, severity);
   });
@@ -148,6 +153,7 @@ class Validator {
 
   constructor(
     readonly registry: Registry,
+    readonly stateDir: string | undefined,
     readonly report: Report,
   ) {
     // Compiling every schema costs tens of milliseconds: do it once per registry.
@@ -176,6 +182,7 @@ class Validator {
     const slot = schema['x-component'];
     if (typeof slot === 'string') return data === undefined ? data : this.#component(slot as Kind, data, path);
     if (schema['x-secret'] === true && typeof data === 'string' && data !== '') this.secrets.push(data);
+    if (schema['x-state'] === true && typeof data === 'string' && this.stateDir !== undefined) return relocated(this.stateDir, path, data);
     const properties = schema.properties as Record<string, Schema> | undefined;
     if (properties && isObject(data)) {
       for (const [key, sub] of Object.entries(properties)) if (key in data) data[key] = this.#walk(sub, data[key], [...path, key]);
@@ -309,6 +316,7 @@ export function createAjv(): Ajv {
   ajv.addKeyword({ keyword: 'x-component', schemaType: 'string' });
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-interpolated', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-state', schemaType: 'boolean' });
   ajv.addFormat('duration', { type: 'string', validate: isDuration });
   ajv.addFormat('duration-or-empty', { type: 'string', validate: (s: string) => s === '' || isDuration(s) });
   return ajv;
@@ -341,6 +349,11 @@ function pointerToPath(pointer: string): ConfigPath {
     .split('/')
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+}
+
+/** A durable-state path moved into `dir`: named after its config path, so two state files never collide. */
+function relocated(dir: string, path: ConfigPath, file: string): string {
+  return resolve(dir, `${formatPath(path).replace(/[^A-Za-z0-9_.-]+/g, '_')}-${basename(file)}`);
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {

@@ -6,6 +6,7 @@ import { formatPath, type ConfigPath } from '../config/problems.js';
 import type { ComponentNode } from '../config/root.js';
 import type { BatchingConfig } from './batching.js';
 import type { Builder, ChildOutput, ComponentSpec, Input, Kind, Output, Processor, Settings, Submission } from './component.js';
+import { allDelivered } from './delivery.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import { observed, runProcessors } from './processors.js';
@@ -145,10 +146,10 @@ function processingSink(inner: Sink, processors: Processor[]): Sink {
     flush: () => inner.flush(),
     close: () => inner.close(),
     submit(batch: readonly Message[]): Submission {
-      const handed = runProcessors(processors, [batch.slice()]).then((batches) => batches.map((b) => inner.submit(b)));
+      const handed = runProcessors(processors, [batch.slice()]).then((batches) => batches.map((b) => ({ messages: b, submission: inner.submit(b) })));
       return {
-        accepted: handed.then((subs) => Promise.all(subs.map((s) => s.accepted))).then(() => {}),
-        delivered: handed.then((subs) => Promise.all(subs.map((s) => s.delivered))).then(() => {}),
+        accepted: handed.then((subs) => Promise.all(subs.map((s) => s.submission.accepted))).then(() => {}),
+        delivered: handed.then((subs) => allDelivered(subs.map((s) => ({ messages: s.messages, delivered: s.submission.delivered })))),
       };
     },
   };

@@ -4,11 +4,24 @@ import type { Metrics } from './metrics.js';
 import type { Secrets } from './secrets.js';
 
 /**
- * Settles one read. Called exactly once per read by the engine: with no argument when every
- * message of the batch was delivered or deliberately filtered, with an error when the engine gave
- * up on it (shutdown timeout). An input that can replay or persist the batch does so on error.
+ * Settles one read. Called exactly once per read by the engine:
+ * - with no error when every message of the batch was delivered or deliberately filtered;
+ * - with an `Undeliverable` error (engine/delivery.ts) when the messages it lists will never be
+ *   delivered (rejected as invalid, failed by a processor in strict mode, dropped by `drop_on`)
+ *   and every other message was: the input must not send the read again, and may record the loss;
+ * - with any other error when the engine gave up on the read (shutdown timeout): nothing is known
+ *   delivered, and an input that can replay or persist the batch does so.
+ * With a durable buffer, "delivered" means committed to the buffer, and `buffered` says where:
+ * an input that keeps what it emitted (run_ai's ledger) keeps it until the buffer reports that
+ * position delivered (Input.buffered), so a buffer that lost it can be made good.
  */
-export type Ack = (error?: Error) => void;
+export type Ack = (error?: Error, buffered?: BufferPosition) => void;
+
+/** A position in a durable buffer: the buffer's identity and a commit sequence number. */
+export interface BufferPosition {
+  readonly buffer: string;
+  readonly seq: number;
+}
 
 export interface ReadResult {
   readonly batch: Message[];
@@ -25,6 +38,13 @@ export interface Input {
   read(signal: AbortSignal): Promise<ReadResult | null>;
   /** Releases resources. Idempotent and safe without connect(). */
   close(): Promise<void>;
+  /**
+   * Called only when the pipeline has a durable buffer: first before connect(), with the buffer's
+   * state as it was opened (what it holds: `committed` is its highest position ever, so positions
+   * acked above it, or acked by a buffer of another id, were lost), then whenever `delivered`
+   * advances (every position at or below it reached the output or was given up).
+   */
+  buffered?(state: { readonly buffer: string; readonly committed: number; readonly delivered: number }): void;
 }
 
 /** What a processor sees of the batch around a message, for `$batch_index()` and friends. */
@@ -66,8 +86,13 @@ export interface Output {
 export interface Submission {
   /** Resolves once the output has room for the messages: awaiting it is back-pressure. */
   readonly accepted: Promise<void>;
-  /** Resolves once the messages were delivered (or deliberately dropped); rejects when delivery failed. */
+  /**
+   * Resolves once every message was delivered; rejects otherwise, with a DeliveryError
+   * (engine/delivery.ts) saying which messages are still to send and which were given up.
+   */
   readonly delivered: Promise<void>;
+  /** Set by a durable buffer: where the batch was committed. */
+  readonly position?: BufferPosition;
 }
 
 /** An output built by the engine for a wrapper, with its processors and batching policy in front. */
@@ -117,6 +142,8 @@ export type Kind = keyof Built;
  *   child's own schema and its path (`...catch[0].mapping`).
  * - `x-secret: true` marks a string that must never be logged or echoed.
  * - `x-interpolated: true` marks a string that accepts `${! jsonata }` interpolation.
+ * - `x-state: true` marks the path of a durable state file (a buffer, a ledger): a dry run keeps
+ *   its state elsewhere (`run --output`, `--state-dir`), so it never consumes the real run's.
  */
 export type Schema = Record<string, unknown>;
 

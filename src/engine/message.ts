@@ -18,16 +18,20 @@ const NO_VALUE = Symbol('no value');
 export class Message {
   #bytes: Uint8Array | undefined;
   #value: unknown = NO_VALUE;
+  #trace: Message;
+  #archive: Archive | undefined;
   /** Metadata carried alongside the body; never sent unless an output is told to. */
   readonly metadata: Metadata;
   /** Set when a processor failed on this message (Connect's error flag); cleared by `catch`. */
   readonly error: Error | undefined;
 
-  private constructor(bytes: Uint8Array | undefined, value: unknown, metadata: Metadata, error: Error | undefined) {
+  private constructor(bytes: Uint8Array | undefined, value: unknown, metadata: Metadata, error: Error | undefined, trace?: Message, archive?: Archive) {
     this.#bytes = bytes;
     this.#value = value;
     this.metadata = metadata;
     this.error = error;
+    this.#trace = trace ?? this;
+    this.#archive = archive;
   }
 
   static fromBytes(bytes: Uint8Array | string, metadata: Metadata = {}): Message {
@@ -37,6 +41,35 @@ export class Message {
   /** A message whose body is a structured value; it is serialised as compact JSON when bytes are needed. */
   static fromJSON(value: unknown, metadata: Metadata = {}): Message {
     return new Message(undefined, value, metadata, undefined);
+  }
+
+  /**
+   * One message standing for `parts` (an archive of a batch), its body `encode(parts)`, encoded
+   * now so that a body that cannot be encoded fails here. A failure an output reports for the
+   * archive or for some of its parts is traced back to the parts, and the parts left to send can
+   * be archived again alone (see engine/delivery.ts).
+   */
+  static archiveOf(parts: readonly Message[], encode: (parts: readonly Message[]) => Uint8Array, metadata: Metadata = {}): Message {
+    return new Message(encode(parts), NO_VALUE, metadata, undefined, undefined, { parts, encode });
+  }
+
+  /**
+   * The message this one derives from, as an input read it: every `with*` copy keeps its
+   * origin's trace, so a delivery failure of a processed message is traced back to its read.
+   */
+  get trace(): Message {
+    return this.#trace;
+  }
+
+  /** The messages an archive stands for, in order; undefined for any other message. */
+  get parts(): readonly Message[] | undefined {
+    return this.#archive?.parts;
+  }
+
+  /** An archive of some of this archive's parts, encoded the same way, with this one's metadata. Throws on a message that is no archive. */
+  rearchive(parts: readonly Message[]): Message {
+    if (!this.#archive) throw new Error('not an archive');
+    return Message.archiveOf(parts, this.#archive.encode, this.metadata);
   }
 
   /** The body as bytes. A string value is its UTF-8 text (no quotes), anything else compact JSON. */
@@ -77,21 +110,28 @@ export class Message {
     return this.bytes().byteLength;
   }
 
+  // A new body no longer holds an archive's parts; new metadata or an error flag still does.
   withJSON(value: unknown): Message {
-    return new Message(undefined, value, this.metadata, this.error);
+    return new Message(undefined, value, this.metadata, this.error, this.#trace);
   }
 
   withBytes(bytes: Uint8Array | string): Message {
-    return new Message(typeof bytes === 'string' ? encoder.encode(bytes) : bytes, NO_VALUE, this.metadata, this.error);
+    return new Message(typeof bytes === 'string' ? encoder.encode(bytes) : bytes, NO_VALUE, this.metadata, this.error, this.#trace);
   }
 
   withMetadata(metadata: Metadata): Message {
-    return new Message(this.#bytes, this.#value, metadata, this.error);
+    return new Message(this.#bytes, this.#value, metadata, this.error, this.#trace, this.#archive);
   }
 
   withError(error: Error | undefined): Message {
-    return new Message(this.#bytes, this.#value, this.metadata, error);
+    return new Message(this.#bytes, this.#value, this.metadata, error, this.#trace, this.#archive);
   }
+}
+
+/** What an archive message keeps of its making. */
+interface Archive {
+  readonly parts: readonly Message[];
+  readonly encode: (parts: readonly Message[]) => Uint8Array;
 }
 
 /**

@@ -6,7 +6,8 @@ import type { Logger } from 'pino';
 import { parseDuration } from '../config/duration.js';
 import type { RootConfig } from '../config/root.js';
 import { PipelineBuilder, type BuildEnvironment, type BuildProblem, type BuiltInput } from './build.js';
-import type { Ack, Processor } from './component.js';
+import type { Ack, BufferPosition, Processor } from './component.js';
+import { outcomeOf, reportGivenUp, Undeliverable, type GivenUp } from './delivery.js';
 import type { Message } from './message.js';
 import { runProcessors } from './processors.js';
 import type { Sink } from './sink.js';
@@ -66,24 +67,37 @@ interface PipelineParts {
 class Transaction {
   #ack: Ack;
   #settled = false;
+  /** Messages of this read that will never be delivered, with why. */
+  readonly givenUp: GivenUp[] = [];
+  /** Where a durable buffer committed the last of this read's messages. */
+  position: BufferPosition | undefined;
   constructor(
     ack: Ack,
-    readonly size: number,
+    readonly batch: readonly Message[],
   ) {
     this.#ack = ack;
   }
-  get settled(): boolean {
-    return this.#settled;
+  get size(): number {
+    return this.batch.length;
   }
+  /** Acks the read: with `error` (nothing known delivered), else Undeliverable when messages were given up, else nothing. */
   settle(error?: Error): void {
     if (this.#settled) return;
     this.#settled = true;
-    this.#ack(error);
+    if (error === undefined && this.givenUp.length > 0) error = new Undeliverable(this.givenUp.map((g) => ({ index: this.#indexOf(g.message), kind: g.kind, reason: g.reason })));
+    if (error !== undefined && !(error instanceof Undeliverable)) this.#ack(error);
+    else this.#ack(error, this.position);
+  }
+  /** The position in the read of the message a processed message derives from. */
+  #indexOf(message: Message): number | undefined {
+    const i = this.batch.indexOf(message.trace);
+    return i < 0 ? undefined : i;
   }
 }
 
 const REPLAY_BACKOFF_MIN_MS = 1;
 const REPLAY_BACKOFF_MAX_MS = 1000;
+const noop = (): void => {};
 
 export class Pipeline {
   #parts: PipelineParts;
@@ -99,13 +113,16 @@ export class Pipeline {
     this.#parts = parts;
   }
 
-  /** Connection state of the input and output, for /ready. */
+  /** Connection state of the input and output (and the buffer's, when it has trouble), for /ready. */
   statuses(): ComponentStatus[] {
-    const { input, outputLabel } = this.#parts;
-    return [
+    const { input, outputLabel, sink } = this.#parts;
+    const statuses: ComponentStatus[] = [
       { label: input.label, path: 'input', ...this.#status.input },
       { label: outputLabel, path: 'output', ...this.#status.output },
     ];
+    const problem = sink.health?.();
+    if (problem !== undefined) statuses.push({ label: '', path: 'buffer', connected: false, error: problem });
+    return statuses;
   }
 
   get finished(): boolean {
@@ -115,21 +132,47 @@ export class Pipeline {
   /**
    * Connects (output first), then moves batches until the input is exhausted or `stop` aborts.
    * Then drains: in-flight batches and partial batches are delivered within shutdown_timeout;
-   * past it, writes are aborted and what was not delivered is nacked and counted.
+   * past it, writes are aborted and what was not delivered is nacked and counted. The timeout
+   * starts when reading stops, whatever the output is doing: a blocked output cannot hold it up.
    */
   async run(stop: AbortSignal): Promise<RunResult> {
     const { input, logger } = this.#parts;
     try {
       await this.#connect('output', (signal) => this.#parts.sink.connect(signal), stop);
+      this.#linkBuffer();
       await this.#connect('input', (signal) => input.input.connect(signal), stop);
+      let handedOver: { readonly done: Promise<void> } = { done: Promise.resolve() };
       if (!stop.aborted) {
         logger.info('Pipeline is running.');
-        await this.#readLoop(stop);
+        handedOver = await this.#readLoop(stop);
       }
-      return await this.#drain();
+      return await this.#drain(handedOver.done);
     } finally {
       this.#finished = true;
     }
+  }
+
+  /**
+   * Tells an input that keeps what it emitted where a durable buffer stands: before it connects,
+   * as the buffer advances, and a last time after the drain (#reportBuffer).
+   */
+  #linkBuffer(): void {
+    const { input, sink } = this.#parts;
+    if (!input.input.buffered || !sink.state) return;
+    this.#reportBuffer();
+    sink.onProgress = (state) => input.input.buffered!(state);
+  }
+
+  #reportBuffer(): void {
+    const { input, sink } = this.#parts;
+    if (!input.input.buffered) return;
+    let state;
+    try {
+      state = sink.state?.();
+    } catch (err) {
+      this.#parts.logger.error({ err: (err as Error).message }, 'Cannot read the buffer\'s state.');
+    }
+    if (state) input.input.buffered(state);
   }
 
   async #connect(which: 'input' | 'output', connect: (signal: AbortSignal) => Promise<void>, stop: AbortSignal): Promise<void> {
@@ -149,7 +192,11 @@ export class Pipeline {
     }
   }
 
-  async #readLoop(stop: AbortSignal): Promise<void> {
+  /**
+   * Reads until the input is exhausted or `stop` aborts; resolves then with the hand-over of what
+   * was read (which a blocked output may hold up: the drain bounds it with its timeout).
+   */
+  async #readLoop(stop: AbortSignal): Promise<{ readonly done: Promise<void> }> {
     const { input, processors, threads, logger } = this.#parts;
     const received = this.#parts.env.metrics.counter('input_received', 'Messages received by the input.').labels(input.label, input.path);
     let inOrder: Promise<void> = Promise.resolve();
@@ -159,7 +206,8 @@ export class Pipeline {
 
     while (!stop.aborted) {
       await this.#replaysDrained(stop);
-      while (processing >= threads) await new Promise<void>((resolve) => (slotFreed = resolve));
+      while (processing >= threads && !stop.aborted) await new Promise<void>((resolve) => (slotFreed = resolve));
+      if (stop.aborted) break;
       let read;
       try {
         read = await input.input.read(stop);
@@ -176,7 +224,7 @@ export class Pipeline {
         break;
       }
       received.inc(read.batch.length);
-      const transaction = new Transaction(read.ack, read.batch.length);
+      const transaction = new Transaction(read.ack, read.batch);
       this.#open.add(transaction);
       processing++;
       const processed = runProcessors(processors, [read.batch]).catch((err: Error) => [read.batch.map((m) => m.withError(err))]);
@@ -188,21 +236,24 @@ export class Pipeline {
         await this.#handOver(batches, transaction);
       });
     }
-    await inOrder;
+    // Wakes a wait for a processing slot when stop aborted it.
+    slotFreed?.();
+    return { done: inOrder };
   }
 
   /** Submits a read's processed batches to the output; resolves once the output accepted them. */
   async #handOver(batches: Message[][], transaction: Transaction): Promise<void> {
-    let refused: Error | undefined;
-    if (this.#parts.strict) [batches, refused] = this.#refuseErrored(batches);
+    if (this.#parts.strict) batches = this.#refuseErrored(batches, transaction);
     const deliveries: Promise<void>[] = [];
     for (const batch of batches) {
       const submission = this.#parts.sink.submit(batch);
-      deliveries.push(submission.delivered.catch((err: Error) => this.#replay(batch, err, 1)));
+      submission.delivered.catch(noop);
+      if (submission.position) transaction.position = submission.position;
+      deliveries.push(this.#deliver(batch, submission.delivered, transaction));
       await submission.accepted;
     }
     Promise.all(deliveries).then(
-      () => this.#settle(transaction, refused),
+      () => this.#settle(transaction),
       (err: Error) => this.#settle(transaction, err),
     );
   }
@@ -214,46 +265,64 @@ export class Pipeline {
   }
 
   /**
-   * Strict mode: messages a processor flagged are not sent. Their input is nacked (an input that
-   * can re-queue does), never replayed here, since replaying cannot un-fail a processor.
+   * Strict mode: messages a processor flagged are not sent. They are given up (the input learns
+   * which), never replayed, since replaying cannot un-fail a processor.
    */
-  #refuseErrored(batches: Message[][]): [Message[][], Error | undefined] {
-    let first: Error | undefined;
-    let count = 0;
+  #refuseErrored(batches: Message[][], transaction: Transaction): Message[][] {
+    const refused: GivenUp[] = [];
     const kept = batches
       .map((batch) =>
         batch.filter((m) => {
           if (m.error === undefined) return true;
-          first ??= m.error;
-          count++;
+          refused.push({ message: m, kind: 'rejected', reason: `processing failed (error_handling.strict): ${m.error.message}` });
           return false;
         }),
       )
       .filter((b) => b.length > 0);
-    if (count === 0) return [batches, undefined];
-    const { env, outputLabel, logger } = this.#parts;
-    env.metrics.counter('output_rejected', 'Messages refused because a processor flagged them (strict mode).').labels(outputLabel, 'output').inc(count);
-    logger.error({ err: first!.message }, `Refused ${count} message(s) flagged by a failed processor (error_handling.strict).`);
-    return [kept, new Error(`refused by strict error handling: ${first!.message}`)];
+    if (refused.length > 0) this.#giveUp(transaction, refused);
+    return kept;
   }
 
-  /** Re-submits the same processed messages after a back-off until they are delivered or shutdown is forced. */
-  async #replay(batch: Message[], error: Error, attempt: number): Promise<void> {
+  #giveUp(transaction: Transaction, givenUp: readonly GivenUp[]): void {
+    if (givenUp.length === 0) return;
+    transaction.givenUp.push(...givenUp);
+    const { env, outputLabel, logger } = this.#parts;
+    reportGivenUp(givenUp, { logger, metrics: env.metrics, label: outputLabel, path: 'output' });
+  }
+
+  /**
+   * Resolves once every message of `batch` was delivered or given up. What a failure leaves
+   * undelivered is submitted again after a back-off (the same processed messages: processors do
+   * not re-run), until delivered or until shutdown is forced (then it rejects).
+   */
+  async #deliver(batch: readonly Message[], delivered: Promise<void>, transaction: Transaction): Promise<void> {
     const { logger, env } = this.#parts;
-    if (this.#forced.signal.aborted) throw error;
-    const wait = Math.min(REPLAY_BACKOFF_MAX_MS, REPLAY_BACKOFF_MIN_MS * 1.1 ** attempt);
-    logger.error({ err: env.secrets.scrub(error.message), attempt }, `Failed to send ${batch.length} message(s), replaying them.`);
-    this.#replaying++;
-    let submission;
-    try {
-      await sleep(wait, this.#forced.signal);
-      if (this.#forced.signal.aborted) throw error;
-      submission = this.#parts.sink.submit(batch);
-      await submission.accepted;
-    } finally {
-      if (--this.#replaying === 0) for (const wake of this.#replayDrained.splice(0)) wake();
+    let pending = batch;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await delivered;
+        return;
+      } catch (err) {
+        const outcome = outcomeOf(err, pending);
+        this.#giveUp(transaction, outcome.givenUp);
+        if (outcome.retry.length === 0) return;
+        if (this.#forced.signal.aborted) throw err;
+        pending = outcome.retry;
+        logger.error({ err: env.secrets.scrub(outcome.reason), attempt }, `Failed to send ${pending.length} message(s), replaying them.`);
+      }
+      this.#replaying++;
+      try {
+        await sleep(Math.min(REPLAY_BACKOFF_MAX_MS, REPLAY_BACKOFF_MIN_MS * 1.1 ** attempt), this.#forced.signal);
+        if (this.#forced.signal.aborted) throw new Error('shutdown timeout reached before delivery');
+        const submission = this.#parts.sink.submit(pending);
+        submission.delivered.catch(noop);
+        if (submission.position) transaction.position = submission.position;
+        delivered = submission.delivered;
+        await submission.accepted;
+      } finally {
+        if (--this.#replaying === 0) for (const wake of this.#replayDrained.splice(0)) wake();
+      }
     }
-    return submission.delivered.catch((err: Error) => this.#replay(batch, err, attempt + 1));
   }
 
   /** Replays go out before new data is read, so a failing output holds the input back. */
@@ -262,12 +331,13 @@ export class Pipeline {
     await Promise.race([new Promise<void>((resolve) => this.#replayDrained.push(resolve)), sleep(REPLAY_BACKOFF_MAX_MS, stop)]);
   }
 
-  async #drain(): Promise<RunResult> {
+  async #drain(handedOver: Promise<void>): Promise<RunResult> {
     const { input, sink, builder, logger, shutdownTimeoutMs } = this.#parts;
-    await input.input.close();
     const timer = new AbortController();
     const deadline = sleep(shutdownTimeoutMs, timer.signal).then(() => false);
     const drained = (async () => {
+      await input.input.close();
+      await handedOver;
       await sink.flush();
       if (this.#open.size > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       return true;
@@ -282,9 +352,11 @@ export class Pipeline {
         this.#settle(transaction, new Error('shutdown timeout reached before delivery'));
       }
       logger.warn(
+        { undelivered },
         `Shutdown timeout reached: ${undelivered} message(s) were not confirmed delivered; inputs that can replay will send them again, possibly as duplicates.`,
       );
     }
+    this.#reportBuffer();
     await sink.close();
     await builder.closeProcessors();
     return { undelivered };

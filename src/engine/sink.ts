@@ -1,10 +1,12 @@
 // The engine's side of an output: concurrency up to max_in_flight, the batching policy, and the
 // counting every output gets (output_sent, output_batch_sent, output_error, output_latency_ns).
 import type { Logger } from 'pino';
+import type { BufferState } from './buffer_store.js';
 import { parseDuration } from '../config/duration.js';
 import { compileExpression, type CompiledExpression } from '../mapping/environment.js';
 import type { BatchingConfig } from './batching.js';
 import type { Output, Processor, Submission } from './component.js';
+import { allDelivered, DeliveryError, outcomeOf, type GivenUp, type Outcome } from './delivery.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import { runProcessors } from './processors.js';
@@ -16,6 +18,12 @@ export interface Sink {
   flush(): Promise<void>;
   /** Aborts writes still running (forced shutdown), then closes the output. Idempotent. */
   close(): Promise<void>;
+  /** A durable buffer's state (see BufferState), once connected. */
+  state?(): BufferState | undefined;
+  /** A durable buffer calls this whenever more of it was delivered. */
+  onProgress?: ((state: BufferState) => void) | undefined;
+  /** Why the sink cannot take messages now (for /ready), or undefined. */
+  health?(): string | undefined;
 }
 
 export interface SinkContext {
@@ -23,7 +31,7 @@ export interface SinkContext {
   readonly path: string;
   readonly logger: Logger;
   readonly metrics: Metrics;
-  /** Reject messages flagged by a failed processor instead of writing them (error_handling.strict). */
+  /** Give up messages flagged by a failed processor instead of writing them (error_handling.strict). */
   readonly strict: boolean;
 }
 
@@ -47,26 +55,42 @@ export class Writer implements Sink {
     return this.#output.connect(signal);
   }
 
-  /** `count` is how many original messages the batch stands for (an archived batch is one message standing for N). */
+  /**
+   * `count` is how many original messages the batch stands for (an archived batch is one message
+   * standing for N). Messages that cannot be sent are given up here, before the output sees them:
+   * in strict mode those a processor flagged, and any whose body cannot be encoded (a non-finite
+   * number, nesting too deep): replaying cannot fix either, so they must not be replayed.
+   */
   submit(batch: readonly Message[], count = batch.length): Submission {
-    const rejected = this.#rejectErrored(batch);
-    if (rejected) return { accepted: Promise.resolve(), delivered: Promise.reject(rejected) };
+    const givenUp = this.#unsendable(batch);
+    const sendable = givenUp.length === 0 ? batch : batch.filter((m) => !givenUp.some((g) => g.message === m));
+    if (sendable.length === 0) return { accepted: Promise.resolve(), delivered: Promise.reject(withGivenUp(undefined, sendable, givenUp)) };
+    let submission: Submission;
     if (this.#output.submit) {
       const started = process.hrtime.bigint();
-      const submission = this.#output.submit(batch);
-      return { accepted: submission.accepted, delivered: this.#observe(submission.delivered, count, started) };
+      const inner = this.#output.submit(sendable);
+      submission = { accepted: inner.accepted, delivered: this.#observe(inner.delivered, count, started) };
+    } else {
+      let accept!: () => void;
+      const accepted = new Promise<void>((resolve) => (accept = resolve));
+      const delivered = this.#acquire().then(async () => {
+        accept();
+        try {
+          await this.#observe(this.#output.write(sendable, this.#abort.signal), count, process.hrtime.bigint());
+        } finally {
+          this.#release();
+        }
+      });
+      submission = { accepted, delivered };
     }
-    let accept!: () => void;
-    const accepted = new Promise<void>((resolve) => (accept = resolve));
-    const delivered = this.#acquire().then(async () => {
-      accept();
-      try {
-        await this.#observe(this.#output.write(batch, this.#abort.signal), count, process.hrtime.bigint());
-      } finally {
-        this.#release();
-      }
-    });
-    return { accepted, delivered };
+    if (givenUp.length === 0) return submission;
+    return {
+      accepted: submission.accepted,
+      delivered: submission.delivered.then(
+        () => Promise.reject(withGivenUp(undefined, sendable, givenUp)),
+        (err: unknown) => Promise.reject(withGivenUp(err, sendable, givenUp)),
+      ),
+    };
   }
 
   async flush(): Promise<void> {
@@ -80,14 +104,21 @@ export class Writer implements Sink {
     await this.#output.close();
   }
 
-  /** In strict mode a batch holding messages flagged by a failed processor is refused, not written. */
-  #rejectErrored(batch: readonly Message[]): Error | undefined {
-    if (!this.#context.strict) return undefined;
-    const errored = batch.filter((m) => m.error !== undefined);
-    if (errored.length === 0) return undefined;
-    const { label, path, metrics } = this.#context;
-    metrics.counter('output_rejected', 'Messages refused because a processor flagged them (strict mode).').labels(label, path).inc(errored.length);
-    return new Error(`rejected ${errored.length} message(s) flagged by a failed processor: ${errored[0]!.error!.message}`);
+  /** The messages of `batch` that cannot be sent, each with why (reported where the failure lands). */
+  #unsendable(batch: readonly Message[]): GivenUp[] {
+    const givenUp: GivenUp[] = [];
+    for (const message of batch) {
+      if (this.#context.strict && message.error !== undefined) {
+        givenUp.push({ message, kind: 'rejected', reason: `processing failed: ${message.error.message}` });
+        continue;
+      }
+      try {
+        message.bytes();
+      } catch (err) {
+        givenUp.push({ message, kind: 'rejected', reason: `cannot encode the message: ${(err as Error).message}` });
+      }
+    }
+    return givenUp;
   }
 
   async #observe(write: Promise<void>, count: number, started: bigint): Promise<void> {
@@ -176,20 +207,20 @@ export class Batcher implements Sink {
    */
   submit(batch: readonly Message[]): Submission {
     const accepted: Promise<void>[] = [];
-    const delivered: Promise<void>[] = [];
+    const parts: { messages: readonly Message[]; delivered: Promise<void> }[] = [];
     for (let start = 0; start < batch.length || start === 0; ) {
       const room = this.#count > 0 ? Math.max(1, this.#count - this.#heldCount) : batch.length;
       const part = batch.slice(start, start + room);
       start += Math.max(1, part.length);
       let held!: Held;
-      delivered.push(new Promise<void>((resolve, reject) => (held = { messages: part, resolve, reject })));
+      parts.push({ messages: part, delivered: new Promise<void>((resolve, reject) => (held = { messages: part, resolve, reject })) });
       this.#held.push(held);
       this.#heldCount += part.length;
       if (this.#byteSize > 0) for (const m of part) this.#heldBytes += m.byteLength;
       // A count flush takes the held messages synchronously, before the next part is added.
       accepted.push(this.#afterAdd(part));
     }
-    return { accepted: Promise.all(accepted).then(() => {}), delivered: Promise.all(delivered).then(() => {}) };
+    return { accepted: Promise.all(accepted).then(() => {}), delivered: allDelivered(parts) };
   }
 
   async flush(): Promise<void> {
@@ -243,24 +274,53 @@ export class Batcher implements Sink {
     if (mechanism !== 'shutdown') {
       this.#context.metrics.counter('batch_created', 'Batches created by a batching policy.', ['label', 'path', 'mechanism']).labels(this.#context.label, this.#context.path, mechanism).inc();
     }
-    const settle = (err?: unknown) => {
-      for (const h of held) err === undefined ? h.resolve() : h.reject(err);
-    };
+    const messages = held.flatMap((h) => h.messages);
     let batches: Message[][];
     try {
-      batches = await runProcessors(this.#processors, [held.flatMap((h) => h.messages)]);
+      batches = await runProcessors(this.#processors, [messages]);
     } catch (err) {
       this.#context.logger.error({ err: (err as Error).message }, 'Batch processors failed, the batch has been rejected.');
-      settle(err);
+      for (const h of held) h.reject(err);
       return;
     }
     const joined = batches.flat();
     if (joined.length === 0) {
-      settle();
+      for (const h of held) h.resolve();
       return;
     }
     const submission = this.#writer.submit(joined, count);
-    submission.delivered.then(() => settle(), settle);
+    submission.delivered.then(
+      () => {
+        for (const h of held) h.resolve();
+      },
+      (err: unknown) => settleHeld(held, outcomeOf(err, messages)),
+    );
     await submission.accepted;
   }
+}
+
+/**
+ * Settles each submission that contributed to a flushed batch with its own share of the outcome:
+ * delivered when none of its messages failed, else failed with just its messages.
+ */
+function settleHeld(held: readonly Held[], outcome: Outcome): void {
+  for (const h of held) {
+    const retry: Message[] = [];
+    const givenUp: GivenUp[] = [];
+    for (const m of h.messages) {
+      const result = outcome.byMember.get(m);
+      if (result?.retry) retry.push(result.retry);
+      if (result) givenUp.push(...result.givenUp);
+    }
+    if (retry.length === 0 && givenUp.length === 0) h.resolve();
+    else h.reject(new DeliveryError(retry.length > 0 ? outcome.reason : givenUp[0]!.reason, { undelivered: retry, givenUp }));
+  }
+}
+
+/** A failure (or success: `err` undefined) of `sent`, with `givenUp` (messages never sent) added. */
+function withGivenUp(err: unknown, sent: readonly Message[], givenUp: readonly GivenUp[]): DeliveryError {
+  if (err === undefined) return new DeliveryError(givenUp[0]!.reason, { undelivered: [], givenUp });
+  const reason = err instanceof Error ? err.message : String(err);
+  if (!(err instanceof DeliveryError)) return new DeliveryError(reason, { undelivered: sent, givenUp, cause: err });
+  return new DeliveryError(reason, { undelivered: err.undelivered ?? sent.filter((m) => !err.givenUp.some((g) => g.message === m)), givenUp: [...err.givenUp, ...givenUp], cause: err });
 }

@@ -3,11 +3,11 @@
 // again after a restart. Because processed messages are stored, a replay after a crash re-sends
 // the very bytes (and ids) the first attempt sent.
 import { setMaxListeners } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
+import { BufferError, BufferStore, type BufferedRow, type BufferState } from './buffer_store.js';
 import type { Submission } from './component.js';
+import { outcomeOf, reportGivenUp, type GivenUp } from './delivery.js';
 import { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import { sleep } from './sleep.js';
@@ -31,7 +31,7 @@ export const sqliteBufferSchema = {
   additionalProperties: false,
   required: ['path'],
   properties: {
-    path: { type: 'string', description: 'The SQLite database file, relative to the config file.' },
+    path: { type: 'string', 'x-state': true, description: 'The SQLite database file, relative to the config file\'s folder.' },
     sync: {
       type: 'string',
       enum: ['off', 'normal', 'full'],
@@ -42,25 +42,29 @@ export const sqliteBufferSchema = {
   },
 };
 
-interface Row {
-  id: number;
-  body: Buffer;
-  metadata: string;
-  error: string | null;
-}
-
 const CHUNK = 100;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
+/** How often a failed write to the file (a full disk, a lock) is tried again, and its error logged at most. */
+const STORE_RETRY_MS = 1_000;
 
+/** One buffered message on its way to the output. */
+interface InFlight {
+  readonly id: number;
+  message: Message;
+}
+
+/**
+ * What the engine sees of the buffer: a sink that delivers at commit. `onProgress` is told the
+ * buffer's state whenever more messages were delivered (see BufferState).
+ */
 export class SqliteBuffer implements Sink {
   #inner: Sink;
   #config: SqliteBufferConfig;
   #file: string;
   #logger: Logger;
   #metrics: Metrics;
-  #db: Database.Database | undefined;
-  #insert: ((rows: readonly Message[]) => void) | undefined;
+  #store: BufferStore | undefined;
   #running = new AbortController();
   /** Aborted (and replaced) on every delivery, so retries waiting out a back-off go at once when the output is back. */
   #recovered = new AbortController();
@@ -68,7 +72,14 @@ export class SqliteBuffer implements Sink {
   #pump: Promise<void> | undefined;
   #inFlight = 0;
   #lastDispatched = 0;
+  /** Positions delivered (or given up) whose deletion could not be written yet: never dispatched again, deleted later. */
+  #settled = new Set<number>();
+  #givenUp: { id: number; given: GivenUp }[] = [];
+  /** Why the buffer cannot take messages now (a full disk, a lock), for /ready; undefined when healthy. */
+  #problem: string | undefined;
+  #lastProblemLog = 0;
   #closed = false;
+  onProgress: ((state: BufferState) => void) | undefined;
 
   constructor(inner: Sink, config: SqliteBufferConfig, baseDir: string, logger: Logger, metrics: Metrics) {
     this.#inner = inner;
@@ -82,38 +93,53 @@ export class SqliteBuffer implements Sink {
 
   async connect(signal: AbortSignal): Promise<void> {
     await this.#inner.connect(signal);
-    if (this.#db) return;
-    mkdirSync(dirname(this.#file), { recursive: true });
-    const db = new Database(this.#file);
-    db.pragma('journal_mode = WAL');
-    db.pragma(`synchronous = ${this.#config.sync.toUpperCase()}`);
-    db.exec('CREATE TABLE IF NOT EXISTS messages (id INTEGER PRIMARY KEY AUTOINCREMENT, body BLOB NOT NULL, metadata TEXT NOT NULL, error TEXT)');
-    const insert = db.prepare('INSERT INTO messages (body, metadata, error) VALUES (?, ?, ?)');
-    this.#insert = db.transaction((rows: readonly Message[]) => {
-      for (const m of rows) insert.run(Buffer.from(m.bytes()), JSON.stringify(m.metadata), m.error?.message ?? null);
-    });
-    this.#db = db;
-    const pending = this.#pending();
+    if (this.#store) return;
+    const store = new BufferStore(this.#file, this.#config.sync);
+    let pending: number;
+    try {
+      pending = store.pending();
+    } catch (err) {
+      store.close();
+      throw err;
+    }
+    this.#store = store;
     if (pending > 0) this.#logger.info({ file: this.#file }, `${pending} buffered message(s) from a previous run will be sent.`);
     this.#pump = this.#run();
   }
 
-  /** Commits the batch; it then counts as delivered for the input. */
+  /** The buffer's state now (see BufferState); undefined before connect(). */
+  state(): BufferState | undefined {
+    return this.#store?.state(this.#settled);
+  }
+
+  /** Why the buffer cannot take messages now, or undefined. */
+  health(): string | undefined {
+    return this.#problem;
+  }
+
+  /**
+   * Commits the batch; it then counts as delivered for the input, which learns the position of
+   * its last message. A commit that fails (a full disk, a lock) fails the submission: the engine
+   * tries again later and reads no new input meanwhile.
+   */
   submit(batch: readonly Message[]): Submission {
+    let position: number;
     try {
-      if (!this.#insert) throw new Error('the buffer is not open');
-      this.#insert(batch);
+      if (!this.#store) throw new Error(`buffer ${this.#file} is not open`);
+      position = this.#store.insert(batch);
     } catch (err) {
+      this.#trouble(err as Error);
       return { accepted: Promise.resolve(), delivered: Promise.reject(err) };
     }
+    this.#healthy();
     this.#metrics.counter('buffer_received', 'Messages committed to the buffer.').labels('', 'buffer').inc(batch.length);
     this.#wake?.();
-    return { accepted: Promise.resolve(), delivered: Promise.resolve() };
+    return { accepted: Promise.resolve(), delivered: Promise.resolve(), position: { buffer: this.#store.id, seq: position } };
   }
 
   /** Resolves once every buffered message was delivered. Shutdown bounds this with its timeout. */
   async flush(): Promise<void> {
-    while (!this.#closed && this.#db && this.#pending() > 0) {
+    while (!this.#closed && this.#store && this.#pendingCount() > 0) {
       await this.#inner.flush();
       await sleep(20, this.#running.signal);
     }
@@ -126,23 +152,35 @@ export class SqliteBuffer implements Sink {
     this.#wake?.();
     await this.#inner.close();
     await this.#pump;
-    if (this.#db) {
-      const left = this.#pending();
+    if (this.#store) {
+      this.#writeSettled();
+      const left = this.#pendingCount();
       if (left > 0) this.#logger.warn({ file: this.#file }, `${left} buffered message(s) were not delivered; they will be sent on the next run.`);
-      this.#db.close();
+      this.#store.close();
     }
   }
 
-  #pending(): number {
-    return (this.#db!.prepare('SELECT COUNT(*) AS n FROM messages').get() as { n: number }).n;
+  #pendingCount(): number {
+    try {
+      return this.#store!.pending() - this.#settled.size;
+    } catch {
+      return this.#inFlight;
+    }
   }
 
   /** Moves buffered rows to the output in order, at most read_ahead at once, until closed. */
   async #run(): Promise<void> {
-    const select = this.#db!.prepare('SELECT id, body, metadata, error FROM messages WHERE id > ? ORDER BY id LIMIT ?');
     while (!this.#running.signal.aborted) {
+      this.#writeSettled();
       const room = this.#config.read_ahead - this.#inFlight;
-      const rows = room > 0 ? (select.all(this.#lastDispatched, Math.min(room, CHUNK)) as Row[]) : [];
+      let rows: BufferedRow[] = [];
+      try {
+        if (room > 0) rows = this.#store!.select(this.#lastDispatched, Math.min(room, CHUNK)).filter((r) => !this.#settled.has(r.id));
+      } catch (err) {
+        this.#trouble(err as Error);
+        await sleep(STORE_RETRY_MS, this.#running.signal);
+        continue;
+      }
       if (rows.length === 0) {
         await new Promise<void>((resolve) => {
           this.#wake = resolve;
@@ -152,42 +190,110 @@ export class SqliteBuffer implements Sink {
       }
       this.#lastDispatched = rows[rows.length - 1]!.id;
       this.#inFlight += rows.length;
-      await this.#deliver(rows);
+      await this.#deliver(rows.map((r) => ({ id: r.id, message: messageOf(r) })));
     }
   }
 
-  /** Hands rows to the output; deletes them once delivered, retries them (same bytes) until then. */
-  async #deliver(rows: Row[]): Promise<void> {
-    const messages = rows.map((r) => {
-      const m = Message.fromBytes(r.body, JSON.parse(r.metadata) as Record<string, unknown>);
-      return r.error === null ? m : m.withError(new Error(r.error));
-    });
-    const attempt = async (tries: number): Promise<void> => {
-      const submission = this.#inner.submit(messages);
+  /**
+   * Hands rows to the output; settles each once delivered or given up, and sends what a failure
+   * left undelivered again (the same bytes) after a back-off, until then.
+   */
+  async #deliver(rows: InFlight[]): Promise<void> {
+    const attempt = async (pending: InFlight[], tries: number): Promise<void> => {
+      const submission = this.#inner.submit(pending.map((r) => r.message));
       await submission.accepted;
       submission.delivered.then(
-        () => this.#delivered(rows),
-        async (err: Error) => {
-          if (this.#running.signal.aborted) return;
+        () => this.#settle(pending, []),
+        async (err: unknown) => {
+          const outcome = outcomeOf(err, pending.map((r) => r.message));
+          const again: InFlight[] = [];
+          const done: InFlight[] = [];
+          const given: { id: number; given: GivenUp }[] = [];
+          for (const row of pending) {
+            const result = outcome.byMember.get(row.message);
+            if (result?.retry) again.push({ id: row.id, message: result.retry });
+            else if (result && result.givenUp.length > 0) given.push({ id: row.id, given: result.givenUp[0]! });
+            else done.push(row);
+          }
+          if (outcome.givenUp.length > 0) reportGivenUp(outcome.givenUp, { logger: this.#logger, metrics: this.#metrics, label: '', path: 'buffer' });
+          if (done.length > 0 || given.length > 0) this.#settle(done, given);
+          if (again.length === 0 || this.#running.signal.aborted) return;
           const wait = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** tries);
-          this.#logger.error({ err: err.message, attempt: tries + 1 }, `Failed to send ${rows.length} buffered message(s), retrying in ${wait}ms.`);
+          this.#logger.error({ err: outcome.reason, attempt: tries + 1 }, `Failed to send ${again.length} buffered message(s), retrying in ${wait}ms.`);
           await sleep(wait, this.#running.signal, this.#recovered.signal);
-          if (!this.#running.signal.aborted) await attempt(tries + 1);
+          if (!this.#running.signal.aborted) await attempt(again, tries + 1);
         },
       );
     };
-    await attempt(0);
+    await attempt(rows, 0);
   }
 
-  #delivered(rows: Row[]): void {
-    this.#inFlight -= rows.length;
-    if (!this.#db?.open) return;
-    const ids = rows.map((r) => r.id);
-    this.#db.prepare(`DELETE FROM messages WHERE id IN (${ids.map(() => '?').join(',')})`).run(...ids);
-    this.#metrics.counter('buffer_sent', 'Buffered messages delivered and removed.').labels('', 'buffer').inc(rows.length);
-    this.#recovered.abort();
-    this.#recovered = new AbortController();
-    setMaxListeners(0, this.#recovered.signal);
+  /** Rows delivered, and rows given up (kept in `given_up`): both leave the buffer. */
+  #settle(delivered: readonly InFlight[], givenUp: { id: number; given: GivenUp }[]): void {
+    this.#inFlight -= delivered.length + givenUp.length;
+    for (const row of delivered) this.#settled.add(row.id);
+    for (const entry of givenUp) this.#settled.add(entry.id);
+    this.#givenUp.push(...givenUp);
+    if (delivered.length > 0) this.#metrics.counter('buffer_sent', 'Buffered messages delivered and removed.').labels('', 'buffer').inc(delivered.length);
+    this.#writeSettled();
+    if (delivered.length > 0) {
+      // The output delivers again: retries waiting out a back-off go now.
+      this.#recovered.abort();
+      this.#recovered = new AbortController();
+      setMaxListeners(0, this.#recovered.signal);
+    }
     this.#wake?.();
   }
+
+  /**
+   * Writes what settled: deletes delivered rows, moves given-up ones to `given_up`. When the file
+   * refuses (a full disk), they stay settled in memory (never sent twice by this process) and the
+   * write is tried again at the next chance; a restart before then sends them again (duplicates,
+   * byte-identical, never a loss).
+   */
+  #writeSettled(): void {
+    const store = this.#store;
+    if (!store?.isOpen || (this.#settled.size === 0 && this.#givenUp.length === 0)) return;
+    try {
+      store.giveUp(this.#givenUp);
+      const givenUpIds = new Set(this.#givenUp.map((g) => g.id));
+      this.#givenUp = [];
+      store.delete([...this.#settled].filter((id) => !givenUpIds.has(id)));
+      this.#settled.clear();
+    } catch (err) {
+      this.#trouble(err as Error);
+      store.checkpoint();
+      return;
+    }
+    this.#healthy();
+    if (this.onProgress) {
+      try {
+        this.onProgress(store.state(this.#settled));
+      } catch (err) {
+        this.#trouble(err as Error);
+      }
+    }
+  }
+
+  /** Logs a file error (at most once a second), keeps it for /ready, and counts it. */
+  #trouble(err: Error): void {
+    this.#metrics.counter('buffer_errors', 'Buffer file errors (full disk, lock held, unreadable file).').labels('', 'buffer').inc();
+    const full = err instanceof BufferError && err.full;
+    this.#problem = full ? `${err.message} (new input waits until there is room)` : err.message;
+    const now = Date.now();
+    if (now - this.#lastProblemLog < STORE_RETRY_MS) return;
+    this.#lastProblemLog = now;
+    this.#logger.error({ file: this.#file, err: err.message }, full ? 'The buffer file is full; new input waits and nothing is lost. Free space to resume.' : 'Buffer file error; retrying.');
+  }
+
+  #healthy(): void {
+    if (this.#problem === undefined) return;
+    this.#problem = undefined;
+    this.#logger.info({ file: this.#file }, 'The buffer file accepts writes again.');
+  }
+}
+
+function messageOf(row: BufferedRow): Message {
+  const m = Message.fromBytes(row.body, JSON.parse(row.metadata) as Record<string, unknown>);
+  return row.error === null ? m : m.withError(new Error(row.error));
 }

@@ -10,13 +10,12 @@
 // Because a batch's messages are stored before they are emitted and deleted only when acked, a
 // window is never emitted twice with different content: every re-emission is the stored bytes.
 
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openStateFile, type SyncPolicy } from '../sqlite.js';
 import type { Schedule } from './schedule.js';
 
-/** Bumped when the tables change incompatibly; a file of another version is refused. */
-export const LEDGER_VERSION = 1;
+/** Bumped when the tables change; older files are migrated, newer ones refused. */
+export const LEDGER_VERSION = 2;
 /** Delivered windows older than this (behind the newest window) are pruned from the `windows` table. */
 export const WINDOW_RETENTION_MS = 7 * 86_400_000;
 
@@ -57,7 +56,11 @@ export type GapReason =
   /** The window ended more than `max_backfill` before it could be scraped (downtime, a long outage). */
   | 'max_backfill'
   /** Run:ai answered 404 for the resource's metrics: it no longer exists. */
-  | 'not_found';
+  | 'not_found'
+  /** The pipeline gave the resource's message up: the sink rejected it as invalid, or a processor failed on it (strict). */
+  | 'rejected'
+  /** An output dropped the resource's message as configured (`drop_on`). */
+  | 'dropped';
 
 /** Usage that will not be collected, recorded so it is never silent. */
 export interface Gap {
@@ -106,7 +109,7 @@ export interface LedgerIdentity {
 export interface LedgerOptions {
   readonly file: string;
   /** As the sqlite buffer's `sync`: normal survives a killed process, full also power loss. */
-  readonly sync: 'off' | 'normal' | 'full';
+  readonly sync: SyncPolicy;
   readonly identity: LedgerIdentity;
   /** The clock for timestamps; Date.now by default. */
   readonly now?: () => number;
@@ -131,7 +134,9 @@ CREATE TABLE IF NOT EXISTS outbox (
   start_ms INTEGER NOT NULL,
   end_ms INTEGER NOT NULL,
   tick_ms INTEGER NOT NULL,
-  created_at INTEGER NOT NULL
+  created_at INTEGER NOT NULL,
+  buffer_id TEXT,
+  buffer_seq INTEGER
 );
 CREATE TABLE IF NOT EXISTS outbox_messages (
   batch_id INTEGER NOT NULL,
@@ -205,11 +210,8 @@ export class WindowLedger {
   constructor(options: LedgerOptions) {
     this.file = options.file;
     this.#now = options.now ?? Date.now;
-    mkdirSync(dirname(options.file), { recursive: true });
-    const db = new Database(options.file);
+    const db = openStateFile(options.file, options.sync);
     try {
-      db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${options.sync.toUpperCase()}`);
       db.exec(SCHEMA);
       this.changes = checkIdentity(db, options.identity);
     } catch (err) {
@@ -233,9 +235,9 @@ export class WindowLedger {
     return row === undefined ? undefined : Number(row.value);
   }
 
-  /** Batches emitted and not yet acked, oldest first, with their stored messages. */
+  /** Batches emitted and not yet acked (or acked by a buffer that lost them), oldest first, with their stored messages. */
   pendingBatches(): PendingBatch[] {
-    const batches = this.#db.prepare('SELECT id, kind, start_ms, end_ms, tick_ms FROM outbox ORDER BY id').all() as OutboxRow[];
+    const batches = this.#db.prepare('SELECT id, kind, start_ms, end_ms, tick_ms FROM outbox WHERE buffer_id IS NULL ORDER BY id').all() as OutboxRow[];
     const select = this.#db.prepare('SELECT body, metadata FROM outbox_messages WHERE batch_id = ? ORDER BY seq');
     return batches.map((b) => ({
       id: b.id,
@@ -316,15 +318,55 @@ export class WindowLedger {
     return ids;
   }
 
-  /** The batch was acked: its messages are forgotten and, for a window's own batch, the window is done. */
-  delivered(batchId: number): void {
+  /**
+   * The batch was acked: its window is done. Without `position` its messages are forgotten. With
+   * one (a durable buffer committed them there) they are kept until the buffer reports that
+   * position delivered (reconcile), so a buffer that loses them can be made good. Resources whose
+   * messages were given up are recorded as one-resource gaps, in the same transaction.
+   */
+  delivered(batchId: number, options: { position?: { buffer: string; seq: number }; givenUp?: readonly { resourceId: string; reason: GapReason; detail: string }[] } = {}): void {
     const now = this.#now();
     this.#db.transaction(() => {
-      const batch = this.#db.prepare('SELECT kind, start_ms FROM outbox WHERE id = ?').get(batchId) as { kind: string; start_ms: number } | undefined;
+      const batch = this.#db.prepare('SELECT kind, start_ms, end_ms FROM outbox WHERE id = ?').get(batchId) as { kind: string; start_ms: number; end_ms: number } | undefined;
       if (batch === undefined) return;
-      this.#db.prepare('DELETE FROM outbox_messages WHERE batch_id = ?').run(batchId);
-      this.#db.prepare('DELETE FROM outbox WHERE id = ?').run(batchId);
+      for (const g of options.givenUp ?? []) {
+        this.#insertGap({ start: batch.start_ms, end: batch.end_ms, windows: 1, resourceId: g.resourceId, reason: g.reason, detail: g.detail }, now);
+      }
+      if (options.position) {
+        this.#db.prepare('UPDATE outbox SET buffer_id = ?, buffer_seq = ? WHERE id = ?').run(options.position.buffer, options.position.seq, batchId);
+      } else {
+        this.#forget(batchId);
+      }
       if (batch.kind === 'window') this.#db.prepare("UPDATE windows SET state = 'done', done_at = ? WHERE start_ms = ?").run(now, batch.start_ms);
+    })();
+  }
+
+  /** Batches acked by a durable buffer and not yet reported delivered by it. */
+  held(): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM outbox WHERE buffer_id IS NOT NULL').get() as { n: number }).n;
+  }
+
+  /**
+   * Squares the batches handed to a durable buffer with its state: forgets those it delivered,
+   * and re-opens those it lost (acked at a position above the highest it holds, or by a buffer
+   * of another id: the file was torn or replaced). Returns the re-opened batches, to emit again.
+   */
+  reconcile(state: { buffer: string; committed: number; delivered: number }): PendingBatch[] {
+    return this.#db.transaction(() => {
+      const delivered = this.#db.prepare('SELECT id FROM outbox WHERE buffer_id = ? AND buffer_seq <= ?').all(state.buffer, state.delivered) as { id: number }[];
+      for (const { id } of delivered) this.#forget(id);
+      const lost = this.#db
+        .prepare('SELECT id, start_ms FROM outbox WHERE buffer_id IS NOT NULL AND (buffer_id != ? OR buffer_seq > ?)')
+        .all(state.buffer, state.committed) as { id: number; start_ms: number }[];
+      if (lost.length === 0) return [];
+      const reopen = this.#db.prepare('UPDATE outbox SET buffer_id = NULL, buffer_seq = NULL WHERE id = ?');
+      const undone = this.#db.prepare("UPDATE windows SET state = 'emitted', done_at = NULL WHERE start_ms = ?");
+      for (const { id, start_ms } of lost) {
+        reopen.run(id);
+        undone.run(start_ms);
+      }
+      const ids = new Set(lost.map((l) => l.id));
+      return this.pendingBatches().filter((b) => ids.has(b.id));
     })();
   }
 
@@ -376,6 +418,11 @@ export class WindowLedger {
     if (this.#db.open) this.#db.close();
   }
 
+  #forget(batchId: number): void {
+    this.#db.prepare('DELETE FROM outbox_messages WHERE batch_id = ?').run(batchId);
+    this.#db.prepare('DELETE FROM outbox WHERE id = ?').run(batchId);
+  }
+
   #setLastEnd(end: number): void {
     this.#db.prepare("INSERT INTO meta (key, value) VALUES ('last_end', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value").run(String(end));
   }
@@ -414,8 +461,12 @@ function checkIdentity(db: Database.Database, identity: LedgerIdentity): string[
   const read = (key: string): string | undefined => (db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined)?.value;
   const write = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value');
   const version = read('version');
-  if (version !== undefined && Number(version) !== LEDGER_VERSION) {
-    throw new Error(`the state file was written by ledger version ${version}; this sluice reads version ${LEDGER_VERSION}`);
+  if (version !== undefined && Number(version) > LEDGER_VERSION) {
+    throw new Error(`the state file was written by ledger version ${version}; this sluice reads versions up to ${LEDGER_VERSION}`);
+  }
+  if (version === '1') {
+    // Version 2 keeps batches acked by a durable buffer until it delivered them.
+    db.exec('ALTER TABLE outbox ADD COLUMN buffer_id TEXT; ALTER TABLE outbox ADD COLUMN buffer_seq INTEGER;');
   }
   const resourceType = read('resource_type');
   if (resourceType !== undefined && resourceType !== identity.resourceType) {

@@ -69,7 +69,8 @@ http: { address: 127.0.0.1:0 }
     db.close();
     expect(committed).toHaveLength(50);
 
-    const restarted = startCli(['run', config, '--output', `file:${join(dir, 'out.jsonl')}`, '-s', 'http.enabled=false']);
+    // The sink is back: the same config with a working output (not --output, whose dry run keeps its own state).
+    const restarted = startCli(['run', config, '-s', `output={file: {path: ${JSON.stringify(join(dir, 'out.jsonl'))}}}`, '-s', 'http.enabled=false']);
     restarted.child.stdin.end();
     expect(await restarted.exited).toBe(0);
     expect(readFileSync(join(dir, 'out.jsonl'), 'utf8').trimEnd().split('\n')).toEqual(committed);

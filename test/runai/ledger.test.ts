@@ -7,6 +7,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { LEDGER_VERSION, WindowLedger, planResume, type LedgerWindow, type PendingBatch, type StoredMessage } from '../../src/runai/ledger.js';
@@ -110,7 +111,64 @@ describe('window ledger', () => {
     const changed = new WindowLedger({ file: path, sync: 'off', identity: { ...identity, schedule: '*/30 * * * * *', offsetMs: 30_000 } });
     expect(changed.changes).toEqual(['schedule changed from "@every 1s" to "*/30 * * * * *"', 'metrics_offset changed from 0ms to 30000ms']);
     changed.close();
-    expect(LEDGER_VERSION).toBe(1);
+    const newer = new Database(path);
+    newer.prepare("UPDATE meta SET value = ? WHERE key = 'version'").run(String(LEDGER_VERSION + 1));
+    newer.close();
+    expect(() => open(path)).toThrow(`the state file was written by ledger version ${LEDGER_VERSION + 1}; this sluice reads versions up to ${LEDGER_VERSION}`);
+  });
+
+  it('keeps batches a buffer committed until it reports them delivered, and re-opens those it lost', () => {
+    const path = file();
+    const ledger = open(path);
+    const scrape = (k: number) =>
+      ledger.recordScrape({ windows: [{ window: w(k), listed: 1 }], batches: [{ window: w(k), kind: 'window', messages: [msg(`{"k":${k}}`)] }], failed: [], recovered: [], givenUp: [] })[0]!;
+    const [a, b, c] = [scrape(0), scrape(1), scrape(2)];
+    ledger.delivered(a, { position: { buffer: 'buf-1', seq: 10 } });
+    ledger.delivered(b, { position: { buffer: 'buf-1', seq: 20 } });
+    ledger.delivered(c, { position: { buffer: 'buf-1', seq: 30 } });
+    // Committed to the buffer: done, not sent again while the buffer holds them.
+    expect(ledger.pendingBatches()).toEqual([]);
+    expect(ledger.windows().map((x) => x.state)).toEqual(['done', 'done', 'done']);
+    // The buffer delivered up to 10: batch a is forgotten.
+    expect(ledger.reconcile({ buffer: 'buf-1', committed: 30, delivered: 10 })).toEqual([]);
+    // Reopened after a torn WAL: the buffer holds up to 20 only; batch c comes back, verbatim.
+    expect(texts(ledger.reconcile({ buffer: 'buf-1', committed: 20, delivered: 10 }))).toEqual([{ kind: 'window', start: w(2).start, bodies: ['{"k":2}'] }]);
+    expect(ledger.windows().map((x) => x.state)).toEqual(['done', 'done', 'emitted']);
+    ledger.close();
+    // A buffer of another id (the file was replaced) holds none of what was acked: b comes back too.
+    const again = open(path);
+    expect(texts(again.reconcile({ buffer: 'buf-2', committed: 0, delivered: 0 })).map((x) => x.start)).toEqual([w(1).start]);
+    expect(texts(again.pendingBatches()).map((x) => x.start)).toEqual([w(1).start, w(2).start]);
+    again.close();
+  });
+
+  it('records the resources whose messages were given up as gaps of their window, with the batch done', () => {
+    const ledger = open(file(), () => 42);
+    const [id] = ledger.recordScrape({ windows: [{ window: w(0), listed: 2 }], batches: [{ window: w(0), kind: 'window', messages: [msg('{}'), msg('{}')] }], failed: [], recovered: [], givenUp: [] });
+    ledger.delivered(id!, { givenUp: [{ resourceId: 'wl-2', reason: 'rejected', detail: 'processing failed: overflow' }] });
+    expect(ledger.gaps()).toEqual([{ start: w(0).start, end: w(0).end, windows: 1, resourceId: 'wl-2', reason: 'rejected', detail: 'processing failed: overflow', recordedAt: 42 }]);
+    expect(ledger.pendingBatches()).toEqual([]);
+    expect(ledger.windows()[0]?.state).toBe('done');
+    ledger.close();
+  });
+
+  it('migrates a version 1 file: its undelivered batches are still sent, and acks by a buffer are kept', () => {
+    const path = file();
+    // The version 1 layout of the outbox, as sluice 0.1 wrote it.
+    const v1 = new Database(path);
+    v1.exec(`CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+      INSERT INTO meta VALUES ('version', '1'), ('resource_type', 'workload'), ('schedule', '@every 1s'), ('metrics_offset_ms', '0'), ('last_end', '${w(0).end}');
+      CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, start_ms INTEGER NOT NULL, end_ms INTEGER NOT NULL, tick_ms INTEGER NOT NULL, created_at INTEGER NOT NULL);
+      CREATE TABLE outbox_messages (batch_id INTEGER NOT NULL, seq INTEGER NOT NULL, body BLOB NOT NULL, metadata TEXT NOT NULL, PRIMARY KEY (batch_id, seq));
+      INSERT INTO outbox VALUES (1, 'window', ${w(0).start}, ${w(0).end}, ${w(0).tick}, 0);
+      INSERT INTO outbox_messages VALUES (1, 0, X'7B7D', '{}');`);
+    v1.close();
+    const ledger = open(path);
+    expect(texts(ledger.pendingBatches())).toEqual([{ kind: 'window', start: w(0).start, bodies: ['{}'] }]);
+    ledger.delivered(1, { position: { buffer: 'b1', seq: 5 } });
+    expect(ledger.pendingBatches()).toEqual([]);
+    expect(ledger.reconcile({ buffer: 'b1', committed: 4, delivered: 0 }).map((b) => b.id)).toEqual([1]);
+    ledger.close();
   });
 });
 

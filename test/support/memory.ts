@@ -2,6 +2,7 @@
 // tests drive the engine through YAML, exactly as users do.
 import { batchingSchema } from '../../src/engine/batching.js';
 import { defineInput, defineOutput, type ComponentSpec } from '../../src/engine/component.js';
+import { Undeliverable } from '../../src/engine/delivery.js';
 import { Message } from '../../src/engine/message.js';
 import { sleep } from '../../src/engine/sleep.js';
 
@@ -43,8 +44,9 @@ export function memoryComponents(input: MemoryInputState, output: MemoryOutputSt
           const index = input.reads++;
           return {
             batch: next.map((body) => Message.fromJSON(body)),
+            // 'ok'; or for messages given up, e.g. 'undeliverable 3:dropped' (index in the read, kind); or the error.
             ack: (err) => {
-              input.acks[index] = err ? err.message : 'ok';
+              input.acks[index] = !err ? 'ok' : err instanceof Undeliverable ? `undeliverable ${err.items.map((i) => `${i.index}:${i.kind}`).join(',')}` : err.message;
             },
           };
         },

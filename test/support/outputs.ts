@@ -2,7 +2,8 @@
 // wrapper outputs, so a wrapper test runs real child outputs against real loopback servers.
 import { afterEach } from 'vitest';
 import type { Builder, ChildOutput, ComponentSpec, Output, Settings, Submission } from '../../src/engine/component.js';
-import type { Message } from '../../src/engine/message.js';
+import { outcomeOf, type GivenUp } from '../../src/engine/delivery.js';
+import { Message } from '../../src/engine/message.js';
 import { startOpenMeterSimulator, type OpenMeterSimulator, type OpenMeterSimulatorOptions } from '../../src/openmeter/sim.js';
 import { withDefaults } from './defaults.js';
 import { testSettings } from './settings.js';
@@ -106,4 +107,19 @@ export function simulatorsClosedAfterEach(): (options?: OpenMeterSimulatorOption
     running.push(sim);
     return sim;
   };
+}
+
+/** What became of a batch written to an output: delivered, or what is left to retry and what was given up. */
+export async function writeOutcome(output: Output, batch: readonly Message[]): Promise<{ delivered: boolean; retry: Message[]; givenUp: GivenUp[]; reason?: string }> {
+  try {
+    await output.write(batch, new AbortController().signal);
+    return { delivered: true, retry: [], givenUp: [] };
+  } catch (err) {
+    return { delivered: false, ...outcomeOf(err, batch) };
+  }
+}
+
+/** What `archive: json_array` makes of a batch: one message holding the bodies as a JSON array, standing for them. */
+export function jsonArchive(parts: readonly Message[], metadata = {}): Message {
+  return Message.archiveOf(parts, (p) => Buffer.from(JSON.stringify(p.map((m) => m.json()))), metadata);
 }

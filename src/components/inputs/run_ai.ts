@@ -32,14 +32,16 @@
 // window is anchored to the nominal tick rather than to when a timer happened to fire.
 
 import { setMaxListeners } from 'node:events';
-import type { Ack, Input, ReadResult, Settings } from '../../engine/component.js';
+import type { Ack, BufferPosition, Input, ReadResult, Settings } from '../../engine/component.js';
+import type { BufferState } from '../../engine/buffer_store.js';
+import { Undeliverable } from '../../engine/delivery.js';
 import { defineInput } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
 import type { Counter, Gauge, Summary } from 'prom-client';
 import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
 import { METRIC_TYPES, POD_METRIC_TYPES, WORKLOAD_METRIC_TYPES, rfc3339Nano, rfc3339Seconds, type ResourceType } from '../../runai/api.js';
 import { RunAiClient, RunAiError, type Listing, type MetricValues, type MetricsTarget, type Pod, type Workload } from '../../runai/client.js';
-import { planResume, WindowLedger, type GapReason, type LedgerWindow, type StoredMessage } from '../../runai/ledger.js';
+import { planResume, WindowLedger, type GapReason, type LedgerWindow, type PendingBatch, type StoredMessage } from '../../runai/ledger.js';
 import { compileSchedule, type Schedule } from '../../runai/schedule.js';
 import { resolve as resolvePath } from 'node:path';
 
@@ -155,7 +157,7 @@ const schema = {
         'windows missed while sluice was down are backfilled from Run:ai with the same bounds (hence the same event ids), older ones are recorded as gaps, ' +
         'and resources whose metrics failed are retried for their window. Absent: windows live in memory only, as in OpenMeter\'s collector.',
       properties: {
-        path: { type: 'string', minLength: 1, description: 'The SQLite file, relative to the config file; one per run_ai input.' },
+        path: { type: 'string', minLength: 1, 'x-state': true, description: 'The SQLite file, relative to the config file\'s folder; one per run_ai input.' },
         max_backfill: durationSchema(
           "How far back missed windows are scraped after a restart or a long Run:ai outage; older windows are recorded as gaps. Keep it within Run:ai's metrics retention and below the sink's dedupe window.",
           '1h',
@@ -298,6 +300,10 @@ class RunAiInput implements Input {
   #outstanding = 0;
   /** Batches ready for read(), oldest first: one per window. */
   #batches: Queued[] = [];
+  /** Deliveries acked but not yet written to the ledger (see #recordDelivered). */
+  #unrecorded: { readonly messages: number; readonly write: (ledger: WindowLedger) => void }[] = [];
+  /** The durable buffer's last reported state; set only when the pipeline has one. */
+  #bufferState: BufferState | undefined;
   #waiters = new Set<() => void>();
   /** Windows whose listing hasn't succeeded yet, oldest first. */
   #due: Window[] = [];
@@ -386,16 +392,21 @@ class RunAiInput implements Input {
     this.#closeLedgerWhenSettled();
   }
 
-  /** No error: the batch is done (and so is its window, in the ledger). An error: its messages are queued again, first in line. */
+  /**
+   * No error: the batch is done (and so is its window, in the ledger). Undeliverable: done too,
+   * and the resources whose messages were given up are recorded (gaps in the ledger, an error line
+   * and a count either way). Any other error: its messages are queued again, first in line.
+   */
   #ack(queued: Queued): Ack {
     let settled = false;
-    return (error) => {
+    return (error, buffered) => {
       if (settled) return;
       settled = true;
       this.#outstanding--;
       try {
-        if (error === undefined) {
-          if (queued.ledgerId !== undefined) this.#recordDelivered(queued.ledgerId, queued.messages.length);
+        if (error === undefined || error instanceof Undeliverable) {
+          const givenUp = error ? this.#givenUp(queued, error) : [];
+          if (queued.ledgerId !== undefined) this.#recordDelivered(queued.ledgerId, queued.messages.length, buffered, givenUp);
           return;
         }
         if (this.#stop.signal.aborted) {
@@ -418,18 +429,105 @@ class RunAiInput implements Input {
     };
   }
 
-  #recordDelivered(ledgerId: number, messages: number): void {
-    try {
-      this.#ledger!.delivered(ledgerId);
-    } catch (err) {
-      // The batch stays in the outbox: the next start sends it again, with the same bytes and ids.
-      this.#settings.logger.error({ messages, error: (err as Error).message }, 'Run:ai could not record a delivered batch in its state; it will be sent again at the next start');
-    }
+  /** The resources of a batch whose messages the pipeline gave up: logged, counted, and returned as gaps to record. */
+  #givenUp(queued: Queued, error: Undeliverable): { resourceId: string; reason: GapReason; detail: string }[] {
+    const type = this.#config.resourceType;
+    const gaps = error.items.map((item) => ({
+      resourceId: item.index === undefined ? '(unknown)' : resourceIdOf(queued.messages[item.index]),
+      reason: item.kind,
+      detail: this.#scrub(item.reason),
+    }));
+    for (const gap of gaps) this.#abandoned.inc({ type, reason: gap.reason });
+    const window = queued.messages[0]?.metadata;
+    this.#settings.logger.error(
+      {
+        resources: gaps.length,
+        examples: gaps.slice(0, 3).map((g) => ({ id: g.resourceId, reason: g.reason, detail: g.detail })),
+        window_start: window?.window_start,
+        window_end: window?.window_end,
+        ...(this.#ledger ? { state: this.#ledger.file } : {}),
+      },
+      this.#ledger
+        ? 'Run:ai usage the pipeline could not deliver is not billed; recorded as gaps in the state'
+        : 'Run:ai usage the pipeline could not deliver is not billed',
+    );
+    return gaps;
   }
 
-  /** Acks arrive after close() while the pipeline drains; the ledger closes after the last one. */
+  /**
+   * Records the batch delivered in the ledger. A write that fails (a lock held by another process,
+   * a full disk) is kept and tried again at the next ack, scrape or buffer progress, so a passing
+   * problem costs no duplicate; if it still fails at the end, the next start sends the batch again.
+   */
+  #recordDelivered(ledgerId: number, messages: number, position: BufferPosition | undefined, givenUp: { resourceId: string; reason: GapReason; detail: string }[]): void {
+    this.#unrecorded.push({ messages, write: (ledger) => ledger.delivered(ledgerId, { ...(position ? { position } : {}), givenUp }) });
+    this.#recordPending();
+  }
+
+  /** Writes the deliveries not recorded yet, oldest first; false when one still fails. */
+  #recordPending(): boolean {
+    const ledger = this.#ledger;
+    while (ledger?.isOpen && this.#unrecorded.length > 0) {
+      const next = this.#unrecorded[0]!;
+      try {
+        next.write(ledger);
+      } catch (err) {
+        const closing = this.#closed && this.#outstanding === 0;
+        this.#settings.logger.error(
+          { messages: next.messages, batches: this.#unrecorded.length, error: (err as Error).message, state: ledger.file },
+          closing
+            ? 'Run:ai could not record delivered batches in its state; they will be sent again at the next start'
+            : 'Run:ai could not record a delivered batch in its state yet; it tries again',
+        );
+        return false;
+      }
+      this.#unrecorded.shift();
+    }
+    return true;
+  }
+
+  /** Where the durable buffer stands: batches it delivered are forgotten, batches it lost are emitted again. */
+  buffered(state: BufferState): void {
+    this.#bufferState = state;
+    // Reported before connect(): applied when the ledger opens, before its pending batches are read.
+    if (!this.#ledger?.isOpen) return;
+    this.#recordPending();
+    const reopened = this.#reconcile(this.#ledger, state);
+    this.#closeLedgerWhenSettled();
+    if (reopened.length === 0 || this.#closed) return;
+    this.#batches.unshift(...reopened.map(queuedOf));
+    this.#notify();
+  }
+
+  /** Squares the ledger with the buffer; returns the batches the buffer lost, now pending again. */
+  #reconcile(ledger: WindowLedger, state: BufferState): PendingBatch[] {
+    let reopened: PendingBatch[];
+    try {
+      reopened = ledger.reconcile(state);
+    } catch (err) {
+      this.#settings.logger.error({ error: (err as Error).message, state: ledger.file }, 'Run:ai could not square its state with the buffer; it tries again at the buffer\'s next progress');
+      return [];
+    }
+    if (reopened.length > 0) {
+      this.#settings.logger.warn(
+        { batches: reopened.length, messages: reopened.reduce((n, b) => n + b.messages.length, 0), buffer_committed: state.committed, state: ledger.file },
+        'The buffer no longer holds Run:ai batches it had committed (its file was torn, replaced or lost); they are sent again from the state',
+      );
+    }
+    return reopened;
+  }
+
+  /**
+   * Acks arrive after close() while the pipeline drains, and so does the buffer's progress (the
+   * engine reports it a last time after the drain): the ledger closes once no read is unsettled
+   * and no batch waits for the buffer. Batches the buffer did not deliver before the end keep the
+   * file open until the process exits; the next start squares them with the buffer.
+   */
   #closeLedgerWhenSettled(): void {
-    if (this.#closed && this.#outstanding === 0) this.#ledger?.close();
+    const ledger = this.#ledger;
+    if (!this.#closed || this.#outstanding > 0 || !ledger?.isOpen) return;
+    if (this.#recordPending() && this.#bufferState !== undefined && ledger.held() > 0) return;
+    ledger.close();
   }
 
   #nextBatch(signal: AbortSignal): Promise<void> {
@@ -469,8 +567,10 @@ class RunAiInput implements Input {
         'Run:ai state was written with another schedule; windows continue from the last recorded one (the first may be shorter or longer), and ids of later windows differ from what the old schedule would have given',
       );
     }
+    this.#ledger = ledger;
+    if (this.#bufferState) this.#reconcile(ledger, this.#bufferState);
     const pending = ledger.pendingBatches();
-    for (const batch of pending) this.#batches.push({ messages: batch.messages.map((m) => Message.fromBytes(m.body, m.metadata)), ledgerId: batch.id });
+    for (const batch of pending) this.#batches.push(queuedOf(batch));
     if (pending.length > 0) {
       this.#settings.logger.info(
         { state: file, batches: pending.length, messages: pending.reduce((n, b) => n + b.messages.length, 0) },
@@ -478,7 +578,6 @@ class RunAiInput implements Input {
       );
     }
     this.#owed.set({ type: this.#config.resourceType }, ledger.missing().length);
-    this.#ledger = ledger;
   }
 
   /** Plans the first window from the ledger: backfill from the last recorded window, gaps beyond max_backfill. */
@@ -583,6 +682,7 @@ class RunAiInput implements Input {
    */
   async #scrape(client: RunAiClient, signal: AbortSignal): Promise<boolean> {
     const type = this.#config.resourceType;
+    if (this.#ledger) this.#recordPending();
     if (this.#batches.length >= MAX_PENDING_BATCHES) {
       this.#settings.logger.warn({ batches: this.#batches.length }, 'Run:ai scrape postponed: the output is behind');
       return false;
@@ -775,6 +875,20 @@ class RunAiInput implements Input {
   /** An error's message with every registered secret redacted. */
   #scrub(err: unknown): string {
     return this.#settings.secrets.scrub(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function queuedOf(batch: PendingBatch): Queued {
+  return { messages: batch.messages.map((m) => Message.fromBytes(m.body, m.metadata)), ledgerId: batch.id };
+}
+
+/** The Run:ai id of the resource a message of this input is about (its body's `id`). */
+function resourceIdOf(message: Message | undefined): string {
+  try {
+    const id = (message?.json() as { id?: unknown } | undefined)?.id;
+    return typeof id === 'string' && id !== '' ? id : '(unknown)';
+  } catch {
+    return '(unknown)';
   }
 }
 

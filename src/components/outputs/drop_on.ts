@@ -4,7 +4,7 @@
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
-import { undeliveredOf } from '../undelivered.js';
+import { DeliveryError, outcomeOf, type GivenUp } from '../../engine/delivery.js';
 
 export interface DropOnConfig {
   error: boolean;
@@ -76,7 +76,7 @@ class DropOn implements Output {
     return this.#child.connect(signal);
   }
 
-  /** Hands the batch to the child; a failure matching `error`/`error_patterns` resolves `delivered` (a drop). */
+  /** Hands the batch to the child; messages whose failure matches `error`/`error_patterns` are dropped (see #dropOrFail). */
   submit(batch: readonly Message[]): Submission {
     if (this.#backPressureMs === undefined) {
       const submission = this.#child.submit(batch);
@@ -133,18 +133,40 @@ class DropOn implements Output {
     return { accepted, delivered };
   }
 
-  /** Resolves (drops) when the error matches, else rethrows it so the engine replays the messages. */
+  /**
+   * Drops the messages whose failure matches `error`/`error_patterns`: they are given up as
+   * `dropped` (never replayed; the engine tells their input, the run_ai ledger records a gap).
+   * The rest keeps its failure. Rejects unless every message was delivered.
+   */
   async #dropOrFail(batch: readonly Message[], err: unknown): Promise<void> {
-    const error = err instanceof Error ? err : new Error(String(err));
-    const pattern = this.#onAnyError ? undefined : this.#patterns.find((p) => p.test(error.message));
-    if (!this.#onAnyError && !pattern) throw error;
-    const dropped = undeliveredOf(error, batch).length;
-    const { metrics, label, path, logger } = this.#settings;
-    metrics.counter('output_dropped', 'Messages an output dropped (acked without delivery) as configured.').inc({ label, path }, dropped);
-    logger.warn(
-      { dropped, batch_size: batch.length, ...(pattern ? { pattern: pattern.source } : {}), err: error.message },
-      `Dropped ${dropped} message${dropped === 1 ? '' : 's'} the output failed to deliver.`,
-    );
+    const outcome = outcomeOf(err, batch);
+    let pattern: RegExp | undefined;
+    const matches = (reason: string) => {
+      if (this.#onAnyError) return true;
+      const match = this.#patterns.find((p) => p.test(reason));
+      pattern ??= match;
+      return match !== undefined;
+    };
+    const dropped: GivenUp[] = [];
+    const kept: GivenUp[] = [];
+    const retry = outcome.retry.filter((message) => {
+      if (!matches(outcome.reason)) return true;
+      dropped.push({ message, kind: 'dropped', reason: `dropped by drop_on: ${outcome.reason}` });
+      return false;
+    });
+    for (const g of outcome.givenUp) {
+      if (g.kind === 'rejected' && matches(g.reason)) dropped.push({ message: g.message, kind: 'dropped', reason: `dropped by drop_on: ${g.reason}` });
+      else kept.push(g);
+    }
+    if (dropped.length > 0) {
+      const { metrics, label, path, logger } = this.#settings;
+      metrics.counter('output_dropped', 'Messages an output dropped (acked without delivery) as configured.').inc({ label, path }, dropped.length);
+      logger.warn(
+        { dropped: dropped.length, batch_size: batch.length, ...(pattern ? { pattern: pattern.source } : {}), err: dropped[0]!.reason.replace(/^dropped by drop_on: /, '') },
+        `Dropped ${dropped.length} message${dropped.length === 1 ? '' : 's'} the output failed to deliver.`,
+      );
+    }
+    throw new DeliveryError(retry.length > 0 ? outcome.reason : (kept[0] ?? dropped[0])?.reason ?? outcome.reason, { undelivered: retry, givenUp: [...kept, ...dropped], cause: err });
   }
 
   #backPressureError(): Error {

@@ -3,7 +3,7 @@
 // failure in the `fallback_error` metadata.
 import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
-import { undeliveredOf } from '../undelivered.js';
+import { DeliveryError, outcomeOf, type GivenUp } from '../../engine/delivery.js';
 
 export type FallbackConfig = unknown[];
 
@@ -27,13 +27,14 @@ class Fallback implements Output {
   }
 
   /**
-   * Hands the batch to the first child; what it fails to deliver goes to the next, and so on.
-   * Only the messages a failure names as undelivered move on (e.g. just the rejected events of an
-   * archived batch); when it names none, all do. `delivered` rejects with the last child's error.
+   * Hands the batch to the first child; what it fails to deliver goes to the next, and so on:
+   * messages left undelivered and messages the child rejected as invalid (the dead-letter
+   * pattern), not messages a child dropped as configured. `delivered` rejects with what the last
+   * child could not deliver, and with what was dropped on the way.
    */
   submit(batch: readonly Message[]): Submission {
     const first = this.#children[0]!.submit(batch);
-    return { accepted: first.accepted, delivered: first.delivered.catch((err: unknown) => this.#fallThrough(1, batch, err)) };
+    return { accepted: first.accepted, delivered: first.delivered.catch((err: unknown) => this.#fallThrough(1, batch, err, [])) };
   }
 
   async write(batch: readonly Message[]): Promise<void> {
@@ -50,17 +51,30 @@ class Fallback implements Output {
     await Promise.all(this.#children.map((child) => child.close()));
   }
 
-  async #fallThrough(next: number, failed: readonly Message[], err: unknown): Promise<void> {
+  async #fallThrough(next: number, failed: readonly Message[], err: unknown, dropped: readonly GivenUp[]): Promise<void> {
+    const outcome = outcomeOf(err, failed);
+    const droppedHere = outcome.givenUp.filter((g) => g.kind === 'dropped');
+    const allDropped = [...dropped, ...droppedHere];
     const child = this.#children[next];
-    if (!child) throw err;
-    const reason = err instanceof Error ? err.message : String(err);
-    const pending = undeliveredOf(err, failed).map((m) => m.withMetadata({ ...m.metadata, fallback_error: reason }));
+    if (!child) {
+      const rejected = outcome.givenUp.filter((g) => g.kind !== 'dropped');
+      throw new DeliveryError(outcome.reason, { undelivered: outcome.retry, givenUp: [...rejected, ...allDropped], cause: err });
+    }
+    const pending = [
+      ...outcome.retry.map((m) => m.withMetadata({ ...m.metadata, fallback_error: outcome.reason })),
+      ...outcome.givenUp.filter((g) => g.kind !== 'dropped').map((g) => g.message.withMetadata({ ...g.message.metadata, fallback_error: g.reason })),
+    ];
+    if (pending.length === 0) {
+      if (allDropped.length === 0) return;
+      throw new DeliveryError(allDropped[0]!.reason, { undelivered: [], givenUp: allDropped });
+    }
     const submission = child.submit(pending);
     try {
       // Both at once: a delivery that fails before acceptance must not go unhandled.
       await Promise.all([submission.accepted, submission.delivered]);
     } catch (childErr) {
-      return this.#fallThrough(next + 1, pending, childErr);
+      return this.#fallThrough(next + 1, pending, childErr, allDropped);
     }
+    if (allDropped.length > 0) throw new DeliveryError(allDropped[0]!.reason, { undelivered: [], givenUp: allDropped });
   }
 }

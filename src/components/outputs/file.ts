@@ -18,13 +18,13 @@ export default defineOutput<FileConfig>({
     additionalProperties: false,
     required: ['path'],
     properties: {
-      path: { type: 'string', 'x-interpolated': true, description: 'The file to append to, relative to the working directory; ${! } per message.' },
+      path: { type: 'string', 'x-interpolated': true, description: 'The file to append to, relative to the config file\'s folder; ${! } per message.' },
       codec: { type: 'string', enum: ['lines'], default: 'lines', description: 'lines: each message followed by a newline (unless it ends with one).' },
       batching: batchingSchema,
     },
   },
   example: { path: './out.jsonl' },
-  create(config) {
+  create(config, { baseDir }) {
     const path = compileInterpolation(config.path);
     const handles = new Map<string, Promise<FileHandle>>();
     const handle = (file: string) => {
@@ -41,7 +41,7 @@ export default defineOutput<FileConfig>({
         const byFile = new Map<string, Buffer[]>();
         for (let index = 0; index < batch.length; index++) {
           const message = batch[index]!;
-          const file = resolve(await path.render({ message, batch, index }));
+          const file = resolve(baseDir, await path.render({ message, batch, index }));
           const bytes = message.bytes();
           const chunks = byFile.get(file) ?? [];
           chunks.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));

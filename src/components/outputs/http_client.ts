@@ -10,20 +10,21 @@ import { resolve as resolvePath } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import type { Level, Logger } from 'pino';
 import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
-import { durationSchema, parseDurationMs } from '../../config/duration.js';
+import { durationSchema, formatDuration, parseDurationMs } from '../../config/duration.js';
 import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput, type Output, type Settings } from '../../engine/component.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import type { Secrets } from '../../engine/secrets.js';
 import { isSecretHeader } from '../../engine/secrets.js';
 import { compileInterpolation, type Interpolated } from '../../mapping/interpolation.js';
-import { deliveryError, type DeliveryError } from '../undelivered.js';
+import { DeliveryError, type GivenUp } from '../../engine/delivery.js';
 import type { MappingContext } from '../../mapping/environment.js';
 
 export interface HttpClientConfig {
   url: string;
   verb: string;
   headers: Record<string, string>;
+  secret_headers: string[];
   metadata: { include_prefixes: string[]; include_patterns: string[] };
   dump_request_log_level: '' | 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
   oauth2: {
@@ -40,6 +41,7 @@ export interface HttpClientConfig {
   timeout: string;
   retry_period: string;
   max_retry_backoff: string;
+  max_retry_after: string;
   retries: number;
   backoff_on: number[];
   drop_on: number[];
@@ -78,6 +80,14 @@ const schema = {
       additionalProperties: { type: 'string', 'x-interpolated': true },
       description:
         'Request headers, interpolated against the first message of the batch. Without a Content-Type header the body is sent as application/octet-stream. Credential headers (Authorization, tokens) are redacted from every log.',
+    },
+    secret_headers: {
+      type: 'array',
+      items: { type: 'string', minLength: 1 },
+      uniqueItems: true,
+      default: [],
+      description:
+        'Names of headers whose values are credentials, besides those recognised by name (Authorization, and names containing auth, key, token, secret, password or cookie): their values are redacted from logs, request dumps and echo. Not in Redpanda Connect.',
     },
     metadata: {
       type: 'object',
@@ -149,7 +159,11 @@ const schema = {
     },
     timeout: durationSchema('Time limit of one attempt, response body included; 0s disables.', '5s'),
     retry_period: durationSchema('The wait before the first retry; it doubles with each further retry.', '1s'),
-    max_retry_backoff: durationSchema('The longest wait between retries (a Retry-After from the server may ask for longer).', '300s'),
+    max_retry_backoff: durationSchema('The longest wait between retries (a Retry-After from the server may ask for longer, up to max_retry_after).', '300s'),
+    max_retry_after: durationSchema(
+      'The longest a Retry-After on a 429 or 503 is honoured (not in Redpanda Connect, which ignores Retry-After). While it lasts, every request of the output waits; a wait of 30s or more is logged as a warning.',
+      '300s',
+    ),
     retries: {
       type: 'integer',
       minimum: 0,
@@ -207,6 +221,9 @@ class RequestError extends Error {
   }
 }
 
+/** A URL or header that cannot be rendered for a message: the message's own fault, so final. */
+class TargetError extends Error {}
+
 interface Target {
   readonly url: string;
   readonly headers: Record<string, string>;
@@ -225,7 +242,8 @@ interface Leftover<T> {
 const SPLIT_STATUSES = new Set([400, 413, 422]);
 const RETRIED_STATUSES = new Set([408, 429]);
 const RETRY_AFTER_STATUSES = new Set([429, 503]);
-const MAX_WAIT_MS = 3_600_000;
+/** A wait this long (Retry-After or back-off) is logged as a warning: the output is paused, not stuck. */
+const LONG_WAIT_MS = 30_000;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const LOG_LEVELS: Record<Exclude<HttpClientConfig['dump_request_log_level'], ''>, Level> = {
   TRACE: 'trace',
@@ -248,6 +266,7 @@ class HttpClient implements Output {
   #timeoutMs: number;
   #retryPeriodMs: number;
   #maxBackoffMs: number;
+  #maxRetryAfterMs: number;
   #dumpLevel: Level | undefined;
   #dispatcherOptions: Agent.Options;
   #dispatcher: Dispatcher | undefined;
@@ -256,10 +275,8 @@ class HttpClient implements Output {
   #gate = new RetryAfterGate();
   #closing = new AbortController();
   #metrics: HttpMetrics;
-  /** Messages delivered by a write() that failed as a whole: its replay (the same messages) skips them. */
-  #delivered = new WeakSet<Message>();
-  /** Events (indices into the JSON array body) delivered from messages that were only partly delivered. */
-  #deliveredEvents = new WeakMap<Message, Set<number>>();
+  /** Whether a header's value is a credential (by name, or listed in secret_headers). */
+  #isSecret: (name: string) => boolean;
 
   constructor(config: HttpClientConfig, settings: Settings) {
     this.#config = config;
@@ -273,11 +290,14 @@ class HttpClient implements Output {
       if (!HEADER_NAME.test(name)) throw new Error(`headers: ${JSON.stringify(name)} is not a valid header name`);
       return [name, compileField(`headers.${name}`, value)];
     });
-    for (const [name, value] of Object.entries(config.headers)) if (isSecretHeader(name)) registerCredential(this.#secrets, value);
+    const secretNames = new Set(config.secret_headers.map((n) => n.toLowerCase()));
+    this.#isSecret = (name) => isSecretHeader(name) || secretNames.has(name.toLowerCase());
+    for (const [name, value] of Object.entries(config.headers)) if (this.#isSecret(name)) registerCredential(this.#secrets, value);
     this.#metadataFilter = metadataFilter(config.metadata);
     this.#timeoutMs = parseDurationMs(config.timeout);
     this.#retryPeriodMs = parseDurationMs(config.retry_period);
     this.#maxBackoffMs = parseDurationMs(config.max_retry_backoff);
+    this.#maxRetryAfterMs = parseDurationMs(config.max_retry_after);
     this.#dumpLevel = config.dump_request_log_level === '' ? undefined : LOG_LEVELS[config.dump_request_log_level];
     this.#dispatcherOptions = dispatcherOptions(config, settings.baseDir, this.#timeoutMs);
     if (config.proxy_url !== '') registerCredential(this.#secrets, parseTargetUrl(config.proxy_url, 'proxy_url').password);
@@ -293,21 +313,23 @@ class HttpClient implements Output {
 
   /**
    * Delivers the batch: one request when it is one message (e.g. archived) or with
-   * batch_as_multipart, else one request per message. Rejects with a DeliveryError naming what was
-   * not delivered. (The engine counts output_sent/output_error/output_latency_ns around this.)
+   * batch_as_multipart, else one request per message. Rejects with a DeliveryError naming what
+   * was not delivered, and giving up what the sink rejected as invalid once isolated (a 400,
+   * 413 or 422 for that message or event alone): sending it again cannot succeed. (The engine
+   * counts output_sent/output_error/output_latency_ns around this.)
    */
   async write(batch: readonly Message[], signal: AbortSignal): Promise<void> {
     if (batch.length === 0) return;
     const write = this.#linkAbort(signal);
     try {
-      const failure =
-        batch.length === 1 || this.#config.batch_as_multipart ? await this.#sendAll(batch, write.signal) : await this.#sendEach(batch, write.signal);
-      if (failure) throw failure;
-      // Only a failed write is replayed: forget what it delivered, so the same message sent anew is sent.
-      for (const message of batch) {
-        this.#delivered.delete(message);
-        this.#deliveredEvents.delete(message);
+      let failure: DeliveryError | undefined;
+      try {
+        failure = batch.length === 1 || this.#config.batch_as_multipart ? await this.#sendAll(batch, write.signal) : await this.#sendEach(batch, write.signal);
+      } catch (err) {
+        if (!(err instanceof TargetError)) throw err;
+        failure = new DeliveryError(err.message, { undelivered: [], givenUp: batch.map((message) => ({ message, kind: 'rejected', reason: err.message })) });
       }
+      if (failure) throw failure;
     } finally {
       write.unlink();
     }
@@ -352,100 +374,61 @@ class HttpClient implements Output {
    * does not stop the rest; any other failure does, since the sink is then likely unavailable.
    */
   async #sendEach(batch: readonly Message[], signal: AbortSignal): Promise<DeliveryError | undefined> {
-    const undelivered: Message[] = [];
-    let firstRejection: RequestError | undefined;
+    const failures: DeliveryError[] = [];
     for (const [i, message] of batch.entries()) {
       let failure: DeliveryError | undefined;
       try {
         failure = await this.#sendMessage(message, { message, batch: [message], index: 0 }, signal);
       } catch (err) {
         if (signal.aborted) throw err;
-        failure = deliveryError((err as Error).message, [message], err);
+        const reason = (err as Error).message;
+        // A URL or header this message cannot render will never render: only this message fails.
+        failure =
+          err instanceof TargetError
+            ? new DeliveryError(reason, { undelivered: [], givenUp: [{ message, kind: 'rejected', reason }] })
+            : new DeliveryError(reason, { undelivered: [message], cause: err });
       }
       if (!failure) continue;
-      undelivered.push(...failure.undelivered!);
-      if (!(failure.cause instanceof RequestError && failure.cause.rejected)) {
-        undelivered.push(...batch.slice(i + 1).filter((m) => !this.#delivered.has(m)));
-        return deliveryError(failure.message, undelivered, failure.cause);
+      failures.push(failure);
+      if ((failure.undelivered ?? []).length > 0) {
+        failures.push(new DeliveryError(failure.message, { undelivered: batch.slice(i + 1) }));
+        break;
       }
-      firstRejection ??= failure.cause;
     }
-    if (!firstRejection) return undefined;
-    return deliveryError(`${undelivered.length} of ${batch.length} messages rejected: ${firstRejection.message}`, undelivered);
+    return combine(failures, batch.length, 'messages');
   }
 
   /** The whole batch as one request: the archived message itself, or a multipart body. */
   async #sendAll(batch: readonly Message[], signal: AbortSignal): Promise<DeliveryError | undefined> {
     const context: MappingContext = { message: batch[0]!, batch, index: 0 };
     if (batch.length === 1) return this.#sendMessage(batch[0]!, context, signal);
-    const pending = batch.filter((m) => !this.#delivered.has(m));
-    if (pending.length === 0) return undefined;
     const target = await this.#target(context);
-    const leftovers = await this.#isolate(pending, async (messages) => {
+    const leftovers = await this.#isolate(batch, async (messages) => {
       const multipart = multipartBody(messages.map((m) => ({ headers: { 'Content-Type': contentTypeOf(target), ...this.#metadataHeaders(m) }, body: m.bytes() })));
-      const result = await this.#send({ url: target.url, headers: { ...target.headers, 'content-type': multipart.contentType } }, multipart.body, signal);
-      if (!result) for (const m of messages) this.#delivered.add(m);
-      return result;
+      return this.#send({ url: target.url, headers: { ...target.headers, 'content-type': multipart.contentType } }, multipart.body, signal);
     });
     return summarise(leftovers, (messages) => [...messages], batch.length, 'messages');
   }
 
   /** Sends one message as one request; a JSON-array body that is rejected is bisected to isolate the invalid events. */
   async #sendMessage(message: Message, context: MappingContext, signal: AbortSignal): Promise<DeliveryError | undefined> {
-    if (this.#delivered.has(message)) return undefined;
     const target = await this.#target(context);
-    const done = this.#deliveredEvents.get(message);
-    if (!done) {
-      const failure = await this.#send(target, message.bytes(), signal);
-      if (!failure) {
-        this.#delivered.add(message);
-        return undefined;
-      }
-      const events = failure.rejected && this.#config.split_on_bad_request ? splitJsonArray(message.text()) : undefined;
-      if (!events || events.length < 2) return deliveryError(failure.message, [message], failure);
-      return this.#sendEvents(message, target, events, [], failure, signal);
-    }
-    const events = splitJsonArray(message.text())!;
-    return this.#sendEvents(message, target, events, [...done], undefined, signal);
-  }
-
-  /** Sends the events of `message` not yet delivered, bisecting on rejection; `firstFailure` is the rejection of the whole array. */
-  async #sendEvents(
-    message: Message,
-    target: Target,
-    events: readonly string[],
-    alreadyDone: readonly number[],
-    firstFailure: RequestError | undefined,
-    signal: AbortSignal,
-  ): Promise<DeliveryError | undefined> {
-    const done = new Set(alreadyDone);
-    this.#deliveredEvents.set(message, done);
-    const pending = events.map((_, i) => i).filter((i) => !done.has(i));
-    if (firstFailure) {
-      this.#logger.info({ events: events.length, status: firstFailure.status }, 'Splitting a rejected batch to isolate the invalid events.');
-    }
+    const failure = await this.#send(target, message.bytes(), signal);
+    if (!failure) return undefined;
+    const events = failure.rejected && this.#config.split_on_bad_request ? splitJsonArray(message.text()) : undefined;
+    if (!events || events.length < 2) return summarise([{ items: [message], error: failure }], (items) => [...items], 1, 'messages');
+    this.#logger.info({ events: events.length, status: failure.status }, 'Splitting a rejected batch to isolate the invalid events.');
     const leftovers = await this.#isolate(
-      pending,
-      async (indices) => {
-        const failure = await this.#send(target, encodeText(`[${indices.map((i) => events[i]).join(',')}]`), signal);
-        if (!failure) for (const i of indices) done.add(i);
-        return failure;
-      },
-      firstFailure,
+      events.map((_, i) => i),
+      (indices) => this.#send(target, encodeText(`[${indices.map((i) => events[i]).join(',')}]`), signal),
+      failure,
     );
-    if (leftovers.length === 0) {
-      this.#delivered.add(message);
-      this.#deliveredEvents.delete(message);
-      return undefined;
-    }
-    const rejected = leftovers.filter((l) => l.error.rejected);
-    if (firstFailure && rejected.length > 0) {
-      const count = rejected.reduce((n, l) => n + l.items.length, 0);
-      this.#logger.warn({ rejected: count, events: events.length, err: rejected[0]!.error.message }, `Isolated ${count} rejected event${count === 1 ? '' : 's'} of ${events.length}.`);
-    }
-    // One message per undelivered event, with the batch's metadata, for a fallback output to route.
-    const residue = (indices: readonly number[]) => indices.map((i) => message.withBytes(events[i]!));
-    return summarise(leftovers, residue, events.length, 'events');
+    const rejected = leftovers.filter((l) => l.error.rejected).reduce((n, l) => n + l.items.length, 0);
+    if (rejected > 0) this.#logger.warn({ rejected, events: events.length }, `Isolated ${rejected} rejected event${rejected === 1 ? '' : 's'} of ${events.length}.`);
+    // An event stands for the archived message it came from (its part), so a failure is traced
+    // back to that message; without parts, a new message carrying the event's bytes.
+    const parts = message.parts?.length === events.length ? message.parts : undefined;
+    return summarise(leftovers, (indices) => indices.map((i) => parts?.[i] ?? message.withBytes(events[i]!)), events.length, 'events');
   }
 
   /**
@@ -478,7 +461,7 @@ class HttpClient implements Output {
       const result = await this.#attempt(target, body, signal);
       // Held even when this request is not retried: the engine's replay must wait too.
       const retryAfter = this.#retryAfter(result);
-      if (retryAfter !== undefined) this.#gate.hold(retryAfter);
+      if (retryAfter !== undefined) this.#hold(retryAfter, result);
       const verdict = this.#judge(result);
       if (verdict === 'success') return undefined;
       const error = this.#describe(target, result, attempt + 1);
@@ -488,6 +471,9 @@ class HttpClient implements Output {
         return error;
       }
       const wait = retryAfter ?? this.#backoff(attempt + 1);
+      if (retryAfter === undefined && wait >= LONG_WAIT_MS) {
+        this.#logger.warn({ wait: formatWait(wait), attempt: attempt + 1, err: error.message }, 'HTTP request failed; backing off before the next attempt.');
+      }
       this.#logger.debug({ attempt: attempt + 1, wait_ms: Math.round(wait), err: error.message }, 'Retrying HTTP request.');
       await sleep(wait, signal);
     }
@@ -553,18 +539,29 @@ class HttpClient implements Output {
     return 'fail';
   }
 
-  /** The wait a 429 or 503 asks for with Retry-After (at most an hour), if any. */
+  /** The wait a 429 or 503 asks for with Retry-After (at most max_retry_after), if any. */
   #retryAfter(result: AttemptResult): number | undefined {
     if (result.kind !== 'response' || !RETRY_AFTER_STATUSES.has(result.status)) return undefined;
     const retryAfter = parseRetryAfter(headerValue(result.headers, 'retry-after'));
-    return retryAfter === undefined ? undefined : Math.min(retryAfter, MAX_WAIT_MS);
+    return retryAfter === undefined ? undefined : Math.min(retryAfter, this.#maxRetryAfterMs);
+  }
+
+  /** Pauses every request of the output for `ms`; a long pause is a warning, so a quiet output is never a mystery. */
+  #hold(ms: number, result: AttemptResult): void {
+    const extended = this.#gate.hold(ms);
+    if (!extended || ms < LONG_WAIT_MS) return;
+    const asked = result.kind === 'response' ? headerValue(result.headers, 'retry-after') : undefined;
+    this.#logger.warn(
+      { status: result.kind === 'response' ? result.status : undefined, retry_after: asked, wait: formatWait(ms), max_retry_after: this.#config.max_retry_after },
+      `The sink asked to wait before sending again (Retry-After); every request of this output is paused for ${formatWait(ms)}.`,
+    );
   }
 
   /** Exponential back-off with jitter before retry number `retry` (1-based), capped by max_retry_backoff. */
   #backoff(retry: number): number {
     const nominal = Math.min(this.#maxBackoffMs, this.#retryPeriodMs * 2 ** (retry - 1));
     // Shave up to a quarter off so clients that failed together do not retry together.
-    return Math.min(nominal * (0.75 + 0.25 * Math.random()), MAX_WAIT_MS);
+    return nominal * (0.75 + 0.25 * Math.random());
   }
 
   #describe(target: Target, result: AttemptResult, attempts: number): RequestError {
@@ -586,18 +583,18 @@ class HttpClient implements Output {
     let url: string;
     try {
       url = await this.#url.render(context);
+      parseTargetUrl(url, 'url');
     } catch (err) {
-      throw new Error(`url interpolation error: ${(err as Error).message}`);
+      throw new TargetError(`url interpolation error: ${(err as Error).message}`);
     }
-    parseTargetUrl(url, 'url');
     const headers: Record<string, string> = {};
     for (const [name, value] of this.#headers) {
       try {
         headers[name.toLowerCase()] = await value.render(context);
       } catch (err) {
-        throw new Error(`header ${name} interpolation error: ${(err as Error).message}`);
+        throw new TargetError(`header ${name} interpolation error: ${(err as Error).message}`);
       }
-      if (!value.isStatic && isSecretHeader(name)) registerCredential(this.#secrets, headers[name.toLowerCase()]);
+      if (!value.isStatic && this.#isSecret(name)) registerCredential(this.#secrets, headers[name.toLowerCase()]);
     }
     headers['content-type'] ??= 'application/octet-stream';
     return { url, headers: { ...this.#metadataHeaders(context.message), ...headers } };
@@ -618,13 +615,13 @@ class HttpClient implements Output {
     const scrub = (text: string) => this.#secrets.scrub(text);
     const accessLog: Record<string, unknown> = {
       elapsed_ns: Number(elapsed),
-      request: { url: scrub(redactUrl(url)), method: this.#verb, header: redactHeaders(headers, scrub), body: logBody(decodeText(body), scrub) },
+      request: { url: scrub(redactUrl(url)), method: this.#verb, header: redactHeaders(headers, scrub, this.#isSecret), body: logBody(decodeText(body), scrub) },
     };
     if (result.kind === 'response') {
       accessLog.response = {
         status_code: result.status,
         content_length: Buffer.byteLength(result.body),
-        header: redactHeaders(result.headers, scrub),
+        header: redactHeaders(result.headers, scrub, this.#isSecret),
         body: logBody(result.body, scrub),
       };
     } else {
@@ -742,8 +739,12 @@ const stringOr = (value: unknown) => (typeof value === 'string' || typeof value 
 class RetryAfterGate {
   #notBefore = 0;
 
-  hold(ms: number): void {
-    this.#notBefore = Math.max(this.#notBefore, Date.now() + ms);
+  /** Holds requests back until `ms` from now; true when that extends the current hold. */
+  hold(ms: number): boolean {
+    const until = Date.now() + ms;
+    if (until <= this.#notBefore) return false;
+    this.#notBefore = until;
+    return true;
   }
 
   async wait(...signals: AbortSignal[]): Promise<void> {
@@ -987,7 +988,10 @@ function multipartBody(parts: { headers: Record<string, string>; body: Uint8Arra
   return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat(chunks) };
 }
 
-/** Builds the write() failure from what is left over; failures other than rejections come first, since they are not the data's fault. */
+/**
+ * Builds the write() failure from what is left over: items the sink rejected as invalid on their
+ * own (or as a whole that cannot be split further) are given up; the rest is undelivered.
+ */
 function summarise<T>(
   leftovers: readonly Leftover<T>[],
   toMessages: (items: readonly T[]) => Message[],
@@ -995,13 +999,29 @@ function summarise<T>(
   noun: string,
 ): DeliveryError | undefined {
   if (leftovers.length === 0) return undefined;
-  const undelivered = toMessages(leftovers.flatMap((l) => l.items));
+  const undelivered: Message[] = [];
+  const givenUp: GivenUp[] = [];
+  for (const { items, error } of leftovers) {
+    const messages = toMessages(items);
+    if (error.rejected) for (const message of messages) givenUp.push({ message, kind: 'rejected', reason: error.message });
+    else undelivered.push(...messages);
+  }
   const count = leftovers.reduce((n, l) => n + l.items.length, 0);
   const other = leftovers.find((l) => !l.error.rejected);
   const error = other?.error ?? leftovers[0]!.error;
-  if (count === total && leftovers.length === 1) return deliveryError(error.message, undelivered, error);
-  const verb = other ? 'not delivered' : 'rejected';
-  return deliveryError(`${count} of ${total} ${noun} ${verb}: ${error.message}`, undelivered, error);
+  const text = count === total && leftovers.length === 1 ? error.message : `${count} of ${total} ${noun} ${other ? 'not delivered' : 'rejected'}: ${error.message}`;
+  return new DeliveryError(text, { undelivered, givenUp, cause: error });
+}
+
+/** The failures of several messages sent one by one, as one. */
+function combine(failures: readonly DeliveryError[], total: number, noun: string): DeliveryError | undefined {
+  if (failures.length === 0) return undefined;
+  if (failures.length === 1 && total === 1) return failures[0];
+  const undelivered = failures.flatMap((f) => f.undelivered ?? []);
+  const givenUp = failures.flatMap((f) => f.givenUp);
+  const first = failures.find((f) => (f.undelivered ?? []).length > 0) ?? failures[0]!;
+  const verb = undelivered.length > 0 ? 'not delivered' : 'rejected';
+  return new DeliveryError(`${undelivered.length + givenUp.length} of ${total} ${noun} ${verb}: ${first.message}`, { undelivered, givenUp, cause: first });
 }
 
 function redactUrl(text: string): string {
@@ -1018,11 +1038,15 @@ function redactUrl(text: string): string {
   return url.toString();
 }
 
-function redactHeaders(headers: Record<string, string | string[] | undefined>, scrub: (text: string) => string): Record<string, string> {
+function redactHeaders(
+  headers: Record<string, string | string[] | undefined>,
+  scrub: (text: string) => string,
+  isSecret: (name: string) => boolean,
+): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    out[name] = isSecretHeader(name) ? '[REDACTED]' : scrub(Array.isArray(value) ? value.join(' ') : value);
+    out[name] = isSecret(name) ? '[REDACTED]' : scrub(Array.isArray(value) ? value.join(' ') : value);
   }
   return out;
 }
@@ -1035,6 +1059,11 @@ function logBody(text: string, scrub: (text: string) => string): unknown {
   } catch {
     return scrubbed;
   }
+}
+
+/** A wait in Go's duration style, for log lines. */
+function formatWait(ms: number): string {
+  return formatDuration(Math.round(ms) * 1e6);
 }
 
 function throwIfAborted(...signals: AbortSignal[]): void {

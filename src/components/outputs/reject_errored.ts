@@ -3,7 +3,7 @@
 // messages to a dead-letter output.
 import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
-import { deliveryError, undeliveredOf } from '../undelivered.js';
+import { DeliveryError, outcomeOf } from '../../engine/delivery.js';
 
 /** The child output's config itself: `reject_errored: { http_client: {...} }`. */
 export type RejectErroredConfig = unknown;
@@ -18,8 +18,6 @@ export default defineOutput<RejectErroredConfig>({
 
 class RejectErrored implements Output {
   #child: ChildOutput;
-  /** Clean messages of a mixed batch the child delivered: when the engine replays the batch they are not sent twice. */
-  #delivered = new WeakSet<Message>();
 
   constructor(config: RejectErroredConfig, settings: Settings) {
     this.#child = settings.build.output(config, settings.path);
@@ -31,26 +29,24 @@ class RejectErrored implements Output {
 
   /**
    * Hands the messages without an error flag to the child; `delivered` then rejects if any
-   * message had one, naming the errored messages as undelivered so `fallback` passes on only them.
+   * message had one, giving the errored ones up as rejected (`fallback` passes them on; the
+   * engine never replays them, since a replay cannot un-fail a processor).
    */
   submit(batch: readonly Message[]): Submission {
     const errored = batch.filter((m) => m.error !== undefined);
     if (errored.length === 0) return this.#child.submit(batch);
-    const rejection = deliveryError(
-      `rejecting ${errored.length} of ${batch.length} message${batch.length === 1 ? '' : 's'} due to failed processing: ${errored[0]!.error!.message}`,
-      errored,
-    );
-    const clean = batch.filter((m) => m.error === undefined && !this.#delivered.has(m));
-    if (clean.length === 0) return { accepted: Promise.resolve(), delivered: Promise.reject(rejection) };
+    const reason = `rejecting ${errored.length} of ${batch.length} message${batch.length === 1 ? '' : 's'} due to failed processing: ${errored[0]!.error!.message}`;
+    const givenUp = errored.map((message) => ({ message, kind: 'rejected' as const, reason: `rejected due to failed processing: ${message.error!.message}` }));
+    const clean = batch.filter((m) => m.error === undefined);
+    if (clean.length === 0) return { accepted: Promise.resolve(), delivered: Promise.reject(new DeliveryError(reason, { undelivered: [], givenUp })) };
     const submission = this.#child.submit(clean);
     const delivered = submission.delivered.then(
       () => {
-        for (const m of clean) this.#delivered.add(m);
-        throw rejection;
+        throw new DeliveryError(reason, { undelivered: [], givenUp });
       },
       (err: unknown) => {
-        const undelivered = [...errored, ...undeliveredOf(err, clean)];
-        throw deliveryError(err instanceof Error ? err.message : String(err), undelivered, err);
+        const outcome = outcomeOf(err, clean);
+        throw new DeliveryError(outcome.reason, { undelivered: outcome.retry, givenUp: [...outcome.givenUp, ...givenUp], cause: err });
       },
     );
     return { accepted: submission.accepted, delivered };

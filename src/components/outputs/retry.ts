@@ -2,6 +2,7 @@
 // failed send is re-attempted inside the output instead of being replayed by the engine.
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import { DeliveryError, outcomeOf, type GivenUp } from '../../engine/delivery.js';
 import type { Message } from '../../engine/message.js';
 
 export interface RetryConfig {
@@ -85,27 +86,36 @@ class Retry implements Output {
     await this.#child.close();
   }
 
+  /** Re-submits what is still undelivered; messages given up (rejected or dropped) are final and not retried. */
   async #retry(batch: readonly Message[], firstError: unknown, started: number): Promise<void> {
     let error = firstError;
+    let pending = batch;
+    const givenUp: GivenUp[] = [];
     for (let retries = 0; ; retries++) {
-      const message = error instanceof Error ? error.message : String(error);
+      const outcome = outcomeOf(error, pending);
+      givenUp.push(...outcome.givenUp);
+      pending = outcome.retry;
+      if (pending.length === 0) throw new DeliveryError(outcome.reason, { undelivered: [], givenUp, cause: error });
+      const message = outcome.reason;
       const wait = this.#backoff(retries);
       const outOfTime = this.#maxElapsedMs > 0 && Date.now() + wait - started > this.#maxElapsedMs;
       if ((this.#maxRetries > 0 && retries >= this.#maxRetries) || outOfTime || this.#closing.signal.aborted) {
         this.#settings.logger.error({ err: message, retries }, 'Failed to send message.');
-        throw new Error(`message failed to reach a target destination after ${retries} retries: ${message}`, { cause: error });
+        throw new DeliveryError(`message failed to reach a target destination after ${retries} retries: ${message}`, { undelivered: pending, givenUp, cause: error });
       }
       this.#settings.logger.warn({ err: message, retry: retries + 1, wait_ms: Math.round(wait) }, 'Failed to send message, retrying.');
       await sleep(wait, this.#closing.signal);
-      if (this.#closing.signal.aborted) throw new Error(`retry output closed while retrying: ${message}`, { cause: error });
-      const submission = this.#child.submit(batch);
+      if (this.#closing.signal.aborted) throw new DeliveryError(`retry output closed while retrying: ${message}`, { undelivered: pending, givenUp, cause: error });
+      const submission = this.#child.submit(pending);
       try {
         // Both at once: a delivery that fails before acceptance must not go unhandled.
         await Promise.all([submission.accepted, submission.delivered]);
-        return;
       } catch (err) {
         error = err;
+        continue;
       }
+      if (givenUp.length === 0) return;
+      throw new DeliveryError(givenUp[0]!.reason, { undelivered: [], givenUp });
     }
   }
 

@@ -28,7 +28,7 @@ export default defineProcessor<ArchiveConfig>({
         if (batch.length === 0) return [];
         const first = batch[0]!;
         try {
-          return [[archive(format, batch).withMetadata(first.metadata)]];
+          return [[Message.archiveOf(batch, (parts) => archive(format, parts), first.metadata)]];
         } catch (err) {
           // As Connect does: the originals pass on unarchived, each flagged with the error.
           logger.error({ err: (err as Error).message }, 'Archive failed, the messages pass on unarchived and flagged.');
@@ -40,14 +40,18 @@ export default defineProcessor<ArchiveConfig>({
   },
 });
 
-function archive(format: ArchiveConfig['format'], batch: readonly Message[]): Message {
+/**
+ * The archive's bytes, encoded now: a body that cannot be encoded (a non-finite number) fails
+ * here, where the messages can still pass on flagged, rather than at every attempt to send it.
+ */
+function archive(format: ArchiveConfig['format'], batch: readonly Message[]): Uint8Array {
   switch (format) {
     case 'json_array':
-      return Message.fromJSON(batch.map((m) => m.json()));
+      return Message.fromJSON(batch.map((m) => m.json())).bytes();
     case 'lines':
-      return Message.fromBytes(batch.map((m) => m.text()).join('\n'));
+      return Buffer.from(batch.map((m) => m.text()).join('\n'));
     case 'concatenate':
-      return Message.fromBytes(Buffer.concat(batch.map((m) => m.bytes())));
+      return Buffer.concat(batch.map((m) => m.bytes()));
     case 'binary': {
       const parts = batch.map((m) => m.bytes());
       const out = Buffer.alloc(4 + parts.reduce((n, p) => n + 4 + p.byteLength, 0));
@@ -57,7 +61,7 @@ function archive(format: ArchiveConfig['format'], batch: readonly Message[]): Me
         out.set(part, offset);
         offset += part.byteLength;
       }
-      return Message.fromBytes(out);
+      return out;
     }
   }
 }

@@ -7,7 +7,7 @@ import type { Output, Settings } from '../../../src/engine/component.js';
 import { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { type OpenMeterSimulator } from '../../../src/openmeter/sim.js';
-import { buildOutput, simulatorsClosedAfterEach } from '../../support/outputs.js';
+import { buildOutput, simulatorsClosedAfterEach, writeOutcome } from '../../support/outputs.js';
 
 const cloudEvent = (i: number, extra: Record<string, unknown> = {}) => ({ id: `evt-${i}`, specversion: '1.0', type: 'workload', source: 'run_ai', subject: `c-${i % 3}`, data: { gpu: i }, ...extra });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -51,31 +51,41 @@ describe('drop_on', () => {
     const { logger, lines } = capturedLogger();
     const output = await dropOnClient(sim, { error_patterns: ['Bad Request'] }, {}, { metrics, logger, label: 'openmeter', path: 'output.drop_on' });
     const events = range(100).map((i) => cloudEvent(i, i === 42 ? { subject: '' } : {}));
-    await output.write([Message.fromJSON(events)], never());
+    const message = Message.fromJSON(events);
+    // The drop is final (never replayed) and reported, so the input can record what was not billed.
+    const outcome = await writeOutcome(output, [message]);
+    expect(outcome.retry).toEqual([]);
+    expect(outcome.givenUp).toHaveLength(1);
+    expect(outcome.givenUp[0]).toMatchObject({ kind: 'dropped', reason: expect.stringMatching(/^dropped by drop_on: .*400 Bad Request/) });
     expect(sim.events).toHaveLength(99);
     expect(sim.events.some((e) => e.id === 'evt-42')).toBe(false);
     const dropped = (await metrics.registry.getSingleMetric('output_dropped')!.get()).values;
     expect(dropped).toEqual([{ labels: { label: 'openmeter', path: 'output.drop_on' }, value: 1 }]);
     const line = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('Dropped'));
     expect(line).toMatchObject({ msg: 'Dropped 1 message the output failed to deliver.', dropped: 1, pattern: 'Bad Request', level: 40 });
-    expect(String(line?.err)).toMatch(/1 of 100 events rejected: .*400 Bad Request/);
+    expect(String(line?.err)).toMatch(/\(400\): 400 Bad Request, Error: .*subject/);
   });
 
   it('does not drop failures that do not match: they go back to the engine for replay', async () => {
     const sim = await simulator({ rates: [{ rate: 1, fault: { type: 'status', status: 500 } }] });
     const output = await dropOnClient(sim, { error_patterns: ['Bad Request'] }, { retries: 1 });
-    await expect(output.write([Message.fromJSON([cloudEvent(1)])], never())).rejects.toThrow(/\(500\): 500 Internal Server Error/);
+    const failed = await writeOutcome(output, [Message.fromJSON([cloudEvent(1)])]);
+    expect(failed).toMatchObject({ delivered: false, givenUp: [], reason: expect.stringMatching(/\(500\): 500 Internal Server Error/) });
+    expect(failed.retry).toHaveLength(1);
 
     // A batch whose invalid event was isolated but whose other half could not be delivered is not dropped either.
     const flaky = await simulator({ decide: ({ seq }) => (seq >= 2 ? { type: 'status', status: 503 } : undefined) });
     const partly = await dropOnClient(flaky, { error_patterns: ['Bad Request'] }, { retries: 0 });
-    await expect(partly.write([Message.fromJSON(range(8).map((i) => cloudEvent(i, i === 0 ? { subject: '' } : {})))], never())).rejects.toThrow(/not delivered: .*\(503\)/);
+    const rest = await writeOutcome(partly, [Message.fromJSON(range(8).map((i) => cloudEvent(i, i === 0 ? { subject: '' } : {})))]);
+    expect(rest).toMatchObject({ delivered: false, givenUp: [], reason: expect.stringMatching(/not delivered: .*\(503\)/) });
   });
 
   it('drops every failure with error: true', async () => {
     const sim = await simulator({ rates: [{ rate: 1, fault: { type: 'status', status: 500 } }] });
     const output = await dropOnClient(sim, { error: true }, { retries: 0 });
-    await output.write([Message.fromJSON([cloudEvent(1)])], never());
+    const outcome = await writeOutcome(output, [Message.fromJSON([cloudEvent(1)])]);
+    expect(outcome.retry).toEqual([]);
+    expect(outcome.givenUp.map((g) => g.kind)).toEqual(['dropped']);
     expect(sim.requests).toHaveLength(1);
   });
 
@@ -83,15 +93,17 @@ describe('drop_on', () => {
     const sim = await simulator({ rates: [{ rate: 1, fault: { type: 'timeout', accept: false } }] });
     const failing = await dropOnClient(sim, { back_pressure: '100ms' }, { timeout: '10s' });
     const started = Date.now();
-    await expect(failing.write([Message.fromJSON([cloudEvent(1)])], never())).rejects.toThrow('experienced back pressure beyond: 100ms');
+    const failed = await writeOutcome(failing, [Message.fromJSON([cloudEvent(1)])]);
+    expect(failed).toMatchObject({ delivered: false, givenUp: [], reason: 'experienced back pressure beyond: 100ms' });
     expect(Date.now() - started).toBeLessThan(1000);
 
     const dropping = await dropOnClient(sim, { error: true, back_pressure: '100ms' }, { timeout: '10s', max_in_flight: 1 });
     // The first write holds the child's only slot; the second is not accepted in time; the third is dropped at once.
-    await dropping.write([Message.fromJSON([cloudEvent(2)])], never());
-    await dropping.write([Message.fromJSON([cloudEvent(3)])], never());
+    const dropped = async (i: number) => (await writeOutcome(dropping, [Message.fromJSON([cloudEvent(i)])])).givenUp.map((g) => g.kind);
+    expect(await dropped(2)).toEqual(['dropped']);
+    expect(await dropped(3)).toEqual(['dropped']);
     const third = Date.now();
-    await dropping.write([Message.fromJSON([cloudEvent(4)])], never());
+    expect(await dropped(4)).toEqual(['dropped']);
     expect(Date.now() - third).toBeLessThan(50);
   });
 

@@ -5,7 +5,7 @@ import rejectErrored from '../../../src/components/outputs/reject_errored.js';
 import type { Output } from '../../../src/engine/component.js';
 import { Message } from '../../../src/engine/message.js';
 import { type OpenMeterSimulator } from '../../../src/openmeter/sim.js';
-import { buildOutput, captureSpec, type CaptureState, simulatorsClosedAfterEach } from '../../support/outputs.js';
+import { buildOutput, captureSpec, jsonArchive, type CaptureState, simulatorsClosedAfterEach, writeOutcome } from '../../support/outputs.js';
 
 const cloudEvent = (i: number, extra: Record<string, unknown> = {}) => ({ id: `evt-${i}`, specversion: '1.0', type: 'workload', source: 'run_ai', subject: `c-${i % 3}`, data: { gpu: i }, ...extra });
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
@@ -46,11 +46,11 @@ describe('fallback', () => {
     const dlq: CaptureState = { writes: [] };
     const output = await build([client(sim), { capture: {} }], dlq);
     const events = range(100).map((i) => cloudEvent(i, i === 7 || i === 70 ? { subject: '' } : {}));
-    await output.write([Message.fromJSON(events, { scrape: 's1' })], never());
+    await output.write([jsonArchive(events.map((e) => Message.fromJSON(e, { scrape: 's1' })), { scrape: 's1' })], never());
     expect(sim.events).toHaveLength(98);
     const dead = dlq.writes.flat();
     expect(dead.map((m) => (m.json() as { id: string }).id)).toEqual(['evt-7', 'evt-70']);
-    expect(dead[0]?.metadata).toMatchObject({ scrape: 's1', fallback_error: expect.stringMatching(/^2 of 100 events rejected: .*400 Bad Request/) });
+    expect(dead[0]?.metadata).toMatchObject({ scrape: 's1', fallback_error: expect.stringMatching(/^POST .*400 Bad Request, Error: .*"\/0\/subject"/) });
   });
 
   it('passes on only the rejected messages of an unarchived batch', async () => {
@@ -67,9 +67,11 @@ describe('fallback', () => {
     const sim = await simulator({ rates: [{ rate: 1, fault: { type: 'status', status: 503 } }] });
     const dlq: CaptureState = { writes: [], failWith: { error: new Error('disk full'), times: 1 } };
     const output = await build([client(sim), { capture: {} }], dlq);
-    await expect(output.write([Message.fromJSON(cloudEvent(1))], never())).rejects.toThrow('disk full');
+    const message = Message.fromJSON(cloudEvent(1));
+    const failed = await writeOutcome(output, [message]);
+    expect(failed).toMatchObject({ delivered: false, retry: [message], givenUp: [], reason: 'disk full' });
     // The engine replays it: now the dead-letter output works.
-    await output.write([Message.fromJSON(cloudEvent(1))], never());
+    await output.write(failed.retry, never());
     expect(dlq.writes).toHaveLength(1);
   });
 
@@ -81,6 +83,6 @@ describe('fallback', () => {
     await output.write([Message.fromJSON(cloudEvent(1)), flagged], never());
     expect(sim.events.map((e) => e.id)).toEqual(['evt-1']);
     expect(dlq.writes.flat().map((m) => m.json())).toEqual([{ raw: 'workload' }]);
-    expect(dlq.writes[0]?.[0]?.metadata.fallback_error).toBe('rejecting 1 of 2 messages due to failed processing: mapping failed: scrape_interval missing');
+    expect(dlq.writes[0]?.[0]?.metadata.fallback_error).toBe('rejected due to failed processing: mapping failed: scrape_interval missing');
   });
 });

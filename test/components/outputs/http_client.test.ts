@@ -8,13 +8,13 @@ import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import httpClient, { parseRetryAfter, splitJsonArray } from '../../../src/components/outputs/http_client.js';
-import type { DeliveryError } from '../../../src/components/undelivered.js';
 import type { Output, Settings } from '../../../src/engine/component.js';
+import { outcomeOf, type DeliveryError, type GivenUp } from '../../../src/engine/delivery.js';
 import { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { startOpenMeterSimulator, type Fault } from '../../../src/openmeter/sim.js';
 import { withDefaults } from '../../support/defaults.js';
-import { buildOutput, simulatorsClosedAfterEach } from '../../support/outputs.js';
+import { buildOutput, jsonArchive, simulatorsClosedAfterEach } from '../../support/outputs.js';
 
 // --- fixtures ---------------------------------------------------------------------------------
 
@@ -29,8 +29,9 @@ const cloudEvent = (i: number, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
-/** What `archive: json_array` hands the output: one message holding the batch as a JSON array. */
-const archived = (events: unknown[], metadata = {}) => Message.fromJSON(events, metadata);
+/** What `archive: json_array` hands the output: one message holding the batch as a JSON array, standing for its parts. */
+const archived = (events: unknown[], metadata = {}) => jsonArchive(events.map((e) => Message.fromJSON(e)), metadata);
+const idOf = (m: Message) => (m.json() as { id: string }).id;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const never = () => new AbortController().signal;
 
@@ -49,15 +50,25 @@ async function client(config: Record<string, unknown>, overrides: Partial<Settin
   return output;
 }
 
-/** What the engine does with a batch: write it, and when the write fails replay the same batch until it is delivered. */
-async function deliver(output: Output, batch: () => Message[], maxReplays = 100): Promise<{ replays: number; errors: string[] }> {
+/**
+ * What the engine does with events batched and archived into one message: write the archive;
+ * when the write fails, archive again only what the failure left undelivered, and write that,
+ * until nothing is left. What the output gave up is never written again.
+ */
+async function deliver(output: Output, events: readonly unknown[], maxReplays = 100): Promise<{ replays: number; errors: string[]; givenUp: GivenUp[] }> {
   const errors: string[] = [];
+  const givenUp: GivenUp[] = [];
+  let pending = events.map((e) => Message.fromJSON(e));
   for (let replays = 0; ; replays++) {
     try {
-      await output.write(batch(), never());
-      return { replays, errors };
+      await output.write([jsonArchive(pending)], never());
+      return { replays, errors, givenUp };
     } catch (err) {
       errors.push((err as Error).message);
+      const outcome = outcomeOf(err, pending);
+      givenUp.push(...outcome.givenUp);
+      pending = outcome.retry;
+      if (pending.length === 0) return { replays, errors, givenUp };
       if (replays >= maxReplays) throw err;
       await sleep(2);
     }
@@ -117,6 +128,7 @@ describe('http_client config', () => {
       url: 'http://x',
       verb: 'POST',
       headers: {},
+      secret_headers: [],
       metadata: { include_prefixes: [], include_patterns: [] },
       dump_request_log_level: '',
       oauth2: { enabled: false, client_key: '', client_secret: '', token_url: '', scopes: [], endpoint_params: {} },
@@ -125,6 +137,7 @@ describe('http_client config', () => {
       timeout: '5s',
       retry_period: '1s',
       max_retry_backoff: '300s',
+      max_retry_after: '300s',
       retries: 3,
       backoff_on: [429],
       drop_on: [],
@@ -203,10 +216,13 @@ describe('http_client requests', () => {
     expect(server.requests[1]?.headers['content-type']).toBe('application/octet-stream');
   });
 
-  it('fails at once, without retries, when the url cannot be rendered', async () => {
+  it('gives a message up at once, without a request, when the url cannot be rendered for it', async () => {
     const server = await recordingServer();
     const output = await client({ url: `${server.url}/\${! $error("no tenant") }` });
-    await expect(output.write([Message.fromJSON({})], never())).rejects.toThrow(/url interpolation error: .*no tenant/);
+    const message = Message.fromJSON({});
+    const error = (await output.write([message], never()).catch((err: unknown) => err)) as DeliveryError;
+    expect(error.message).toMatch(/url interpolation error: .*no tenant/);
+    expect(error.givenUp.map((g) => [g.kind, g.message])).toEqual([['rejected', message]]);
     expect(server.requests).toHaveLength(0);
   });
 });
@@ -318,7 +334,7 @@ describe('http_client retries', () => {
     await sim.down();
     setTimeout(() => void sim.up(), 300);
     const events = range(0, 40).map((i) => cloudEvent(i));
-    const results = await Promise.all([0, 10, 20, 30].map((from) => deliver(output, () => [archived(events.slice(from, from + 10))])));
+    const results = await Promise.all([0, 10, 20, 30].map((from) => deliver(output, events.slice(from, from + 10))));
     expect(results.flatMap((r) => r.errors).some((e) => /ECONNREFUSED/.test(e))).toBe(true);
     expect(ids(sim.events)).toEqual(expectedIds(40));
     expect(sim.deliveries).toHaveLength(40);
@@ -350,7 +366,7 @@ describe('http_client retries', () => {
         try {
           const events = range(0, count).map((i) => cloudEvent(i));
           const batches = range(0, Math.ceil(count / 10)).map((b) => events.slice(b * 10, b * 10 + 10));
-          await inParallel(batches.map((batch) => () => deliver(output, () => [archived(batch)])), inFlight);
+          await inParallel(batches.map((batch) => () => deliver(output, batch)), inFlight);
           expect(ids(sim.events)).toEqual(expectedIds(count));
           // Copies beyond the first come only from requests whose acceptance the client could not see.
           const ambiguous = sim.requests.filter((r) => r.status !== 204).reduce((n, r) => n + r.accepted.length, 0);
@@ -400,13 +416,16 @@ describe('http_client concurrency and pacing', () => {
 });
 
 describe('http_client isolates invalid events', () => {
-  it('bisects a 400ed batch of 100 so only the poison event fails and its 99 neighbours arrive', async () => {
+  it('bisects a 400ed batch of 100 so only the poison event fails, given up as the archive\'s own part, and its 99 neighbours arrive', async () => {
     const sim = await simulator();
     const output = await client({ url: sim.ingestUrl });
     const events = range(0, 100).map((i) => cloudEvent(i, i === 37 ? { subject: '' } : {}));
-    const error = (await output.write([archived(events)], never()).catch((err: unknown) => err)) as DeliveryError;
+    const message = archived(events);
+    const error = (await output.write([message], never()).catch((err: unknown) => err)) as DeliveryError;
     expect(error.message).toMatch(/^1 of 100 events rejected: POST .*: HTTP request returned unexpected response code \(400\): 400 Bad Request, Error: .*Error at "\/0\/subject": minimum string length is 1$/);
-    expect(error.undelivered?.map((m) => (m.json() as { id: string }).id)).toEqual(['evt-37']);
+    expect(error.undelivered).toEqual([]);
+    expect(error.givenUp.map((g) => [g.kind, g.message])).toEqual([['rejected', message.parts![37]]]);
+    expect(error.givenUp[0]!.reason).toMatch(/\(400\): 400 Bad Request/);
     expect(ids(sim.events)).toEqual(expectedIds(100).filter((id) => id !== 'evt-37'));
     expect(sim.deliveries).toHaveLength(99);
     // 1 whole + 2 halves per level down to the poison: 1 + 2 * ceil(log2(100)).
@@ -433,32 +452,35 @@ describe('http_client isolates invalid events', () => {
     const error = (await output.write([archived(events)], never()).catch((err: unknown) => err)) as DeliveryError;
     expect(error.message).toMatch(/^\d of 8 events not delivered: .*\(503\)/);
     expect(error.message).not.toMatch(/Bad Request/);
-    const undelivered = error.undelivered!.map((m) => (m.json() as { id: string }).id);
+    // The poison event was not isolated yet: it is undelivered with the rest, not given up.
+    expect(error.givenUp).toEqual([]);
+    const undelivered = error.undelivered!.map(idOf);
+    expect(undelivered).toContain('evt-0');
     expect(undelivered.length + sim.events.length).toBe(8);
   });
 
-  it('sends a rejected batch once and fails it whole with split_on_bad_request: false', async () => {
+  it('sends a rejected batch once and gives it up whole with split_on_bad_request: false', async () => {
     const sim = await simulator();
     const output = await client({ url: sim.ingestUrl, split_on_bad_request: false });
     const message = archived(range(0, 10).map((i) => cloudEvent(i, i === 5 ? { subject: '' } : {})));
     const error = (await output.write([message], never()).catch((err: unknown) => err)) as DeliveryError;
     expect(error.message).toMatch(/\(400\): 400 Bad Request/);
-    expect(error.undelivered).toEqual([message]);
+    expect(error.undelivered).toEqual([]);
+    expect(error.givenUp.map((g) => g.message)).toEqual([message]);
     expect(sim.requests).toHaveLength(1);
     expect(sim.events).toHaveLength(0);
   });
 
-  it('without archiving, a rejected message does not stop the others, and a replay does not re-send what was delivered', async () => {
+  it('without archiving, a rejected message is given up and does not stop the others', async () => {
     const sim = await simulator();
     const output = await client({ url: sim.ingestUrl });
     const batch = [Message.fromJSON(cloudEvent(1)), Message.fromJSON(cloudEvent(2, { subject: '' })), Message.fromJSON(cloudEvent(3))];
     const error = (await output.write(batch, never()).catch((err: unknown) => err)) as DeliveryError;
     expect(error.message).toMatch(/^1 of 3 messages rejected: .*400 Bad Request/);
-    expect(error.undelivered).toEqual([batch[1]]);
+    expect(error.undelivered).toEqual([]);
+    expect(error.givenUp.map((g) => g.message)).toEqual([batch[1]]);
     expect(ids(sim.events)).toEqual(['evt-1', 'evt-3']);
-    await output.write(batch, never()).catch(() => {});
-    expect(sim.requests).toHaveLength(4);
-    expect(sim.deliveries).toHaveLength(2);
+    expect(sim.requests).toHaveLength(3);
   });
 
   it('stops at a transient failure without archiving, and the replay sends only what is left', async () => {
@@ -467,11 +489,9 @@ describe('http_client isolates invalid events', () => {
     const batch = range(0, 4).map((i) => Message.fromJSON(cloudEvent(i)));
     const error = (await output.write(batch, never()).catch((err: unknown) => err)) as DeliveryError;
     expect(error.undelivered).toEqual(batch.slice(1));
-    await output.write(batch, never());
+    expect(error.givenUp).toEqual([]);
+    await output.write(outcomeOf(error, batch).retry, never());
     expect(sim.deliveries.map((e) => e.id)).toEqual(['evt-0', 'evt-1', 'evt-2', 'evt-3']);
-    // Once a write succeeded nothing is remembered: the same messages written again are sent again.
-    await output.write(batch, never());
-    expect(sim.deliveries).toHaveLength(8);
   });
 });
 
@@ -602,8 +622,8 @@ describe('http_client metrics', () => {
       ],
     });
     const output = await client({ url: sim.ingestUrl, timeout: '100ms', retries: 2 }, { metrics, label: 'openmeter', path: 'output.http_client' });
-    await deliver(output, () => [archived([cloudEvent(1), cloudEvent(2)])]);
-    await deliver(output, () => [archived([cloudEvent(3)])]);
+    await deliver(output, [cloudEvent(1), cloudEvent(2)]);
+    await deliver(output, [cloudEvent(3)]);
     await output.write([archived([cloudEvent(4, { subject: '' })])], never()).catch(() => {});
 
     const byStatus = new Map<string, number>();

@@ -178,16 +178,19 @@ describe('the OpenMeter configs, through the engine', () => {
 
   it('the Kong Konnect variant posts to /v3/openmeter/events with its literal token', async () => {
     const { sim, acks } = await run(KONNECT_OUTPUT.replace('value: 1', "value: '1'"), reads(150, 50, new Set([3])), { token: '$KONNECT_SYSTEM_ACCESS_TOKEN' });
-    expect(acks).toEqual(['ok', 'ok', 'ok']);
+    // The first read learns that its message 3 was dropped (and is not sent again); the others were delivered.
+    expect(acks).toEqual(['undeliverable 3:dropped', 'ok', 'ok']);
     expect(sim.events).toHaveLength(149);
     expect(sim.requests.every((r) => r.path === '/v3/openmeter/events' && r.headers.authorization === 'Bearer $KONNECT_SYSTEM_ACCESS_TOKEN')).toBe(true);
   });
 
-  it('the official config drops only the poison event: its neighbours arrive and every read is acked', async () => {
+  it('the official config drops only the poison event: its neighbours arrive and every read learns what was dropped', async () => {
     const { sim, metrics, acks } = await run(OFFICIAL_RUNNABLE, reads(200, 100, new Set([13, 150])));
     expect(sim.events).toHaveLength(198);
     expect(sim.events.some((e) => e.id === 'evt-13' || e.id === 'evt-150')).toBe(false);
-    expect(acks).toEqual(['ok', 'ok']);
+    expect(acks).toEqual(['undeliverable 13:dropped', 'undeliverable 50:dropped']);
+    // Each poison event is sent in its batch and then alone, never again.
+    expect(sim.requests.filter((r) => r.body.includes('"evt-13"'))).toHaveLength(1 + Math.ceil(Math.log2(100)));
     expect(await value(metrics, 'output_dropped')).toBe(2);
     expect(await value(metrics, 'http_request_code_4xx')).toBe(sim.requests.filter((r) => r.status === 400).length);
     expect(await value(metrics, 'http_request_code_2xx')).toBe(sim.requests.filter((r) => r.status === 204).length);

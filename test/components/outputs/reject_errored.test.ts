@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import httpClient from '../../../src/components/outputs/http_client.js';
 import rejectErrored from '../../../src/components/outputs/reject_errored.js';
-import type { DeliveryError } from '../../../src/components/undelivered.js';
+import type { DeliveryError } from '../../../src/engine/delivery.js';
 import type { Output } from '../../../src/engine/component.js';
 import { Message } from '../../../src/engine/message.js';
 import { startOpenMeterSimulator, type OpenMeterSimulator, type OpenMeterSimulatorOptions } from '../../../src/openmeter/sim.js';
@@ -26,14 +26,14 @@ async function build(options: OpenMeterSimulatorOptions = {}): Promise<{ sim: Op
 }
 
 describe('reject_errored', () => {
-  it('sends the clean messages, rejects the flagged ones, and does not re-send the clean ones on replay', async () => {
+  it('sends the clean messages and gives the flagged ones up, so nothing is replayed', async () => {
     const { sim, output } = await build();
     const batch = [Message.fromJSON(cloudEvent(1)), flagged({ raw: 1 }), Message.fromJSON(cloudEvent(3))];
     const error = (await output.write(batch, never()).catch((err: unknown) => err)) as DeliveryError;
     expect(error.message).toBe('rejecting 1 of 3 messages due to failed processing: mapping failed');
-    expect(error.undelivered).toEqual([batch[1]]);
+    expect(error.undelivered).toEqual([]);
+    expect(error.givenUp).toEqual([{ message: batch[1], kind: 'rejected', reason: 'rejected due to failed processing: mapping failed' }]);
     expect(sim.events.map((e) => e.id)).toEqual(['evt-1', 'evt-3']);
-    await expect(output.write(batch, never())).rejects.toThrow('rejecting 1 of 3');
     expect(sim.requests).toHaveLength(2);
   });
 
@@ -49,6 +49,7 @@ describe('reject_errored', () => {
     const batch = [Message.fromJSON(cloudEvent(1)), flagged({ raw: 1 })];
     const error = (await output.write(batch, never()).catch((err: unknown) => err)) as DeliveryError;
     expect(error.message).toMatch(/\(500\)/);
-    expect(error.undelivered).toEqual([batch[1], batch[0]]);
+    expect(error.undelivered).toEqual([batch[0]]);
+    expect(error.givenUp.map((g) => g.message)).toEqual([batch[1]]);
   });
 });
