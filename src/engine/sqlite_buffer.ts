@@ -78,6 +78,7 @@ export class SqliteBuffer implements Sink {
   /** Why the buffer cannot take messages now (a full disk, a lock), for /ready; undefined when healthy. */
   #problem: string | undefined;
   #lastProblemLog = 0;
+  #lastFailure: { at: number; error: Error } | undefined;
   #closed = false;
   onProgress: ((state: BufferState) => void) | undefined;
 
@@ -126,6 +127,9 @@ export class SqliteBuffer implements Sink {
     let position: number;
     try {
       if (!this.#store) throw new Error(`buffer ${this.#file} is not open`);
+      // After a failure the file is left alone for a while: each attempt may wait on a lock
+      // (synchronously), and the engine retries quickly at first.
+      if (this.#lastFailure && Date.now() - this.#lastFailure.at < STORE_RETRY_MS) throw this.#lastFailure.error;
       position = this.#store.insert(batch);
     } catch (err) {
       this.#trouble(err as Error);
@@ -277,6 +281,8 @@ export class SqliteBuffer implements Sink {
 
   /** Logs a file error (at most once a second), keeps it for /ready, and counts it. */
   #trouble(err: Error): void {
+    if (this.#lastFailure?.error === err) return;
+    this.#lastFailure = { at: Date.now(), error: err };
     this.#metrics.counter('buffer_errors', 'Buffer file errors (full disk, lock held, unreadable file).').labels('', 'buffer').inc();
     const full = err instanceof BufferError && err.full;
     this.#problem = full ? `${err.message} (new input waits until there is room)` : err.message;
@@ -287,6 +293,7 @@ export class SqliteBuffer implements Sink {
   }
 
   #healthy(): void {
+    this.#lastFailure = undefined;
     if (this.#problem === undefined) return;
     this.#problem = undefined;
     this.#logger.info({ file: this.#file }, 'The buffer file accepts writes again.');

@@ -66,6 +66,8 @@ export type MalformedKind =
   | 'nan'
   /** Metrics: every value `"-1"`. */
   | 'negative'
+  /** Metrics: every value `"1e200"`, a number no cluster has: usage derived from it overflows. */
+  | 'overflow'
   /** Metrics: timestamps like the spec example `"2023-06-06 12:09:18.211"`. */
   | 'bad-timestamp'
   /** `{}`: no `measurements` / `workloads` / `pods` / `accessToken`. */
@@ -1218,6 +1220,7 @@ function corrupt(kind: MalformedKind, route: SimRoute, body: Row): Row {
     for (const v of m.values ?? []) {
       if (kind === 'nan') v.value = 'NaN';
       if (kind === 'negative') v.value = '-1';
+      if (kind === 'overflow') v.value = '1e200';
       if (kind === 'bad-timestamp') v.timestamp = '2023-06-06 12:09:18.211';
       if (kind === 'non-numeric' && i === 0) v.value = 'abc';
     }

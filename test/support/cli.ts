@@ -15,7 +15,11 @@ export interface CliProcess {
 }
 
 export function startCli(args: string[], env: Record<string, string> = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+  return track(spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } }));
+}
+
+/** A CliProcess around a child started otherwise (e.g. `sluice` under `bash -c 'ulimit ...; exec ...'`). */
+export function track(child: ChildProcessWithoutNullStreams): CliProcess {
   const proc: CliProcess = {
     child,
     stdout: '',

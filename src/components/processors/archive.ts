@@ -1,5 +1,5 @@
 import { defineProcessor } from '../../engine/component.js';
-import { Message } from '../../engine/message.js';
+import { Message, toJSONText } from '../../engine/message.js';
 
 interface ArchiveConfig {
   format: 'json_array' | 'lines' | 'concatenate' | 'binary';
@@ -47,7 +47,9 @@ export default defineProcessor<ArchiveConfig>({
 function archive(format: ArchiveConfig['format'], batch: readonly Message[]): Uint8Array {
   switch (format) {
     case 'json_array':
-      return Message.fromJSON(batch.map((m) => m.json())).bytes();
+      // A structured body's bytes are already its compact JSON (and unchanged, so an event's bytes
+      // in the array are its bytes anywhere else); other bodies are parsed, which checks them too.
+      return Buffer.from(`[${batch.map((m) => (m.isStructured ? m.text() : toJSONText(m.json()))).join(',')}]`);
     case 'lines':
       return Buffer.from(batch.map((m) => m.text()).join('\n'));
     case 'concatenate':

@@ -63,6 +63,9 @@ export default defineProcessor<MappingConfig>({
     const finish = (message: Message, context: MappingContext, result: unknown): Message | undefined | Promise<Message | undefined> => {
       if (result === DELETED) return undefined;
       const next = body ? message.withJSON(result ?? null) : message;
+      // Encoded now (the output would, later): a body that cannot be encoded (a non-finite number,
+      // nesting too deep) flags the message here, once, instead of failing every attempt to send it.
+      if (body) next.bytes();
       if (meta.length === 0) return next;
       const metadata = evaluateMeta(context, { ...message.metadata }, 0);
       if (metadata instanceof Promise) return metadata.then((m) => next.withMetadata(m), (err: unknown) => failed(message, err));
@@ -75,7 +78,7 @@ export default defineProcessor<MappingConfig>({
       const context = { message, batch, index };
       try {
         const result = body ? body.evaluateSync(context) : undefined;
-        if (result instanceof Promise) return result.then((r) => finish(message, context, r), (err: unknown) => failed(message, err));
+        if (result instanceof Promise) return result.then((r) => finish(message, context, r)).catch((err: unknown) => failed(message, err));
         return finish(message, context, result);
       } catch (err) {
         return failed(message, err);
