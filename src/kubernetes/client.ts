@@ -249,6 +249,21 @@ export class KubernetesClient {
     }
   }
 
+  /**
+   * One request for one object of `type`, to check reachability, credentials and RBAC before
+   * listing for real. Rejects as list() does.
+   */
+  async check(type: ResourceType, options: ListOptions, signal: AbortSignal): Promise<void> {
+    const info = RESOURCES[type];
+    const namespace = info.namespaced && options.namespace ? options.namespace : undefined;
+    const query: Record<string, string> = { limit: '1' };
+    if (options.labelSelector) query['labelSelector'] = options.labelSelector;
+    const call: Call = { method: 'GET', path: resourcePath(info, namespace), query, verb: 'list', info, ...(namespace ? { namespace } : {}), retries: this.#retries };
+    const reply = await this.#send(call, signal);
+    if (reply.status < 200 || reply.status > 299) throw this.#statusError(call, reply);
+    this.#json(call, reply);
+  }
+
   /** The Lease, or undefined when it does not exist (404). */
   async getLease(namespace: string, name: string, signal: AbortSignal): Promise<Lease | undefined> {
     const info = RESOURCES.lease;
