@@ -29,7 +29,7 @@ import { parseSelector } from '../../kubernetes/labels.js';
 type ListedType = 'pod' | 'node' | 'persistentvolume' | 'persistentvolumeclaim';
 
 interface KubernetesResourcesConfig {
-  namespaces: string[];
+  namespaces: (string | null)[];
   resource_type: ListedType;
   label_selector?: string;
   include_pending_pods: boolean;
@@ -47,8 +47,9 @@ export default defineInput<KubernetesResourcesConfig>({
     properties: {
       namespaces: {
         type: 'array',
-        items: { type: 'string' },
-        description: 'Namespaces to list resources from; empty, or "", lists all namespaces. Not used for nodes and persistent volumes.',
+        // null: the preset's `- ${SCRAPE_NAMESPACE:}` with the variable unset.
+        items: { type: ['string', 'null'] },
+        description: 'Namespaces to list resources from; empty, "" or null lists all namespaces. Not used for nodes and persistent volumes.',
       },
       resource_type: {
         type: 'string',
@@ -101,7 +102,7 @@ class KubernetesResourcesInput implements Input {
     this.#timeoutMs = timeoutMs;
     this.#settings = settings;
     // Lower-cased and deduplicated, as the reference does; none means all.
-    const namespaces = [...new Set(config.namespaces.map((ns) => ns.toLowerCase()))];
+    const namespaces = [...new Set(config.namespaces.map((ns) => (ns ?? '').toLowerCase()))];
     this.#namespaces = !RESOURCES[config.resource_type].namespaced || namespaces.length === 0 || namespaces.includes('') ? [''] : namespaces;
     this.#listed = settings.metrics.gauge('kubernetes_resources_listed', 'Objects the last read of a kubernetes_resources input emitted.', ['label', 'path', 'type']);
   }
@@ -120,7 +121,7 @@ class KubernetesResourcesInput implements Input {
         secrets: this.#settings.secrets,
       });
       this.#settings.logger.info({ server: access.server, source: access.source, as: access.identity }, 'Kubernetes API credentials found');
-      const named = this.#config.namespaces.filter((ns) => ns !== '');
+      const named = this.#config.namespaces.filter((ns) => ns);
       if (!RESOURCES[this.#config.resource_type].namespaced && named.length > 0) {
         this.#settings.logger.warn({ namespaces: named, resource_type: this.#config.resource_type }, 'namespaces do not apply to cluster-scoped resources; listing all of them');
       }
