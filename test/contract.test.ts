@@ -66,6 +66,7 @@ function engineBuilder(): { build: Builder; builder: PipelineBuilder } {
     build: {
       processors: (configs, at) => builder.processors(configs as ComponentNode[], parsePath(at)),
       output: (config, at) => asOutput(builder.sink(config as ComponentNode, parsePath(at))),
+      input: (config, at) => builder.input(config as ComponentNode, parsePath(at)).input,
     },
   };
 }

@@ -7,6 +7,7 @@ import { startRunAiSimulator } from '../runai/sim.js';
 
 export const SIM_USAGE = `  sluice sim runai [--port N] [--host H] [--workloads N] [--seed N] [--latency DURATION] [--token-ttl DURATION] [--app-id ID --app-secret SECRET] [--error-rate R] [--log]
   sluice sim openmeter [--port N] [--host H] [--token TOKEN] [--latency DURATION] [--error-rate R] [--summary DURATION]
+  sluice sim kubernetes [--port N] [--host H] [--pods N] [--nodes N] [--seed N] [--token TOKEN] [--latency DURATION] [--error-rate R] [--kubeconfig PATH] [--log]
 `;
 
 /** Runs a simulator until SIGINT/SIGTERM. */
@@ -14,7 +15,8 @@ export async function simCommand(args: string[]): Promise<number> {
   const [which, ...rest] = args;
   if (which === 'runai') return runAi(rest);
   if (which === 'openmeter') return (await import('./sim_openmeter.js')).openMeter(rest);
-  throw new Error(`sim takes runai or openmeter\n\nUsage:\n${SIM_USAGE}`);
+  if (which === 'kubernetes') return (await import('./sim_kubernetes.js')).kubernetes(rest);
+  throw new Error(`sim takes runai, openmeter or kubernetes\n\nUsage:\n${SIM_USAGE}`);
 }
 
 async function runAi(args: string[]): Promise<number> {

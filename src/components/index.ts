@@ -1,7 +1,9 @@
 import type { ComponentSpec } from '../engine/component.js';
 import { createRegistry, type Registry } from '../engine/registry.js';
 import generate from './inputs/generate.js';
+import kubernetesResources from './inputs/kubernetes_resources.js';
 import runAi from './inputs/run_ai.js';
+import schedule from './inputs/schedule.js';
 import stdin from './inputs/stdin.js';
 import archive from './processors/archive.js';
 import catchProcessor from './processors/catch.js';
@@ -21,7 +23,9 @@ import stdout from './outputs/stdout.js';
 /** Every component sluice can build. Adding one: one file, one line here. */
 export const components: readonly ComponentSpec[] = [
   generate,
+  kubernetesResources,
   runAi,
+  schedule,
   stdin,
   archive,
   catchProcessor,

@@ -110,6 +110,7 @@ export class PipelineBuilder {
     const builder: Builder = {
       processors: (configs, at) => this.processors(configs as ComponentNode[], parsePath(at)),
       output: (config, at) => childOutput(this.sink(config as ComponentNode, parsePath(at))),
+      input: (config, at) => childInput(this.input(config as ComponentNode, parsePath(at))),
     };
     return {
       logger: this.#env.logger.child(label ? { label, path: pathText } : { path: pathText }),
@@ -168,6 +169,21 @@ function childOutput(sink: Sink): ChildOutput {
     async close() {
       await sink.flush();
       await sink.close();
+    },
+  };
+}
+
+/** An input with its processors in front, for wrappers that read through a child. */
+function childInput(built: BuiltInput): Input {
+  if (built.processors.length === 0) return built.input;
+  return {
+    connect: (signal) => built.input.connect(signal),
+    close: () => built.input.close(),
+    async read(signal) {
+      const read = await built.input.read(signal);
+      if (read === null) return null;
+      const batches = await runProcessors(built.processors, [read.batch]).catch((err: Error) => [read.batch.map((m) => m.withError(err))]);
+      return { batch: batches.flat(), ack: read.ack };
     },
   };
 }

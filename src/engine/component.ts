@@ -101,7 +101,7 @@ export interface ChildOutput extends Output {
   flush(): Promise<void>;
 }
 
-/** Builds child components for composite ones (`catch`, `drop_on`, `fallback`, batching processors). */
+/** Builds child components for composite ones (`catch`, `drop_on`, `fallback`, `schedule`, batching processors). */
 export interface Builder {
   /** Builds the processors at `path` (e.g. `pipeline.processors[2].catch`) from validated configs. */
   processors(configs: readonly unknown[], path: string): Processor[];
@@ -111,6 +111,12 @@ export interface Builder {
    * submit() reports acceptance first, which wrappers should prefer.
    */
   output(config: unknown, path: string): ChildOutput;
+  /**
+   * Builds a complete input at `path` (e.g. `input.schedule.input`), including its `processors`:
+   * each read returns the processed messages as one batch, with the child's ack. For inputs that
+   * wrap others (`schedule`); the wrapper connects, reads and closes it.
+   */
+  input(config: unknown, path: string): Input;
 }
 
 /** What the engine hands a component. What the user wrote is its config. */

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import jsonata from 'jsonata';
 import { parseDuration } from '../config/duration.js';
 import { Message, metadataString } from '../engine/message.js';
+import { parseQuantity, quantityToNumber } from '../kubernetes/quantity.js';
 import { compileToJavaScript, type CompiledFunction } from './compiler.js';
 
 /** What an expression can see besides its input document. */
@@ -225,7 +226,20 @@ const FUNCTIONS: Record<string, [(this: Focus, ...args: any[]) => unknown, strin
   env: [(name: string) => process.env[name] ?? null, '<s:(sl)>'],
   hostname: [() => hostname(), '<:s>'],
   deleted: [() => DELETED, '<:o>'],
+  resource_quantity: [resourceQuantity, '<s:n>'],
 };
+
+/**
+ * `$resource_quantity(q)`: a Kubernetes quantity ("500m", "2Gi") as a number, parsed exactly as
+ * Kubernetes does; "" is 0 (as OpenMeter's Bloblang function), a missing value stays missing.
+ */
+function resourceQuantity(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (text === '') return 0;
+  const value = quantityToNumber(parseQuantity(text));
+  if (!Number.isFinite(value)) throw new Error(`resource_quantity: ${JSON.stringify(text)} is beyond the range of a number`);
+  return value;
+}
 
 // The compiler calls the same implementations. $uuid_v4() is impure: how often it is called decides
 // which ids a seeded generator hands out, so call order must match the interpreter's.

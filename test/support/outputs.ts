@@ -16,6 +16,9 @@ export function buildOutput(spec: ComponentSpec<'output'>, config: unknown, spec
       throw new Error('these test settings build no processors');
     },
     output: (node, path) => childOutput(createChild(node, path)),
+    input: () => {
+      throw new Error('these test settings build no inputs');
+    },
   };
   const createChild = (node: unknown, path: string): Output => {
     const [type, childConfig] = Object.entries(node as Record<string, unknown>).find(([key]) => key !== 'label' && key !== 'processors')!;

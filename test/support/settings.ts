@@ -10,6 +10,9 @@ const noBuilder: Builder = {
   output: () => {
     throw new Error('this test settings object builds no child components');
   },
+  input: () => {
+    throw new Error('this test settings object builds no child components');
+  },
 };
 
 /** Settings for building one component directly in a test; override what the test inspects. */
