@@ -7,10 +7,7 @@ import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { stringify } from 'yaml';
-import { demoCommand } from './commands/demo.js';
-import { mapCommand } from './commands/map.js';
-import { SIM_USAGE, simCommand } from './commands/sim.js';
-import { testCommand } from './commands/test.js';
+import { SIM_USAGE } from './commands/sim_usage.js';
 import { components, registry } from './components/index.js';
 import { configJsonSchema } from './config/jsonschema.js';
 import { loadConfigFile } from './config/load.js';
@@ -47,13 +44,14 @@ async function main(argv: string[]): Promise<number> {
     case 'list':
       return list(args);
     case 'test':
-      return testCommand(args);
+      // Commands other than run/lint/echo/list are loaded when used: `run` starts faster.
+      return (await import('./commands/test.js')).testCommand(args);
     case 'map':
-      return mapCommand(args);
+      return (await import('./commands/map.js')).mapCommand(args);
     case 'sim':
-      return simCommand(args);
+      return (await import('./commands/sim.js')).simCommand(args);
     case 'demo':
-      return demoCommand(args);
+      return (await import('./commands/demo.js')).demoCommand(args);
     case '--version':
     case 'version':
       process.stdout.write(`${VERSION}\n`);

@@ -2,7 +2,7 @@
 // machine's description.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,16 +28,17 @@ export function options(defaults) {
 
 /**
  * Runs `node args...` to completion with its peak RSS and CPU time recorded. Resolves { code, ms,
- * maxRssMB, cpuMs, stderr, stdout }. `onSpawn(child)` sees the child as soon as it starts.
+ * maxRssMB, cpuMs, stderr, stdout }. `onSpawn(child)` sees the child as soon as it starts;
+ * `stdinFile` is piped to its stdin.
  */
-export async function runNode(args, { env = {}, nodeFlags = [], onSpawn, cwd = ROOT, timeoutMs = 30 * 60_000 } = {}) {
+export async function runNode(args, { env = {}, nodeFlags = [], onSpawn, cwd = ROOT, timeoutMs = 30 * 60_000, stdinFile } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-'));
   const rssFile = join(dir, 'maxrss');
   const started = performance.now();
   const child = spawn(process.execPath, ['--import', MAXRSS, ...nodeFlags, ...args], {
     cwd,
     env: { ...process.env, ...env, BENCH_MAXRSS_FILE: rssFile },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [stdinFile ? openSync(stdinFile, 'r') : 'ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';

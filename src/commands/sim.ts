@@ -4,11 +4,7 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../config/duration.js';
 import { startRunAiSimulator } from '../runai/sim.js';
-
-export const SIM_USAGE = `  sluice sim runai [--port N] [--host H] [--workloads N] [--seed N] [--latency DURATION] [--token-ttl DURATION] [--app-id ID --app-secret SECRET] [--error-rate R] [--log]
-  sluice sim openmeter [--port N] [--host H] [--token TOKEN] [--latency DURATION] [--error-rate R] [--summary DURATION]
-  sluice sim kubernetes [--port N] [--host H] [--pods N] [--nodes N] [--seed N] [--token TOKEN] [--latency DURATION] [--error-rate R] [--kubeconfig PATH] [--log]
-`;
+import { SIM_USAGE } from './sim_usage.js';
 
 /** Runs a simulator until SIGINT/SIGTERM. */
 export async function simCommand(args: string[]): Promise<number> {

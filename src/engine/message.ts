@@ -7,16 +7,20 @@ export type Metadata = Readonly<Record<string, unknown>>;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const NO_VALUE = Symbol('no value');
+/** The metadata of a message created without any: shared, since metadata is never mutated. */
+const NO_METADATA: Metadata = Object.freeze({});
 
 /**
  * One record flowing through a pipeline. Immutable: the `with*` methods return a new message.
  *
- * A message holds raw bytes, a structured value, or both. Each side is derived lazily from the
- * other and cached, so a JSON body produced by a mapping is serialised once, when an output first
- * needs its bytes, and never again (a retry re-sends the same bytes).
+ * A message holds its body as bytes, as text, as a structured value, or several of these. Each is
+ * derived lazily from another and cached, so a JSON body produced by a mapping is serialised once,
+ * and a line read as text is parsed without being encoded to bytes and decoded again. A retry
+ * re-sends the same bytes.
  */
 export class Message {
   #bytes: Uint8Array | undefined;
+  #text: string | undefined;
   #value: unknown = NO_VALUE;
   #trace: Message;
   #archive: Archive | undefined;
@@ -25,8 +29,17 @@ export class Message {
   /** Set when a processor failed on this message (Connect's error flag); cleared by `catch`. */
   readonly error: Error | undefined;
 
-  private constructor(bytes: Uint8Array | undefined, value: unknown, metadata: Metadata, error: Error | undefined, trace?: Message, archive?: Archive) {
+  private constructor(
+    bytes: Uint8Array | undefined,
+    text: string | undefined,
+    value: unknown,
+    metadata: Metadata,
+    error: Error | undefined,
+    trace?: Message,
+    archive?: Archive,
+  ) {
     this.#bytes = bytes;
+    this.#text = text;
     this.#value = value;
     this.metadata = metadata;
     this.error = error;
@@ -34,13 +47,14 @@ export class Message {
     this.#archive = archive;
   }
 
-  static fromBytes(bytes: Uint8Array | string, metadata: Metadata = {}): Message {
-    return new Message(typeof bytes === 'string' ? encoder.encode(bytes) : bytes, NO_VALUE, metadata, undefined);
+  /** A message whose body is these bytes, or the UTF-8 encoding of this text. */
+  static fromBytes(bytes: Uint8Array | string, metadata: Metadata = NO_METADATA): Message {
+    return typeof bytes === 'string' ? new Message(undefined, bytes, NO_VALUE, metadata, undefined) : new Message(bytes, undefined, NO_VALUE, metadata, undefined);
   }
 
-  /** A message whose body is a structured value; it is serialised as compact JSON when bytes are needed. */
-  static fromJSON(value: unknown, metadata: Metadata = {}): Message {
-    return new Message(undefined, value, metadata, undefined);
+  /** A message whose body is a structured value; it is serialised as compact JSON when text or bytes are needed. */
+  static fromJSON(value: unknown, metadata: Metadata = NO_METADATA): Message {
+    return new Message(undefined, undefined, value, metadata, undefined);
   }
 
   /**
@@ -49,8 +63,8 @@ export class Message {
    * archive or for some of its parts is traced back to the parts, and the parts left to send can
    * be archived again alone (see engine/delivery.ts).
    */
-  static archiveOf(parts: readonly Message[], encode: (parts: readonly Message[]) => Uint8Array, metadata: Metadata = {}): Message {
-    return new Message(encode(parts), NO_VALUE, metadata, undefined, undefined, { parts, encode });
+  static archiveOf(parts: readonly Message[], encode: (parts: readonly Message[]) => Uint8Array, metadata: Metadata = NO_METADATA): Message {
+    return new Message(encode(parts), undefined, NO_VALUE, metadata, undefined, undefined, { parts, encode });
   }
 
   /**
@@ -72,19 +86,19 @@ export class Message {
     return Message.archiveOf(parts, this.#archive.encode, this.metadata);
   }
 
-  /** The body as bytes. A string value is its UTF-8 text (no quotes), anything else compact JSON. */
+  /** The body as bytes: its text's UTF-8 encoding. */
   bytes(): Uint8Array {
-    if (this.#bytes === undefined) {
-      const value = this.#value;
-      this.#bytes = encoder.encode(typeof value === 'string' ? value : toJSONText(value));
-    }
+    this.#bytes ??= encoder.encode(this.text());
     return this.#bytes;
   }
 
-  /** The body as UTF-8 text. */
+  /** The body as text. A string value is itself (no quotes), any other value compact JSON; throws when it cannot be encoded. */
   text(): string {
-    if (this.#bytes === undefined && typeof this.#value === 'string') return this.#value;
-    return decoder.decode(this.bytes());
+    if (this.#text === undefined) {
+      if (this.#bytes !== undefined) this.#text = decoder.decode(this.#bytes);
+      else this.#text = typeof this.#value === 'string' ? this.#value : toJSONText(this.#value);
+    }
+    return this.#text;
   }
 
   /** The body as a structured value, parsing the bytes as JSON on first use. Throws when they are not JSON. */
@@ -107,24 +121,26 @@ export class Message {
 
   /** Byte length of the body, as batching's `byte_size` counts it (metadata excluded). */
   get byteLength(): number {
-    return this.bytes().byteLength;
+    return this.#bytes?.byteLength ?? Buffer.byteLength(this.text());
   }
 
   // A new body no longer holds an archive's parts; new metadata or an error flag still does.
   withJSON(value: unknown): Message {
-    return new Message(undefined, value, this.metadata, this.error, this.#trace);
+    return new Message(undefined, undefined, value, this.metadata, this.error, this.#trace);
   }
 
   withBytes(bytes: Uint8Array | string): Message {
-    return new Message(typeof bytes === 'string' ? encoder.encode(bytes) : bytes, NO_VALUE, this.metadata, this.error, this.#trace);
+    return typeof bytes === 'string'
+      ? new Message(undefined, bytes, NO_VALUE, this.metadata, this.error, this.#trace)
+      : new Message(bytes, undefined, NO_VALUE, this.metadata, this.error, this.#trace);
   }
 
   withMetadata(metadata: Metadata): Message {
-    return new Message(this.#bytes, this.#value, metadata, this.error, this.#trace, this.#archive);
+    return new Message(this.#bytes, this.#text, this.#value, metadata, this.error, this.#trace, this.#archive);
   }
 
   withError(error: Error | undefined): Message {
-    return new Message(this.#bytes, this.#value, this.metadata, error, this.#trace, this.#archive);
+    return new Message(this.#bytes, this.#text, this.#value, this.metadata, error, this.#trace, this.#archive);
   }
 }
 

@@ -1,11 +1,17 @@
-import { createInterface, type Interface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { text } from 'node:stream/consumers';
-import { defineInput, type ReadResult } from '../../engine/component.js';
+import { defineInput, type Input, type ReadResult } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
 
 interface StdinConfig {
   codec: 'lines' | 'all-bytes';
 }
+
+/** Lines one read returns at most: every complete line already received, up to this many. */
+export const MAX_LINES_PER_READ = 1024;
+/** Text held unread above which reading from stdin pauses until the pipeline catches up. */
+const HIGH_WATER_CHARS = 8 * 1024 * 1024;
 
 export default defineInput<StdinConfig>({
   name: 'stdin',
@@ -14,45 +20,113 @@ export default defineInput<StdinConfig>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      codec: { type: 'string', enum: ['lines', 'all-bytes'], default: 'lines', description: 'lines: a message per line (empty lines skipped); all-bytes: one message of everything.' },
+      codec: {
+        type: 'string',
+        enum: ['lines', 'all-bytes'],
+        default: 'lines',
+        description:
+          'lines: a message per line (empty lines skipped; a read takes every complete line already received, up to 1024, as one batch); all-bytes: one message of everything.',
+      },
     },
   },
   example: {},
   create({ codec }) {
-    let lines: AsyncIterator<string> | undefined;
-    let reader: Interface | undefined;
-    let done = false;
-    // One abort promise per signal: a listener per read would pile up on a long input.
-    let watched: AbortSignal | undefined;
-    let aborted: Promise<null> = new Promise(() => {});
-    return {
-      async connect() {},
-      async read(signal): Promise<ReadResult | null> {
-        if (done || signal.aborted) return null;
-        if (codec === 'all-bytes') {
-          done = true;
-          const all = await text(process.stdin);
-          return { batch: [Message.fromBytes(all)], ack: () => {} };
-        }
-        reader ??= createInterface({ input: process.stdin, crlfDelay: Infinity });
-        lines ??= reader[Symbol.asyncIterator]();
-        if (watched !== signal) {
-          watched = signal;
-          aborted = new Promise<null>((resolve) => signal.addEventListener('abort', () => resolve(null), { once: true }));
-        }
-        for (;;) {
-          const next = await Promise.race([lines.next(), aborted]);
-          if (next === null || next.done) {
-            done = true;
-            return null;
-          }
-          if (next.value !== '') return { batch: [Message.fromBytes(next.value)], ack: () => {} };
-        }
-      },
-      async close() {
-        done = true;
-        reader?.close();
-      },
-    };
+    return codec === 'all-bytes' ? allBytes(process.stdin) : lines(process.stdin);
   },
 });
+
+function allBytes(stream: Readable): Input {
+  let done = false;
+  return {
+    async connect() {},
+    async read(signal): Promise<ReadResult | null> {
+      if (done || signal.aborted) return null;
+      done = true;
+      return { batch: [Message.fromBytes(await text(stream))], ack: () => {} };
+    },
+    async close() {
+      done = true;
+    },
+  };
+}
+
+/**
+ * One message per line. Lines are cut from the chunks as they arrive (a UTF-8 sequence split
+ * between chunks is kept whole), and a read takes every complete line already there: a batch of
+ * many messages costs the engine one read, not one per line. Reading pauses while too much is
+ * held unread, so a fast producer cannot grow memory.
+ */
+function lines(stream: Readable): Input {
+  const decoder = new StringDecoder('utf8');
+  const ready: string[] = [];
+  let held = 0;
+  let partial = '';
+  let ended = false;
+  let closed = false;
+  let wake: (() => void) | undefined;
+  let listening = false;
+
+  const push = (line: string) => {
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (text === '') return;
+    ready.push(text);
+    held += text.length;
+  };
+  const onData = (chunk: Buffer) => {
+    const text = partial + decoder.write(chunk);
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      push(text.slice(start, end));
+      start = end + 1;
+    }
+    partial = text.slice(start);
+    if (held > HIGH_WATER_CHARS) stream.pause();
+    wake?.();
+  };
+  const onEnd = () => {
+    push(partial + decoder.end());
+    partial = '';
+    ended = true;
+    wake?.();
+  };
+  const listen = () => {
+    if (listening) return;
+    listening = true;
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onEnd);
+  };
+
+  return {
+    async connect() {},
+    async read(signal): Promise<ReadResult | null> {
+      listen();
+      while (ready.length === 0) {
+        if (ended || closed || signal.aborted) return null;
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            wake = undefined;
+            signal.removeEventListener('abort', done);
+            resolve();
+          };
+          wake = done;
+          signal.addEventListener('abort', done, { once: true });
+        });
+      }
+      const taken = ready.splice(0, MAX_LINES_PER_READ);
+      const batch = new Array<Message>(taken.length);
+      for (let i = 0; i < taken.length; i++) {
+        held -= taken[i]!.length;
+        batch[i] = Message.fromBytes(taken[i]!);
+      }
+      if (stream.isPaused() && !ended && held <= HIGH_WATER_CHARS / 2) stream.resume();
+      return { batch, ack: () => {} };
+    },
+    async close() {
+      closed = true;
+      stream.off('data', onData);
+      stream.pause();
+      wake?.();
+    },
+  };
+}

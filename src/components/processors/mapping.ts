@@ -65,7 +65,7 @@ export default defineProcessor<MappingConfig>({
       const next = body ? message.withJSON(result ?? null) : message;
       // Encoded now (the output would, later): a body that cannot be encoded (a non-finite number,
       // nesting too deep) flags the message here, once, instead of failing every attempt to send it.
-      if (body) next.bytes();
+      if (body) next.text();
       if (meta.length === 0) return next;
       const metadata = evaluateMeta(context, { ...message.metadata }, 0);
       if (metadata instanceof Promise) return metadata.then((m) => next.withMetadata(m), (err: unknown) => failed(message, err));
