@@ -55,6 +55,10 @@ export function preparePipeline(file: string, options: PrepareOptions = {}): Pre
     secrets,
     baseDir: loaded.baseDir,
     strict: config.error_handling.strict,
+    // Worker threads build their processors from the built-in registry, so a custom one keeps them on the main thread.
+    ...(registry === defaultRegistry
+      ? { workers: { script: new URL('./processors_worker.js', import.meta.url), logger: options.quiet ? undefined : loggerConfig, secrets: loaded.secrets } }
+      : {}),
   });
   const problems: Problem[] = [...loaded.problems];
   for (const p of buildProblems) {

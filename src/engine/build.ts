@@ -2,6 +2,7 @@
 // every type up in the registry. Errors thrown by create() are collected with their config path,
 // so `lint` reports every bad mapping at once.
 import type { Logger } from 'pino';
+import type { LoggerConfig } from './logger.js';
 import { formatPath, type ConfigPath } from '../config/problems.js';
 import type { ComponentNode } from '../config/root.js';
 import type { BatchingConfig } from './batching.js';
@@ -22,6 +23,14 @@ export interface BuildEnvironment {
   readonly baseDir: string;
   /** error_handling.strict */
   readonly strict: boolean;
+  /** Wraps each processor built to count what it does; Redpanda Connect's processor metrics by default. */
+  readonly observe?: (processor: Processor, label: string, path: string) => Processor;
+  /**
+   * How a worker thread builds `pipeline.processors` itself (the script: src/processors_worker.ts;
+   * the logger config and secrets it logs with). Without it, `pipeline.threads` above 1 runs the
+   * processors concurrently on the main thread.
+   */
+  readonly workers?: { readonly script: URL; readonly logger?: LoggerConfig; readonly secrets: readonly string[] };
 }
 
 /** A create() failure, addressed by config path. */
@@ -72,7 +81,7 @@ export class PipelineBuilder {
       const at = [...path, i];
       const { type, spec, label, config } = splitComponent(this.#env.registry, 'processor', node);
       const processor = this.#create(spec, config, [...at, type], label, FAILED_PROCESSOR);
-      return observed(processor, this.#env.metrics, label, formatPath(at));
+      return this.#env.observe ? this.#env.observe(processor, label, formatPath(at)) : observed(processor, this.#env.metrics, label, formatPath(at));
     });
   }
 

@@ -57,6 +57,11 @@ export interface Processor {
   process(batch: readonly Message[]): Message[][] | Promise<Message[][]>;
   /** Idempotent and safe without use. */
   close(): Promise<void>;
+  /**
+   * Its CPU time dominates a message's cost (e.g. a mapping in the JSONata interpreter), so
+   * running it on worker threads pays for copying messages to them (`pipeline.threads`).
+   */
+  readonly cpuBound?: boolean;
 }
 
 export interface Output {
@@ -165,6 +170,12 @@ export interface ComponentSpec<K extends Kind = Kind, C = any> {
   readonly example: unknown;
   /** Turns a validated config into a component. May read local files and compile; no sockets, no timers. */
   create(config: C, settings: Settings): Built[K];
+  /**
+   * A processor whose output depends only on its input batch, with no effect outside it (no
+   * metrics of its own, no shared cache, no I/O but logging): it may run on worker threads
+   * (`pipeline.threads` above 1), built there from the same config.
+   */
+  readonly pure?: boolean;
 }
 
 export const defineInput = <C>(spec: Omit<ComponentSpec<'input', C>, 'kind'>): ComponentSpec<'input', C> => ({

@@ -8,6 +8,7 @@ type MappingConfig = string | { expression?: string; file?: string; meta?: Recor
 
 export default defineProcessor<MappingConfig>({
   name: 'mapping',
+  pure: true,
   summary: 'Replaces each message body with the result of a JSONata expression; metadata is kept.',
   schema: {
     type: ['string', 'object'],
@@ -102,6 +103,7 @@ export default defineProcessor<MappingConfig>({
     return {
       process: (batch) => mapFrom(batch, 0, []),
       close: async () => {},
+      cpuBound: interpreted.length > 0,
     };
   },
 });
