@@ -5,7 +5,7 @@
 import { getMaxListeners, setMaxListeners } from 'node:events';
 import { STATUS_CODES } from 'node:http';
 import type { Level, Logger } from 'pino';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
+import { Agent, interceptors, ProxyAgent, request, type Dispatcher } from 'undici';
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput, type Output, type Settings } from '../../engine/component.js';
@@ -35,13 +35,14 @@ import {
   responseDetail,
   type AttemptResult,
 } from '../http/support.js';
-import { dispatcherOptions, type TlsConfig } from '../http/tls.js';
+import { checkConnectOnly, connectOnlySchemas, type ConnectOnlyConfig } from '../http/connect_fields.js';
+import { dispatcherOptions, tlsSchema, type TlsConfig } from '../http/tls.js';
 
 export { parseRetryAfter, splitJsonArray };
 import { DeliveryError } from '../../engine/delivery.js';
 import type { MappingContext } from '../../mapping/environment.js';
 
-export interface HttpClientConfig {
+interface HttpClientOwnConfig {
   url: string;
   verb: string;
   headers: Record<string, string>;
@@ -51,7 +52,9 @@ export interface HttpClientConfig {
   oauth2: AuthConfig['oauth2'];
   basic_auth: AuthConfig['basic_auth'];
   tls: TlsConfig;
-  rate_limit?: { count: number; interval: string };
+  /** A rate_limit resource's label (as Connect), or sluice's inline limit. */
+  rate_limit?: string | { count: number; interval: string };
+  follow_redirects: boolean;
   timeout: string;
   retry_period: string;
   max_retry_backoff: string;
@@ -66,6 +69,7 @@ export interface HttpClientConfig {
   max_in_flight: number;
   batching: BatchingConfig;
 }
+export type HttpClientConfig = HttpClientOwnConfig & ConnectOnlyConfig;
 
 const statusList = (description: string, defaultValue: number[]) => ({
   type: 'array',
@@ -150,30 +154,23 @@ const schema = {
         password: { type: 'string', default: '', 'x-secret': true, description: 'The password.' },
       },
     },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      description: 'TLS settings for https URLs; they apply only when enabled.',
-      properties: {
-        enabled: { type: 'boolean', default: false, description: 'Whether the settings below apply.' },
-        skip_cert_verify: { type: 'boolean', default: false, description: 'Accept any server certificate (testing only).' },
-        root_cas: { type: 'string', default: '', description: 'PEM certificates of additional trusted roots.' },
-        root_cas_file: { type: 'string', default: '', description: 'A PEM file of additional trusted roots, relative to the config file.' },
-      },
-    },
+    tls: tlsSchema,
     rate_limit: {
-      type: 'object',
+      type: ['string', 'object'],
       additionalProperties: false,
-      description: 'A local limit on requests (each attempt counts): at most `count` per `interval`. Unlimited when absent.',
+      description:
+        'The label of a rate_limit resource (rate_limit_resources), as in Redpanda Connect, or an inline local limit `{count, interval}`. Each attempt takes one token. Unlimited when absent.',
       properties: {
         count: { type: 'integer', minimum: 1, default: 1000, description: 'Requests allowed per interval.' },
         interval: durationSchema('The length of one interval.', '1s'),
       },
     },
     timeout: durationSchema('Time limit of one attempt, response body included; 0s disables.', '5s'),
-    retry_period: durationSchema('The wait before the first retry; it doubles with each further retry.', '1s'),
-    max_retry_backoff: durationSchema('The longest wait between retries (a Retry-After from the server may ask for longer, up to max_retry_after).', '300s'),
+    retry_period: durationSchema(
+      'The wait between attempts: constant for a failed attempt, doubled at each further attempt for a status in backoff_on (as Redpanda Connect).',
+      '1s',
+    ),
+    max_retry_backoff: durationSchema('The longest back-off wait (a Retry-After from the server may ask for longer, up to max_retry_after).', '300s'),
     max_retry_after: durationSchema(
       'The longest a Retry-After on a 429 or 503 is honoured (not in Redpanda Connect, which ignores Retry-After). While it lasts, every request of the output waits; a wait of 30s or more is logged as a warning.',
       '300s',
@@ -182,17 +179,20 @@ const schema = {
       type: 'integer',
       minimum: 0,
       default: 3,
-      description: 'Retries after the first attempt before write fails and the engine replays the batch later.',
+      description:
+        'Retries after the first attempt before write fails and the engine replays the batch later. Every failure is retried (any status outside 2xx and successful_on, connection errors, timeouts) except drop_on statuses and, with split_on_bad_request, 400/413/422.',
     },
-    backoff_on: statusList(
-      'Statuses that are retried with back-off. 408, 429, 5xx, connection errors and timeouts are always retried; add other statuses here to retry them too.',
-      [429],
-    ),
+    backoff_on: statusList('Statuses retried with exponential back-off (retry_period doubled each time, up to max_retry_backoff); other failures wait retry_period.', [429]),
     drop_on: statusList(
       'Statuses that fail the request at once, without retries. The messages still fail; wrap the output in drop_on to drop them.',
       [],
     ),
     successful_on: statusList('Statuses besides 2xx that count as success.', []),
+    follow_redirects: {
+      type: 'boolean',
+      default: true,
+      description: 'Follow 3xx redirects (up to 10; 307/308 re-send the body). false: a 3xx response counts as success, as in Redpanda Connect.',
+    },
     proxy_url: { type: 'string', default: '', description: 'An HTTP proxy to send requests through.' },
     batch_as_multipart: {
       type: 'boolean',
@@ -204,10 +204,11 @@ const schema = {
       type: 'boolean',
       default: true,
       description:
-        'When a request whose body is a JSON array (or a multipart batch) is rejected with 400, 413 or 422, re-send it in halves until only the rejected events fail, so one invalid event does not cost its neighbours. Delivered events are not re-sent when the batch is replayed.',
+        'When a request whose body is a JSON array (or a multipart batch) is rejected with 400, 413 or 422, re-send it in halves until only the rejected events fail, so one invalid event does not cost its neighbours (the halves replace retries of that status). Delivered events are not re-sent when the batch is replayed. A status listed in drop_on is never split. Not in Redpanda Connect.',
     },
     max_in_flight: { type: 'integer', minimum: 1, default: 64, description: 'Batches sent at once; also the connection pool size per host.' },
     batching: batchingSchema,
+    ...connectOnlySchemas,
   },
 };
 
@@ -231,7 +232,6 @@ interface Target {
 
 
 const SPLIT_STATUSES = new Set([400, 413, 422]);
-const RETRIED_STATUSES = new Set([408, 429]);
 const RETRY_AFTER_STATUSES = new Set([429, 503]);
 /** A wait this long (Retry-After or back-off) is logged as a warning: the output is paused, not stuck. */
 const LONG_WAIT_MS = 30_000;
@@ -267,6 +267,8 @@ class HttpClient implements Output {
   #metrics: HttpMetrics;
   /** Whether a header's value is a credential (by name, or listed in secret_headers). */
   #isSecret: (name: string) => boolean;
+  /** `multipart`: explicit parts each request is made of, instead of the message. */
+  #parts: { contentType: Interpolated; disposition: Interpolated; body: Interpolated }[];
 
   constructor(config: HttpClientConfig, settings: Settings) {
     this.#config = config;
@@ -292,7 +294,22 @@ class HttpClient implements Output {
     this.#dispatcherOptions = dispatcherOptions(config, settings.baseDir, this.#timeoutMs);
     if (config.proxy_url !== '') registerCredential(this.#secrets, parseTargetUrl(config.proxy_url, 'proxy_url').password);
     this.#auth = new Authorizer(config, settings.secrets, this.#timeoutMs, () => this.#requireDispatcher());
-    this.#limiter = config.rate_limit ? new RateLimiter(config.rate_limit.count, parseDurationMs(config.rate_limit.interval)) : undefined;
+    const limit = config.rate_limit;
+    this.#limiter = typeof limit === 'object' ? new RateLimiter(limit.count, parseDurationMs(limit.interval)) : undefined;
+    checkConnectOnly(config);
+    this.#parts = config.multipart.map((part, i) => ({
+      contentType: compileField(`multipart[${i}].content_type`, part.content_type),
+      disposition: compileField(`multipart[${i}].content_disposition`, part.content_disposition),
+      body: compileField(`multipart[${i}].body`, part.body),
+    }));
+    const unsplit = config.split_on_bad_request ? config.drop_on.filter((status) => SPLIT_STATUSES.has(status)) : [];
+    if (unsplit.length > 0) {
+      settings.logger.warn(
+        { drop_on: unsplit },
+        `drop_on lists ${unsplit.join(', ')}: such a response fails the whole request at once, as in Redpanda Connect, so split_on_bad_request cannot isolate the invalid events and their valid neighbours fail with them. Remove ${unsplit.join(', ')} from drop_on to isolate them.`,
+      );
+    }
+    if (config.propagate_response) settings.logger.warn('propagate_response has no effect in sluice: there is no synchronous response to propagate to.');
     this.#metrics = new HttpMetrics(settings);
     setMaxListeners(0, this.#closing.signal);
   }
@@ -350,10 +367,13 @@ class HttpClient implements Output {
   #requireDispatcher(): Dispatcher {
     if (this.#closing.signal.aborted) throw new Error('http_client is closed');
     // Creating a pool opens no socket; connections are made (and reused) per request.
-    this.#dispatcher ??=
+    if (this.#dispatcher) return this.#dispatcher;
+    const base =
       this.#config.proxy_url === ''
         ? new Agent(this.#dispatcherOptions)
         : new ProxyAgent({ ...this.#dispatcherOptions, uri: this.#config.proxy_url, requestTls: this.#dispatcherOptions.connect as ProxyAgent.Options['requestTls'] });
+    // Go's client: up to 10 redirects; 307/308 re-send the body, 301/302/303 turn a POST into a GET.
+    this.#dispatcher = this.#config.follow_redirects ? base.compose(interceptors.redirect({ maxRedirections: 10 })) : base;
     return this.#dispatcher;
   }
 
@@ -403,9 +423,10 @@ class HttpClient implements Output {
   /** Sends one message as one request; a JSON-array body that is rejected is bisected to isolate the invalid events. */
   async #sendMessage(message: Message, context: MappingContext, signal: AbortSignal): Promise<DeliveryError | undefined> {
     const target = await this.#target(context);
+    if (this.#parts.length > 0) return this.#sendParts(message, context, target, signal);
     const failure = await this.#send(target, message.bytes(), signal);
     if (!failure) return undefined;
-    const events = failure.rejected && this.#config.split_on_bad_request ? splitJsonArray(message.text()) : undefined;
+    const events = this.#splits(failure) ? splitJsonArray(message.text()) : undefined;
     if (!events || events.length < 2) return summarise([{ items: [message], error: failure }], (items) => [...items], 1, 'messages');
     this.#logger.info({ events: events.length, status: failure.status }, 'Splitting a rejected batch to isolate the invalid events.');
     const leftovers = await this.#isolate(
@@ -421,6 +442,31 @@ class HttpClient implements Output {
     return summarise(leftovers, (indices) => indices.map((i) => parts?.[i] ?? message.withBytes(events[i]!)), events.length, 'events');
   }
 
+  /** `multipart`: one request whose body is the configured parts, rendered for this message. */
+  async #sendParts(message: Message, context: MappingContext, target: Target, signal: AbortSignal): Promise<DeliveryError | undefined> {
+    const parts: { headers: Record<string, string>; body: Uint8Array }[] = [];
+    for (const [i, part] of this.#parts.entries()) {
+      try {
+        const headers: Record<string, string> = {};
+        const contentType = await part.contentType.render(context);
+        const disposition = await part.disposition.render(context);
+        if (contentType !== '') headers['Content-Type'] = contentType;
+        if (disposition !== '') headers['Content-Disposition'] = disposition;
+        parts.push({ headers, body: encodeText(await part.body.render(context)) });
+      } catch (err) {
+        throw new TargetError(`multipart[${i}] interpolation error: ${(err as Error).message}`);
+      }
+    }
+    const multipart = multipartBody(parts);
+    const failure = await this.#send({ url: target.url, headers: { ...target.headers, 'content-type': multipart.contentType } }, multipart.body, signal);
+    return failure ? summarise([{ items: [message], error: failure }], (items) => [...items], 1, 'messages') : undefined;
+  }
+
+  /** Whether a failure is bisected: rejected as invalid, split_on_bad_request on, and the status not one to drop at once. */
+  #splits(failure: RequestError): boolean {
+    return failure.rejected && this.#config.split_on_bad_request && !(failure.status !== undefined && this.#config.drop_on.includes(failure.status));
+  }
+
   /**
    * Sends `items` together; when they are rejected as invalid, sends each half on its own, and so
    * on down to single items, so only invalid items remain. Stops at the first failure of another
@@ -433,7 +479,7 @@ class HttpClient implements Output {
   ): Promise<Leftover<T>[]> {
     const failure = knownFailure ?? (await send(items));
     if (!failure) return [];
-    if (!failure.rejected || !this.#config.split_on_bad_request || items.length < 2) return [{ items, error: failure }];
+    if (!this.#splits(failure) || items.length < 2) return [{ items, error: failure }];
     const middle = Math.ceil(items.length / 2);
     const first = await this.#isolate(items.slice(0, middle), send);
     if (first.some((left) => !left.error.rejected)) return [...first, { items: items.slice(middle), error: first.find((l) => !l.error.rejected)!.error }];
@@ -447,6 +493,10 @@ class HttpClient implements Output {
    * success). Every attempt sends exactly `body`. Rejects only when `signal` aborts (shutdown or close).
    */
   async #send(target: Target, body: Uint8Array, signal: AbortSignal): Promise<RequestError | undefined> {
+    // Connect's throttle: failures wait retry_period; a backoff_on status doubles the wait from
+    // its second occurrence on (up to max_retry_backoff), and later failures wait that much too.
+    let period = this.#retryPeriodMs;
+    let backedOff = false;
     for (let attempt = 0; ; attempt++) {
       const result = await this.#attempt(target, body, signal);
       // Held even when this request is not retried: the engine's replay must wait too.
@@ -460,7 +510,11 @@ class HttpClient implements Output {
         this.#logger.debug({ status: error.status, err: error.message }, 'HTTP request failed.');
         return error;
       }
-      const wait = retryAfter ?? this.#backoff(attempt + 1);
+      if (verdict === 'backoff') {
+        if (backedOff) period = Math.min(this.#maxBackoffMs, period * 2);
+        backedOff = true;
+      }
+      const wait = retryAfter ?? period;
       if (retryAfter === undefined && wait >= LONG_WAIT_MS) {
         this.#logger.warn({ wait: formatWait(wait), attempt: attempt + 1, err: error.message }, 'HTTP request failed; backing off before the next attempt.');
       }
@@ -516,17 +570,25 @@ class HttpClient implements Output {
     return result;
   }
 
-  #judge(result: AttemptResult): 'success' | 'retry' | 'fail' {
-    if (result.kind === 'error') return isPermanentError(result.error) ? 'fail' : 'retry';
+  /**
+   * Redpanda Connect's status rule (httpclient checkStatus): drop_on fails at once, backoff_on
+   * retries with back-off, successful_on and 2xx succeed, a 3xx succeeds when redirects are not
+   * followed, anything else is retried at retry_period. sluice adds: a 400/413/422 that will be
+   * split (split_on_bad_request) is final, the halves taking the place of retries.
+   */
+  #judge(result: AttemptResult): 'success' | 'linear' | 'backoff' | 'fail' {
+    if (result.kind === 'error') return isPermanentError(result.error) ? 'fail' : 'linear';
     const { status } = result;
-    const { drop_on, backoff_on, successful_on } = this.#config;
+    const { drop_on, backoff_on, successful_on, follow_redirects, split_on_bad_request } = this.#config;
     if (drop_on.includes(status)) return 'fail';
-    if (backoff_on.includes(status)) return 'retry';
-    if (successful_on.includes(status) || (status >= 200 && status <= 299)) return 'success';
-    if (RETRIED_STATUSES.has(status) || status >= 500) return 'retry';
-    // A rejected token may just have expired: fetch a new one and try again.
-    if (status === 401 && this.#auth.invalidate()) return 'retry';
-    return 'fail';
+    if (backoff_on.includes(status)) return 'backoff';
+    if (successful_on.includes(status)) return 'success';
+    if (!follow_redirects && status >= 300 && status <= 399) return 'success';
+    if (status >= 200 && status <= 299) return 'success';
+    // A rejected token may just have expired: the next attempt fetches a new one.
+    if (status === 401) this.#auth.invalidate();
+    if (split_on_bad_request && SPLIT_STATUSES.has(status)) return 'fail';
+    return 'linear';
   }
 
   /** The wait a 429 or 503 asks for with Retry-After (at most max_retry_after), if any. */
@@ -545,13 +607,6 @@ class HttpClient implements Output {
       { status: result.kind === 'response' ? result.status : undefined, retry_after: asked, wait: formatWait(ms), max_retry_after: this.#config.max_retry_after },
       `The sink asked to wait before sending again (Retry-After); every request of this output is paused for ${formatWait(ms)}.`,
     );
-  }
-
-  /** Exponential back-off with jitter before retry number `retry` (1-based), capped by max_retry_backoff. */
-  #backoff(retry: number): number {
-    const nominal = Math.min(this.#maxBackoffMs, this.#retryPeriodMs * 2 ** (retry - 1));
-    // Shave up to a quarter off so clients that failed together do not retry together.
-    return nominal * (0.75 + 0.25 * Math.random());
   }
 
   #describe(target: Target, result: AttemptResult, attempts: number): RequestError {
