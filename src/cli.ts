@@ -12,6 +12,7 @@ import { components, registry } from './components/index.js';
 import { parseDuration } from './config/duration.js';
 import { configJsonSchema } from './config/jsonschema.js';
 import { loadConfigFile } from './config/load.js';
+import { mergeResources } from './config/resources.js';
 import { formatProblem, type Problem } from './config/problems.js';
 import type { Kind } from './engine/component.js';
 import { isSecretHeader } from './engine/secrets.js';
@@ -20,10 +21,10 @@ import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './serv
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
-  sluice run <config.yaml> [-s path=value]... [-e .env]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
-  sluice lint [--skip-env-var-check] <file|dir|dir/...>...
+  sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
+  sluice lint [--skip-env-var-check] [-r resources.yaml]... <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
-  sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
+  sluice list [inputs|processors|outputs|rate-limits|caches]... [--format text|json|jsonschema]
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
   sluice map <mapping.jsonata | -e EXPR> [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
 ${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL]   (what npm start runs)
@@ -69,6 +70,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const CONFIG_OPTIONS = {
+  resources: { type: 'string', short: 'r', multiple: true },
   set: { type: 'string', short: 's', multiple: true },
   'env-file': { type: 'string', short: 'e', multiple: true },
 } as const;
@@ -130,11 +132,12 @@ async function run(args: string[]): Promise<number> {
 
 async function runConfig(
   file: string,
-  values: { set?: string[]; output?: string; chilled: boolean; 'log.level'?: string },
+  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; 'log.level'?: string },
   stateDir: string | undefined,
   dryRun: boolean,
 ): Promise<number> {
   const prepared = preparePipeline(file, {
+    resources: values.resources,
     set: [...(values.set ?? []), ...outputOverride(values.output)],
     chilled: values.chilled,
     logLevel: values['log.level'],
@@ -181,11 +184,11 @@ async function runConfig(
 }
 
 async function lint(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { 'skip-env-var-check': { type: 'boolean', default: false } });
+  const { values, positionals } = parse(args, { 'skip-env-var-check': { type: 'boolean', default: false }, resources: CONFIG_OPTIONS.resources });
   if (positionals.length === 0) throw new UsageError(`lint takes at least one file\n\n${USAGE}`);
   let failed = false;
   for (const file of positionals.flatMap(expandTargets)) {
-    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'] });
+    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources });
     printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
   }
@@ -213,9 +216,12 @@ async function echo(args: string[]): Promise<number> {
   if (positionals.length !== 1) throw new UsageError(`echo takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
   const loaded = loadConfigFile(positionals[0]!, { registry, set: values.set, chilled: true });
-  printProblems(loaded.problems);
-  if (!loaded.config) return 1;
-  process.stdout.write(stringify(scrub(loaded.config, new Set(loaded.secrets))));
+  const extras = (values.resources ?? []).map((f) => loadConfigFile(f, { registry, chilled: true, resourcesOnly: true }));
+  printProblems([...loaded.problems, ...extras.flatMap((e) => e.problems)]);
+  if (!loaded.config || extras.some((e) => !e.config)) return 1;
+  const merged = mergeResources(loaded as typeof loaded & { config: NonNullable<typeof loaded.config> }, extras);
+  printProblems(merged.problems);
+  process.stdout.write(stringify(scrub(merged.config, new Set([...loaded.secrets, ...extras.flatMap((e) => e.secrets)]))));
   return 0;
 }
 
@@ -229,11 +235,11 @@ function scrub(value: unknown, secrets: ReadonlySet<string>, key = ''): unknown 
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets, k)]));
 }
 
-const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor', outputs: 'output' };
+const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor', outputs: 'output', 'rate-limits': 'rate_limit', caches: 'cache' };
 
 async function list(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { format: { type: 'string', default: 'text' } });
-  for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors or outputs, not ${JSON.stringify(p)}`);
+  for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors, outputs, rate-limits or caches, not ${JSON.stringify(p)}`);
   const kinds = (positionals.length > 0 ? positionals : Object.keys(KIND_OF)).map((p) => KIND_OF[p]!);
   switch (values.format) {
     case 'jsonschema':
@@ -246,7 +252,7 @@ async function list(args: string[]): Promise<number> {
     }
     case 'text':
       for (const kind of kinds) {
-        process.stdout.write(`${kind[0]!.toUpperCase()}${kind.slice(1)}s:\n`);
+        process.stdout.write(`${kind[0]!.toUpperCase()}${kind.slice(1).replace('_', ' ')}s:\n`);
         for (const c of components.filter((s) => s.kind === kind).sort((a, b) => a.name.localeCompare(b.name))) {
           process.stdout.write(`  ${c.name.padEnd(16)} ${c.summary}\n`);
         }

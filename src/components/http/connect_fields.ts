@@ -34,8 +34,8 @@ export const connectOnlySchemas = {
       enabled: { type: 'boolean', default: false },
       private_key_file: { type: 'string', default: '' },
       signing_method: { type: 'string', default: '' },
-      claims: { type: 'object', default: {} },
-      headers: { type: 'object', default: {} },
+      claims: { type: 'object', additionalProperties: {}, default: {} },
+      headers: { type: 'object', additionalProperties: {}, default: {} },
     },
   },
   extract_headers: {

@@ -1,5 +1,6 @@
 // Pacing shared by every request of an HTTP output: a Retry-After hold, a local rate limit, and
 // abortable waits.
+import type { RateLimit } from '../../engine/component.js';
 
 /** A Retry-After shared by every request of the output: once a server asks to wait, no request goes out before then. */
 export class RetryAfterGate {
@@ -19,20 +20,22 @@ export class RetryAfterGate {
   }
 }
 
-/** At most `count` requests per fixed window of `intervalMs`, shared by every request of the output. */
-export class RateLimiter {
+/**
+ * Redpanda Connect's `local` rate limit: at most `count` accesses per fixed window of
+ * `intervalMs`, shared by every request (and component) using it.
+ */
+export class LocalRateLimit implements RateLimit {
   #count: number;
   #intervalMs: number;
   #windowStart = 0;
   #used = 0;
 
   constructor(count: number, intervalMs: number) {
-    if (intervalMs <= 0) throw new Error('rate_limit.interval: must be greater than 0s');
     this.#count = count;
     this.#intervalMs = intervalMs;
   }
 
-  async acquire(...signals: AbortSignal[]): Promise<void> {
+  async access(signal: AbortSignal): Promise<void> {
     for (;;) {
       const now = Date.now();
       if (now - this.#windowStart >= this.#intervalMs) {
@@ -43,11 +46,12 @@ export class RateLimiter {
         this.#used++;
         return;
       }
-      await sleep(this.#windowStart + this.#intervalMs - now, ...signals);
+      await sleep(this.#windowStart + this.#intervalMs - now, signal);
     }
   }
-}
 
+  async close(): Promise<void> {}
+}
 
 /** Retry-After as milliseconds: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or invalid. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {

@@ -8,7 +8,7 @@ import type { Level, Logger } from 'pino';
 import { Agent, interceptors, ProxyAgent, request, type Dispatcher } from 'undici';
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
-import { defineOutput, type Output, type Settings } from '../../engine/component.js';
+import { defineOutput, type Output, type RateLimit, type Settings } from '../../engine/component.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import type { Secrets } from '../../engine/secrets.js';
 import { isSecretHeader } from '../../engine/secrets.js';
@@ -16,7 +16,7 @@ import type { Interpolated } from '../../mapping/interpolation.js';
 import { Authorizer, type AuthConfig } from '../http/auth.js';
 import { combine, multipartBody, RequestError, splitJsonArray, summarise, type Leftover } from '../http/bodies.js';
 import { HttpMetrics } from '../http/metrics.js';
-import { parseRetryAfter, RateLimiter, RetryAfterGate, sleep, throwIfAborted } from '../http/pacing.js';
+import { LocalRateLimit, parseRetryAfter, RetryAfterGate, sleep, throwIfAborted } from '../http/pacing.js';
 import {
   compileField,
   decodeText,
@@ -157,6 +157,7 @@ const schema = {
     tls: tlsSchema,
     rate_limit: {
       type: ['string', 'object'],
+      'x-resource': 'rate_limit',
       additionalProperties: false,
       description:
         'The label of a rate_limit resource (rate_limit_resources), as in Redpanda Connect, or an inline local limit `{count, interval}`. Each attempt takes one token. Unlimited when absent.',
@@ -261,7 +262,7 @@ class HttpClient implements Output {
   #dispatcherOptions: Agent.Options;
   #dispatcher: Dispatcher | undefined;
   #auth: Authorizer;
-  #limiter: RateLimiter | undefined;
+  #limiter: RateLimit | undefined;
   #gate = new RetryAfterGate();
   #closing = new AbortController();
   #metrics: HttpMetrics;
@@ -295,7 +296,14 @@ class HttpClient implements Output {
     if (config.proxy_url !== '') registerCredential(this.#secrets, parseTargetUrl(config.proxy_url, 'proxy_url').password);
     this.#auth = new Authorizer(config, settings.secrets, this.#timeoutMs, () => this.#requireDispatcher());
     const limit = config.rate_limit;
-    this.#limiter = typeof limit === 'object' ? new RateLimiter(limit.count, parseDurationMs(limit.interval)) : undefined;
+    if (typeof limit === 'object') {
+      const intervalMs = parseDurationMs(limit.interval);
+      if (intervalMs <= 0) throw new Error('rate_limit.interval: must be greater than 0s');
+      this.#limiter = new LocalRateLimit(limit.count, intervalMs);
+    } else if (typeof limit === 'string' && limit !== '') {
+      // A resource: looked up when first used (the loader checked that it exists).
+      this.#limiter = lazyRateLimit(() => settings.build.resource('rate_limit', limit));
+    }
     checkConnectOnly(config);
     this.#parts = config.multipart.map((part, i) => ({
       contentType: compileField(`multipart[${i}].content_type`, part.content_type),
@@ -525,7 +533,7 @@ class HttpClient implements Output {
 
   async #attempt(target: Target, body: Uint8Array, signal: AbortSignal): Promise<AttemptResult> {
     await this.#gate.wait(signal);
-    await this.#limiter?.acquire(signal);
+    await this.#limiter?.access(signal);
     let auth: Record<string, string>;
     try {
       auth = await this.#auth.headers(signal);
@@ -678,4 +686,13 @@ class HttpClient implements Output {
 
 function contentTypeOf(target: Target): string {
   return target.headers['content-type'] ?? 'application/octet-stream';
+}
+
+/** A rate limit resolved on first access. */
+function lazyRateLimit(resolve: () => RateLimit): RateLimit {
+  let limit: RateLimit | undefined;
+  return {
+    access: (signal) => (limit ??= resolve()).access(signal),
+    close: async () => {},
+  };
 }
