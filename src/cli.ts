@@ -187,8 +187,15 @@ async function lint(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { 'skip-env-var-check': { type: 'boolean', default: false }, resources: CONFIG_OPTIONS.resources });
   if (positionals.length === 0) throw new UsageError(`lint takes at least one file\n\n${USAGE}`);
   let failed = false;
+  const { readTestFile, TEST_FILE } = await import('./commands/test/definitions.js');
   for (const file of positionals.flatMap(expandTargets)) {
-    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources });
+    // A test file (<name>_sluice_test.yaml, Connect's _benthos_test.yaml) is checked as tests; a
+    // config as a pipeline, plus its inline tests.
+    const isTestFile = TEST_FILE.test(file);
+    const problems = [
+      ...(isTestFile ? [] : preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources }).problems),
+      ...readTestFile(file).problems,
+    ];
     printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
   }
@@ -206,7 +213,7 @@ function expandTargets(target: string): string[] {
   }
   if (!stats.isDirectory()) return [target];
   return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f))
+    .filter((f) => /\.ya?ml$/.test(f) && !/_(sluice|benthos)_test\.ya?ml$/.test(f))
     .sort()
     .map((f) => join(dir, f));
 }
