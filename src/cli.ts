@@ -21,7 +21,7 @@ import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './serv
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
-  sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
+  sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [-w] [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
   sluice lint [--skip-env-var-check] [-r resources.yaml]... <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs|rate-limits|caches]... [--format text|json|jsonschema]
@@ -115,6 +115,7 @@ async function run(args: string[]): Promise<number> {
     chilled: { type: 'boolean', default: false },
     output: { type: 'string' },
     'state-dir': { type: 'string' },
+    watch: { type: 'boolean', short: 'w', default: false },
   });
   if (positionals.length !== 1) throw new UsageError(`run takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
@@ -132,17 +133,18 @@ async function run(args: string[]): Promise<number> {
 
 async function runConfig(
   file: string,
-  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; 'log.level'?: string },
+  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; watch: boolean; 'log.level'?: string },
   stateDir: string | undefined,
   dryRun: boolean,
 ): Promise<number> {
-  const prepared = preparePipeline(file, {
+  const options = {
     resources: values.resources,
     set: [...(values.set ?? []), ...outputOverride(values.output)],
     chilled: values.chilled,
     logLevel: values['log.level'],
     stateDir,
-  });
+  };
+  const prepared = preparePipeline(file, options);
   printProblems(prepared.problems);
   if (!prepared.ready) {
     const env = prepared.problems.some((p) => p.message.startsWith('required environment variables'));
@@ -178,7 +180,9 @@ async function runConfig(
       dryRun ? `Dry run (--output ${values.output}): buffer and input state are kept apart from the config's, which are not touched.` : 'Buffer and input state are kept in --state-dir.',
     );
   }
-  const result = await runPrepared(prepared.ready, stop.signal);
+  const result = values.watch
+    ? await (await import('./commands/watch.js')).runWatched(file, options, prepared.ready, stop.signal)
+    : await runPrepared(prepared.ready, stop.signal);
   if (!stop.signal.aborted) logger.info('Pipeline has terminated. Shutting down the service.');
   return result.undelivered > 0 ? 1 : 0;
 }
