@@ -82,7 +82,7 @@ describe('sluice lint', () => {
     const { code, stderr } = await lint(f);
     expect(stderr.split('\n')).toEqual([
       `${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_A]`,
-      `${f}(${at(name, 'csv')}) output.stdout.codec: "csv" is not one of "lines"`,
+      `${f}(${at(name, 'csv')}) output.stdout.codec: "csv" is not one of "lines", "append", "all-bytes", "delim:X"`,
       `${f}(${at(name, 'many')}) pipeline.threads: expected integer, got string "many"`,
       `${f}(${at(name, 'Bad-Label')}) pipeline.processors[0].label: label must be lower case letters, digits, _ and -, not starting with _ or -`,
       // A missing field is located at the object that lacks it.

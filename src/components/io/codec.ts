@@ -6,6 +6,7 @@ export const outputCodecSchema = (allBytes: string) => ({
   type: 'string',
   default: 'lines',
   pattern: '^(lines|append|all-bytes|delim:.+)$',
+  'x-expected': '"lines", "append", "all-bytes", "delim:X"',
   description: `lines: each message followed by a newline (unless it ends with one); append: the bytes alone; delim:X: each message followed by X; all-bytes: ${allBytes}.`,
 });
 
