@@ -22,6 +22,7 @@ const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
   sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [-w] [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
+  sluice streams [-o service.yaml] [-r resources.yaml]... <stream.yaml|dir>...
   sluice lint [--skip-env-var-check] [-r resources.yaml]... <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs|rate-limits|caches]... [--format text|json|jsonschema]
@@ -50,6 +51,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/test.js')).testCommand(args);
     case 'map':
       return (await import('./commands/map.js')).mapCommand(args);
+    case 'streams':
+      return (await import('./commands/streams.js')).streamsCommand(args);
     case 'sim':
       return (await import('./commands/sim.js')).simCommand(args);
     case 'demo':

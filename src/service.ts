@@ -34,6 +34,8 @@ export interface PrepareOptions {
   readonly registry?: Registry;
   /** Resources files (`-r`, globs allowed): their `*_resources` join the config's. */
   readonly resources?: readonly string[];
+  /** Streams mode: the stream's id, a `stream` label on its metrics and a field of its logs. */
+  readonly stream?: string;
 }
 
 export interface Prepared {
@@ -57,9 +59,10 @@ export function preparePipeline(file: string, options: PrepareOptions = {}): Pre
   const secrets = new Secrets();
   for (const secret of [...loaded.secrets, ...extras.flatMap((e) => e.secrets)]) secrets.add(secret);
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
-  const logger = options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets);
+  const rootLogger = options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets);
+  const logger = options.stream === undefined ? rootLogger : rootLogger.child({ stream: options.stream });
   const serviceProblems: { path: (string | number)[]; message: string; inner?: { line: number; column: number } }[] = [];
-  const metrics = new Metrics(metricsOptions(config, serviceProblems));
+  const metrics = new Metrics({ ...metricsOptions(config, serviceProblems), ...(options.stream === undefined ? {} : { defaultLabels: { stream: options.stream } }) });
   const tls = readServerTls(config, loaded.baseDir, serviceProblems);
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
     registry,
