@@ -16,7 +16,7 @@ export const connectOnlySchemas = {
     type: 'object',
     additionalProperties: false,
     default: {},
-    description: 'OAuth 1 request signing: accepted with enabled: false only (sluice does not sign OAuth 1 requests; use oauth2, basic_auth or a header).',
+    description: 'OAuth 1.0a request signing (HMAC-SHA1; the URL\'s query is signed, the body is not).',
     properties: {
       enabled: { type: 'boolean', default: false },
       consumer_key: { type: 'string', default: '' },
@@ -29,11 +29,11 @@ export const connectOnlySchemas = {
     type: 'object',
     additionalProperties: false,
     default: {},
-    description: 'JWT-signed requests: accepted with enabled: false only (not supported by sluice).',
+    description: 'A JWT of these claims (plus iat), signed per request with the private key, sent as a bearer token.',
     properties: {
       enabled: { type: 'boolean', default: false },
-      private_key_file: { type: 'string', default: '' },
-      signing_method: { type: 'string', default: '' },
+      private_key_file: { type: 'string', default: '', description: 'A PEM private key, relative to the config file.' },
+      signing_method: { type: 'string', default: '', description: 'RS256, RS384, RS512, ES256, ES384, ES512 or EdDSA.' },
       claims: { type: 'object', additionalProperties: {}, default: {} },
       headers: { type: 'object', additionalProperties: {}, default: {} },
     },
@@ -67,9 +67,3 @@ export const connectOnlySchemas = {
     },
   },
 };
-
-/** Refuses what sluice cannot do, naming the field. */
-export function checkConnectOnly(config: ConnectOnlyConfig): void {
-  if (config.oauth.enabled) throw Object.assign(new Error('OAuth 1 is not supported by sluice; use oauth2, basic_auth or an Authorization header'), { field: 'oauth.enabled' });
-  if (config.jwt.enabled) throw Object.assign(new Error('JWT signing is not supported by sluice; use oauth2, basic_auth or an Authorization header'), { field: 'jwt.enabled' });
-}

@@ -35,7 +35,8 @@ import {
   responseDetail,
   type AttemptResult,
 } from '../http/support.js';
-import { checkConnectOnly, connectOnlySchemas, type ConnectOnlyConfig } from '../http/connect_fields.js';
+import { connectOnlySchemas, type ConnectOnlyConfig } from '../http/connect_fields.js';
+import { jwtSigner, oauth1Header } from '../http/signers.js';
 import { dispatcherOptions, tlsSchema, type TlsConfig } from '../http/tls.js';
 
 export { parseRetryAfter, splitJsonArray };
@@ -268,6 +269,8 @@ class HttpClient implements Output {
   #metrics: HttpMetrics;
   /** Whether a header's value is a credential (by name, or listed in secret_headers). */
   #isSecret: (name: string) => boolean;
+  /** `jwt`: the signed bearer token of each attempt. */
+  #jwt: (() => string) | undefined;
   /** `multipart`: explicit parts each request is made of, instead of the message. */
   #parts: { contentType: Interpolated; disposition: Interpolated; body: Interpolated }[];
 
@@ -304,7 +307,8 @@ class HttpClient implements Output {
       // A resource: looked up when first used (the loader checked that it exists).
       this.#limiter = lazyRateLimit(() => settings.build.resource('rate_limit', limit));
     }
-    checkConnectOnly(config);
+    this.#jwt = config.jwt.enabled ? jwtSigner(config.jwt, settings.baseDir) : undefined;
+    if (config.oauth.enabled) for (const secret of [config.oauth.consumer_secret, config.oauth.access_token_secret]) settings.secrets.add(secret);
     this.#parts = config.multipart.map((part, i) => ({
       contentType: compileField(`multipart[${i}].content_type`, part.content_type),
       disposition: compileField(`multipart[${i}].content_disposition`, part.content_disposition),
@@ -541,7 +545,11 @@ class HttpClient implements Output {
       throwIfAborted(signal);
       return { kind: 'error', error: err as Error, timedOut: false };
     }
-    const headers = { ...target.headers, ...auth };
+    // Connect signs with OAuth 1, then JWT, then basic/OAuth 2: the last one set wins.
+    const signed: Record<string, string> = {};
+    if (this.#config.oauth.enabled) signed.authorization = oauth1Header(this.#config.oauth, this.#verb, target.url);
+    if (this.#jwt) signed.authorization = this.#jwt();
+    const headers = { ...target.headers, ...signed, ...auth };
     const controller = new AbortController();
     const abort = () => controller.abort();
     signal.addEventListener('abort', abort);

@@ -171,8 +171,8 @@ describe('http_client config', () => {
     expect(create({ rate_limit: { interval: '0s' } })).toThrow(/^rate_limit.interval: must be greater than 0s/);
     expect(create({ proxy_url: 'nope' })).toThrow(/^proxy_url: /);
     expect(create({ tls: { enabled: true, client_certs: [{ cert_file: 'c.pem' }] } })).toThrow(/^tls.client_certs\[0\]: set either key or key_file/);
-    expect(create({ oauth: { enabled: true } })).toThrow(/^OAuth 1 is not supported/);
-    expect(create({ jwt: { enabled: true } })).toThrow(/^JWT signing is not supported/);
+    expect(create({ jwt: { enabled: true, signing_method: 'HS256' } })).toThrow(/^unsupported signing_method "HS256"/);
+    expect(create({ jwt: { enabled: true, signing_method: 'RS256', private_key_file: 'missing.pem' } })).toThrow(/^cannot read the private key/);
   });
 
   it('exposes max_in_flight as the output\'s concurrency', async () => {

@@ -3,7 +3,10 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, verify } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +14,7 @@ import httpClient from '../../../src/components/outputs/http_client.js';
 import type { Output } from '../../../src/engine/component.js';
 import type { DeliveryError } from '../../../src/engine/delivery.js';
 import { Message } from '../../../src/engine/message.js';
+import { oauth1Header } from '../../../src/components/http/signers.js';
 import { buildOutput, jsonArchive } from '../../support/outputs.js';
 
 const TLS = (name: string) => fileURLToPath(new URL(`../../support/tls/${name}`, import.meta.url));
@@ -168,5 +172,34 @@ describe('http_client multipart', () => {
       'Content-Type: application/json\r\nContent-Disposition: form-data; name="event"\r\n\r\n{"id":"evt-7"}',
       'Content-Type: text/plain\r\nContent-Disposition: form-data; name="id"\r\n\r\nevt-7',
     ]);
+  });
+});
+
+describe('http_client jwt and oauth (1.0a)', () => {
+  it('jwt: each request carries a bearer JWT of the claims, signed with the private key', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-jwt-'));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(join(dir, 'key.pem'), privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const sink = await server((_req, res) => res.writeHead(200).end());
+    const output = await client({ url: sink.url, jwt: { enabled: true, private_key_file: join(dir, 'key.pem'), signing_method: 'ES256', claims: { sub: 'collector' }, headers: { kid: 'k1' } } });
+    await output.write([event(1)], never());
+    const token = String(sink.requests[0]!.headers.authorization).replace(/^Bearer /, '');
+    const [header, payload, signature] = token.split('.');
+    expect(JSON.parse(Buffer.from(header!, 'base64url').toString())).toEqual({ kid: 'k1', alg: 'ES256', typ: 'JWT' });
+    expect(JSON.parse(Buffer.from(payload!, 'base64url').toString())).toMatchObject({ sub: 'collector', iat: expect.any(Number) });
+    expect(verify('sha256', Buffer.from(`${header}.${payload}`), { key: publicKey, dsaEncoding: 'ieee-p1363' }, Buffer.from(signature!, 'base64url'))).toBe(true);
+  });
+
+  it("oauth: the HMAC-SHA1 signature of RFC 5849's example request", () => {
+    const header = oauth1Header(
+      { enabled: true, consumer_key: 'dpf43f3p2l4k3l03', consumer_secret: 'kd94hf93k423kf44', access_token: 'nnch734d00sl2jdk', access_token_secret: 'pfkkdhi9sl3r4s00' },
+      'GET',
+      'http://photos.example.net/photos?file=vacation.jpg&size=original',
+      1191242096 * 1000,
+      'kllo9940pd9333jh',
+    );
+    expect(header).toContain('oauth_signature="tR3%2BTy81lMeYAr%2FFid0kMTYa%2FWM%3D"');
+    expect(header).toMatch(/^OAuth oauth_consumer_key="dpf43f3p2l4k3l03", /);
   });
 });
