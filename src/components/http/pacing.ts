@@ -92,3 +92,11 @@ export function sleep(ms: number, ...signals: AbortSignal[]): Promise<void> {
   });
 }
 
+/** A rate limit resolved on first access. */
+export function lazyRateLimit(resolve: () => RateLimit): RateLimit {
+  let limit: RateLimit | undefined;
+  return {
+    access: (signal) => (limit ??= resolve()).access(signal),
+    close: async () => {},
+  };
+}

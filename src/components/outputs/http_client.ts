@@ -16,26 +16,25 @@ import type { Interpolated } from '../../mapping/interpolation.js';
 import { Authorizer, type AuthConfig } from '../http/auth.js';
 import { combine, multipartBody, RequestError, splitJsonArray, summarise, type Leftover } from '../http/bodies.js';
 import { HttpMetrics } from '../http/metrics.js';
-import { LocalRateLimit, parseRetryAfter, RetryAfterGate, sleep, throwIfAborted } from '../http/pacing.js';
+import { lazyRateLimit, LocalRateLimit, parseRetryAfter, RetryAfterGate, sleep, throwIfAborted } from '../http/pacing.js';
+import { DUMP_LEVELS, logRequest } from '../http/request_log.js';
 import {
   compileField,
-  decodeText,
   describeTransportError,
   encodeText,
   formatWait,
   HEADER_NAME,
   headerValue,
   isPermanentError,
-  logBody,
   metadataFilter,
   parseTargetUrl,
-  redactHeaders,
   redactUrl,
   registerCredential,
   responseDetail,
   type AttemptResult,
 } from '../http/support.js';
 import { connectOnlySchemas, type ConnectOnlyConfig } from '../http/connect_fields.js';
+import { judgeStatus, SPLIT_STATUSES, type Verdict } from '../http/status.js';
 import { jwtSigner, oauth1Header } from '../http/signers.js';
 import { dispatcherOptions, tlsSchema, type TlsConfig } from '../http/tls.js';
 
@@ -233,18 +232,9 @@ interface Target {
 }
 
 
-const SPLIT_STATUSES = new Set([400, 413, 422]);
 const RETRY_AFTER_STATUSES = new Set([429, 503]);
 /** A wait this long (Retry-After or back-off) is logged as a warning: the output is paused, not stuck. */
 const LONG_WAIT_MS = 30_000;
-const LOG_LEVELS: Record<Exclude<HttpClientConfig['dump_request_log_level'], ''>, Level> = {
-  TRACE: 'trace',
-  DEBUG: 'debug',
-  INFO: 'info',
-  WARN: 'warn',
-  ERROR: 'error',
-  FATAL: 'error',
-};
 
 class HttpClient implements Output {
   readonly maxInFlight: number;
@@ -294,7 +284,7 @@ class HttpClient implements Output {
     this.#retryPeriodMs = parseDurationMs(config.retry_period);
     this.#maxBackoffMs = parseDurationMs(config.max_retry_backoff);
     this.#maxRetryAfterMs = parseDurationMs(config.max_retry_after);
-    this.#dumpLevel = config.dump_request_log_level === '' ? undefined : LOG_LEVELS[config.dump_request_log_level];
+    this.#dumpLevel = config.dump_request_log_level === '' ? undefined : DUMP_LEVELS[config.dump_request_log_level];
     this.#dispatcherOptions = dispatcherOptions(config, settings.baseDir, this.#timeoutMs);
     if (config.proxy_url !== '') registerCredential(this.#secrets, parseTargetUrl(config.proxy_url, 'proxy_url').password);
     this.#auth = new Authorizer(config, settings.secrets, this.#timeoutMs, () => this.#requireDispatcher());
@@ -582,29 +572,17 @@ class HttpClient implements Output {
     }
     const elapsed = process.hrtime.bigint() - started;
     this.#metrics.request(result.kind === 'response' ? result.status : undefined, elapsed);
-    if (this.#dumpLevel) this.#dump(this.#dumpLevel, target.url, headers, body, result, elapsed);
+    if (this.#dumpLevel) {
+      logRequest(this.#logger, this.#dumpLevel, { method: this.#verb, url: target.url, headers, body, result, elapsed, timeout: this.#config.timeout }, this.#secrets, this.#isSecret);
+    }
     return result;
   }
 
-  /**
-   * Redpanda Connect's status rule (httpclient checkStatus): drop_on fails at once, backoff_on
-   * retries with back-off, successful_on and 2xx succeed, a 3xx succeeds when redirects are not
-   * followed, anything else is retried at retry_period. sluice adds: a 400/413/422 that will be
-   * split (split_on_bad_request) is final, the halves taking the place of retries.
-   */
-  #judge(result: AttemptResult): 'success' | 'linear' | 'backoff' | 'fail' {
+  #judge(result: AttemptResult): Verdict {
     if (result.kind === 'error') return isPermanentError(result.error) ? 'fail' : 'linear';
-    const { status } = result;
-    const { drop_on, backoff_on, successful_on, follow_redirects, split_on_bad_request } = this.#config;
-    if (drop_on.includes(status)) return 'fail';
-    if (backoff_on.includes(status)) return 'backoff';
-    if (successful_on.includes(status)) return 'success';
-    if (!follow_redirects && status >= 300 && status <= 399) return 'success';
-    if (status >= 200 && status <= 299) return 'success';
     // A rejected token may just have expired: the next attempt fetches a new one.
-    if (status === 401) this.#auth.invalidate();
-    if (split_on_bad_request && SPLIT_STATUSES.has(status)) return 'fail';
-    return 'linear';
+    if (result.status === 401) this.#auth.invalidate();
+    return judgeStatus(this.#config, result.status);
   }
 
   /** The wait a 429 or 503 asks for with Retry-After (at most max_retry_after), if any. */
@@ -669,38 +647,9 @@ class HttpClient implements Output {
     return headers;
   }
 
-  // --- request log ----------------------------------------------------------------------------
-
-  #dump(level: Level, url: string, headers: Record<string, string>, body: Uint8Array, result: AttemptResult, elapsed: bigint): void {
-    if (!this.#logger.isLevelEnabled(level)) return;
-    const scrub = (text: string) => this.#secrets.scrub(text);
-    const accessLog: Record<string, unknown> = {
-      elapsed_ns: Number(elapsed),
-      request: { url: scrub(redactUrl(url)), method: this.#verb, header: redactHeaders(headers, scrub, this.#isSecret), body: logBody(decodeText(body), scrub) },
-    };
-    if (result.kind === 'response') {
-      accessLog.response = {
-        status_code: result.status,
-        content_length: Buffer.byteLength(result.body),
-        header: redactHeaders(result.headers, scrub, this.#isSecret),
-        body: logBody(result.body, scrub),
-      };
-    } else {
-      accessLog.error = scrub(result.timedOut ? `request timed out after ${this.#config.timeout}` : describeTransportError(result.error));
-    }
-    this.#logger[level]({ access_log: accessLog }, 'http request log');
-  }
 }
 
 function contentTypeOf(target: Target): string {
   return target.headers['content-type'] ?? 'application/octet-stream';
 }
 
-/** A rate limit resolved on first access. */
-function lazyRateLimit(resolve: () => RateLimit): RateLimit {
-  let limit: RateLimit | undefined;
-  return {
-    access: (signal) => (limit ??= resolve()).access(signal),
-    close: async () => {},
-  };
-}
