@@ -2,6 +2,7 @@ import type { ComponentSpec } from '../engine/component.js';
 import { createRegistry, type Registry } from '../engine/registry.js';
 import generate from './inputs/generate.js';
 import kubernetesResources from './inputs/kubernetes_resources.js';
+import prometheus from './inputs/prometheus.js';
 import runAi from './inputs/run_ai.js';
 import schedule from './inputs/schedule.js';
 import stdin from './inputs/stdin.js';
@@ -24,6 +25,7 @@ import stdout from './outputs/stdout.js';
 export const components: readonly ComponentSpec[] = [
   generate,
   kubernetesResources,
+  prometheus,
   runAi,
   schedule,
   stdin,

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LEDGER_VERSION, WindowLedger, planResume, type LedgerWindow, type PendingBatch, type StoredMessage } from '../../src/runai/ledger.js';
-import { compileSchedule } from '../../src/runai/schedule.js';
+import { LEDGER_VERSION, WindowLedger, planResume, type LedgerWindow, type PendingBatch, type StoredMessage } from '../../src/windows/ledger.js';
+import { compileSchedule } from '../../src/windows/schedule.js';
 
 const file = () => join(mkdtempSync(join(tmpdir(), 'sluice-ledger-')), 'state.db');
 const identity = { resourceType: 'workload', schedule: '@every 1s', offsetMs: 0 };

@@ -1,4 +1,4 @@
-// The window ledger of the `run_ai` input (`input.run_ai.state`): one SQLite file (WAL) that
+// The window ledger of the windowed inputs (`run_ai`, `prometheus`: their `state`): one SQLite file (WAL) that
 // records which usage windows were scraped, what each emitted, which were delivered, which
 // resources are still owed for a window, and which windows were given up. A restart resumes from
 // it: undelivered batches are emitted again byte for byte, missed windows are backfilled with the
