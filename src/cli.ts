@@ -15,11 +15,14 @@ import { formatProblem, type Problem } from './config/problems.js';
 import type { Kind } from './engine/component.js';
 import { isSecretHeader } from './engine/secrets.js';
 import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './service.js';
+import { LEADER_ELECTION_FLAGS, type LeaderElectionFlags } from './leader_election.js';
 
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
   sluice run <config.yaml> [-s path=value]... [-e .env]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
+             [--leader-election] [--lease-lock-namespace NS] [--lease-lock-name NAME] [--lease-lock-identity ID] [--lease-duration 15s]
+             [--lease-renew-deadline 10s] [--lease-retry-period 2s] [--lease-health-check-timeout 0s]
   sluice lint [--skip-env-var-check] <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
@@ -112,6 +115,7 @@ async function run(args: string[]): Promise<number> {
     chilled: { type: 'boolean', default: false },
     output: { type: 'string' },
     'state-dir': { type: 'string' },
+    ...LEADER_ELECTION_FLAGS,
   });
   if (positionals.length !== 1) throw new UsageError(`run takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
@@ -129,7 +133,7 @@ async function run(args: string[]): Promise<number> {
 
 async function runConfig(
   file: string,
-  values: { set?: string[]; output?: string; chilled: boolean; 'log.level'?: string },
+  values: { set?: string[]; output?: string; chilled: boolean; 'log.level'?: string } & LeaderElectionFlags,
   stateDir: string | undefined,
   dryRun: boolean,
 ): Promise<number> {
@@ -138,6 +142,8 @@ async function runConfig(
     chilled: values.chilled,
     logLevel: values['log.level'],
     stateDir,
+    // A dry run neither campaigns nor writes the shared watermark: it must not take over from the real replicas.
+    ...(dryRun ? {} : { leaderElection: values }),
   });
   printProblems(prepared.problems);
   if (!prepared.ready) {

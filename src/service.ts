@@ -12,6 +12,8 @@ import { Metrics } from './engine/metrics.js';
 import { buildPipeline, type Pipeline, type RunResult } from './engine/pipeline.js';
 import type { Registry } from './engine/registry.js';
 import { Secrets } from './engine/secrets.js';
+import type { LeaseLeadership } from './kubernetes/leadership.js';
+import { createLeadership, resolveLeaderElection, type LeaderElectionFlags } from './leader_election.js';
 
 export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
@@ -27,6 +29,8 @@ export interface PrepareOptions {
   /** Silences the logger (lint). */
   readonly quiet?: boolean;
   readonly registry?: Registry;
+  /** Set by `run`: leader election is set up (credentials discovered) with these flags over the config's section. */
+  readonly leaderElection?: LeaderElectionFlags;
 }
 
 export interface Prepared {
@@ -34,7 +38,7 @@ export interface Prepared {
   /** Every problem: config validation, then building (bad mappings, bad cron...). */
   readonly problems: readonly Problem[];
   /** Present when there is no error among the problems. */
-  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets };
+  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets; leadership?: LeaseLeadership };
 }
 
 /** Loads, validates and builds a pipeline without connecting anything: the offline half of `run`, all of `lint`. */
@@ -48,6 +52,21 @@ export function preparePipeline(file: string, options: PrepareOptions = {}): Pre
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
   const logger = options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets);
   const metrics = new Metrics();
+  const problems: Problem[] = [...loaded.problems];
+  const locate = (path: (string | number)[], message: string): void => {
+    const { line, column } = loaded.locate(path);
+    problems.push({ file, line, column, path: formatPath(path), message, severity: 'error' });
+  };
+  let leadership: LeaseLeadership | undefined;
+  if (options.leaderElection) {
+    try {
+      const settings = resolveLeaderElection(config.leader_election, options.leaderElection, options.env ?? process.env);
+      if (settings) leadership = createLeadership(settings, { logger, metrics, secrets });
+    } catch (err) {
+      const field = (err as { field?: string }).field;
+      locate(field ? ['leader_election', field] : ['leader_election'], (err as Error).message);
+    }
+  }
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
     registry,
     logger,
@@ -59,15 +78,15 @@ export function preparePipeline(file: string, options: PrepareOptions = {}): Pre
     ...(registry === defaultRegistry
       ? { workers: { script: new URL('./processors_worker.js', import.meta.url), logger: options.quiet ? undefined : loggerConfig, secrets: loaded.secrets } }
       : {}),
+    ...(leadership ? { leadership } : {}),
   });
-  const problems: Problem[] = [...loaded.problems];
   for (const p of buildProblems) {
     const { line, column } = loaded.locate(p.path, p.inner);
     problems.push({ file, line, column, path: formatPath(p.path), message: p.message, severity: 'error' });
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.some((p) => p.severity === 'error')) return { loaded, problems };
-  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets } };
+  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets, ...(leadership ? { leadership } : {}) } };
 }
 
 /**
@@ -75,13 +94,23 @@ export function preparePipeline(file: string, options: PrepareOptions = {}): Pre
  * then shuts down gracefully. Resolves true on a clean end, false when the shutdown timeout forced it.
  */
 export async function runPrepared(ready: NonNullable<Prepared['ready']>, stop: AbortSignal): Promise<RunResult> {
-  const { config, pipeline, logger, metrics } = ready;
+  const { config, pipeline, logger, metrics, leadership } = ready;
   const server = config.http.enabled
-    ? await startHttpServer({ address: config.http.address, metrics, statuses: () => pipeline.statuses(), version: VERSION, logger })
+    ? await startHttpServer({
+        address: config.http.address,
+        metrics,
+        statuses: () => pipeline.statuses(),
+        version: VERSION,
+        logger,
+        ...(leadership ? { leadership: { status: () => leadership.status(), check: () => leadership.elector.check() } } : {}),
+      })
     : undefined;
+  // Campaigning starts with the pipeline; a leader releases the Lease once its pipeline has drained.
+  leadership?.start();
   try {
     return await pipeline.run(stop);
   } finally {
+    await leadership?.stop();
     await server?.close();
   }
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Leadership } from './leadership.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import type { Secrets } from './secrets.js';
@@ -138,6 +139,8 @@ export interface Settings {
   /** Values to scrub from every log line; components add credentials they obtain at run time. */
   readonly secrets: Secrets;
   readonly build: Builder;
+  /** Set when replicas elect a leader: scheduled inputs scrape only while it leads (engine/leadership.ts). */
+  readonly leadership?: Leadership;
 }
 
 export interface Built {

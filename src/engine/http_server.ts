@@ -11,6 +11,8 @@ export interface HttpServerOptions {
   readonly statuses: () => ComponentStatus[];
   readonly version: string;
   readonly logger: Logger;
+  /** With leader election: who leads (in /ready's body), and the elector's health (a stuck leader fails /ping). */
+  readonly leadership?: { status(): Record<string, unknown>; check(): Error | undefined };
 }
 
 export interface RunningHttpServer {
@@ -29,12 +31,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
     switch (path) {
-      case '/ping':
-        return send(200, 'text/plain', 'pong');
+      case '/ping': {
+        const unhealthy = options.leadership?.check();
+        return unhealthy ? send(503, 'text/plain', unhealthy.message) : send(200, 'text/plain', 'pong');
+      }
       case '/ready': {
+        // Followers are ready too: they are connected and idle, waiting to lead.
         const statuses = options.statuses();
         const ready = statuses.every((s) => s.connected);
-        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses }));
+        const leaderElection = options.leadership?.status();
+        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses, ...(leaderElection ? { leader_election: leaderElection } : {}) }));
       }
       case '/metrics':
         options.metrics.registry.metrics().then(

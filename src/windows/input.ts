@@ -211,7 +211,14 @@ export class WindowedInput<R> implements Input {
     if (this.#loop !== undefined) return;
     if (this.#config.state && this.#ledger === undefined) this.#openLedger(this.#config.state);
     await this.#source.connect(signal);
-    if (this.#ledger) this.#plan ??= this.#resume(this.#ledger, this.#config.state!);
+    // Under leader election each leadership term plans its own start (#lead).
+    if (this.#ledger && !this.#settings.leadership) this.#plan ??= this.#resume(this.#ledger, this.#config.state!);
+    if (this.#settings.leadership && !this.#ledger) {
+      this.#settings.logger.warn(
+        {},
+        `${this.#source.name} under leader election without state: a new leader starts from the next tick, so the windows between the old leader's last scrape and the takeover are not collected; set state to continue where it stopped`,
+      );
+    }
     this.#loop = this.#run(this.#stop.signal).catch((err: unknown) => {
       this.#settings.logger.error({ error: this.#scrub(err) }, `${this.#source.name} schedule stopped unexpectedly`);
     });
@@ -428,7 +435,8 @@ export class WindowedInput<R> implements Input {
     }
     this.#ledger = ledger;
     if (this.#bufferState) this.#reconcile(ledger, this.#bufferState);
-    const pending = ledger.pendingBatches();
+    // A follower sends nothing: under leader election, pending batches are queued when it leads (#lead).
+    const pending = this.#settings.leadership ? [] : ledger.pendingBatches();
     for (const batch of pending) this.#batches.push(queuedOf(batch));
     if (pending.length > 0) {
       this.#settings.logger.info(
@@ -468,18 +476,73 @@ export class WindowedInput<R> implements Input {
 
   // -- schedule ------------------------------------------------------------------------------
 
+  /** Runs the schedule; under leader election, one term per leadership, idle in between. */
+  async #run(stop: AbortSignal): Promise<void> {
+    const leadership = this.#settings.leadership;
+    if (!leadership) return this.#term(stop, this.#plan);
+    while (!stop.aborted) {
+      if (!(await leadership.whenLeading(stop))) return;
+      // A term ends when leadership is lost (or the input closes); its scrape is aborted with it.
+      const term = new AbortController();
+      setMaxListeners(0, term.signal);
+      const end = (): void => term.abort();
+      const unsubscribe = leadership.onChange((leading) => {
+        if (!leading) end();
+      });
+      stop.addEventListener('abort', end, { once: true });
+      try {
+        const plan = await this.#lead(term.signal);
+        if (plan !== null) await this.#term(term.signal, plan);
+      } finally {
+        unsubscribe();
+        stop.removeEventListener('abort', end);
+        this.#follow();
+      }
+    }
+  }
+
+  /**
+   * Starts a leadership term: queues what the ledger holds undelivered and plans the first window
+   * from it. Null when leadership ended first.
+   */
+  async #lead(signal: AbortSignal): Promise<{ start: number; tick: number } | undefined | null> {
+    this.#settings.logger.info({ identity: this.#settings.leadership!.identity }, `${this.#source.name} scrapes: this replica leads`);
+    const ledger = this.#ledger;
+    if (!ledger) return undefined;
+    if (signal.aborted) return null;
+    const pending = ledger.pendingBatches();
+    for (const batch of pending) this.#batches.push(queuedOf(batch));
+    if (pending.length > 0) this.#notify();
+    return this.#resume(ledger, this.#config.state!);
+  }
+
+  /** Ends a leadership term: what is queued and not read is not sent by a follower (the ledger keeps it). */
+  #follow(): void {
+    this.#batches = [];
+    this.#due = [];
+    this.#missing.clear();
+    if (!this.#stop.signal.aborted) this.#settings.logger.info({}, `${this.#source.name} stops scraping: this replica no longer leads`);
+  }
+
+  /** Whether this replica may scrape and emit now: always without leader election. */
+  #leading(): boolean {
+    return this.#settings.leadership?.isLeader() ?? true;
+  }
+
   /**
    * Waits for each nominal tick, makes its window due and scrapes; one scrape at a time. With state,
    * windows left due after a scrape (backfill) are scraped at once instead of at the next tick.
+   * Returns when `signal` aborts or this replica no longer leads.
    */
-  async #run(signal: AbortSignal): Promise<void> {
+  async #term(signal: AbortSignal, plan: { start: number; tick: number } | undefined): Promise<void> {
     const { schedule, offsetMs } = this.#config;
-    let tick = this.#plan?.tick ?? schedule.next(Date.now());
-    let start = this.#plan?.start ?? schedule.previous(tick) - offsetMs;
+    let tick = plan?.tick ?? schedule.next(Date.now());
+    let start = plan?.start ?? schedule.previous(tick) - offsetMs;
     let progressed = false;
     while (!signal.aborted) {
       const catchUp = this.#ledger !== undefined && progressed && this.#due.length > 0;
       if (!catchUp && !(await sleepUntil(tick, signal))) return;
+      if (!this.#leading()) return;
       // Every tick that has passed gets its own window, so an overrun leaves no gap.
       const now = Date.now();
       while (tick <= now) {
@@ -564,7 +627,8 @@ export class WindowedInput<R> implements Input {
     if (!this.#ledger) this.#missing.clear();
     for (const window of windows) for (const resource of resources) jobs.push({ resource, window, attempts: 0 });
     const outcomes = await Promise.all(jobs.map((job) => this.#fetch(job, signal)));
-    if (signal.aborted) return false;
+    // A replica whose leadership lapsed during the scrape emits nothing of it: the new leader scrapes these windows.
+    if (signal.aborted || !this.#leading()) return false;
     if (this.#ledger) this.#settleWithLedger(this.#ledger, windows, resources.length, outcomes);
     else this.#settle(outcomes);
     this.#due.splice(0, windows.length);

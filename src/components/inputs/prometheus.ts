@@ -78,7 +78,7 @@ const schema = {
     headers: {
       type: 'object',
       additionalProperties: { type: 'string' },
-      description: 'Optional HTTP headers to send with Prometheus queries. Useful for authentication or routing. Their values never reach the logs.',
+      description: 'Optional HTTP headers to send with Prometheus queries. Useful for authentication or routing. Values of credential headers (Authorization, Cookie, *token*, *key*, *secret*...) never reach the logs.',
     },
     timeout: durationSchema('Timeout of one query (also sent to Prometheus as its evaluation timeout).', '30s'),
     max_response_size: { type: 'integer', minimum: 1024, default: 67_108_864, description: 'Largest answer accepted, in bytes (default 64 MiB); a larger one fails the query.' },
@@ -108,6 +108,9 @@ export default defineInput<PrometheusConfig>({
     return new WindowedInput(compiled.windowing, new PrometheusSource(compiled, settings), settings);
   },
 });
+
+/** Headers whose values are credentials, kept out of the logs. */
+const SENSITIVE_HEADER = /auth|token|key|secret|password|cookie|credential/i;
 
 /** One query: a resource of the window source. */
 export interface PromQuery {
@@ -174,7 +177,8 @@ class PrometheusSource implements WindowSource<PromQuery> {
   constructor(config: Compiled, settings: Settings) {
     this.#config = config;
     this.#settings = settings;
-    for (const value of Object.values(config.headers)) {
+    for (const [name, value] of Object.entries(config.headers)) {
+      if (!SENSITIVE_HEADER.test(name)) continue;
       // The credential part of `Basic xyz` / `Bearer xyz` too, in case a server echoes it alone.
       settings.secrets.add(value);
       const token = value.split(' ').pop();
