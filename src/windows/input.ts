@@ -175,6 +175,8 @@ export class WindowedInput<R> implements Input {
   #due: Window[] = [];
   /** Without state: resource windows whose fetch failed, by `<id>@<window start>`, retried at the next scrape. */
   #missing = new Map<string, Job<R>>();
+  /** Under leader election: the watermark last read from or written to the shared store, and the write in flight. */
+  #shared: { published: number; writing: Promise<void> | undefined; again: boolean } = { published: -Infinity, writing: undefined, again: false };
   #failures: Counter;
   #abandoned: Counter;
   #skipped: Counter;
@@ -348,6 +350,7 @@ export class WindowedInput<R> implements Input {
       }
       this.#unrecorded.shift();
     }
+    this.#publish();
     return true;
   }
 
@@ -509,11 +512,96 @@ export class WindowedInput<R> implements Input {
     this.#settings.logger.info({ identity: this.#settings.leadership!.identity }, `${this.#source.name} scrapes: this replica leads`);
     const ledger = this.#ledger;
     if (!ledger) return undefined;
-    if (signal.aborted) return null;
+    const shared = await this.#readWatermark(signal);
+    if (shared === null) return null;
+    if (shared !== undefined) {
+      const local = ledger.resumePoint();
+      if (ledger.adopt(shared)) {
+        this.#settings.logger.info(
+          { watermark: iso(shared), local: local === undefined ? null : iso(local), state: ledger.file },
+          `${this.#source.name} continues from the watermark the previous leader left; the windows since are backfilled with the same bounds`,
+        );
+        this.#owed.set({ type: this.#source.type }, 0);
+      }
+      this.#shared.published = Math.max(this.#shared.published, shared);
+    }
     const pending = ledger.pendingBatches();
     for (const batch of pending) this.#batches.push(queuedOf(batch));
     if (pending.length > 0) this.#notify();
-    return this.#resume(ledger, this.#config.state!);
+    const plan = this.#resume(ledger, this.#config.state!);
+    this.#publish();
+    return plan;
+  }
+
+  /** The key of this input's watermark in the shared store. */
+  get #watermarkKey(): string {
+    return `watermark.${this.#settings.path}`;
+  }
+
+  /**
+   * The watermark the leaders wrote, undefined when none was (or it is another input's); null when
+   * leadership ended before it could be read. Reading is retried: leading without it could send
+   * windows a previous leader already delivered under the same ids, or skip none, but backfill
+   * would start from this replica's own (older) ledger.
+   */
+  async #readWatermark(signal: AbortSignal): Promise<number | undefined | null> {
+    const leadership = this.#settings.leadership!;
+    for (let attempt = 0; ; attempt++) {
+      if (signal.aborted) return null;
+      try {
+        const text = await leadership.readShared(this.#watermarkKey, signal);
+        if (text === undefined) return undefined;
+        const value = JSON.parse(text) as { end?: unknown; type?: unknown };
+        if (typeof value.end !== 'number' || value.type !== this.#source.type) {
+          this.#settings.logger.warn({ key: this.#watermarkKey, value: text }, `${this.#source.name} ignores a shared watermark it cannot use (written for another input)`);
+          return undefined;
+        }
+        return value.end;
+      } catch (err) {
+        if (signal.aborted) return null;
+        this.#settings.logger.warn({ error: this.#scrub(err), attempt }, `${this.#source.name} could not read the shared watermark; it tries again before scraping`);
+        if (!(await sleepUntil(Date.now() + Math.min(5000, 250 * 2 ** attempt), signal))) return null;
+      }
+    }
+  }
+
+  /**
+   * Under leader election, writes the ledger's watermark to the shared store once it advanced: one
+   * write at a time, the latest value wins. A refused write (this replica no longer leads) or a
+   * failed one is left to the next advance; the next leader then starts a little earlier and
+   * sends those windows again with the same ids.
+   */
+  #publish(): void {
+    const leadership = this.#settings.leadership;
+    const ledger = this.#ledger;
+    if (!leadership || !ledger?.isOpen || !leadership.isLeader()) return;
+    if (this.#shared.writing) {
+      this.#shared.again = true;
+      return;
+    }
+    let watermark: number | undefined;
+    try {
+      watermark = ledger.watermark();
+    } catch {
+      return;
+    }
+    if (watermark === undefined || watermark <= this.#shared.published) return;
+    const value = JSON.stringify({ end: watermark, type: this.#source.type, at: iso(watermark) });
+    this.#shared.again = false;
+    this.#shared.writing = leadership
+      .writeShared(this.#watermarkKey, value, AbortSignal.timeout(10_000))
+      .then(
+        (written) => {
+          if (written) this.#shared.published = watermark;
+        },
+        (err: unknown) => {
+          this.#settings.logger.warn({ error: this.#scrub(err) }, `${this.#source.name} could not write the shared watermark; it tries again at the next window`);
+        },
+      )
+      .finally(() => {
+        this.#shared.writing = undefined;
+        if (this.#shared.again) this.#publish();
+      });
   }
 
   /** Ends a leadership term: what is queued and not read is not sent by a follower (the ledger keeps it). */
@@ -737,6 +825,7 @@ export class WindowedInput<R> implements Input {
     }
     this.#owed.set({ type }, ledger.missing().length);
     this.#reportFailures(failed.length, examples);
+    this.#publish();
   }
 
   #reportFailures(count: number, examples: { id: string; window_end: string; error: string }[]): void {
