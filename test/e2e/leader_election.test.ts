@@ -180,6 +180,48 @@ describe('leader election in sluice run', () => {
     console.log(`[leader election] 3 SIGKILLs: ${ends.length} windows, ${sent} sent, ${sent - ends.length} resent with the same bytes`);
   }, 120_000);
 
+  it('a leader paused (SIGSTOP) past its lease steps down when resumed: it sends no window the new leader owns, and every copy is the same bytes', async () => {
+    const { kube, prom, dir, kubeconfig } = await setup();
+    const state = (name: string) => `    state:\n      path: ${join(dir, `${name}.db`)}\n      max_backfill: 10m\n`;
+    const a = await start('pod-a', config(dir, prom, 'pod-a', state('pod-a')), kubeconfig);
+    const b = await start('pod-b', config(dir, prom, 'pod-b', state('pod-b')), kubeconfig);
+    const [old, next] = await waitFor('a leader', async () => {
+      if ((await ready(a)).body.leader_election.leading) return [a, b] as const;
+      if ((await ready(b)).body.leader_election.leading) return [b, a] as const;
+      return undefined;
+    });
+    await waitFor('two windows from the leader', () => (lines(old.proc).length >= 2 ? true : undefined));
+    old.proc.child.kill('SIGSTOP');
+    const stoppedAt = Date.now();
+    await waitFor('the other replica to lead', async () => ((await ready(next)).body.leader_election.leading ? true : undefined));
+    await waitFor('three windows from the new leader', () => (lines(next.proc).length >= 3 ? true : undefined));
+    const sentBefore = lines(old.proc).length;
+    old.proc.child.kill('SIGCONT');
+    const resumedAt = Date.now();
+    await waitFor('the old leader to follow', async () => ((await ready(old)).body.leader_election.leading === false ? true : undefined));
+    const countNow = lines(next.proc).length;
+    await waitFor('two more windows from the new leader', () => (lines(next.proc).length >= countNow + 2 ? true : undefined));
+    const lease = kube.objects('lease', 'sluice')[0] as { spec: { holderIdentity: string }; metadata: { annotations?: Record<string, string> } };
+    expect(lease.spec.holderIdentity).toBe(next.name);
+
+    // Resumed, the old leader scraped nothing new: whatever it sent after SIGCONT was already read before it stopped.
+    const late = lines(old.proc)
+      .slice(sentBefore)
+      .map((l) => Date.parse((JSON.parse(l) as { timestamp: string }).timestamp));
+    for (const end of late) expect(end).toBeLessThan(stoppedAt + 1000);
+    const copies = new Map<string, Set<string>>();
+    for (const line of [...lines(old.proc), ...lines(next.proc)]) {
+      const end = (JSON.parse(line) as { timestamp: string }).timestamp;
+      copies.set(end, (copies.get(end) ?? new Set()).add(line));
+    }
+    for (const [end, versions] of copies) expect(versions.size, `one version of ${end}`).toBe(1);
+    const ends = [...copies.keys()].map(Date.parse).sort((x, y) => x - y);
+    for (let i = 1; i < ends.length; i++) expect(ends[i]! - ends[i - 1]!, `no window missing after ${new Date(ends[i - 1]!).toISOString()}`).toBe(1000);
+    const watermark = JSON.parse(lease.metadata.annotations?.['sluice.dev/watermark.input.prometheus'] ?? '{}') as { end: number };
+    expect(watermark.end).toBeGreaterThan(resumedAt - 3000);
+    console.log(`[leader election] SIGSTOP ${resumedAt - stoppedAt} ms: ${ends.length} windows, ${late.length} sent by the old leader after SIGCONT (all read before the pause)`);
+  }, 60_000);
+
   it('refuses leader election without a lease namespace, naming the field', async () => {
     const { prom, dir, kubeconfig } = await setup();
     const file = config(dir, prom, 'x');
