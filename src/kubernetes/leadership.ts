@@ -14,6 +14,8 @@ export interface LeaseLeadershipOptions {
   readonly client: LeaseClient;
   readonly logger: Logger;
   readonly metrics?: Metrics;
+  /** The clock, epoch ms. Default Date.now. */
+  readonly now?: () => number;
 }
 
 export class LeaseLeadership implements Leadership {
@@ -25,6 +27,7 @@ export class LeaseLeadership implements Leadership {
       client: options.client,
       logger: options.logger,
       ...(options.metrics ? { metrics: options.metrics } : {}),
+      ...(options.now ? { now: options.now } : {}),
       onStartedLeading: () => this.#emit(true),
       onStoppedLeading: () => this.#emit(false),
     });

@@ -24,9 +24,12 @@ import type { Ack, BufferPosition, Input, ReadResult, Settings } from '../engine
 import type { BufferState } from '../engine/buffer_store.js';
 import { Undeliverable } from '../engine/delivery.js';
 import { Message } from '../engine/message.js';
-import { durationSchema, formatDuration, parseDuration } from '../config/duration.js';
+import { formatDuration } from '../config/duration.js';
+import type { WindowingConfig } from './config.js';
 import { planResume, WindowLedger, type GapReason, type LedgerWindow, type PendingBatch, type StoredMessage } from './ledger.js';
-import { compileSchedule, type Schedule } from './schedule.js';
+import { SharedWatermark } from './shared_watermark.js';
+import { sleepUntil } from './sleep_until.js';
+
 
 /** Without `state`: scrapes a resource's missing window is tried in before it is given up (logged and counted). */
 export const MAX_ATTEMPTS = 10;
@@ -39,73 +42,6 @@ export const MAX_PENDING_BATCHES = 120;
 
 /** A window: [start, end] in epoch ms, and the nominal schedule tick it belongs to. */
 export type Window = LedgerWindow;
-
-/** The `state` section as written. */
-export interface StateConfig {
-  path: string;
-  max_backfill: string;
-  sync: 'off' | 'normal' | 'full';
-}
-
-/** The `state` schema, with `what` naming the outside system in its descriptions. */
-export function stateSchema(what: string, file: string): Record<string, unknown> {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    required: ['path'],
-    description:
-      'A window ledger in SQLite that makes the input durable: scraped windows are stored until their batch is acked and sent again after a restart, ' +
-      `windows missed while sluice was down are backfilled from ${what} with the same bounds (hence the same event ids), older ones are recorded as gaps, ` +
-      `and resources whose fetch failed are retried for their window. Absent: windows live in memory only, as in OpenMeter's collector.`,
-    properties: {
-      path: { type: 'string', minLength: 1, 'x-state': true, description: `The SQLite file, relative to the config file's folder; one per ${file} input.` },
-      max_backfill: durationSchema(
-        `How far back missed windows are scraped after a restart or a long ${what} outage; older windows are recorded as gaps. Keep it within ${what}'s retention and below the sink's dedupe window.`,
-        '1h',
-      ),
-      sync: {
-        type: 'string',
-        enum: ['off', 'normal', 'full'],
-        default: 'normal',
-        description: 'normal: survives a killed process; full: fsync per commit, survives power loss; off: neither guaranteed (as the sqlite buffer).',
-      },
-    },
-  };
-}
-
-/** The windowing settings, compiled. */
-export interface WindowingConfig {
-  readonly schedule: Schedule;
-  readonly offsetMs: number;
-  /** The offset as Go prints it. */
-  readonly offsetText: string;
-  readonly state?: { readonly path: string; readonly maxBackfillMs: number; readonly maxBackfillText: string; readonly sync: 'off' | 'normal' | 'full' };
-}
-
-/** Compiles schedule, offset and state; throws naming the field (`offsetField`: the input's name for it). */
-export function compileWindowing(schedule: string, offset: string, offsetField: string, state: StateConfig | undefined): WindowingConfig {
-  const offsetNs = duration(offset, offsetField);
-  let compiledState: WindowingConfig['state'];
-  if (state) {
-    const maxBackfillNs = duration(state.max_backfill, 'state.max_backfill');
-    if (maxBackfillNs < 0) throw new Error(`state.max_backfill must not be negative, got ${state.max_backfill}`);
-    compiledState = { path: state.path, maxBackfillMs: maxBackfillNs / 1e6, maxBackfillText: formatDuration(maxBackfillNs), sync: state.sync };
-  }
-  return {
-    schedule: compileSchedule(schedule),
-    offsetMs: offsetNs / 1e6,
-    offsetText: formatDuration(offsetNs),
-    ...(compiledState ? { state: compiledState } : {}),
-  };
-}
-
-export function duration(text: string, field: string): number {
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    throw new Error(`${field}: ${(err as Error).message}`);
-  }
-}
 
 /** What a windowed input scrapes: its outside system. R is one resource (a workload, a query). */
 export interface WindowSource<R> {
@@ -175,8 +111,8 @@ export class WindowedInput<R> implements Input {
   #due: Window[] = [];
   /** Without state: resource windows whose fetch failed, by `<id>@<window start>`, retried at the next scrape. */
   #missing = new Map<string, Job<R>>();
-  /** Under leader election: the watermark last read from or written to the shared store, and the write in flight. */
-  #shared: { published: number; writing: Promise<void> | undefined; again: boolean } = { published: -Infinity, writing: undefined, again: false };
+  /** Under leader election: this input's watermark in the shared store. */
+  #shared: SharedWatermark | undefined;
   #failures: Counter;
   #abandoned: Counter;
   #skipped: Counter;
@@ -191,6 +127,7 @@ export class WindowedInput<R> implements Input {
     this.#settings = settings;
     // Every queued or in-flight request listens on the scrape signal: thousands, by design.
     setMaxListeners(0, this.#stop.signal);
+    if (settings.leadership) this.#shared = new SharedWatermark(settings.leadership, `watermark.${settings.path}`, source, settings);
     const m = settings.metrics;
     const p = source.metricPrefix;
     this.#failures = m.counter(`${p}_resource_failures_total`, 'Resource windows whose fetch failed and are retried at the next scrape.', ['type']);
@@ -350,7 +287,7 @@ export class WindowedInput<R> implements Input {
       }
       this.#unrecorded.shift();
     }
-    this.#publish();
+    if (ledger) this.#shared?.publish(ledger);
     return true;
   }
 
@@ -512,7 +449,7 @@ export class WindowedInput<R> implements Input {
     this.#settings.logger.info({ identity: this.#settings.leadership!.identity }, `${this.#source.name} scrapes: this replica leads`);
     const ledger = this.#ledger;
     if (!ledger) return undefined;
-    const shared = await this.#readWatermark(signal);
+    const shared = await this.#shared!.read(signal);
     if (shared === null) return null;
     if (shared !== undefined) {
       const local = ledger.resumePoint();
@@ -523,85 +460,13 @@ export class WindowedInput<R> implements Input {
         );
         this.#owed.set({ type: this.#source.type }, 0);
       }
-      this.#shared.published = Math.max(this.#shared.published, shared);
     }
     const pending = ledger.pendingBatches();
     for (const batch of pending) this.#batches.push(queuedOf(batch));
     if (pending.length > 0) this.#notify();
     const plan = this.#resume(ledger, this.#config.state!);
-    this.#publish();
+    this.#shared!.publish(ledger);
     return plan;
-  }
-
-  /** The key of this input's watermark in the shared store. */
-  get #watermarkKey(): string {
-    return `watermark.${this.#settings.path}`;
-  }
-
-  /**
-   * The watermark the leaders wrote, undefined when none was (or it is another input's); null when
-   * leadership ended before it could be read. Reading is retried: leading without it could send
-   * windows a previous leader already delivered under the same ids, or skip none, but backfill
-   * would start from this replica's own (older) ledger.
-   */
-  async #readWatermark(signal: AbortSignal): Promise<number | undefined | null> {
-    const leadership = this.#settings.leadership!;
-    for (let attempt = 0; ; attempt++) {
-      if (signal.aborted) return null;
-      try {
-        const text = await leadership.readShared(this.#watermarkKey, signal);
-        if (text === undefined) return undefined;
-        const value = JSON.parse(text) as { end?: unknown; type?: unknown };
-        if (typeof value.end !== 'number' || value.type !== this.#source.type) {
-          this.#settings.logger.warn({ key: this.#watermarkKey, value: text }, `${this.#source.name} ignores a shared watermark it cannot use (written for another input)`);
-          return undefined;
-        }
-        return value.end;
-      } catch (err) {
-        if (signal.aborted) return null;
-        this.#settings.logger.warn({ error: this.#scrub(err), attempt }, `${this.#source.name} could not read the shared watermark; it tries again before scraping`);
-        if (!(await sleepUntil(Date.now() + Math.min(5000, 250 * 2 ** attempt), signal))) return null;
-      }
-    }
-  }
-
-  /**
-   * Under leader election, writes the ledger's watermark to the shared store once it advanced: one
-   * write at a time, the latest value wins. A refused write (this replica no longer leads) or a
-   * failed one is left to the next advance; the next leader then starts a little earlier and
-   * sends those windows again with the same ids.
-   */
-  #publish(): void {
-    const leadership = this.#settings.leadership;
-    const ledger = this.#ledger;
-    if (!leadership || !ledger?.isOpen || !leadership.isLeader()) return;
-    if (this.#shared.writing) {
-      this.#shared.again = true;
-      return;
-    }
-    let watermark: number | undefined;
-    try {
-      watermark = ledger.watermark();
-    } catch {
-      return;
-    }
-    if (watermark === undefined || watermark <= this.#shared.published) return;
-    const value = JSON.stringify({ end: watermark, type: this.#source.type, at: iso(watermark) });
-    this.#shared.again = false;
-    this.#shared.writing = leadership
-      .writeShared(this.#watermarkKey, value, AbortSignal.timeout(10_000))
-      .then(
-        (written) => {
-          if (written) this.#shared.published = watermark;
-        },
-        (err: unknown) => {
-          this.#settings.logger.warn({ error: this.#scrub(err) }, `${this.#source.name} could not write the shared watermark; it tries again at the next window`);
-        },
-      )
-      .finally(() => {
-        this.#shared.writing = undefined;
-        if (this.#shared.again) this.#publish();
-      });
   }
 
   /** Ends a leadership term: what is queued and not read is not sent by a follower (the ledger keeps it). */
@@ -825,7 +690,7 @@ export class WindowedInput<R> implements Input {
     }
     this.#owed.set({ type }, ledger.missing().length);
     this.#reportFailures(failed.length, examples);
-    this.#publish();
+    this.#shared?.publish(ledger);
   }
 
   #reportFailures(count: number, examples: { id: string; window_end: string; error: string }[]): void {
@@ -861,28 +726,4 @@ function queuedOf(batch: PendingBatch): Queued {
 /** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints UTC (no trailing zeros). */
 function iso(ms: number): string {
   return new Date(ms).toISOString().replace(/\.?0*Z$/, 'Z');
-}
-
-/** Resolves true at `at` (epoch ms), or false as soon as `signal` aborts. */
-export function sleepUntil(at: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const arm = (): void => {
-      const remaining = at - Date.now();
-      if (remaining <= 0) {
-        signal.removeEventListener('abort', onAbort);
-        resolve(true);
-        return;
-      }
-      // setTimeout caps at ~24.8 days; a longer wait (a yearly schedule) re-arms.
-      timer = setTimeout(arm, Math.min(remaining, 2 ** 31 - 1));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    arm();
-  });
 }

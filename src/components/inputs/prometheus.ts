@@ -26,7 +26,8 @@ import { Message } from '../../engine/message.js';
 import type { Counter } from 'prom-client';
 import { durationSchema, formatDuration } from '../../config/duration.js';
 import { PrometheusClient, PrometheusError, type Sample } from '../../prometheus/client.js';
-import { compileWindowing, duration, stateSchema, WindowedInput, type StateConfig, type Window, type WindowingConfig, type WindowSource } from '../../windows/input.js';
+import { compileWindowing, duration, stateSchema, type StateConfig, type WindowingConfig } from '../../windows/config.js';
+import { WindowedInput, type Window, type WindowSource } from '../../windows/input.js';
 
 export interface PrometheusConfig {
   url: string;

@@ -37,7 +37,8 @@ import { Message } from '../../engine/message.js';
 import { durationSchema, formatDuration } from '../../config/duration.js';
 import { METRIC_TYPES, POD_METRIC_TYPES, WORKLOAD_METRIC_TYPES, rfc3339Nano, rfc3339Seconds, type ResourceType } from '../../runai/api.js';
 import { RunAiClient, RunAiError, type Listing, type MetricValues, type MetricsTarget, type Pod, type Workload } from '../../runai/client.js';
-import { compileWindowing, duration, stateSchema, WindowedInput, type StateConfig, type Window, type WindowingConfig, type WindowSource } from '../../windows/input.js';
+import { compileWindowing, duration, stateSchema, type StateConfig, type WindowingConfig } from '../../windows/config.js';
+import { WindowedInput, type Window, type WindowSource } from '../../windows/input.js';
 
 export interface RunAiConfig {
   url: string;
