@@ -119,12 +119,38 @@ export class PrometheusClient {
     return { samples, warnings, infos };
   }
 
+  /**
+   * How long the server keeps samples (`storageRetention` of /api/v1/status/runtimeinfo), in ms;
+   * undefined when it does not say (Thanos, Mimir and others do not serve the endpoint) or keeps
+   * them by size only.
+   */
+  async retentionMs(signal: AbortSignal): Promise<number | undefined> {
+    try {
+      const { status, text } = await this.#request('GET', '/api/v1/status/runtimeinfo', undefined, signal);
+      if (status !== 200) return undefined;
+      const body = JSON.parse(text) as { data?: { storageRetention?: unknown } };
+      const retention = body.data?.storageRetention;
+      if (typeof retention !== 'string') return undefined;
+      for (const part of retention.split(/\s+or\s+/)) {
+        const ms = prometheusDuration(part.trim());
+        if (ms !== undefined) return ms;
+      }
+      return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async close(): Promise<void> {
     await this.#pool.close();
   }
 
-  /** One POST within timeoutMs, its body read up to maxResponseBytes. */
   async #post(path: string, form: string, signal: AbortSignal): Promise<{ status: number; text: string }> {
+    return this.#request('POST', path, form, signal);
+  }
+
+  /** One request within timeoutMs, its body read up to maxResponseBytes. */
+  async #request(method: 'GET' | 'POST', path: string, form: string | undefined, signal: AbortSignal): Promise<{ status: number; text: string }> {
     const controller = new AbortController();
     const onAbort = (): void => controller.abort(signal.reason);
     signal.addEventListener('abort', onAbort, { once: true });
@@ -135,10 +161,10 @@ export class PrometheusClient {
     }, this.#options.timeoutMs);
     try {
       const response = await this.#pool.request({
-        method: 'POST',
+        method,
         path: `${this.#basePath}${path}`,
-        headers: { ...this.#options.headers, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json', 'user-agent': 'sluice-prometheus' },
-        body: form,
+        headers: { ...this.#options.headers, ...(form === undefined ? {} : { 'content-type': 'application/x-www-form-urlencoded' }), accept: 'application/json', 'user-agent': 'sluice-prometheus' },
+        body: form ?? null,
         signal: controller.signal,
       });
       const limit = this.#options.maxResponseBytes;
@@ -161,13 +187,23 @@ export class PrometheusClient {
     } catch (err) {
       if (err instanceof PrometheusError) throw err;
       if (signal.aborted) throw signal.reason;
-      if (timedOut) throw new PrometheusError('timeout', `POST ${path}: no answer within ${this.#options.timeoutMs}ms`);
-      throw new PrometheusError('transport', `POST ${path}: ${(err as Error).message}`);
+      if (timedOut) throw new PrometheusError('timeout', `${method} ${path}: no answer within ${this.#options.timeoutMs}ms`);
+      throw new PrometheusError('transport', `${method} ${path}: ${(err as Error).message}`);
     } finally {
       clearTimeout(timer);
       signal.removeEventListener('abort', onAbort);
     }
   }
+}
+
+const UNIT_MS: Readonly<Record<string, number>> = { y: 365 * 86_400_000, w: 7 * 86_400_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+
+/** A Prometheus duration (`15d`, `1w2d`, `90m`) in ms; undefined when it is not one. */
+export function prometheusDuration(text: string): number | undefined {
+  if (!/^(\d+(ms|[ywdhms]))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)(ms|[ywdhms])/g)) total += Number(n) * UNIT_MS[unit!]!;
+  return total;
 }
 
 /** A `[ <unix seconds>, "<value>" ]` pair with its labels; throws on anything else. */

@@ -41,7 +41,7 @@ export interface PrometheusSimulator {
   close(): Promise<void>;
 }
 
-export async function startPrometheusSimulator(options: { series?: number } = {}): Promise<PrometheusSimulator> {
+export async function startPrometheusSimulator(options: { series?: number; retention?: string } = {}): Promise<PrometheusSimulator> {
   const behaviours = new Map<string, Behaviour>();
   const requests: QueryRequest[] = [];
   const series = options.series ?? 1;
@@ -54,6 +54,9 @@ export async function startPrometheusSimulator(options: { series?: number } = {}
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://sim');
+    if (url.pathname === '/api/v1/status/runtimeinfo' && options.retention !== undefined) {
+      return success(res, { storageRetention: options.retention, startTime: new Date().toISOString() });
+    }
     if (url.pathname !== '/api/v1/query') {
       res.writeHead(404).end('not found');
       return;

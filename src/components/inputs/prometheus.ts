@@ -205,6 +205,15 @@ class PrometheusSource implements WindowSource<PromQuery> {
     } catch (err) {
       throw new Error(`cannot query Prometheus at ${this.#config.url}: ${this.#settings.secrets.scrub((err as Error).message)}`);
     }
+    // A window older than the server's retention evaluates to nothing, silently: say so now.
+    const state = this.#config.windowing.state;
+    const retentionMs = state ? await this.#client.retentionMs(signal) : undefined;
+    if (state && retentionMs !== undefined && state.maxBackfillMs + this.#config.windowing.offsetMs > retentionMs) {
+      this.#settings.logger.warn(
+        { max_backfill: state.maxBackfillText, retention: formatDuration(retentionMs * 1e6) },
+        'Prometheus keeps samples for less than state.max_backfill (plus query_offset): windows backfilled past its retention would be evaluated to no samples; lower max_backfill',
+      );
+    }
   }
 
   async close(): Promise<void> {

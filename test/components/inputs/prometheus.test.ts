@@ -10,7 +10,7 @@ import type { Input, ReadResult } from '../../../src/engine/component.js';
 import type { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { Secrets } from '../../../src/engine/secrets.js';
-import { PrometheusClient } from '../../../src/prometheus/client.js';
+import { PrometheusClient, prometheusDuration } from '../../../src/prometheus/client.js';
 import { startPrometheusSimulator, type Behaviour, type PrometheusSimulator } from '../../../src/prometheus/sim.js';
 import { configProblems, withDefaults } from '../../support/defaults.js';
 import { testSettings } from '../../support/settings.js';
@@ -43,8 +43,8 @@ afterEach(async () => {
   await Promise.all(sims.splice(0).map((s) => s.close()));
 });
 
-async function simulator(series = 1): Promise<PrometheusSimulator> {
-  const sim = await startPrometheusSimulator({ series });
+async function simulator(series = 1, retention?: string): Promise<PrometheusSimulator> {
+  const sim = await startPrometheusSimulator({ series, ...(retention ? { retention } : {}) });
   sims.push(sim);
   return sim;
 }
@@ -188,6 +188,18 @@ describe('prometheus input', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('warns at connect when max_backfill reaches past the server\'s retention', async () => {
+    expect(prometheusDuration('15d')).toBe(15 * 86_400_000);
+    expect(prometheusDuration('1w2d3h')).toBe(9 * 86_400_000 + 3 * 3_600_000);
+    expect(prometheusDuration('512MiB')).toBeUndefined();
+    const message = 'Prometheus keeps samples for less than state.max_backfill (plus query_offset)';
+    const short = await connected(await simulator(1, '512MiB or 2h'), { queries: [q('a')], query_offset: '10m', state: { path: 'state.db', max_backfill: '2h' } });
+    expect(short.log.lines.join('\n')).toContain(message);
+    expect(short.log.entries().find((e) => String(e['msg']).startsWith(message))).toMatchObject({ max_backfill: '2h0m0s', retention: '2h0m0s' });
+    const long = await connected(await simulator(1, '15d'), { queries: [q('a')], state: { path: 'state.db', max_backfill: '2h' } });
+    expect(long.log.lines.join('\n')).not.toContain(message);
   });
 
   it('fails connect with the server error, and never logs header credentials', async () => {
