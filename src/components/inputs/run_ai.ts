@@ -40,7 +40,7 @@ import { Message } from '../../engine/message.js';
 import type { Counter, Gauge, Summary } from 'prom-client';
 import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
 import { METRIC_TYPES, POD_METRIC_TYPES, WORKLOAD_METRIC_TYPES, rfc3339Nano, rfc3339Seconds, type ResourceType } from '../../runai/api.js';
-import { RunAiClient, RunAiError, type Listing, type MetricValues, type MetricsTarget, type Pod, type Workload } from '../../runai/client.js';
+import { DEFAULT_LIST_LIMITS, RunAiClient, RunAiError, type Listing, type MetricValues, type MetricsTarget, type Pod, type Workload } from '../../runai/client.js';
 import { planResume, WindowLedger, type GapReason, type LedgerWindow, type PendingBatch, type StoredMessage } from '../../runai/ledger.js';
 import { compileSchedule, type Schedule } from '../../runai/schedule.js';
 import { resolve as resolvePath } from 'node:path';
@@ -98,6 +98,8 @@ export const MAX_ATTEMPTS = 10;
 export const MAX_DUE_WINDOWS = 120;
 /** Windows one scrape covers when it has fallen behind, so catching up stays bounded in memory. */
 export const MAX_WINDOWS_PER_SCRAPE = 4;
+/** The shortest listing deadline, whatever the schedule. */
+export const LISTING_DEADLINE_MIN_MS = 60_000;
 /** Undelivered batches after which scraping pauses (windows stay due) until the output catches up. */
 export const MAX_PENDING_BATCHES = 120;
 
@@ -345,6 +347,7 @@ class RunAiInput implements Input {
       pageSize: this.#config.pageSize,
       http: this.#config.http,
       concurrency: this.#config.maxInFlight,
+      listLimits: { deadlineMs: listingDeadline(this.#config.schedule) },
       logger: this.#settings.logger,
       metrics: this.#settings.metrics,
       secrets: this.#settings.secrets,
@@ -876,6 +879,17 @@ class RunAiInput implements Input {
   #scrub(err: unknown): string {
     return this.#settings.secrets.scrub(err instanceof Error ? err.message : String(err));
   }
+}
+
+/**
+ * How long one listing may take: the schedule's interval, at least LISTING_DEADLINE_MIN_MS (a slow
+ * page with its retries) and at most DEFAULT_LIST_LIMITS' deadline. A listing past it fails the
+ * scrape (logged; its windows stay due).
+ */
+function listingDeadline(schedule: Schedule): number {
+  const first = schedule.next(Date.now());
+  const interval = schedule.next(first) - first;
+  return Math.min(DEFAULT_LIST_LIMITS.deadlineMs, Math.max(LISTING_DEADLINE_MIN_MS, interval));
 }
 
 function queuedOf(batch: PendingBatch): Queued {
