@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import { registry as defaultRegistry } from './components/index.js';
 import { parseDuration } from './config/duration.js';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigFile, loadConfigText, type LoadedConfig } from './config/load.js';
 import { formatPath, type Problem } from './config/problems.js';
 import type { RootConfig } from './config/root.js';
 import { startHttpServer } from './engine/http_server.js';
@@ -41,6 +41,18 @@ export interface Prepared {
 export function preparePipeline(file: string, options: PrepareOptions = {}): Prepared {
   const registry = options.registry ?? defaultRegistry;
   const loaded = loadConfigFile(file, { registry, env: options.env, set: options.set, chilled: options.chilled, stateDir: options.stateDir });
+  return prepareLoaded(loaded, registry, options);
+}
+
+/** preparePipeline for YAML text; `file` names it in problems, and relative paths resolve against its folder. */
+export function preparePipelineText(text: string, file: string, options: PrepareOptions = {}): Prepared {
+  const registry = options.registry ?? defaultRegistry;
+  const loaded = loadConfigText(text, file, { registry, env: options.env, set: options.set, chilled: options.chilled, stateDir: options.stateDir });
+  return prepareLoaded(loaded, registry, options);
+}
+
+function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: PrepareOptions): Prepared {
+  const file = loaded.file;
   if (!loaded.config) return { loaded, problems: loaded.problems };
   const config = loaded.config;
   const secrets = new Secrets();

@@ -2,7 +2,7 @@
 // result, or fail whenever the interpreter fails (sluice then re-runs the interpreter, so users
 // always see its error). Random documents × a corpus of expressions: every .jsonata file in the
 // repo, the mappings in the examples and tests, and expressions generated over the covered grammar.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import fc from 'fast-check';
 import jsonata from 'jsonata';
@@ -11,6 +11,7 @@ import { parseAllDocuments } from 'yaml';
 import { Message } from '../../src/engine/message.js';
 import { compileToJavaScript } from '../../src/mapping/compiler.js';
 import { compileExpression, useHooks } from '../../src/mapping/environment.js';
+import { repoFiles } from '../support/repo_files.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 /** Generated expressions per run; raise it to hunt for counterexamples (COMPILER_FUZZ_RUNS=100000). */
@@ -217,16 +218,7 @@ const { expression } = fc.letrec<{ expression: string; path: string; step: strin
 // ---------------------------------------------------------------------------------------------
 // The corpus: .jsonata files, mappings in examples and tests.
 
-function files(dir: string, keep: (name: string) => boolean): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (entry.name === 'node_modules' || entry.name.startsWith('.') || entry.name === 'dist') continue;
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...files(path, keep));
-    else if (keep(entry.name)) out.push(path);
-  }
-  return out;
-}
+const files = (dir: string, keep: (name: string) => boolean): string[] => repoFiles(ROOT, dir, keep);
 
 /** Expressions in YAML: mappings, checks, meta expressions and `${! }` interpolations. */
 function yamlExpressions(text: string): string[] {

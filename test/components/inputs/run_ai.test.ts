@@ -18,7 +18,7 @@ const problems = (config: Record<string, unknown>): string => configProblems(run
 
 /** The `input.run_ai` block of the OpenMeter Run:ai doc, verbatim, with its env references filled. */
 function seedConfig(env: Record<string, string>): Record<string, unknown> {
-  const doc = readFileSync(new URL('../../../../shared/reference/seed-openmeter-runai.txt', import.meta.url), 'utf8');
+  const doc = readFileSync(new URL('../../fixtures/openmeter-runai-doc-input.yaml', import.meta.url), 'utf8');
   const yaml = /^input:\n(?: {2}.*\n)+/m.exec(doc)![0];
   const text = yaml.replace(/\$\{(\w+):([^}]*)\}/g, (_, name: string, fallback: string) => env[name] ?? fallback);
   return (parseYaml(text) as { input: { run_ai: Record<string, unknown> } }).input.run_ai;
