@@ -139,7 +139,7 @@ async function runConfig(
     logLevel: values['log.level'],
     stateDir,
   });
-  printProblems(prepared.problems);
+  printProblems(prepared.problems.filter((p) => p.severity !== 'note'));
   if (!prepared.ready) {
     const env = prepared.problems.some((p) => p.message.startsWith('required environment variables'));
     process.stderr.write(`shutting down due to config errors${env ? '; to run despite unset environment variables use --chilled' : ''}\n`);

@@ -238,34 +238,34 @@ export function getField(v: unknown, key: string): unknown {
   return null;
 }
 
-/** A value with nested NOTHING dropped and DELETED removed, ready to leave the mapping. */
-export function clean(v: unknown): unknown {
+/**
+ * A value ready to leave a mapping as JSON: DELETED and NOTHING nested in it removed, bytes as
+ * their text, timestamps as RFC 3339 strings. Returns `v` itself when nothing needs changing.
+ */
+export function cleanForOutput(v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return typeof v === 'symbol' ? null : v;
+  if (v instanceof Uint8Array) return bytesToString(v);
+  if (v instanceof Timestamp) return v.toJSON();
   if (Array.isArray(v)) {
-    let changed = false;
-    const out: unknown[] = [];
-    for (const item of v) {
-      if (item === DELETED || item === NOTHING) {
-        changed = true;
-        continue;
-      }
-      const c = clean(item);
-      if (c !== item) changed = true;
-      out.push(c);
-    }
-    return changed ? out : v;
-  }
-  if (isObject(v)) {
-    let out: Record<string, unknown> | undefined;
-    for (const key in v) {
-      const item = v[key];
-      const c = item === DELETED || item === NOTHING ? DELETED : clean(item);
-      if (c !== item) {
-        out ??= { ...v };
-        if (c === DELETED) delete out[key];
-        else out[key] = c;
-      }
+    let out: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const item = v[i];
+      const c = typeof item === 'symbol' ? DELETED : cleanForOutput(item);
+      if (c !== item && out === undefined) out = v.slice(0, i);
+      if (out !== undefined && c !== DELETED) out.push(c);
     }
     return out ?? v;
   }
-  return v;
+  let out: Record<string, unknown> | undefined;
+  const o = v as Record<string, unknown>;
+  for (const key in o) {
+    const item = o[key];
+    const c = typeof item === 'symbol' ? DELETED : cleanForOutput(item);
+    if (c !== item) {
+      out ??= { ...o };
+      if (c === DELETED) delete out[key];
+      else out[key] = c;
+    }
+  }
+  return out ?? v;
 }

@@ -3,7 +3,7 @@ import { params, type MethodSpec, type Query } from '../registry.js';
 import {
   BloblangError,
   bytesToString,
-  clean,
+  cleanForOutput,
   encoder,
   isObject,
   NOTHING,
@@ -205,7 +205,7 @@ export const CORE: Record<string, MethodSpec> = {
   format_json: {
     params: params('indent?', 'no_indent?', 'escape_html?'),
     impl: (v, [indent, noIndent]) => {
-      const value = clean(v);
+      const value = cleanForOutput(v);
       const text = noIndent === true ? toJSON(value) : JSON.stringify(JSON.parse(toJSON(value)), null, typeof indent === 'string' ? indent : '    ');
       return encoder.encode(text);
     },
