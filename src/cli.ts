@@ -24,7 +24,7 @@ Usage:
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
-  sluice map <mapping.jsonata | -e EXPR> [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
+  sluice map <mapping.jsonata | -e EXPR> [--lang auto|jsonata|bloblang] [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
 ${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL]   (what npm start runs)
   sluice --version
 `;
@@ -139,7 +139,7 @@ async function runConfig(
     logLevel: values['log.level'],
     stateDir,
   });
-  printProblems(prepared.problems);
+  printProblems(prepared.problems.filter((p) => p.severity !== 'note'));
   if (!prepared.ready) {
     const env = prepared.problems.some((p) => p.message.startsWith('required environment variables'));
     process.stderr.write(`shutting down due to config errors${env ? '; to run despite unset environment variables use --chilled' : ''}\n`);

@@ -75,7 +75,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   const problems: Problem[] = [...loaded.problems];
   for (const p of buildProblems) {
     const { line, column } = loaded.locate(p.path, p.inner);
-    problems.push({ file, line, column, path: formatPath(p.path), message: p.message, severity: 'error' });
+    problems.push({ file, line, column, path: formatPath(p.path), message: p.message, severity: p.severity ?? 'error' });
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.some((p) => p.severity === 'error')) return { loaded, problems };

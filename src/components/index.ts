@@ -6,6 +6,7 @@ import runAi from './inputs/run_ai.js';
 import schedule from './inputs/schedule.js';
 import stdin from './inputs/stdin.js';
 import archive from './processors/archive.js';
+import bloblang from './processors/bloblang.js';
 import catchProcessor from './processors/catch.js';
 import log from './processors/log.js';
 import mapping from './processors/mapping.js';
@@ -28,6 +29,7 @@ export const components: readonly ComponentSpec[] = [
   schedule,
   stdin,
   archive,
+  bloblang,
   catchProcessor,
   log,
   mapping,

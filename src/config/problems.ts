@@ -9,14 +9,14 @@ export interface Problem {
   /** `pipeline.processors[0].mapping`, or '' for the file as a whole. */
   readonly path: string;
   readonly message: string;
-  /** Warnings are printed but do not fail lint or stop `run`. */
-  readonly severity: 'error' | 'warning';
+  /** Warnings are printed but do not fail lint or stop `run`; notes are information `lint` prints. */
+  readonly severity: 'error' | 'warning' | 'note';
 }
 
 /** `file(line,col) path: message`, the one format every config problem is shown in. */
 export function formatProblem(p: Problem): string {
   const where = `${p.file}(${p.line},${p.column})`;
-  const prefix = p.severity === 'warning' ? 'warning: ' : '';
+  const prefix = p.severity === 'warning' ? 'warning: ' : p.severity === 'note' ? 'note: ' : '';
   return p.path === '' ? `${where} ${prefix}${p.message}` : `${where} ${p.path}: ${prefix}${p.message}`;
 }
 

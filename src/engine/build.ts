@@ -39,6 +39,8 @@ export interface BuildProblem {
   readonly message: string;
   /** Where in the field's text the problem is (a JSONata syntax error's line and column). */
   readonly inner?: { line: number; column: number };
+  /** A note is information for `lint`, not a problem; absent means an error. */
+  readonly severity?: 'note';
 }
 
 export interface BuiltInput {
@@ -129,6 +131,9 @@ export class PipelineBuilder {
       metrics: this.#env.metrics,
       secrets: this.#env.secrets,
       build: builder,
+      note: (message, field) => {
+        this.problems.push({ path: field ? [...path, ...parsePath(field)] : path, message, severity: 'note' });
+      },
     };
   }
 

@@ -138,6 +138,8 @@ export interface Settings {
   /** Values to scrub from every log line; components add credentials they obtain at run time. */
   readonly secrets: Secrets;
   readonly build: Builder;
+  /** Records a note for `lint` (e.g. which mapping language was detected) at this component, or at its `field`. */
+  note?(message: string, field?: string): void;
 }
 
 export interface Built {

@@ -35,6 +35,11 @@ export function useHooks(replacement: Hooks): () => void {
   };
 }
 
+/** The time and id sources in force (Bloblang's now() and uuid_v4() read the same ones). */
+export function currentHooks(): Hooks {
+  return hooks;
+}
+
 /** Returned by `$deleted()`: a mapping whose result is this drops (and acks) the message. */
 export const DELETED: Readonly<Record<string, never>> = Object.freeze({});
 
