@@ -1,0 +1,396 @@
+// Pass 2: closures.
+import { Analysis, Scope } from './analysis.js';
+import { type Node, refuse } from './ast.js';
+import { Native, apply, applyInner, fastCheck } from './calls.js';
+import { JSONATA_FUNCTIONS, fnString, truthy } from './functions.js';
+import { arithmetic, compare, includes, range } from './operators.js';
+import { type PathPlan, type Step, evaluateGroup, evaluatePath, indexFilter, nameStep, objectBuilder, predicateFilter, wildcard } from './paths.js';
+import { type Filter, type Fn, Frame, Lambda, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
+
+/** Names whose unbound value is a function: as a value they would escape into data. */
+export const FUNCTION_NAMES = new Set(JSONATA_FUNCTIONS);
+
+export class Emitter {
+  private readonly functionNames: Set<string>;
+
+  constructor(
+    private readonly analysis: Analysis,
+    private readonly callees: ReadonlyMap<string, Native>,
+  ) {
+    this.functionNames = new Set([...FUNCTION_NAMES, ...callees.keys()]);
+  }
+
+  /** A node as jsonata's evaluate() runs it: the node, its predicates, then sequence normalisation. */
+  compile(node: Node, scope: Scope): Fn {
+    const filters = node.predicate?.map((stage) => this.filter(stage.expr, scope));
+    const keepArray = node.keepArray === true;
+    // Predicates and [] see the node's result before normalisation: only without them may a
+    // variable, path or call normalise its own result (saving a closure per node).
+    const selfNormalising = filters === undefined && !keepArray && SELF_NORMALISING.has(node.type);
+    const raw = this.raw(node, scope, selfNormalising);
+    // Constants, constructors, operators (but ..) and lambdas never give a sequence; anything
+    // else may, even an unnormalised one (a tail call's result reaches a caller unnormalised).
+    const maySequence = !(
+      node.type === 'string' ||
+      node.type === 'number' ||
+      node.type === 'value' ||
+      node.type === 'unary' ||
+      node.type === 'lambda' ||
+      (node.type === 'binary' && node.value !== '..')
+    );
+    if (filters === undefined) {
+      if (!keepArray && (!maySequence || selfNormalising)) return raw;
+      return (input, frame) => norm(raw(input, frame), keepArray);
+    }
+    return (input, frame) => {
+      let result = raw(input, frame);
+      for (const filter of filters) result = filter(result, frame);
+      return norm(result, keepArray);
+    };
+  }
+
+  /** The node alone; `normalise`: a variable, path or call normalises its result too. */
+  private raw(node: Node, scope: Scope, normalise: boolean): Fn {
+    switch (node.type) {
+      case 'string':
+      case 'number':
+      case 'value': {
+        const value = node.value;
+        return () => value;
+      }
+      case 'variable':
+        return this.variable(node.value, scope, normalise);
+      case 'path':
+        return this.path(node, scope, normalise);
+      case 'binary':
+        return this.binary(node, scope);
+      case 'unary':
+        return node.value === '-' ? this.negate(node, scope) : node.value === '[' ? this.array(node, scope) : this.object(node, scope);
+      case 'wildcard':
+        return (input) => wildcard(input);
+      case 'condition':
+        return this.condition(node, scope);
+      case 'block':
+        return this.block(node, scope);
+      case 'bind':
+        return this.bind(node, scope);
+      case 'function':
+        return this.call(node, scope, undefined, normalise);
+      case 'apply':
+        return this.call(node.rhs as Node, scope, this.compile(node.lhs as Node, scope), normalise);
+      case 'lambda':
+        return this.tailCall(node, scope);
+      default:
+        return refuse(`a ${node.type} expression`);
+    }
+  }
+
+  private variable(name: string, scope: Scope, normalise: boolean): Fn {
+    const done = normalise ? normal : (value: unknown) => value;
+    if (name === '') return (input) => done(input && (input as Seq).outerWrapper ? (input as Seq)[0] : input);
+    if (name === '$') return (_input, frame) => done(frame.run.root);
+    const functionName = this.functionNames.has(name);
+    const lookup = this.lookup(name, scope, (run) => {
+      if (hasOwn(run.bindings, name)) {
+        const value = run.bindings[name];
+        return isFunction(value) ? handOver() : value;
+      }
+      return functionName ? handOver() : undefined;
+    });
+    return normalise ? (input, frame) => normal(lookup(input, frame)) : lookup;
+  }
+
+  /** A variable's value: the innermost frame that bound it at run time, else `unbound`. */
+  private lookup(name: string, scope: Scope, unbound: (run: Run) => unknown): Fn {
+    const candidates: [hops: number, slot: number][] = [];
+    let hops = 0;
+    for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
+      const slot = s.names.get(name);
+      if (slot !== undefined) candidates.push([hops, slot]);
+      if (s.materialized) hops++;
+    }
+    if (candidates.length === 0) return (_input, frame) => unbound(frame.run);
+    const [firstHops, firstSlot] = candidates[0]!;
+    if (candidates.length === 1 && firstHops === 0) {
+      return (_input, frame) => {
+        const value = frame.vars[firstSlot];
+        return value !== UNBOUND ? value : unbound(frame.run);
+      };
+    }
+    const hopsList = candidates.map(([h]) => h);
+    const slots = candidates.map(([, slot]) => slot);
+    return (_input, frame) => {
+      if (firstHops === 0) {
+        const value = frame.vars[firstSlot];
+        if (value !== UNBOUND) return value;
+      }
+      for (let c = firstHops === 0 ? 1 : 0; c < slots.length; c++) {
+        let f = frame;
+        for (let i = hopsList[c]!; i > 0; i--) f = f.parent!;
+        const value = f.vars[slots[c]!];
+        if (value !== UNBOUND) return value;
+      }
+      return unbound(frame.run);
+    };
+  }
+
+  private filter(expr: Node, scope: Scope): Filter {
+    if (expr.type === 'number') {
+      const value = expr.value as number;
+      return (input) => indexFilter(value, input);
+    }
+    const predicate = this.compile(expr, scope);
+    return (input, frame) => predicateFilter(predicate, input, frame);
+  }
+
+  private path(node: Node, scope: Scope, normalise: boolean): Fn {
+    const steps: Step[] = node.steps!.map((step, i) => ({
+      fn: step.type === 'name' ? nameStep(step.value, step.keepArray === true) : this.compile(step, scope),
+      stages: step.stages?.map((stage) => this.filter(stage.expr, scope)),
+      consarray: i === 0 && step.consarray === true,
+    }));
+    const plan: PathPlan = { steps, firstIsVariable: node.steps![0]!.type === 'variable', keepSingletonArray: node.keepSingletonArray === true };
+    const slow: Fn = normalise ? (input, frame) => normal(evaluatePath(plan, input, frame)) : (input, frame) => evaluatePath(plan, input, frame);
+    if (!normalise) return slow;
+
+    // Fast path: field names (optionally after a variable) over objects, no arrays met.
+    const simple = (step: Node) => !step.stages && !step.predicate && !step.keepArray && !step.consarray;
+    const first = node.steps![0]!;
+    const startsWithVariable = first.type === 'variable' && simple(first);
+    const rest = startsWithVariable ? node.steps!.slice(1) : node.steps!;
+    if (plan.keepSingletonArray || rest.length === 0 || !rest.every((step) => step.type === 'name' && simple(step))) return slow;
+    const names = rest.map((step) => step.value as string);
+    const start = startsWithVariable ? steps[0]!.fn : undefined;
+    return (input, frame) => {
+      let value: unknown;
+      if (start !== undefined) {
+        value = start(input, frame);
+        if (value === undefined) return undefined;
+      } else {
+        value = input;
+      }
+      if (Array.isArray(value)) return slow(input, frame);
+      for (let i = 0; i < names.length; i++) {
+        if (value === null || typeof value !== 'object') return undefined;
+        const key = names[i]!;
+        if (!hasOwn(value, key)) return undefined;
+        const object = value as Record<string, unknown> & { _jsonata_function?: unknown; _jsonata_lambda?: unknown };
+        if (object._jsonata_function === true || object._jsonata_lambda === true) return undefined;
+        value = object[key];
+        if (value === undefined) return undefined;
+        if (Array.isArray(value)) return slow(input, frame);
+      }
+      return value;
+    };
+  }
+
+  private binary(node: Node, scope: Scope): Fn {
+    const op = node.value as string;
+    const lhs = this.compile(node.lhs, scope);
+    const rhs = this.compile(node.rhs, scope);
+    switch (op) {
+      case 'and':
+        return (input, frame) => truthy(lhs(input, frame)) && truthy(rhs(input, frame));
+      case 'or':
+        return (input, frame) => truthy(lhs(input, frame)) || truthy(rhs(input, frame));
+      case '+':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l + r : arithmetic(op, l, r);
+        };
+      case '-':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l - r : arithmetic(op, l, r);
+        };
+      case '*':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l * r : arithmetic(op, l, r);
+        };
+      case '/':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l / r : arithmetic(op, l, r);
+        };
+      case '%':
+        return (input, frame) => arithmetic(op, lhs(input, frame), rhs(input, frame));
+      case '=':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return l === undefined || r === undefined ? false : isDeepEqual(l, r);
+        };
+      case '!=':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return l === undefined || r === undefined ? false : !isDeepEqual(l, r);
+        };
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        return (input, frame) => compare(op, lhs(input, frame), rhs(input, frame));
+      case '&':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          if (typeof l === 'string' && typeof r === 'string') return l + r;
+          return (l === undefined ? '' : fnString(l)!).concat(r === undefined ? '' : fnString(r)!);
+        };
+      case 'in':
+        return (input, frame) => includes(lhs(input, frame), rhs(input, frame));
+      case '..':
+        return (input, frame) => range(lhs(input, frame), rhs(input, frame));
+      default:
+        return refuse(`the ${op} operator`);
+    }
+  }
+
+  private negate(node: Node, scope: Scope): Fn {
+    const expression = this.compile(node.expression!, scope);
+    return (input, frame) => {
+      const value = expression(input, frame);
+      if (value === undefined) return undefined;
+      return isNumeric(value) ? -value : handOver();
+    };
+  }
+
+  private array(node: Node, scope: Scope): Fn {
+    const items = node.expressions!.map((item) => this.compile(item, scope));
+    const nested = node.expressions!.map((item) => item.value === '[');
+    const cons = node.consarray === true;
+    return (input, frame) => {
+      const result: unknown[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const value = items[i]!(input, frame);
+        if (value === undefined) continue;
+        if (nested[i] || !Array.isArray(value)) result.push(value);
+        else for (let k = 0; k < value.length; k++) result.push(value[k]);
+      }
+      if (cons) Object.defineProperty(result, 'cons', { enumerable: false, configurable: false, value: true });
+      return result;
+    };
+  }
+
+  private object(node: Node, scope: Scope): Fn {
+    const pairs = (node.lhs as [Node, Node][]).map(([key, value]) => [this.compile(key, scope), this.compile(value, scope)] as const);
+    const generic: Fn = (input, frame) => evaluateGroup(pairs, input, frame);
+    const keys = (node.lhs as [Node, Node][]).map(([key]) => (key.type === 'string' && !key.predicate && !key.keepArray ? (key.value as string) : undefined));
+    const literal =
+      keys.every((key) => key !== undefined && key !== '_jsonata_lambda' && key !== '_jsonata_function' && key !== '__proto__') &&
+      new Set(keys).size === keys.length;
+    if (!literal) return generic;
+    // Fast path: literal distinct keys over one (non-array) input. The object is built by a
+    // function generated for these keys, so its property stores have one shape to learn.
+    const values = pairs.map(([, value]) => value);
+    const build = objectBuilder(keys as string[]);
+    return (input, frame) => (Array.isArray(input) ? generic(input, frame) : build(values, input, frame));
+  }
+
+  private condition(node: Node, scope: Scope): Fn {
+    const condition = this.compile(node.condition!, scope);
+    const then = this.compile(node.then!, scope);
+    const otherwise = node.else === undefined ? undefined : this.compile(node.else, scope);
+    return (input, frame) => {
+      if (truthy(condition(input, frame))) return then(input, frame);
+      return otherwise === undefined ? undefined : otherwise(input, frame);
+    };
+  }
+
+  private block(node: Node, scope: Scope): Fn {
+    const inner = this.analysis.scopes.get(node)!;
+    const expressions = node.expressions!.map((expression) => this.compile(expression, inner));
+    const size = inner.materialized ? inner.names.size : 0;
+    if (expressions.length === 0) return () => undefined;
+    if (size === 0 && expressions.length === 1) return expressions[0]!;
+    return (input, frame) => {
+      const f = size > 0 ? new Frame(newVars(size), frame, frame.run) : frame;
+      let result: unknown;
+      for (let i = 0; i < expressions.length; i++) result = expressions[i]!(input, f);
+      return result;
+    };
+  }
+
+  private bind(node: Node, scope: Scope): Fn {
+    const slot = scope.names.get(node.lhs.value)!;
+    const rhs = node.rhs as Node;
+    const value = rhs.type === 'lambda' && !rhs.thunk ? this.lambda(rhs) : this.compile(rhs, scope);
+    return (input, frame) => {
+      const v = value(input, frame);
+      frame.vars[slot] = v;
+      return v;
+    };
+  }
+
+  private lambda(node: Node): Fn {
+    const inner = this.analysis.scopes.get(node)!;
+    const def: LambdaDef = {
+      arity: node.arguments!.length,
+      slots: node.arguments!.map((param) => inner.names.get(param.value)!),
+      frameSize: inner.materialized ? inner.names.size : 0,
+      signature: node.signature,
+      body: this.compile(node.body!, inner),
+    };
+    return (input, frame) => new Lambda(def, input, frame);
+  }
+
+  /** The function a call names: a lambda bound in a frame, else a binding, a registered function or a built-in. */
+  private callee(name: string, scope: Scope): Fn {
+    const native = this.callees.get(name);
+    const global = (run: Run) => (run.overrides && hasOwn(run.bindings, name) ? run.bindings[name] : native === undefined ? handOver() : native);
+    if (this.analysis.lambdaBound.has(name)) return this.lookup(name, scope, global);
+    return (_input, frame) => global(frame.run);
+  }
+
+  private argument(arg: Node, scope: Scope): Fn {
+    if (arg.type === 'lambda' && !arg.thunk) return this.lambda(arg);
+    return this.compile(arg, scope);
+  }
+
+  /** jsonata's evaluateFunction(); `first` is the left side of `~>`. */
+  private call(node: Node, scope: Scope, first: Fn | undefined, normalise: boolean): Fn {
+    const done = normalise ? normal : (value: unknown) => value;
+    const name = node.procedure!.value as string;
+    const args = node.arguments!.map((arg) => this.argument(arg, scope));
+    if (first !== undefined) args.unshift(first);
+    const argc = args.length;
+    const [a0, a1] = args;
+    const evaluateArgs: (input: unknown, frame: Frame) => unknown[] =
+      argc === 0
+        ? () => []
+        : argc === 1
+          ? (input, frame) => [a0!(input, frame)]
+          : argc === 2
+            ? (input, frame) => [a0!(input, frame), a1!(input, frame)]
+            : (input, frame) => args.map((arg) => arg(input, frame));
+    const native = this.callees.get(name);
+    if (this.analysis.lambdaBound.has(name) || native === undefined) {
+      const callee = this.callee(name, scope);
+      return (input, frame) => {
+        const proc = callee(input, frame);
+        return done(apply(proc, evaluateArgs(input, frame), input, frame.run));
+      };
+    }
+    const check = fastCheck(native, argc);
+    return (input, frame) => {
+      const run = frame.run;
+      if (run.overrides && hasOwn(run.bindings, name)) return done(apply(run.bindings[name], evaluateArgs(input, frame), input, run));
+      const values = evaluateArgs(input, frame);
+      if (check !== undefined && check(values)) return done(native.invoke(values, input, run, false));
+      return done(applyInner(native, values, input, run, false));
+    };
+  }
+
+  /** A tail call in a lambda body: the interpreter returns it as a thunk for apply()'s trampoline. */
+  private tailCall(node: Node, scope: Scope): Fn {
+    const call = node.body!;
+    const site: TailSite = { callee: this.callee(call.procedure!.value, scope), args: call.arguments!.map((arg) => this.argument(arg, scope)) };
+    return (input, frame) => new Thunk(site, input, frame);
+  }
+}
