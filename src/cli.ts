@@ -9,6 +9,7 @@ type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { stringify } from 'yaml';
 import { SIM_USAGE } from './commands/sim_usage.js';
 import { components, registry } from './components/index.js';
+import { parseDuration } from './config/duration.js';
 import { configJsonSchema } from './config/jsonschema.js';
 import { loadConfigFile } from './config/load.js';
 import { formatProblem, type Problem } from './config/problems.js';
@@ -155,7 +156,10 @@ async function runConfig(
       process.exit(1);
     }
     logger.info(`Received ${signal}, the service is closing.`);
-    stop.abort();
+    // shutdown_delay: a last chance for metrics to be scraped before the pipeline stops.
+    const delay = parseDuration(config.shutdown_delay) / 1e6;
+    if (delay > 0) setTimeout(() => stop.abort(), delay).unref();
+    else stop.abort();
     // The watchdog: a shutdown that hangs past its timeout must not keep the process alive.
     setTimeout(() => {
       logger.error('Service failed to close cleanly within the shutdown timeout, exiting forcefully.');

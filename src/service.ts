@@ -1,5 +1,7 @@
 // Loading, building and running one pipeline file: what `sluice run` and `sluice lint` share.
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { registry as defaultRegistry } from './components/index.js';
 import { parseDuration } from './config/duration.js';
@@ -8,7 +10,8 @@ import { formatPath, type Problem } from './config/problems.js';
 import type { RootConfig } from './config/root.js';
 import { startHttpServer } from './engine/http_server.js';
 import { createLogger } from './engine/logger.js';
-import { Metrics } from './engine/metrics.js';
+import { Metrics, type MetricsOptions } from './engine/metrics.js';
+import { compileExpression, DELETED } from './mapping/environment.js';
 import { buildPipeline, type Pipeline, type RunResult } from './engine/pipeline.js';
 import type { Registry } from './engine/registry.js';
 import { Secrets } from './engine/secrets.js';
@@ -34,7 +37,7 @@ export interface Prepared {
   /** Every problem: config validation, then building (bad mappings, bad cron...). */
   readonly problems: readonly Problem[];
   /** Present when there is no error among the problems. */
-  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets };
+  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets; tls?: { cert: Buffer; key: Buffer } };
 }
 
 /** Loads, validates and builds a pipeline without connecting anything: the offline half of `run`, all of `lint`. */
@@ -59,7 +62,9 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   for (const secret of loaded.secrets) secrets.add(secret);
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
   const logger = options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets);
-  const metrics = new Metrics();
+  const serviceProblems: { path: (string | number)[]; message: string; inner?: { line: number; column: number } }[] = [];
+  const metrics = new Metrics(metricsOptions(config, serviceProblems));
+  const tls = readServerTls(config, loaded.baseDir, serviceProblems);
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
     registry,
     logger,
@@ -73,13 +78,54 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
       : {}),
   });
   const problems: Problem[] = [...loaded.problems];
-  for (const p of buildProblems) {
+  for (const p of [...serviceProblems, ...buildProblems]) {
     const { line, column } = loaded.locate(p.path, p.inner);
     problems.push({ file, line, column, path: formatPath(p.path), message: p.message, severity: p.severity ?? 'error' });
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.some((p) => p.severity === 'error')) return { loaded, problems };
-  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets } };
+  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets, tls } };
+}
+
+/** The `metrics` section as the registry's options; a bad `mapping` is a problem. */
+function metricsOptions(config: RootConfig, problems: { path: (string | number)[]; message: string; inner?: { line: number; column: number } }[]): MetricsOptions {
+  const { prometheus, none, mapping } = config.metrics;
+  let rename: MetricsOptions['rename'];
+  if (mapping !== '') {
+    try {
+      const expression = compileExpression(mapping);
+      rename = async (name) => {
+        const result = await expression.evaluate(undefined, name);
+        if (result === null || result === DELETED) return null;
+        return typeof result === 'string' && result !== '' ? result : name;
+      };
+    } catch (err) {
+      const { line, column } = err as { line?: number; column?: number };
+      problems.push({ path: ['metrics', 'mapping'], message: (err as Error).message, inner: typeof line === 'number' && typeof column === 'number' ? { line, column } : undefined });
+    }
+  }
+  return {
+    none: none !== undefined,
+    histogramBuckets: prometheus?.use_histogram_timing ? prometheus.histogram_buckets : undefined,
+    processMetrics: prometheus?.add_process_metrics,
+    runtimeMetrics: prometheus?.add_go_metrics,
+    rename,
+  };
+}
+
+/** http.cert_file and key_file, read when the config is prepared so a missing file fails before anything starts. */
+function readServerTls(config: RootConfig, baseDir: string, problems: { path: (string | number)[]; message: string }[]): { cert: Buffer; key: Buffer } | undefined {
+  const { cert_file, key_file, enabled } = config.http;
+  if (!enabled || cert_file === '' || key_file === '') return undefined;
+  const read = (field: 'cert_file' | 'key_file', file: string) => {
+    try {
+      return readFileSync(resolve(baseDir, file));
+    } catch (err) {
+      problems.push({ path: ['http', field], message: `cannot read ${field}: ${(err as Error).message}` });
+      return Buffer.alloc(0);
+    }
+  };
+  return { cert: read('cert_file', cert_file), key: read('key_file', key_file) };
 }
 
 /**
@@ -88,8 +134,19 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
  */
 export async function runPrepared(ready: NonNullable<Prepared['ready']>, stop: AbortSignal): Promise<RunResult> {
   const { config, pipeline, logger, metrics } = ready;
-  const server = config.http.enabled
-    ? await startHttpServer({ address: config.http.address, metrics, statuses: () => pipeline.statuses(), version: VERSION, logger })
+  const { http } = config;
+  const server = http.enabled
+    ? await startHttpServer({
+        address: http.address,
+        metrics,
+        statuses: () => pipeline.statuses(),
+        version: VERSION,
+        logger,
+        rootPath: http.root_path,
+        tls: ready.tls,
+        basicAuth: http.basic_auth.enabled ? http.basic_auth : undefined,
+        cors: http.cors.enabled ? http.cors : undefined,
+      })
     : undefined;
   try {
     return await pipeline.run(stop);

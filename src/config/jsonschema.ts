@@ -31,7 +31,7 @@ export function configJsonSchema(registry: Registry): Schema {
 export function componentSchema(spec: ComponentSpec): Schema {
   const properties: Record<string, unknown> = {
     [spec.name]: { description: spec.summary, ...(resolveSlots(spec.schema) as Schema) },
-    label: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' },
+    label: { type: 'string', pattern: '^([a-z0-9][a-z0-9_-]*)?$' },
   };
   if (spec.kind !== 'processor') properties.processors = { type: 'array', items: { $ref: '#/definitions/processor' } };
   return { type: 'object', additionalProperties: false, required: [spec.name], properties };

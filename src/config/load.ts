@@ -10,6 +10,7 @@ import { parseDuration } from './duration.js';
 import { interpolateEnv } from './env.js';
 import { formatPath, type ConfigPath, type Problem } from './problems.js';
 import { rootSchema, type RootConfig } from './root.js';
+import { serviceProblems, serviceWarnings } from './service.js';
 
 export interface LoadOptions {
   readonly registry: Registry;
@@ -135,6 +136,11 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     report(line, column, path, message, severity);
   });
   const config = validator.validateRoot(raw);
+  if (!problems.some((p) => p.severity === 'error') && config !== undefined) {
+    const root = config as RootConfig;
+    for (const p of serviceProblems(root)) report(locateNode(p.path).line, locateNode(p.path).column, p.path, p.message);
+    for (const p of serviceWarnings(root)) report(locateNode(p.path).line, locateNode(p.path).column, p.path, p.message, 'warning');
+  }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   const failed = problems.some((p) => p.severity === 'error');
   return { file, baseDir, config: failed ? undefined : (config as RootConfig), problems, secrets: validator.secrets, locate };
@@ -257,7 +263,8 @@ class Validator {
   }
 
   #checkLabel(label: unknown, path: ConfigPath): void {
-    if (label === undefined) return;
+    // "" is Connect's default (every generated full config has `label: ""`): no label.
+    if (label === undefined || label === '') return;
     const at = [...path, 'label'];
     if (typeof label !== 'string' || !LABEL.test(label)) {
       this.report(at, 'label must be lower case letters, digits, _ and -, not starting with _ or -', false);

@@ -1,19 +1,33 @@
 import type { Schema } from '../engine/component.js';
 import { sqliteBufferSchema, type SqliteBufferConfig } from '../engine/sqlite_buffer.js';
 import { durationSchema } from './duration.js';
+import { httpSchema, metricsSchema, tracerSchema, type HttpConfig, type MetricsConfig } from './service.js';
 
 /** The validated top level of a pipeline file. Components keep their YAML shape, with defaults filled. */
-export interface RootConfig {
+interface RootSections {
   input: ComponentNode;
   pipeline: { threads: number; processors: ComponentNode[] };
   output: ComponentNode;
-  http: { enabled: boolean; address: string };
-  logger: { level: string; format: 'logfmt' | 'json'; add_timestamp: boolean; static_fields: Record<string, string> };
+  http: HttpConfig;
+  metrics: MetricsConfig;
+  logger: {
+    level: string;
+    format: 'logfmt' | 'json';
+    add_timestamp: boolean;
+    level_name: string;
+    timestamp_name: string;
+    message_name: string;
+    static_fields: Record<string, string>;
+    file: { path: string; rotate: boolean; rotate_max_age_days: number };
+  };
   shutdown_timeout: string;
+  shutdown_delay: string;
   error_handling: { strict: boolean };
-  buffer: { none?: Record<string, never>; sqlite?: SqliteBufferConfig };
+  buffer: { none?: Record<string, never>; sqlite?: SqliteBufferConfig & { pre_processors?: ComponentNode[]; post_processors?: ComponentNode[] } };
   tests?: unknown[];
 }
+
+export type RootConfig = RootSections;
 
 /** A component as written: exactly one component key, plus optional `label` and `processors`. */
 export type ComponentNode = Record<string, unknown>;
@@ -41,16 +55,9 @@ export const rootSchema: Schema = {
       },
     },
     output: { 'x-component': 'output', default: { stdout: {} }, description: 'Where messages go.' },
-    http: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      description: 'The service HTTP server: /ping, /ready, /metrics, /version.',
-      properties: {
-        enabled: { type: 'boolean', default: true },
-        address: { type: 'string', default: '0.0.0.0:4195', description: 'host:port to listen on; port 0 picks a free one.' },
-      },
-    },
+    http: httpSchema,
+    metrics: metricsSchema,
+    tracer: tracerSchema,
     logger: {
       type: 'object',
       additionalProperties: false,
@@ -63,10 +70,25 @@ export const rootSchema: Schema = {
         },
         format: { type: 'string', enum: ['logfmt', 'json'], default: 'logfmt' },
         add_timestamp: { type: 'boolean', default: true },
+        level_name: { type: 'string', default: 'level', description: 'The key of the level (json format).' },
+        timestamp_name: { type: 'string', default: 'time', description: 'The key of the timestamp.' },
+        message_name: { type: 'string', default: 'msg', description: 'The key of the message (json format).' },
+        file: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'Write logs to this file instead of stderr (rotation is not supported).',
+          properties: {
+            path: { type: 'string', default: '' },
+            rotate: { type: 'boolean', default: false },
+            rotate_max_age_days: { type: 'integer', default: 0 },
+          },
+        },
         static_fields: { type: 'object', additionalProperties: { type: 'string' }, default: { '@service': 'sluice' } },
       },
     },
     shutdown_timeout: durationSchema('How long a graceful shutdown may take before sluice closes forcefully.', '20s'),
+    shutdown_delay: durationSchema('How long to wait after SIGINT/SIGTERM before shutting down, so metrics can be scraped a last time.', '0s'),
     error_handling: {
       type: 'object',
       additionalProperties: false,
@@ -88,7 +110,14 @@ export const rootSchema: Schema = {
       description: 'Where processed messages wait for the output: none (in memory) or sqlite (durable across restarts).',
       properties: {
         none: { type: 'object', additionalProperties: false, properties: {} },
-        sqlite: sqliteBufferSchema,
+        sqlite: {
+          ...sqliteBufferSchema,
+          properties: {
+            ...(sqliteBufferSchema.properties as Schema),
+            pre_processors: { type: 'array', items: { 'x-component': 'processor' }, description: 'Processors run on messages before they are written to the buffer.' },
+            post_processors: { type: 'array', items: { 'x-component': 'processor' }, description: 'Processors run on messages read from the buffer, before the output.' },
+          },
+        },
       },
     },
     tests: { type: 'array', description: 'Unit tests for this pipeline (sluice test).' },

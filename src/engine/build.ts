@@ -154,8 +154,8 @@ export class PipelineBuilder {
   }
 }
 
-/** Runs output-level processors in front of a sink. */
-function processingSink(inner: Sink, processors: Processor[]): Sink {
+/** Runs processors in front of a sink (an output's `processors`, a buffer's `post_processors`). */
+export function processingSink(inner: Sink, processors: Processor[]): Sink {
   return {
     connect: (signal) => inner.connect(signal),
     flush: () => inner.flush(),

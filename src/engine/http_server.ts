@@ -1,6 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { accessCheck, type BasicAuth, type Cors } from './http_access.js';
 import type { Metrics } from './metrics.js';
 import type { ComponentStatus } from './pipeline.js';
 
@@ -11,6 +13,12 @@ export interface HttpServerOptions {
   readonly statuses: () => ComponentStatus[];
   readonly version: string;
   readonly logger: Logger;
+  /** Every endpoint is also served under this prefix (`/benthos/ping`); '' for none. */
+  readonly rootPath?: string;
+  /** PEM certificate and key: the server speaks HTTPS. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly basicAuth?: BasicAuth;
+  readonly cors?: Cors;
 }
 
 export interface RunningHttpServer {
@@ -25,8 +33,12 @@ export interface RunningHttpServer {
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { host, port } = splitAddress(options.address);
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+  const check = accessCheck(options.basicAuth, options.cors);
+  const root = (options.rootPath ?? '').replace(/\/+$/, '');
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (!check(req, res)) return;
+    let path = (req.url ?? '/').split('?')[0]!;
+    if (root !== '' && path.startsWith(`${root}/`)) path = path.slice(root.length);
     const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
     switch (path) {
       case '/ping':
@@ -37,7 +49,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
         return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses }));
       }
       case '/metrics':
-        options.metrics.registry.metrics().then(
+      case '/stats':
+        options.metrics.exposition().then(
           (text) => send(200, options.metrics.registry.contentType, text),
           (err: Error) => send(500, 'text/plain', err.message),
         );
@@ -47,13 +60,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       default:
         return send(404, 'text/plain', 'not found');
     }
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
   const bound = server.address() as AddressInfo;
-  const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   options.logger.info({ url }, `Listening for HTTP requests at ${url}.`);
   return {
     url,
