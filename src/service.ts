@@ -13,6 +13,7 @@ import { createLogger } from './engine/logger.js';
 import { Metrics, type MetricsOptions } from './engine/metrics.js';
 import { compileExpression, DELETED } from './mapping/environment.js';
 import { buildPipeline, type Pipeline, type RunResult } from './engine/pipeline.js';
+import type { BuildProblem } from './engine/build.js';
 import type { Registry } from './engine/registry.js';
 import { Secrets } from './engine/secrets.js';
 
@@ -62,7 +63,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   for (const secret of loaded.secrets) secrets.add(secret);
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
   const logger = options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets);
-  const serviceProblems: { path: (string | number)[]; message: string; inner?: { line: number; column: number } }[] = [];
+  const serviceProblems: BuildProblem[] = [];
   const metrics = new Metrics(metricsOptions(config, serviceProblems));
   const tls = readServerTls(config, loaded.baseDir, serviceProblems);
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
@@ -88,7 +89,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
 }
 
 /** The `metrics` section as the registry's options; a bad `mapping` is a problem. */
-function metricsOptions(config: RootConfig, problems: { path: (string | number)[]; message: string; inner?: { line: number; column: number } }[]): MetricsOptions {
+function metricsOptions(config: RootConfig, problems: BuildProblem[]): MetricsOptions {
   const { prometheus, none, mapping } = config.metrics;
   let rename: MetricsOptions['rename'];
   if (mapping !== '') {
@@ -114,7 +115,7 @@ function metricsOptions(config: RootConfig, problems: { path: (string | number)[
 }
 
 /** http.cert_file and key_file, read when the config is prepared so a missing file fails before anything starts. */
-function readServerTls(config: RootConfig, baseDir: string, problems: { path: (string | number)[]; message: string }[]): { cert: Buffer; key: Buffer } | undefined {
+function readServerTls(config: RootConfig, baseDir: string, problems: BuildProblem[]): { cert: Buffer; key: Buffer } | undefined {
   const { cert_file, key_file, enabled } = config.http;
   if (!enabled || cert_file === '' || key_file === '') return undefined;
   const read = (field: 'cert_file' | 'key_file', file: string) => {
