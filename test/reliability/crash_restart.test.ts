@@ -69,9 +69,10 @@ async function killed(proc: CliProcess): Promise<void> {
   expect(proc.child.signalCode).toBe('SIGKILL');
 }
 
+/** Where the ledger resumes: the end of its last window or gap (a run on a slow machine may itself skip windows past max_backfill). */
 const lastEnd = (dir: string): number => {
-  const { windows } = readLedger(dir);
-  return windows[windows.length - 1]!.end;
+  const { windows, gaps } = readLedger(dir);
+  return Math.max(windows[windows.length - 1]!.end, ...gaps.map((g) => g.end));
 };
 
 const sleepUntil = (at: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
