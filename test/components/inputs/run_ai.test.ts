@@ -243,7 +243,7 @@ describe('run_ai scraping', () => {
     const w = windowOf(first);
     expect(body(victimMessages[0]!).metrics.values).toEqual(expectedMetrics(sim.resource(victim)!, DEFAULT_METRICS.workload, { start: Date.parse(w.start), end: Date.parse(w.end) }).values);
     expect(await metricValue(settings.metrics, 'run_ai_resource_failures_total', { type: 'workload' })).toBe(1);
-    expect(lines.some((l) => l.includes('their windows are retried at the next scrape'))).toBe(true);
+    expect(lines.some((l) => l.includes('their windows are owed and retried with back-off'))).toBe(true);
   });
 
   it('keeps windows due when the listing fails, and scrapes them next tick', async () => {
