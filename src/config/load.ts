@@ -319,10 +319,20 @@ export function createAjv(): Ajv {
   ajv.addKeyword({ keyword: 'x-state', schemaType: 'boolean' });
   ajv.addFormat('duration', { type: 'string', validate: isDuration });
   ajv.addFormat('duration-or-empty', { type: 'string', validate: (s: string) => s === '' || isDuration(s) });
+  ajv.addFormat('signed-duration', { type: 'string', validate: isSignedDuration });
   return ajv;
 }
 
+/** A duration that is not negative: no sluice duration (a timeout, a period, an offset) means anything below zero. */
 function isDuration(text: string): boolean {
+  try {
+    return parseDuration(text) >= 0;
+  } catch {
+    return false;
+  }
+}
+
+function isSignedDuration(text: string): boolean {
   try {
     parseDuration(text);
     return true;
@@ -332,12 +342,16 @@ function isDuration(text: string): boolean {
 }
 
 function formatMessage(format: string, data: unknown): string {
-  if (format.startsWith('duration')) return `invalid duration ${JSON.stringify(data)} (expected e.g. 30s, 1m0s, 100ms, 1h2m3s)`;
+  if (format.endsWith('duration') || format.startsWith('duration')) {
+    if (typeof data === 'string' && isSignedDuration(data)) return `must not be negative, got ${data}`;
+    return `invalid duration ${JSON.stringify(data)} (expected e.g. 30s, 1m0s, 100ms, 1h2m3s)`;
+  }
   return `must be a valid ${format}`;
 }
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';
+  if (typeof value === 'number' && !Number.isFinite(value)) return `number ${value} (too large to represent)`;
   if (Array.isArray(value)) return 'array';
   return typeof value === 'object' ? 'object' : `${typeof value} ${JSON.stringify(value)}`;
 }

@@ -34,6 +34,7 @@ export const rootSchema: Schema = {
         threads: {
           type: 'integer',
           default: -1,
+          maximum: 1024,
           description: 'How many batches are processed concurrently (<= 0: one per CPU). Order is kept either way.',
         },
         processors: { type: 'array', default: [], items: { 'x-component': 'processor' } },

@@ -35,7 +35,7 @@ import { setMaxListeners } from 'node:events';
 import type { Ack, BufferPosition, Input, ReadResult, Settings } from '../../engine/component.js';
 import type { BufferState } from '../../engine/buffer_store.js';
 import { Undeliverable } from '../../engine/delivery.js';
-import { defineInput } from '../../engine/component.js';
+import { defineInput, FieldErrors } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
 import type { Counter, Gauge, Summary } from 'prom-client';
 import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
@@ -211,32 +211,57 @@ interface Compiled {
 }
 
 function compile(config: RunAiConfig): Compiled {
-  if (config.url !== '') checkUrl(config.url);
+  // Every problem is collected and reported at once, each at its field.
+  const problems: { field: string; message: string }[] = [];
+  const check = <T>(field: string, fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push({ field, message: (err as Error).message });
+      return fallback;
+    }
+  };
+  if (config.url !== '') check('url', () => checkUrl(config.url), undefined);
   const metrics = config.metrics ?? DEFAULT_METRICS[config.resource_type];
   const allowed = METRIC_TYPES[config.resource_type];
   for (const [i, type] of metrics.entries()) {
     if (!allowed.includes(type)) {
-      throw new Error(`metrics[${i}]: ${type} is not a ${config.resource_type} metric type (${config.resource_type} types: ${allowed.join(', ')})`);
+      problems.push({ field: `metrics[${i}]`, message: `${type} is not a ${config.resource_type} metric type (${config.resource_type} types: ${allowed.join(', ')})` });
     }
   }
-  const offsetNs = duration(config.metrics_offset, 'metrics_offset');
+  const schedule = check('schedule', () => compileSchedule(config.schedule), undefined);
+  const offsetNs = check('metrics_offset', () => nonNegative(config.metrics_offset, 'a negative offset ends windows in the future, so partly filled metrics would be billed'), 0);
+  const ms = (field: string, text: string): number => check(field, () => parseDuration(text) / 1e6, 0);
   const http = {
-    timeoutMs: duration(config.http.timeout, 'http.timeout') / 1e6,
+    timeoutMs: ms('http.timeout', config.http.timeout),
     retryCount: config.http.retry_count,
-    retryWaitMs: duration(config.http.retry_wait_time, 'http.retry_wait_time') / 1e6,
-    retryMaxWaitMs: duration(config.http.retry_max_wait_time, 'http.retry_max_wait_time') / 1e6,
+    retryWaitMs: ms('http.retry_wait_time', config.http.retry_wait_time),
+    retryMaxWaitMs: ms('http.retry_max_wait_time', config.http.retry_max_wait_time),
   };
-  if (http.timeoutMs <= 0) throw new Error(`http.timeout must be positive, got ${config.http.timeout}`);
-  if (http.retryWaitMs < 0) throw new Error(`http.retry_wait_time must not be negative, got ${config.http.retry_wait_time}`);
+  if (http.timeoutMs <= 0) problems.push({ field: 'http.timeout', message: `must be positive, got ${config.http.timeout}` });
+  if (http.retryWaitMs < 0) problems.push({ field: 'http.retry_wait_time', message: `must not be negative, got ${config.http.retry_wait_time}` });
   if (http.retryMaxWaitMs < http.retryWaitMs) {
-    throw new Error(`http.retry_max_wait_time (${config.http.retry_max_wait_time}) is shorter than http.retry_wait_time (${config.http.retry_wait_time})`);
+    problems.push({ field: 'http.retry_max_wait_time', message: `${config.http.retry_max_wait_time} is shorter than http.retry_wait_time (${config.http.retry_wait_time})` });
   }
   let state: Compiled['state'];
   if (config.state) {
-    const maxBackfillNs = duration(config.state.max_backfill, 'state.max_backfill');
-    if (maxBackfillNs < 0) throw new Error(`state.max_backfill must not be negative, got ${config.state.max_backfill}`);
+    const maxBackfillNs = check('state.max_backfill', () => parseDuration(config.state!.max_backfill), 0);
+    if (maxBackfillNs <= 0) {
+      problems.push({ field: 'state.max_backfill', message: `must be more than 0s, got ${config.state.max_backfill}: every window would be given up as a gap` });
+    } else if (schedule !== undefined) {
+      // Below one window, every window is older than max_backfill by the time it can be scraped: all of it would be gaps.
+      const first = schedule.next(Date.now());
+      const intervalNs = (schedule.next(first) - first) * 1e6;
+      if (maxBackfillNs < intervalNs) {
+        problems.push({
+          field: 'state.max_backfill',
+          message: `${config.state.max_backfill} is shorter than one window of the schedule (${formatDuration(intervalNs)}): every window would be given up as a gap`,
+        });
+      }
+    }
     state = { path: config.state.path, maxBackfillMs: maxBackfillNs / 1e6, maxBackfillText: formatDuration(maxBackfillNs), sync: config.state.sync };
   }
+  if (problems.length > 0) throw new FieldErrors(problems);
   return {
     maxInFlight: config.http.max_in_flight,
     url: config.url,
@@ -245,12 +270,18 @@ function compile(config: RunAiConfig): Compiled {
     resourceType: config.resource_type,
     metrics,
     pageSize: config.page_size,
-    schedule: compileSchedule(config.schedule),
+    schedule: schedule!,
     offsetMs: offsetNs / 1e6,
     offsetText: formatDuration(offsetNs),
     http,
     ...(state ? { state } : {}),
   };
+}
+
+function nonNegative(text: string, why: string): number {
+  const ns = parseDuration(text);
+  if (ns < 0) throw new Error(`must not be negative, got ${text}: ${why}`);
+  return ns;
 }
 
 function checkUrl(text: string): void {
@@ -263,13 +294,6 @@ function checkUrl(text: string): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url ${JSON.stringify(text)} must use http or https`);
 }
 
-function duration(text: string, field: string): number {
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    throw new Error(`${field}: ${(err as Error).message}`);
-  }
-}
 
 // -- the input ---------------------------------------------------------------------------------
 

@@ -75,8 +75,8 @@ describe('run_ai config', () => {
     [{ schedule: '@fortnightly' }, 'schedule "@fortnightly" is not a known descriptor'],
     [{ resource_type: 'pod', metrics: ['CPU_USAGE_CORES', 'CPU_LIMIT_CORES'] }, 'metrics[1]: CPU_LIMIT_CORES is not a pod metric type'],
     [{ resource_type: 'pod' }, ''],
-    [{ http: { timeout: '0s' } }, 'http.timeout must be positive, got 0s'],
-    [{ http: { retry_wait_time: '2s' } }, 'http.retry_max_wait_time (1s) is shorter than http.retry_wait_time (2s)'],
+    [{ http: { timeout: '0s' } }, 'http.timeout: must be positive, got 0s'],
+    [{ http: { retry_wait_time: '2s' } }, 'http.retry_max_wait_time: 1s is shorter than http.retry_wait_time (2s)'],
     [{ url: 'myorg.run.ai' }, 'url "myorg.run.ai" is not a URL (expected e.g. https://myorg.run.ai)'],
   ])('create() checks %j', async (extra, message) => {
     const config = validated({ url: 'https://x.run.ai', app_id: 'a', app_secret: 'b', ...extra });
