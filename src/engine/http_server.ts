@@ -18,16 +18,23 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+const ROUTES = new Set(['/ping', '/ready', '/metrics', '/version']);
+
 /**
  * The service endpoints Redpanda Connect users and Kubernetes probes expect:
  * `/ping` (liveness), `/ready` (200 only when input and output are connected, else 503 with
- * per-component status), `/metrics` (Prometheus), `/version`.
+ * per-component status), `/metrics` (Prometheus), `/version`. GET and HEAD only (405 otherwise).
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { host, port } = splitAddress(options.address);
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const head = req.method === 'HEAD';
+    const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) =>
+      res.writeHead(status, { 'content-type': type, ...headers }).end(head ? undefined : body);
+    if (!ROUTES.has(path)) return send(404, 'text/plain', 'not found');
+    // Every route only reads: GET and HEAD. Anything else is refused, saying what is allowed.
+    if (req.method !== 'GET' && !head) return send(405, 'text/plain', `method ${req.method ?? ''} not allowed on ${path}; use GET or HEAD`, { allow: 'GET, HEAD' });
     switch (path) {
       case '/ping':
         return send(200, 'text/plain', 'pong');
