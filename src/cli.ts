@@ -13,7 +13,7 @@ import { configJsonSchema } from './config/jsonschema.js';
 import { loadConfigFile } from './config/load.js';
 import { formatProblem, type Problem } from './config/problems.js';
 import type { Kind } from './engine/component.js';
-import { isSecretHeader } from './engine/secrets.js';
+import { isSecretHeader, redactUrl, urlHasSecrets } from './engine/secrets.js';
 import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './service.js';
 
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
@@ -216,13 +216,25 @@ async function echo(args: string[]): Promise<number> {
 }
 
 const SCRUBBED = '!!!SECRET_SCRUBBED!!!';
+/** Outside a `headers` map, keys naming a credential outright (not `client_key` or `token_url`-like settings). */
+const CREDENTIAL_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key)$|token$|secret|passw/i;
 
-/** The config with secret fields and credential headers replaced, for `echo`. */
-function scrub(value: unknown, secrets: ReadonlySet<string>, key = ''): unknown {
-  if (typeof value === 'string') return secrets.has(value) || (value !== '' && isSecretHeader(key)) ? SCRUBBED : value;
+/**
+ * The config with secret fields, credential headers (by name, or listed in a sibling
+ * `secret_headers`) and the credentials in URLs replaced, for `echo`: redacted as the logs redact.
+ * `headers` is set while inside a `headers` map: the secret names listed beside it.
+ */
+function scrub(value: unknown, secrets: ReadonlySet<string>, key = '', headers?: ReadonlySet<string>): unknown {
+  if (typeof value === 'string') {
+    const named = headers !== undefined ? isSecretHeader(key) || headers.has(key.toLowerCase()) : CREDENTIAL_FIELD.test(key);
+    if (secrets.has(value) || (value !== '' && named)) return SCRUBBED;
+    return urlHasSecrets(value) ? redactUrl(value) : value;
+  }
   if (Array.isArray(value)) return value.map((v) => scrub(v, secrets));
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets, k)]));
+  const listed = (value as Record<string, unknown>)['secret_headers'];
+  const names = new Set(Array.isArray(listed) ? listed.filter((n): n is string => typeof n === 'string').map((n) => n.toLowerCase()) : []);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets, k, k === 'headers' ? names : headers === undefined ? undefined : headers)]));
 }
 
 const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor', outputs: 'output' };

@@ -296,8 +296,12 @@ export function describeAjvError(error: ErrorObject): { path: ConfigPath; messag
     }
     case 'required':
       return { path: [...path, String(error.params.missingProperty)], message: 'field is required', key: false };
-    case 'type':
-      return { path, message: `expected ${String(error.params.type).split(',').join(' or ')}, got ${typeName(error.data)}`, key: false };
+    case 'type': {
+      // A secret field's value is never quoted, even when it has the wrong type.
+      const secret = (error.parentSchema as { 'x-secret'?: boolean } | undefined)?.['x-secret'] === true;
+      const got = secret ? (error.data === null ? 'null' : Array.isArray(error.data) ? 'array' : typeof error.data) : typeName(error.data);
+      return { path, message: `expected ${String(error.params.type).split(',').join(' or ')}, got ${got}`, key: false };
+    }
     case 'enum': {
       const allowed = error.params.allowedValues as unknown[];
       const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed.map(String)) : '';

@@ -36,6 +36,7 @@ import type { Ack, BufferPosition, Input, ReadResult, Settings } from '../../eng
 import type { BufferState } from '../../engine/buffer_store.js';
 import { Undeliverable } from '../../engine/delivery.js';
 import { defineInput, FieldErrors } from '../../engine/component.js';
+import { redactUrl } from '../../engine/secrets.js';
 import { Message } from '../../engine/message.js';
 import type { Counter, Gauge, Summary } from 'prom-client';
 import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
@@ -289,9 +290,9 @@ function checkUrl(text: string): void {
   try {
     url = new URL(text);
   } catch {
-    throw new Error(`url ${JSON.stringify(text)} is not a URL (expected e.g. https://myorg.run.ai)`);
+    throw new Error(`url ${JSON.stringify(redactUrl(text))} is not a URL (expected e.g. https://myorg.run.ai)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url ${JSON.stringify(text)} must use http or https`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url ${JSON.stringify(redactUrl(text))} must use http or https`);
 }
 
 
@@ -392,7 +393,7 @@ class RunAiInput implements Input {
     try {
       await this.#client.token(signal);
     } catch (err) {
-      throw new Error(`cannot authenticate with Run:ai at ${this.#config.url}: ${this.#scrub(err)}`);
+      throw new Error(`cannot authenticate with Run:ai at ${redactUrl(this.#config.url)}: ${this.#scrub(err)}`);
     }
     if (this.#ledger) this.#plan ??= this.#resume(this.#ledger, this.#config.state!);
     this.#loop = this.#run(this.#client, this.#stop.signal).catch((err: unknown) => {

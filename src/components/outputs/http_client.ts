@@ -15,7 +15,7 @@ import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput, type Output, type Settings } from '../../engine/component.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import type { Secrets } from '../../engine/secrets.js';
-import { isSecretHeader } from '../../engine/secrets.js';
+import { isSecretHeader, redactUrl } from '../../engine/secrets.js';
 import { compileInterpolation, type Interpolated } from '../../mapping/interpolation.js';
 import { DeliveryError, type GivenUp } from '../../engine/delivery.js';
 import type { MappingContext } from '../../mapping/environment.js';
@@ -1022,20 +1022,6 @@ function combine(failures: readonly DeliveryError[], total: number, noun: string
   const first = failures.find((f) => (f.undelivered ?? []).length > 0) ?? failures[0]!;
   const verb = undelivered.length > 0 ? 'not delivered' : 'rejected';
   return new DeliveryError(`${undelivered.length + givenUp.length} of ${total} ${noun} ${verb}: ${first.message}`, { undelivered, givenUp, cause: first });
-}
-
-function redactUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return text.replace(/\/\/[^/@]*@/, '//xxxxx@');
-  }
-  if (url.password) url.password = 'xxxxx';
-  for (const key of [...url.searchParams.keys()]) {
-    if (/token|secret|password|passwd|key|signature|sig|auth|credential/i.test(key)) url.searchParams.set(key, '[REDACTED]');
-  }
-  return url.toString();
 }
 
 function redactHeaders(

@@ -535,6 +535,17 @@ describe('http_client security', () => {
     expect(everything).not.toMatch(/(Bearer|Basic)\s+(?!\[REDACTED\])\S/);
   });
 
+  it('dumps redact headers named like credentials (auth, key, token, secret, password, cookie) and those in secret_headers', async () => {
+    const { logger, lines } = capturedLogger();
+    const sim = await simulator();
+    const headers = { 'Content-Type': 'application/json', 'X-Auth-Key': 'hdr-SECRET-1', 'X-Session-Cookie': 'hdr-SECRET-2', 'X-Db-Password': 'hdr-SECRET-3', 'X-Custom': 'hdr-SECRET-4', 'X-Team': 'billing' };
+    const output = await client({ url: sim.ingestUrl, headers, secret_headers: ['X-CUSTOM'], dump_request_log_level: 'DEBUG' }, { logger });
+    await output.write([archived([cloudEvent(1)])], never());
+    const dump = lines.map((l) => JSON.parse(l) as { msg: string; access_log?: { request: { header: Record<string, string> } } }).find((l) => l.msg === 'http request log');
+    expect(dump?.access_log?.request.header).toMatchObject({ 'x-auth-key': '[REDACTED]', 'x-session-cookie': '[REDACTED]', 'x-db-password': '[REDACTED]', 'x-custom': '[REDACTED]', 'x-team': 'billing' });
+    expect(lines.join('\n')).not.toMatch(/hdr-SECRET/);
+  });
+
   it('authenticates with basic auth and OAuth 2 client credentials, registering every credential as a secret', async () => {
     const { logger, lines } = capturedLogger();
     let tokenRequests = 0;
