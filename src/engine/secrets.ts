@@ -51,15 +51,22 @@ export function redactUrl(text: string): string {
   } catch {
     return text.replace(/\/\/[^/@\s]*@/, '//xxxxx@');
   }
-  if (url.password) url.password = 'xxxxx';
-  for (const key of [...url.searchParams.keys()]) {
-    if (SECRET_QUERY_KEY.test(key)) url.searchParams.set(key, REDACTED);
+  let changed = false;
+  if (url.password) {
+    url.password = 'xxxxx';
+    changed = true;
   }
-  return url.toString().replaceAll(encodeURIComponent(REDACTED), REDACTED);
+  for (const key of [...url.searchParams.keys()]) {
+    if (SECRET_QUERY_KEY.test(key)) {
+      url.searchParams.set(key, REDACTED);
+      changed = true;
+    }
+  }
+  // Unchanged, the text is returned as written (URL would normalise it, e.g. add a trailing slash).
+  return changed ? url.toString().replaceAll(encodeURIComponent(REDACTED), REDACTED) : text;
 }
 
 /** Whether redactUrl would change `text`: a URL with a password or a credential in its query. */
 export function urlHasSecrets(text: string): boolean {
-  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return false;
-  return redactUrl(text) !== (URL.canParse(text) ? new URL(text).toString() : text);
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text) && redactUrl(text) !== text;
 }
