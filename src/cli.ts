@@ -2,7 +2,7 @@
 // argv -> commands. The only file that prints usage and exits.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -11,7 +11,7 @@ import { SIM_USAGE } from './commands/sim_usage.js';
 import { components, registry } from './components/index.js';
 import { configJsonSchema } from './config/jsonschema.js';
 import { loadConfigFile } from './config/load.js';
-import { formatProblem, type Problem } from './config/problems.js';
+import { formatProblem, printable, type Problem } from './config/problems.js';
 import type { Kind } from './engine/component.js';
 import { isSecretHeader, redactUrl, urlHasSecrets } from './engine/secrets.js';
 import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './service.js';
@@ -188,7 +188,10 @@ async function lint(args: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** A file as is; a directory (or `dir/...`) as every .yaml/.yml below it, tests excluded. */
+/**
+ * A file as is; a directory (or `dir/...`) as every .yaml/.yml below it, tests excluded. Says on
+ * stderr which files of a directory it skipped because they are not config files.
+ */
 function expandTargets(target: string): string[] {
   const dir = target.endsWith('/...') ? target.slice(0, -4) : target;
   let stats;
@@ -198,10 +201,15 @@ function expandTargets(target: string): string[] {
     return [target];
   }
   if (!stats.isDirectory()) return [target];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f))
-    .sort()
-    .map((f) => join(dir, f));
+  const entries = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory());
+  const names = entries.map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  const skipped = names.filter((f) => !/\.ya?ml$/.test(f));
+  if (skipped.length > 0) {
+    const shown = skipped.slice(0, 10).map((f) => printable(join(dir, f)));
+    const more = skipped.length > shown.length ? `, and ${skipped.length - shown.length} more` : '';
+    process.stderr.write(`${printable(dir)}: skipped ${skipped.length} file(s) that are not config files (*.yaml, *.yml): ${shown.join(', ')}${more}\n`);
+  }
+  return names.filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f)).map((f) => join(dir, f));
 }
 
 async function echo(args: string[]): Promise<number> {

@@ -1,6 +1,6 @@
 // text -> env interpolation -> YAML -> --set overrides -> validated config with defaults.
 // Pure: reads the file and nothing else. Every problem is collected, none thrown.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, Scalar, type Document, type Node } from 'yaml';
@@ -49,10 +49,34 @@ const RESERVED: Record<Kind, readonly string[]> = {
 };
 const LABEL = /^[a-z0-9][a-z0-9_-]*$/;
 
+/** The largest config file read: a config is kilobytes; past this it is not one (or `/dev/zero`). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads at most MAX_CONFIG_BYTES of `file` (a device or pipe included) as UTF-8; throws past it
+ * without reading further.
+ */
+export function readConfigText(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_CONFIG_BYTES) throw new Error(`the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MB, the most a config may be`);
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function loadConfigFile(file: string, options: LoadOptions): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
     const problem: Problem = { file, line: 1, column: 1, path: '', message: `failed to read config: ${(err as Error).message}`, severity: 'error' };
     return { file, baseDir: dirname(resolve(file)), config: undefined, problems: [problem], secrets: [], locate: () => ({ line: 1, column: 1 }) };

@@ -1,6 +1,7 @@
 // `sluice lint` through the real CLI: every bad fixture prints exactly the lines expected, with
 // line and column computed here from the fixture's own text.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -146,6 +147,24 @@ describe('sluice lint', () => {
     const bad = fixture('wrong-type.yaml');
     const { code, stderr } = await lint(good, bad);
     expect(stderr).toBe(`${bad}(${at('wrong-type.yaml', 'three')}) input.generate.count: expected integer, got string "three"\n`);
+    expect(code).toBe(1);
+  });
+
+  it('lints only *.yaml and *.yml in a directory, naming the files it skipped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-lint-dir-'));
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'pipeline.yml'), readFileSync(join(ROOT, 'test/fixtures/lint/good.yaml')));
+    writeFileSync(join(dir, 'blob.bin'), Buffer.from([0, 1, 2, 255, 27, 91, 50, 74]));
+    writeFileSync(join(dir, 'sub', 'notes.txt'), 'not a config\n');
+    writeFileSync(join(dir, 'sub', 'pipeline_sluice_test.yaml'), 'tests: []\n');
+    const { code, stderr } = await lint(dir);
+    expect(stderr).toBe(`${dir}: skipped 2 file(s) that are not config files (*.yaml, *.yml): ${join(dir, 'blob.bin')}, ${join(dir, 'sub', 'notes.txt')}\n`);
+    expect(code).toBe(0);
+  });
+
+  it('refuses a file past the config size limit without reading it all (/dev/zero)', async () => {
+    const { code, stderr } = await lint('/dev/zero');
+    expect(stderr).toBe('/dev/zero(1,1) failed to read config: the file is larger than 4 MB, the most a config may be\n');
     expect(code).toBe(1);
   });
 
