@@ -97,6 +97,16 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       const message = `required environment variables were not set: [${[...new Set(result.missing)].join(' ')}]`;
       report(1, 1, [], message, options.chilled ? 'warning' : 'error');
     }
+    for (const literal of result.literalDefaults ?? []) {
+      const before = text.slice(0, literal.offset).split('\n');
+      report(
+        before.length,
+        before.at(-1)!.length + 1,
+        [],
+        `${literal.reference}: its default is used as written; \${${literal.inner}} inside a default is not interpolated (as in Redpanda Connect)`,
+        'warning',
+      );
+    }
   } catch (err) {
     // As in Connect, a failed decode stops the read: the text still holding `${...}` would only
     // produce misleading problems.

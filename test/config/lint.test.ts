@@ -162,6 +162,15 @@ describe('sluice lint', () => {
     expect(code).toBe(0);
   });
 
+  it('warns (exit 0) when a default holds another variable’s reference, which is not interpolated', async () => {
+    const file = fixture('literal-default.yaml');
+    const { code, stderr } = await lint(file);
+    expect(stderr).toBe(
+      `${file}(${at('literal-default.yaml', '${SLUICE')}) warning: \${SLUICE_LINT_TEST_UNSET_A:\${SLUICE_LINT_TEST_UNSET_B}}: its default is used as written; \${SLUICE_LINT_TEST_UNSET_B} inside a default is not interpolated (as in Redpanda Connect)\n`,
+    );
+    expect(code).toBe(0);
+  });
+
   it('refuses a file past the config size limit without reading it all (/dev/zero)', async () => {
     const { code, stderr } = await lint('/dev/zero');
     expect(stderr).toBe('/dev/zero(1,1) failed to read config: the file is larger than 4 MB, the most a config may be\n');
