@@ -511,7 +511,7 @@ class HttpClient implements Output {
         body,
         signal: controller.signal,
       });
-      const text = await response.body.text();
+      const text = await readAtMost(response.body, MAX_RESPONSE_BYTES);
       result = { kind: 'response', status: response.statusCode, headers: response.headers, body: text };
     } catch (err) {
       throwIfAborted(signal);
@@ -704,7 +704,7 @@ class Authorizer {
         body: form.toString(),
         signal: AbortSignal.any([signal, ...timeout]),
       });
-      text = await response.body.text();
+      text = await readAtMost(response.body, MAX_RESPONSE_BYTES);
     } catch (err) {
       throw new Error(`oauth2: token request to ${redactUrl(token_url)} failed: ${describeTransportError(err as Error)}`);
     }
@@ -1022,6 +1022,29 @@ function combine(failures: readonly DeliveryError[], total: number, noun: string
   const first = failures.find((f) => (f.undelivered ?? []).length > 0) ?? failures[0]!;
   const verb = undelivered.length > 0 ? 'not delivered' : 'rejected';
   return new DeliveryError(`${undelivered.length + givenUp.length} of ${total} ${noun} ${verb}: ${first.message}`, { undelivered, givenUp, cause: first });
+}
+
+/**
+ * The most of a response body read (1 MB): a sink's answer is a status and at most a problem
+ * document. The rest is not read (the connection is dropped), so a huge or endless answer costs
+ * no memory; what was read is kept, marked as cut.
+ */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+async function readAtMost(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    if (bytes + buffer.length > max) {
+      chunks.push(buffer.subarray(0, max - bytes));
+      body.on('error', () => undefined).destroy();
+      return `${Buffer.concat(chunks).toString('utf8')}... (answer cut at ${max} bytes)`;
+    }
+    bytes += buffer.length;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function redactHeaders(
