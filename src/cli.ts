@@ -2,7 +2,7 @@
 // argv -> commands. The only file that prints usage and exits.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
@@ -12,9 +12,9 @@ import { components, registry } from './components/index.js';
 import { parseDuration } from './config/duration.js';
 import { configJsonSchema } from './config/jsonschema.js';
 import { loadConfigFile } from './config/load.js';
-import { formatProblem, type Problem } from './config/problems.js';
+import { formatProblem, printable, type Problem } from './config/problems.js';
 import type { Kind } from './engine/component.js';
-import { isSecretHeader } from './engine/secrets.js';
+import { isSecretHeader, redactUrl, urlHasSecrets } from './engine/secrets.js';
 import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './service.js';
 
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
@@ -192,7 +192,10 @@ async function lint(args: string[]): Promise<number> {
   return failed ? 1 : 0;
 }
 
-/** A file as is; a directory (or `dir/...`) as every .yaml/.yml below it, tests excluded. */
+/**
+ * A file as is; a directory (or `dir/...`) as every .yaml/.yml below it, tests excluded. Says on
+ * stderr which files of a directory it skipped because they are not config files.
+ */
 function expandTargets(target: string): string[] {
   const dir = target.endsWith('/...') ? target.slice(0, -4) : target;
   let stats;
@@ -202,10 +205,15 @@ function expandTargets(target: string): string[] {
     return [target];
   }
   if (!stats.isDirectory()) return [target];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f))
-    .sort()
-    .map((f) => join(dir, f));
+  const entries = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory());
+  const names = entries.map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  const skipped = names.filter((f) => !/\.ya?ml$/.test(f));
+  if (skipped.length > 0) {
+    const shown = skipped.slice(0, 10).map((f) => printable(join(dir, f)));
+    const more = skipped.length > shown.length ? `, and ${skipped.length - shown.length} more` : '';
+    process.stderr.write(`${printable(dir)}: skipped ${skipped.length} file(s) that are not config files (*.yaml, *.yml): ${shown.join(', ')}${more}\n`);
+  }
+  return names.filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f)).map((f) => join(dir, f));
 }
 
 async function echo(args: string[]): Promise<number> {
@@ -220,13 +228,25 @@ async function echo(args: string[]): Promise<number> {
 }
 
 const SCRUBBED = '!!!SECRET_SCRUBBED!!!';
+/** Outside a `headers` map, keys naming a credential outright (not `client_key` or `token_url`-like settings). */
+const CREDENTIAL_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key)$|token$|secret|passw/i;
 
-/** The config with secret fields and credential headers replaced, for `echo`. */
-function scrub(value: unknown, secrets: ReadonlySet<string>, key = ''): unknown {
-  if (typeof value === 'string') return secrets.has(value) || (value !== '' && isSecretHeader(key)) ? SCRUBBED : value;
+/**
+ * The config with secret fields, credential headers (by name, or listed in a sibling
+ * `secret_headers`) and the credentials in URLs replaced, for `echo`: redacted as the logs redact.
+ * `headers` is set while inside a `headers` map: the secret names listed beside it.
+ */
+function scrub(value: unknown, secrets: ReadonlySet<string>, key = '', headers?: ReadonlySet<string>): unknown {
+  if (typeof value === 'string') {
+    const named = headers !== undefined ? isSecretHeader(key) || headers.has(key.toLowerCase()) : CREDENTIAL_FIELD.test(key);
+    if (secrets.has(value) || (value !== '' && named)) return SCRUBBED;
+    return urlHasSecrets(value) ? redactUrl(value) : value;
+  }
   if (Array.isArray(value)) return value.map((v) => scrub(v, secrets));
   if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets, k)]));
+  const listed = (value as Record<string, unknown>)['secret_headers'];
+  const names = new Set(Array.isArray(listed) ? listed.filter((n): n is string => typeof n === 'string').map((n) => n.toLowerCase()) : []);
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets, k, k === 'headers' ? names : headers === undefined ? undefined : headers)]));
 }
 
 const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor', outputs: 'output' };

@@ -86,6 +86,39 @@ logger:
     expect(stdout).not.toMatch(/abc123|t0k3n/);
   });
 
+  it('redacts as the logs do: URL passwords and credential query values, credential-named headers, secret_headers; lint never quotes a secret', async () => {
+    const file = tempFile(
+      'secrets.yaml',
+      `
+input:
+  run_ai:
+    url: http://collector:pw-SECRET-1@runai.example/?api_key=qs-SECRET-2&page=1
+    app_id: a
+    app_secret: app-SECRET-3
+output:
+  http_client:
+    url: http://user:pw-SECRET-4@ingest.example/api/v1/events?token=qs-SECRET-5&x=1
+    headers:
+      X-Auth-Key: hdr-SECRET-6
+      X-Tenant-Credential: hdr-SECRET-7
+      X-Custom: hdr-SECRET-8
+      Content-Type: application/json
+    secret_headers: [x-custom]
+`,
+    );
+    const { code, stdout } = await runCli(['echo', file]);
+    expect(code).toBe(0);
+    expect(stdout).not.toMatch(/SECRET-/);
+    const echoed = parse(stdout);
+    expect(echoed.input.run_ai.url).toBe('http://collector:xxxxx@runai.example/?api_key=[REDACTED]&page=1');
+    expect(echoed.output.http_client.url).toBe('http://user:xxxxx@ingest.example/api/v1/events?token=[REDACTED]&x=1');
+    expect(echoed.output.http_client.headers).toEqual({ 'X-Auth-Key': SCRUBBED, 'X-Tenant-Credential': SCRUBBED, 'X-Custom': SCRUBBED, 'Content-Type': 'application/json' });
+
+    const numeric = tempFile('numeric.yaml', 'input:\n  run_ai:\n    url: https://x.run.ai\n    app_id: a\n    app_secret: 90817263544\n');
+    const lint = await runCli(['lint', numeric]);
+    expect(lint.stderr).toBe(`${numeric}(5,17) input.run_ai.app_secret: expected string, got number\n`);
+  });
+
   it('its output is a config that echoes to itself', async () => {
     const dir = tempDir();
     const file = tempFile('in.yaml', `input: { generate: { mapping: '1', count: 1 } }\noutput: { drop: {} }\n`, dir);

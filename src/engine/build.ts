@@ -6,7 +6,7 @@ import type { LoggerConfig } from './logger.js';
 import { formatPath, type ConfigPath } from '../config/problems.js';
 import type { ComponentNode } from '../config/root.js';
 import type { BatchingConfig } from './batching.js';
-import type { Builder, ChildOutput, ComponentSpec, Input, Kind, Output, Processor, Settings, Submission } from './component.js';
+import { FieldErrors, type Builder, type ChildOutput, type ComponentSpec, type Input, type Kind, type Output, type Processor, type Settings, type Submission } from './component.js';
 import { allDelivered } from './delivery.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
@@ -144,6 +144,10 @@ export class PipelineBuilder {
       return component;
     } catch (err) {
       const { field, line, column } = err as { field?: string; line?: number; column?: number };
+      if (err instanceof FieldErrors) {
+        for (const p of err.problems) this.problems.push({ path: p.field ? [...path, ...parsePath(p.field)] : path, message: p.message });
+        return fallback();
+      }
       this.problems.push({
         path: field ? [...path, ...parsePath(field)] : path,
         message: (err as Error).message,

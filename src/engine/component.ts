@@ -180,6 +180,17 @@ export interface ComponentSpec<K extends Kind = Kind, C = any> {
   readonly pure?: boolean;
 }
 
+/**
+ * Thrown by create() for every problem of a config at once, each at its field (a path relative to
+ * the component, e.g. `http.timeout`; '' for the component itself), so lint reports them all.
+ */
+export class FieldErrors extends Error {
+  override readonly name = 'FieldErrors';
+  constructor(readonly problems: readonly { readonly field: string; readonly message: string }[]) {
+    super(problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('\n'));
+  }
+}
+
 export const defineInput = <C>(spec: Omit<ComponentSpec<'input', C>, 'kind'>): ComponentSpec<'input', C> => ({
   kind: 'input',
   ...spec,

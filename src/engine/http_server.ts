@@ -26,10 +26,12 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+const ROUTES = new Set(['/ping', '/ready', '/metrics', '/version']);
+
 /**
  * The service endpoints Redpanda Connect users and Kubernetes probes expect:
  * `/ping` (liveness), `/ready` (200 only when input and output are connected, else 503 with
- * per-component status), `/metrics` (Prometheus), `/version`.
+ * per-component status), `/metrics` (Prometheus), `/version`. GET and HEAD only (405 otherwise).
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { host, port } = splitAddress(options.address);
@@ -39,7 +41,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     if (!check(req, res)) return;
     let path = (req.url ?? '/').split('?')[0]!;
     if (root !== '' && path.startsWith(`${root}/`)) path = path.slice(root.length);
-    const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
+    const head = req.method === 'HEAD';
+    const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) =>
+      res.writeHead(status, { 'content-type': type, ...headers }).end(head ? undefined : body);
+    if (!ROUTES.has(path)) return send(404, 'text/plain', 'not found');
+    // Every route only reads: GET and HEAD. Anything else is refused, saying what is allowed.
+    if (req.method !== 'GET' && !head) return send(405, 'text/plain', `method ${req.method ?? ''} not allowed on ${path}; use GET or HEAD`, { allow: 'GET, HEAD' });
     switch (path) {
       case '/ping':
         return send(200, 'text/plain', 'pong');

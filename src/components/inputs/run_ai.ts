@@ -35,7 +35,8 @@ import { setMaxListeners } from 'node:events';
 import type { Ack, BufferPosition, Input, ReadResult, Settings } from '../../engine/component.js';
 import type { BufferState } from '../../engine/buffer_store.js';
 import { Undeliverable } from '../../engine/delivery.js';
-import { defineInput } from '../../engine/component.js';
+import { defineInput, FieldErrors } from '../../engine/component.js';
+import { redactUrl } from '../../engine/secrets.js';
 import { Message } from '../../engine/message.js';
 import type { Counter, Gauge, Summary } from 'prom-client';
 import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
@@ -98,6 +99,15 @@ export const MAX_ATTEMPTS = 10;
 export const MAX_DUE_WINDOWS = 120;
 /** Windows one scrape covers when it has fallen behind, so catching up stays bounded in memory. */
 export const MAX_WINDOWS_PER_SCRAPE = 4;
+/**
+ * Owed resource windows retried per scrape while Run:ai answers metrics: at least this many, or
+ * four times the resources listed, oldest first. The rest wait for the next scrape.
+ */
+export const MIN_OWED_PER_SCRAPE = 1_000;
+/** Owed resource windows retried per scrape while the last scrape's metrics all failed (an outage): probes. */
+export const OWED_PROBES = 10;
+/** The longest an owed resource window waits between retries (see owedBackoff). */
+export const OWED_MAX_BACKOFF_MS = 10 * 60_000;
 /** The shortest listing deadline, whatever the schedule. */
 export const LISTING_DEADLINE_MIN_MS = 60_000;
 /** Undelivered batches after which scraping pauses (windows stay due) until the output catches up. */
@@ -202,32 +212,57 @@ interface Compiled {
 }
 
 function compile(config: RunAiConfig): Compiled {
-  if (config.url !== '') checkUrl(config.url);
+  // Every problem is collected and reported at once, each at its field.
+  const problems: { field: string; message: string }[] = [];
+  const check = <T>(field: string, fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push({ field, message: (err as Error).message });
+      return fallback;
+    }
+  };
+  if (config.url !== '') check('url', () => checkUrl(config.url), undefined);
   const metrics = config.metrics ?? DEFAULT_METRICS[config.resource_type];
   const allowed = METRIC_TYPES[config.resource_type];
   for (const [i, type] of metrics.entries()) {
     if (!allowed.includes(type)) {
-      throw new Error(`metrics[${i}]: ${type} is not a ${config.resource_type} metric type (${config.resource_type} types: ${allowed.join(', ')})`);
+      problems.push({ field: `metrics[${i}]`, message: `${type} is not a ${config.resource_type} metric type (${config.resource_type} types: ${allowed.join(', ')})` });
     }
   }
-  const offsetNs = duration(config.metrics_offset, 'metrics_offset');
+  const schedule = check('schedule', () => compileSchedule(config.schedule), undefined);
+  const offsetNs = check('metrics_offset', () => nonNegative(config.metrics_offset, 'a negative offset ends windows in the future, so partly filled metrics would be billed'), 0);
+  const ms = (field: string, text: string): number => check(field, () => parseDuration(text) / 1e6, 0);
   const http = {
-    timeoutMs: duration(config.http.timeout, 'http.timeout') / 1e6,
+    timeoutMs: ms('http.timeout', config.http.timeout),
     retryCount: config.http.retry_count,
-    retryWaitMs: duration(config.http.retry_wait_time, 'http.retry_wait_time') / 1e6,
-    retryMaxWaitMs: duration(config.http.retry_max_wait_time, 'http.retry_max_wait_time') / 1e6,
+    retryWaitMs: ms('http.retry_wait_time', config.http.retry_wait_time),
+    retryMaxWaitMs: ms('http.retry_max_wait_time', config.http.retry_max_wait_time),
   };
-  if (http.timeoutMs <= 0) throw new Error(`http.timeout must be positive, got ${config.http.timeout}`);
-  if (http.retryWaitMs < 0) throw new Error(`http.retry_wait_time must not be negative, got ${config.http.retry_wait_time}`);
+  if (http.timeoutMs <= 0) problems.push({ field: 'http.timeout', message: `must be positive, got ${config.http.timeout}` });
+  if (http.retryWaitMs < 0) problems.push({ field: 'http.retry_wait_time', message: `must not be negative, got ${config.http.retry_wait_time}` });
   if (http.retryMaxWaitMs < http.retryWaitMs) {
-    throw new Error(`http.retry_max_wait_time (${config.http.retry_max_wait_time}) is shorter than http.retry_wait_time (${config.http.retry_wait_time})`);
+    problems.push({ field: 'http.retry_max_wait_time', message: `${config.http.retry_max_wait_time} is shorter than http.retry_wait_time (${config.http.retry_wait_time})` });
   }
   let state: Compiled['state'];
   if (config.state) {
-    const maxBackfillNs = duration(config.state.max_backfill, 'state.max_backfill');
-    if (maxBackfillNs < 0) throw new Error(`state.max_backfill must not be negative, got ${config.state.max_backfill}`);
+    const maxBackfillNs = check('state.max_backfill', () => parseDuration(config.state!.max_backfill), 0);
+    if (maxBackfillNs <= 0) {
+      problems.push({ field: 'state.max_backfill', message: `must be more than 0s, got ${config.state.max_backfill}: every window would be given up as a gap` });
+    } else if (schedule !== undefined) {
+      // Below one window, every window is older than max_backfill by the time it can be scraped: all of it would be gaps.
+      const first = schedule.next(Date.now());
+      const intervalNs = (schedule.next(first) - first) * 1e6;
+      if (maxBackfillNs < intervalNs) {
+        problems.push({
+          field: 'state.max_backfill',
+          message: `${config.state.max_backfill} is shorter than one window of the schedule (${formatDuration(intervalNs)}): every window would be given up as a gap`,
+        });
+      }
+    }
     state = { path: config.state.path, maxBackfillMs: maxBackfillNs / 1e6, maxBackfillText: formatDuration(maxBackfillNs), sync: config.state.sync };
   }
+  if (problems.length > 0) throw new FieldErrors(problems);
   return {
     maxInFlight: config.http.max_in_flight,
     url: config.url,
@@ -236,7 +271,7 @@ function compile(config: RunAiConfig): Compiled {
     resourceType: config.resource_type,
     metrics,
     pageSize: config.page_size,
-    schedule: compileSchedule(config.schedule),
+    schedule: schedule!,
     offsetMs: offsetNs / 1e6,
     offsetText: formatDuration(offsetNs),
     http,
@@ -244,23 +279,22 @@ function compile(config: RunAiConfig): Compiled {
   };
 }
 
+function nonNegative(text: string, why: string): number {
+  const ns = parseDuration(text);
+  if (ns < 0) throw new Error(`must not be negative, got ${text}: ${why}`);
+  return ns;
+}
+
 function checkUrl(text: string): void {
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    throw new Error(`url ${JSON.stringify(text)} is not a URL (expected e.g. https://myorg.run.ai)`);
+    throw new Error(`url ${JSON.stringify(redactUrl(text))} is not a URL (expected e.g. https://myorg.run.ai)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url ${JSON.stringify(text)} must use http or https`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url ${JSON.stringify(redactUrl(text))} must use http or https`);
 }
 
-function duration(text: string, field: string): number {
-  try {
-    return parseDuration(text);
-  } catch (err) {
-    throw new Error(`${field}: ${(err as Error).message}`);
-  }
-}
 
 // -- the input ---------------------------------------------------------------------------------
 
@@ -274,6 +308,8 @@ interface Job {
   readonly window: Window;
   /** Scrapes that already failed to fetch it; above 0 it is a retry of an owed resource. */
   readonly attempts: number;
+  /** Without state: not retried before this time (epoch ms). */
+  readonly notBefore?: number;
 }
 
 type Outcome = { readonly job: Job; readonly message: Message } | { readonly job: Job; readonly error: Error };
@@ -311,6 +347,8 @@ class RunAiInput implements Input {
   #due: Window[] = [];
   /** Without state: resource windows whose metrics failed, by `<id>@<window start>`, retried at the next scrape. */
   #missing = new Map<string, Job>();
+  /** False after a scrape whose metrics requests all failed: owed windows are then only probed (OWED_PROBES). */
+  #metricsAnswer = true;
   #failures: Counter;
   #abandoned: Counter;
   #skipped: Counter;
@@ -330,7 +368,7 @@ class RunAiInput implements Input {
     this.#abandoned = m.counter('run_ai_windows_abandoned_total', 'Resource windows given up after retries, or dropped while the backlog was full.', ['type', 'reason']);
     this.#skipped = m.counter('run_ai_windows_skipped_total', 'Whole windows given up (state: older than max_backfill when they could be scraped), recorded as gaps.', ['type', 'reason']);
     this.#backfilled = m.counter('run_ai_windows_backfilled_total', 'Windows scraped after a restart that were due while sluice was not running (state).', ['type']);
-    this.#owed = m.gauge('run_ai_resources_owed', 'Resource windows whose metrics failed and are still to be retried (state).', ['type']);
+    this.#owed = m.gauge('run_ai_resources_owed', 'Resource windows whose metrics failed and are still to be retried (with back-off).', ['type']);
     this.#scrapeErrors = m.counter('run_ai_scrape_errors_total', 'Scrapes whose listing failed; their windows stay due.', ['type']);
     this.#scrapeDuration = m.timer('run_ai_scrape_duration_ns', 'Duration of one scrape (listing and metrics) in nanoseconds.', ['type']);
   }
@@ -355,7 +393,7 @@ class RunAiInput implements Input {
     try {
       await this.#client.token(signal);
     } catch (err) {
-      throw new Error(`cannot authenticate with Run:ai at ${this.#config.url}: ${this.#scrub(err)}`);
+      throw new Error(`cannot authenticate with Run:ai at ${redactUrl(this.#config.url)}: ${this.#scrub(err)}`);
     }
     if (this.#ledger) this.#plan ??= this.#resume(this.#ledger, this.#config.state!);
     this.#loop = this.#run(this.#client, this.#stop.signal).catch((err: unknown) => {
@@ -705,11 +743,18 @@ class RunAiInput implements Input {
     }
     this.#reportListing(listing);
     const windows = this.#due.slice(0, MAX_WINDOWS_PER_SCRAPE);
-    const jobs = this.#ledger ? this.#owedJobs(this.#ledger) : [...this.#missing.values()];
-    if (!this.#ledger) this.#missing.clear();
+    const owedLimit = this.#metricsAnswer ? Math.max(MIN_OWED_PER_SCRAPE, 4 * listing.items.length) : OWED_PROBES;
+    const jobs = this.#ledger ? this.#owedJobs(this.#ledger, owedLimit) : this.#dueMissing(owedLimit);
+    const owedTried = jobs.length;
     for (const window of windows) for (const resource of listing.items) jobs.push({ resource, target: targetOf(type, resource), window, attempts: 0 });
     const outcomes = await Promise.all(jobs.map((job) => this.#fetch(client, job, signal)));
     if (signal.aborted) return false;
+    const answered = outcomes.some((o) => 'message' in o);
+    if (outcomes.length > 0 && answered !== this.#metricsAnswer) {
+      if (answered) this.#settings.logger.info('Run:ai answers metrics again; owed windows are retried in full');
+      else this.#settings.logger.error({ owed_tried: owedTried }, `Run:ai metrics all failed; owed windows are only probed (${OWED_PROBES} per scrape) until it answers`);
+    }
+    if (outcomes.length > 0) this.#metricsAnswer = answered;
     if (this.#ledger) this.#settleWithLedger(this.#ledger, windows, listing.items.length, outcomes);
     else this.#settle(outcomes);
     this.#due.splice(0, windows.length);
@@ -717,13 +762,26 @@ class RunAiInput implements Input {
     return windows.length > 0 || jobs.length > 0;
   }
 
-  /** The resources the ledger says are owed, as jobs of their own windows. */
-  #owedJobs(ledger: WindowLedger): Job[] {
+  /** Up to `limit` resources the ledger says are owed and due, oldest first, as jobs of their own windows. */
+  #owedJobs(ledger: WindowLedger, limit: number): Job[] {
     const type = this.#config.resourceType;
-    return ledger.missing().map((owed) => {
+    return ledger.missing({ due: Date.now(), limit }).map((owed) => {
       const resource = owed.resource as Workload | Pod;
       return { resource, target: targetOf(type, resource), window: owed.window, attempts: owed.attempts };
     });
+  }
+
+  /** Without state: up to `limit` owed jobs whose back-off has passed, oldest first; they leave `#missing`. */
+  #dueMissing(limit: number): Job[] {
+    const now = Date.now();
+    const jobs: Job[] = [];
+    for (const [key, job] of this.#missing) {
+      if (jobs.length >= limit) break;
+      if ((job.notBefore ?? 0) > now) continue;
+      jobs.push(job);
+      this.#missing.delete(key);
+    }
+    return jobs;
   }
 
   async #fetch(client: RunAiClient, job: Job, signal: AbortSignal): Promise<Outcome> {
@@ -754,7 +812,8 @@ class RunAiInput implements Input {
     }
     for (const key of [...byWindow.keys()].sort((a, b) => a - b)) this.#batches.push({ messages: byWindow.get(key)! });
     if (byWindow.size > 0) this.#notify();
-    this.#reportFailures(failed.length, examples);
+    this.#owed.set({ type: this.#config.resourceType }, this.#missing.size);
+    this.#reportFailures(failed.length, examples, this.#missing.size);
   }
 
   /**
@@ -768,7 +827,7 @@ class RunAiInput implements Input {
     const maxBackfillMs = this.#config.state!.maxBackfillMs;
     const now = Date.now();
     const batches = new Map<string, { window: Window; kind: 'window' | 'retry'; messages: Message[]; stored: StoredMessage[] }>();
-    const failed: { window: Window; resourceId: string; resource: unknown; error: string }[] = [];
+    const failed: { window: Window; resourceId: string; resource: unknown; error: string; retryAt: number }[] = [];
     const recovered: { window: Window; resourceId: string }[] = [];
     const givenUp: { window: Window; resourceId: string; reason: GapReason; detail: string }[] = [];
     const examples: { id: string; window_end: string; error: string }[] = [];
@@ -793,7 +852,7 @@ class RunAiInput implements Input {
         givenUp.push({ window: job.window, resourceId: job.resource.id, reason, detail: `after ${job.attempts + 1} attempt(s): ${error}` });
         continue;
       }
-      failed.push({ window: job.window, resourceId: job.resource.id, resource: job.resource, error });
+      failed.push({ window: job.window, resourceId: job.resource.id, resource: job.resource, error, retryAt: now + owedBackoff(job.attempts + 1, job.window) });
       if (examples.length < 3) examples.push({ id: job.resource.id, window_end: rfc3339Nano(job.window.end), error });
     }
     const ordered = [...batches.values()].sort((a, b) => a.window.start - b.window.start || (a.kind === b.kind ? 0 : a.kind === 'retry' ? -1 : 1));
@@ -817,14 +876,15 @@ class RunAiInput implements Input {
           : 'Run:ai metrics kept failing until the window was older than max_backfill; it is given up (recorded as a gap)',
       );
     }
-    this.#owed.set({ type }, ledger.missing().length);
-    this.#reportFailures(failed.length, examples);
+    const owed = ledger.owed();
+    this.#owed.set({ type }, owed);
+    this.#reportFailures(failed.length, examples, owed);
   }
 
-  #reportFailures(count: number, examples: { id: string; window_end: string; error: string }[]): void {
+  #reportFailures(count: number, examples: { id: string; window_end: string; error: string }[], owed: number): void {
     if (count === 0) return;
     this.#failures.inc({ type: this.#config.resourceType }, count);
-    this.#settings.logger.warn({ failed: count, examples }, 'Run:ai metrics failed for some resources; their windows are retried at the next scrape');
+    this.#settings.logger.warn({ failed: count, owed, examples }, 'Run:ai metrics failed for some resources; their windows are owed and retried with back-off');
   }
 
   #retryLater(job: Job, error: Error): void {
@@ -838,7 +898,7 @@ class RunAiInput implements Input {
       );
       return;
     }
-    this.#missing.set(`${job.resource.id}@${job.window.start}`, { ...job, attempts: job.attempts + 1 });
+    this.#missing.set(`${job.resource.id}@${job.window.start}`, { ...job, attempts: job.attempts + 1, notBefore: Date.now() + owedBackoff(job.attempts + 1, job.window) });
   }
 
   #reportListing(listing: Listing<Workload | Pod>): void {
@@ -890,6 +950,18 @@ function listingDeadline(schedule: Schedule): number {
   const first = schedule.next(Date.now());
   const interval = schedule.next(first) - first;
   return Math.min(DEFAULT_LIST_LIMITS.deadlineMs, Math.max(LISTING_DEADLINE_MIN_MS, interval));
+}
+
+/**
+ * How long an owed window waits after its `attempts`-th failure: none after the first (it is
+ * retried at the next scrape), then 1, 2, 4... window lengths (at least 1s), at most
+ * OWED_MAX_BACKOFF_MS. Half a window is taken off, so a retry due "in one window" is due at the
+ * next tick however long the failed scrape took.
+ */
+export function owedBackoff(attempts: number, window: { start: number; end: number }): number {
+  const base = Math.max(1000, window.end - window.start);
+  if (attempts <= 1) return 0;
+  return Math.min(OWED_MAX_BACKOFF_MS, base * 2 ** Math.min(30, attempts - 2) - base / 2);
 }
 
 function queuedOf(batch: PendingBatch): Queued {

@@ -15,7 +15,7 @@ import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput, type Output, type Settings } from '../../engine/component.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import type { Secrets } from '../../engine/secrets.js';
-import { isSecretHeader } from '../../engine/secrets.js';
+import { isSecretHeader, redactUrl } from '../../engine/secrets.js';
 import { compileInterpolation, type Interpolated } from '../../mapping/interpolation.js';
 import { DeliveryError, type GivenUp } from '../../engine/delivery.js';
 import type { MappingContext } from '../../mapping/environment.js';
@@ -511,7 +511,7 @@ class HttpClient implements Output {
         body,
         signal: controller.signal,
       });
-      const text = await response.body.text();
+      const text = await readAtMost(response.body, MAX_RESPONSE_BYTES);
       result = { kind: 'response', status: response.statusCode, headers: response.headers, body: text };
     } catch (err) {
       throwIfAborted(signal);
@@ -704,7 +704,7 @@ class Authorizer {
         body: form.toString(),
         signal: AbortSignal.any([signal, ...timeout]),
       });
-      text = await response.body.text();
+      text = await readAtMost(response.body, MAX_RESPONSE_BYTES);
     } catch (err) {
       throw new Error(`oauth2: token request to ${redactUrl(token_url)} failed: ${describeTransportError(err as Error)}`);
     }
@@ -1024,18 +1024,27 @@ function combine(failures: readonly DeliveryError[], total: number, noun: string
   return new DeliveryError(`${undelivered.length + givenUp.length} of ${total} ${noun} ${verb}: ${first.message}`, { undelivered, givenUp, cause: first });
 }
 
-function redactUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return text.replace(/\/\/[^/@]*@/, '//xxxxx@');
+/**
+ * The most of a response body read (1 MB): a sink's answer is a status and at most a problem
+ * document. The rest is not read (the connection is dropped), so a huge or endless answer costs
+ * no memory; what was read is kept, marked as cut.
+ */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+async function readAtMost(body: Dispatcher.ResponseData['body'], max: number): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    if (bytes + buffer.length > max) {
+      chunks.push(buffer.subarray(0, max - bytes));
+      body.on('error', () => undefined).destroy();
+      return `${Buffer.concat(chunks).toString('utf8')}... (answer cut at ${max} bytes)`;
+    }
+    bytes += buffer.length;
+    chunks.push(buffer);
   }
-  if (url.password) url.password = 'xxxxx';
-  for (const key of [...url.searchParams.keys()]) {
-    if (/token|secret|password|passwd|key|signature|sig|auth|credential/i.test(key)) url.searchParams.set(key, '[REDACTED]');
-  }
-  return url.toString();
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function redactHeaders(

@@ -75,8 +75,8 @@ describe('run_ai config', () => {
     [{ schedule: '@fortnightly' }, 'schedule "@fortnightly" is not a known descriptor'],
     [{ resource_type: 'pod', metrics: ['CPU_USAGE_CORES', 'CPU_LIMIT_CORES'] }, 'metrics[1]: CPU_LIMIT_CORES is not a pod metric type'],
     [{ resource_type: 'pod' }, ''],
-    [{ http: { timeout: '0s' } }, 'http.timeout must be positive, got 0s'],
-    [{ http: { retry_wait_time: '2s' } }, 'http.retry_max_wait_time (1s) is shorter than http.retry_wait_time (2s)'],
+    [{ http: { timeout: '0s' } }, 'http.timeout: must be positive, got 0s'],
+    [{ http: { retry_wait_time: '2s' } }, 'http.retry_max_wait_time: 1s is shorter than http.retry_wait_time (2s)'],
     [{ url: 'myorg.run.ai' }, 'url "myorg.run.ai" is not a URL (expected e.g. https://myorg.run.ai)'],
   ])('create() checks %j', async (extra, message) => {
     const config = validated({ url: 'https://x.run.ai', app_id: 'a', app_secret: 'b', ...extra });
@@ -243,7 +243,7 @@ describe('run_ai scraping', () => {
     const w = windowOf(first);
     expect(body(victimMessages[0]!).metrics.values).toEqual(expectedMetrics(sim.resource(victim)!, DEFAULT_METRICS.workload, { start: Date.parse(w.start), end: Date.parse(w.end) }).values);
     expect(await metricValue(settings.metrics, 'run_ai_resource_failures_total', { type: 'workload' })).toBe(1);
-    expect(lines.some((l) => l.includes('their windows are retried at the next scrape'))).toBe(true);
+    expect(lines.some((l) => l.includes('their windows are owed and retried with back-off'))).toBe(true);
   });
 
   it('keeps windows due when the listing fails, and scrapes them next tick', async () => {
