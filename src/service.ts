@@ -1,5 +1,4 @@
 // Loading, building and running one pipeline file: what `sluice run` and `sluice lint` share.
-import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import { registry as defaultRegistry } from './components/index.js';
 import { parseDuration } from './config/duration.js';
@@ -12,8 +11,9 @@ import { Metrics } from './engine/metrics.js';
 import { buildPipeline, type Pipeline, type RunResult } from './engine/pipeline.js';
 import type { Registry } from './engine/registry.js';
 import { Secrets } from './engine/secrets.js';
+import { VERSION } from './version.js';
 
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export { VERSION };
 
 export interface PrepareOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;

@@ -1,8 +1,11 @@
 // The CLI's commands as users type them: echo, list, --version, usage errors, and the flags of
 // run that change what runs (-e, -s, --chilled, --output).
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { components, registry } from '../src/components/index.js';
@@ -195,6 +198,29 @@ describe('sluice usage', () => {
     const { code, stdout } = await runCli(['--version']);
     expect(stdout).toBe(`${VERSION}\n`);
     expect(code).toBe(0);
+  });
+
+  it('-v is --version, and bin/sluice (the checkout\'s CLI) runs it', async () => {
+    const [short, bin] = await Promise.all([
+      runCli(['-v']),
+      promisify(execFile)(fileURLToPath(new URL('../bin/sluice', import.meta.url)), ['--version']),
+    ]);
+    expect(short).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    expect(bin.stdout).toBe(`${VERSION}\n`);
+  });
+
+  it('--help on every command prints its own usage to stdout, exit 0, and runs nothing', async () => {
+    const commands = [['run'], ['lint'], ['echo'], ['list'], ['test'], ['map'], ['demo'], ['sim'], ['sim', 'runai'], ['sim', 'openmeter'], ['sim', 'kubernetes']];
+    const results = await Promise.all(commands.map((command) => runCli([...command, '--help'])));
+    results.forEach(({ code, stdout, stderr }, i) => {
+      const name = commands[i]!.join(' ');
+      expect({ name, code, stderr }).toEqual({ name, code: 0, stderr: '' });
+      expect(stdout).toMatch(new RegExp(`^Usage:\\s+sluice ${name} `, 'm'));
+      // Only this command's usage: no other command's line.
+      const other = ['run', 'lint', 'echo', 'list', 'test', 'map', 'demo', 'sim'].filter((c) => c !== commands[i]![0]);
+      expect(stdout).not.toMatch(new RegExp(`sluice (${other.join('|')}) `));
+    });
+    expect((await runCli(['run', 'x.yaml', '-h'])).code).toBe(0);
   });
 
   it('an unknown command exits 1 with usage, without a stack trace', async () => {
