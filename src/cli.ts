@@ -26,6 +26,18 @@ ${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL] 
   sluice <command> --help
 `;
 
+/** What must happen before an early exit (the dry run's throwaway state folder is removed). */
+const beforeEarlyExit: (() => void)[] = [];
+
+// A closed stdout (`sluice run p.yaml | head -2`) ends the process at once and quietly, with exit
+// code 0, as `head` expects of the command before it. What was read but not yet written is not
+// acknowledged: a durable input (a buffer, run_ai's ledger) sends it again on the next run.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  for (const cleanup of beforeEarlyExit) cleanup();
+  process.exit(0);
+});
+
 /** An error meant for the user: printed as one line, no stack. */
 class UsageError extends Error {}
 
@@ -143,6 +155,7 @@ async function run(args: string[]): Promise<number> {
   const dryRun = values.output !== undefined;
   const stateDir = values['state-dir'] !== undefined ? resolve(values['state-dir']) : dryRun ? mkdtempSync(join(tmpdir(), 'sluice-dry-run-')) : undefined;
   const throwaway = dryRun && values['state-dir'] === undefined ? stateDir : undefined;
+  if (throwaway) beforeEarlyExit.push(() => rmSync(throwaway, { recursive: true, force: true }));
   try {
     return await runConfig(positionals[0]!, values, stateDir, dryRun);
   } finally {
