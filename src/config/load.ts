@@ -32,6 +32,12 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** The validated config; present only when no error was found. */
   readonly config: RootConfig | undefined;
+  /**
+   * The config as far as validation got, defaults filled, even when it found errors: what lint
+   * builds to find the problems only building finds (a JSONata syntax error) in the same pass.
+   * Undefined when the text is not YAML.
+   */
+  readonly candidate?: unknown;
   readonly problems: readonly Problem[];
   /** Values of fields marked `x-secret`, to scrub from logs and `echo`. */
   readonly secrets: readonly string[];
@@ -137,7 +143,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   const config = validator.validateRoot(raw);
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   const failed = problems.some((p) => p.severity === 'error');
-  return { file, baseDir, config: failed ? undefined : (config as RootConfig), problems, secrets: validator.secrets, locate };
+  return { file, baseDir, config: failed ? undefined : (config as RootConfig), candidate: config, problems, secrets: validator.secrets, locate };
 }
 
 const COMPILED = new WeakMap<Registry, { ajv: Ajv; compiled: Map<Schema, ValidateFunction> }>();
