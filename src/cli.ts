@@ -178,7 +178,8 @@ async function runConfig(
   });
   await printProblems(prepared.problems);
   if (!prepared.ready) {
-    const env = prepared.problems.some((p) => p.message.startsWith('required environment variables'));
+    // The hint only where it helps: with --chilled, unset variables are warnings already.
+    const env = prepared.problems.some((p) => p.severity === 'error' && p.message.startsWith('required environment variables'));
     process.stderr.write(`shutting down due to config errors${env ? '; to run despite unset environment variables use --chilled' : ''}\n`);
     return 1;
   }

@@ -2,6 +2,7 @@
 // run that change what runs (-e, -s, --chilled, --output).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -253,6 +254,27 @@ describe('sluice run', () => {
     expect(chilled.stderr.split('\n')[0]).toBe(`${file}(1,1) warning: required environment variables were not set: [SLUICE_CLI_TEST_WORD]`);
     expect(chilled.code).toBe(0);
     expect(readFileSync(join(dir, 'configured.jsonl'), 'utf8')).toBe('{"word":""}\n{"word":""}\n');
+    expect(refused.stderr).toMatch(/use --chilled/);
+
+    // Refused with --chilled for another reason: no hint to use the flag already given.
+    const other = await runCli(['run', file, '--chilled', ...NO_HTTP, '-s', 'pipeline.threads=many']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/pipeline\.threads: expected integer/);
+    expect(other.stderr).not.toMatch(/--chilled/);
+  });
+
+  it('names the http.address setting when its port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(taken.address() as AddressInfo).port}`;
+    try {
+      const { code, stderr } = await runCli(['run', wordPipeline(tempDir()), '--chilled', '-s', `http.address=${address}`]);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`http.address ${address}: the address is already in use; set another address (-s http.address=`);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      taken.close();
+    }
   });
 
   it('-e sets variables from a dotenv file, overriding the process environment', async () => {

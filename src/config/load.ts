@@ -302,8 +302,13 @@ export function describeAjvError(error: ErrorObject): { path: ConfigPath; messag
     }
     case 'required':
       return { path: [...path, String(error.params.missingProperty)], message: 'field is required', key: false };
-    case 'type':
+    case 'type': {
+      // `timeout: 5`: a duration needs its unit, and the message shows the value with one.
+      if (String(error.parentSchema?.['format'] ?? '').startsWith('duration') && typeof error.data === 'number') {
+        return { path, message: `expected a duration such as "${error.data}s", got number ${error.data}`, key: false };
+      }
       return { path, message: `expected ${String(error.params.type).split(',').join(' or ')}, got ${typeName(error.data)}`, key: false };
+    }
     case 'enum': {
       const allowed = error.params.allowedValues as unknown[];
       const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed.map(String)) : '';

@@ -40,6 +40,8 @@ describe('sluice lint', () => {
     ],
     ['wrong-type.yaml', (f, n) => [`${f}(${at(n, 'three')}) input.generate.count: expected integer, got string "three"`]],
     ['bad-duration.yaml', (f, n) => [`${f}(${at(n, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`]],
+    // A number where a duration is expected: the unit is what is missing.
+    ['duration-number.yaml', (f, n) => [`${f}(${at(n, '5\n')}) shutdown_timeout: expected a duration such as "5s", got number 5`]],
     [
       'enum.yaml',
       (f, n) => [`${f}(${at(n, 'WARM')}) pipeline.processors[0].log.level: "WARM" is not one of ${LEVELS} (did you mean WARN?)`],
