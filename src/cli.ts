@@ -6,16 +6,11 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { stringify } from 'yaml';
 import { SIM_USAGE } from './commands/sim_usage.js';
-import { components, registry } from './components/index.js';
-import { parseDuration } from './config/duration.js';
-import { configJsonSchema } from './config/jsonschema.js';
-import { loadConfigFile } from './config/load.js';
-import { formatProblem, printable, type Problem } from './config/problems.js';
+import { printable, type Problem } from './config/problems.js';
 import type { Kind } from './engine/component.js';
-import { isSecretHeader, redactUrl, urlHasSecrets } from './engine/secrets.js';
-import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './service.js';
+import { VERSION } from './version.js';
+// Everything else is imported by the command that needs it: `--version` and `--help` load nothing.
 
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
@@ -27,14 +22,51 @@ Usage:
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
   sluice map <mapping.jsonata | -e EXPR> [--lang auto|jsonata|bloblang] [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
 ${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL]   (what npm start runs)
-  sluice --version
+  sluice --version | -v
+  sluice <command> --help
 `;
+
+/** What must happen before an early exit (the dry run's throwaway state folder is removed). */
+const beforeEarlyExit: (() => void)[] = [];
+
+// A closed stdout (`sluice run p.yaml | head -2`) ends the process at once and quietly, with exit
+// code 0, as `head` expects of the command before it. What was read but not yet written is not
+// acknowledged: a durable input (a buffer, run_ai's ledger) sends it again on the next run.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  for (const cleanup of beforeEarlyExit) cleanup();
+  process.exit(0);
+});
 
 /** An error meant for the user: printed as one line, no stack. */
 class UsageError extends Error {}
 
+/** What each command does, after its usage line(s), for `sluice <command> --help`. */
+const HELP: Record<string, string> = {
+  run: 'Runs a pipeline until its input is exhausted or SIGINT/SIGTERM, then drains. Exit 0 on a clean end, 1 on config errors or a forced end.\n--output swaps the output for a dry run, whose buffer and input state live in a throwaway folder unless --state-dir.',
+  lint: 'Checks config files offline (every problem of a file in one pass): file(line,col) path: message. Exit 1 if any error.',
+  echo: 'Prints the config as sluice reads it: environment resolved, defaults filled, secrets scrubbed.',
+  list: 'Lists the components, or prints the JSON Schema of config files (--format jsonschema).',
+  demo: 'Runs the Run:ai collector against simulated Run:ai and OpenMeter on loopback, printing what each customer is billed.',
+  sim: 'Starts a simulator on loopback and prints the environment to point a pipeline at it.',
+};
+
+/** The usage lines of `command` (and `sub`, for sim) from USAGE, then what it does. */
+function commandHelp(command: string, sub: string | undefined): string {
+  const prefix = `  sluice ${command}${command === 'sim' && sub && !sub.startsWith('-') ? ` ${sub}` : ''} `;
+  const lines = USAGE.split('\n').filter((l) => l.startsWith(prefix) || l === prefix.trimEnd());
+  return `Usage:\n${lines.join('\n')}\n\n${HELP[command]}\n`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  // `sluice <command> --help` (test and map print their own, longer help).
+  const end = args.indexOf('--');
+  const flags = end === -1 ? args : args.slice(0, end);
+  if (command !== undefined && HELP[command] && (flags.includes('--help') || flags.includes('-h'))) {
+    process.stdout.write(commandHelp(command, args[0]));
+    return 0;
+  }
   switch (command) {
     case 'run':
       return run(args);
@@ -54,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return (await import('./commands/demo.js')).demoCommand(args);
     case '--version':
+    case '-v':
     case 'version':
       process.stdout.write(`${VERSION}\n`);
       return 0;
@@ -102,7 +135,8 @@ function outputOverride(spec: string | undefined): string[] {
   throw new UsageError(`--output takes stdout, drop or file:PATH, not ${JSON.stringify(spec)}`);
 }
 
-function printProblems(problems: readonly Problem[]): void {
+async function printProblems(problems: readonly Problem[]): Promise<void> {
+  const { formatProblem } = await import('./config/problems.js');
   for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
 }
 
@@ -121,6 +155,7 @@ async function run(args: string[]): Promise<number> {
   const dryRun = values.output !== undefined;
   const stateDir = values['state-dir'] !== undefined ? resolve(values['state-dir']) : dryRun ? mkdtempSync(join(tmpdir(), 'sluice-dry-run-')) : undefined;
   const throwaway = dryRun && values['state-dir'] === undefined ? stateDir : undefined;
+  if (throwaway) beforeEarlyExit.push(() => rmSync(throwaway, { recursive: true, force: true }));
   try {
     return await runConfig(positionals[0]!, values, stateDir, dryRun);
   } finally {
@@ -134,15 +169,17 @@ async function runConfig(
   stateDir: string | undefined,
   dryRun: boolean,
 ): Promise<number> {
+  const [{ preparePipeline, runPrepared, shutdownTimeoutMs }, { parseDuration }] = await Promise.all([import('./service.js'), import('./config/duration.js')]);
   const prepared = preparePipeline(file, {
     set: [...(values.set ?? []), ...outputOverride(values.output)],
     chilled: values.chilled,
     logLevel: values['log.level'],
     stateDir,
   });
-  printProblems(prepared.problems.filter((p) => p.severity !== 'note'));
+  await printProblems(prepared.problems.filter((p) => p.severity !== 'note'));
   if (!prepared.ready) {
-    const env = prepared.problems.some((p) => p.message.startsWith('required environment variables'));
+    // The hint only where it helps: with --chilled, unset variables are warnings already.
+    const env = prepared.problems.some((p) => p.severity === 'error' && p.message.startsWith('required environment variables'));
     process.stderr.write(`shutting down due to config errors${env ? '; to run despite unset environment variables use --chilled' : ''}\n`);
     return 1;
   }
@@ -183,10 +220,11 @@ async function runConfig(
 async function lint(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { 'skip-env-var-check': { type: 'boolean', default: false } });
   if (positionals.length === 0) throw new UsageError(`lint takes at least one file\n\n${USAGE}`);
+  const { preparePipeline } = await import('./service.js');
   let failed = false;
   for (const file of positionals.flatMap(expandTargets)) {
     const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'] });
-    printProblems(problems);
+    await printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
   }
   return failed ? 1 : 0;
@@ -220,33 +258,17 @@ async function echo(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, CONFIG_OPTIONS);
   if (positionals.length !== 1) throw new UsageError(`echo takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
+  const [{ loadConfigFile }, { registry }, { scrubConfig }, { stringify }] = await Promise.all([
+    import('./config/load.js'),
+    import('./components/index.js'),
+    import('./config/scrub.js'),
+    import('yaml'),
+  ]);
   const loaded = loadConfigFile(positionals[0]!, { registry, set: values.set, chilled: true });
-  printProblems(loaded.problems);
+  await printProblems(loaded.problems);
   if (!loaded.config) return 1;
-  process.stdout.write(stringify(scrub(loaded.config, new Set(loaded.secrets))));
+  process.stdout.write(stringify(scrubConfig(loaded.config, new Set(loaded.secrets))));
   return 0;
-}
-
-const SCRUBBED = '!!!SECRET_SCRUBBED!!!';
-/** Outside a `headers` map, keys naming a credential outright (not `client_key` or `token_url`-like settings). */
-const CREDENTIAL_FIELD = /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key)$|token$|secret|passw/i;
-
-/**
- * The config with secret fields, credential headers (by name, or listed in a sibling
- * `secret_headers`) and the credentials in URLs replaced, for `echo`: redacted as the logs redact.
- * `headers` is set while inside a `headers` map: the secret names listed beside it.
- */
-function scrub(value: unknown, secrets: ReadonlySet<string>, key = '', headers?: ReadonlySet<string>): unknown {
-  if (typeof value === 'string') {
-    const named = headers !== undefined ? isSecretHeader(key) || headers.has(key.toLowerCase()) : CREDENTIAL_FIELD.test(key);
-    if (secrets.has(value) || (value !== '' && named)) return SCRUBBED;
-    return urlHasSecrets(value) ? redactUrl(value) : value;
-  }
-  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets));
-  if (value === null || typeof value !== 'object') return value;
-  const listed = (value as Record<string, unknown>)['secret_headers'];
-  const names = new Set(Array.isArray(listed) ? listed.filter((n): n is string => typeof n === 'string').map((n) => n.toLowerCase()) : []);
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets, k, k === 'headers' ? names : headers === undefined ? undefined : headers)]));
 }
 
 const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor', outputs: 'output' };
@@ -255,10 +277,13 @@ async function list(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { format: { type: 'string', default: 'text' } });
   for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors or outputs, not ${JSON.stringify(p)}`);
   const kinds = (positionals.length > 0 ? positionals : Object.keys(KIND_OF)).map((p) => KIND_OF[p]!);
+  const { components, registry } = await import('./components/index.js');
   switch (values.format) {
-    case 'jsonschema':
+    case 'jsonschema': {
+      const { configJsonSchema } = await import('./config/jsonschema.js');
       process.stdout.write(`${JSON.stringify(configJsonSchema(registry), null, 2)}\n`);
       return 0;
+    }
     case 'json': {
       const out = Object.fromEntries(kinds.map((k) => [`${k}s`, components.filter((c) => c.kind === k).map((c) => c.name).sort()]));
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -7,17 +7,19 @@ import { registry as defaultRegistry } from './components/index.js';
 import { parseDuration } from './config/duration.js';
 import { loadConfigFile, loadConfigText, type LoadedConfig } from './config/load.js';
 import { formatPath, type Problem } from './config/problems.js';
-import type { RootConfig } from './config/root.js';
+import type { ComponentNode, RootConfig } from './config/root.js';
 import { startHttpServer } from './engine/http_server.js';
 import { createLogger } from './engine/logger.js';
 import { Metrics, type MetricsOptions } from './engine/metrics.js';
 import { compileExpression, DELETED } from './mapping/environment.js';
+import { PipelineBuilder } from './engine/build.js';
 import { buildPipeline, type Pipeline, type RunResult } from './engine/pipeline.js';
 import type { BuildProblem } from './engine/build.js';
 import type { Registry } from './engine/registry.js';
 import { Secrets } from './engine/secrets.js';
+import { VERSION } from './version.js';
 
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export { VERSION };
 
 export interface PrepareOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -57,7 +59,7 @@ export function preparePipelineText(text: string, file: string, options: Prepare
 
 function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: PrepareOptions): Prepared {
   const file = loaded.file;
-  if (!loaded.config) return { loaded, problems: loaded.problems };
+  if (!loaded.config) return { loaded, problems: [...loaded.problems, ...buildProblemsDespite(loaded, registry)].sort((a, b) => a.line - b.line || a.column - b.column) };
   const config = loaded.config;
   const secrets = new Secrets();
   for (const secret of loaded.secrets) secrets.add(secret);
@@ -127,6 +129,44 @@ function readServerTls(config: RootConfig, baseDir: string, problems: BuildProbl
     }
   };
   return { cert: read('cert_file', cert_file), key: read('key_file', key_file) };
+}
+
+/**
+ * The problems building finds (bad mappings, bad cron...) in a config that has errors already, so
+ * that every problem of a file is reported in one pass. Each part is built on its own and nothing
+ * is connected or opened; a problem at or around a path that already has one is left out, since
+ * it would only restate it.
+ */
+function buildProblemsDespite(loaded: LoadedConfig, registry: Registry): Problem[] {
+  const candidate = loaded.candidate as Partial<Record<'input' | 'output', unknown>> & { pipeline?: { processors?: unknown } } | undefined;
+  if (candidate === null || typeof candidate !== 'object') return [];
+  const builder = new PipelineBuilder({
+    registry,
+    logger: pino({ level: 'silent' }),
+    metrics: new Metrics(),
+    secrets: new Secrets(),
+    baseDir: loaded.baseDir,
+    strict: false,
+  });
+  const attempt = (build: () => unknown) => {
+    try {
+      build();
+    } catch {
+      // A part too broken to build: validation has said why.
+    }
+  };
+  if (candidate.input) attempt(() => builder.input(candidate.input as ComponentNode, ['input']));
+  if (Array.isArray(candidate.pipeline?.processors)) {
+    candidate.pipeline.processors.forEach((node, i) => attempt(() => builder.processor(node as ComponentNode, ['pipeline', 'processors', i])));
+  }
+  if (candidate.output) attempt(() => builder.sink(candidate.output as ComponentNode, ['output']));
+  void builder.closeProcessors();
+  const known = loaded.problems.filter((p) => p.severity === 'error' && p.path !== '').map((p) => p.path);
+  const related = (a: string, b: string) => a === b || (a.startsWith(b) && /^[.[]/.test(a.slice(b.length))) || (b.startsWith(a) && /^[.[]/.test(b.slice(a.length)));
+  return builder.problems
+    .map((p) => ({ p, path: formatPath(p.path) }))
+    .filter(({ path }) => !known.some((k) => related(path, k)))
+    .map(({ p, path }) => ({ file: loaded.file, ...loaded.locate(p.path, p.inner), path, message: p.message, severity: 'error' as const }));
 }
 
 /**

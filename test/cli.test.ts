@@ -1,8 +1,12 @@
 // The CLI's commands as users type them: echo, list, --version, usage errors, and the flags of
 // run that change what runs (-e, -s, --chilled, --output).
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { components, registry } from '../src/components/index.js';
@@ -230,6 +234,29 @@ describe('sluice usage', () => {
     expect(code).toBe(0);
   });
 
+  it('-v is --version, and bin/sluice (the checkout\'s CLI) runs it', async () => {
+    const [short, bin] = await Promise.all([
+      runCli(['-v']),
+      promisify(execFile)(fileURLToPath(new URL('../bin/sluice', import.meta.url)), ['--version']),
+    ]);
+    expect(short).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    expect(bin.stdout).toBe(`${VERSION}\n`);
+  });
+
+  it('--help on every command prints its own usage to stdout, exit 0, and runs nothing', async () => {
+    const commands = [['run'], ['lint'], ['echo'], ['list'], ['test'], ['map'], ['demo'], ['sim'], ['sim', 'runai'], ['sim', 'openmeter'], ['sim', 'kubernetes']];
+    const results = await Promise.all(commands.map((command) => runCli([...command, '--help'])));
+    results.forEach(({ code, stdout, stderr }, i) => {
+      const name = commands[i]!.join(' ');
+      expect({ name, code, stderr }).toEqual({ name, code: 0, stderr: '' });
+      expect(stdout).toMatch(new RegExp(`^Usage:\\s+sluice ${name} `, 'm'));
+      // Only this command's usage: no other command's line.
+      const other = ['run', 'lint', 'echo', 'list', 'test', 'map', 'demo', 'sim'].filter((c) => c !== commands[i]![0]);
+      expect(stdout).not.toMatch(new RegExp(`sluice (${other.join('|')}) `));
+    });
+    expect((await runCli(['run', 'x.yaml', '-h'])).code).toBe(0);
+  });
+
   it('an unknown command exits 1 with usage, without a stack trace', async () => {
     const { code, stdout, stderr } = await runCli(['frobnicate']);
     expect(stderr).toMatch(/^unknown command "frobnicate"\n/);
@@ -260,6 +287,27 @@ describe('sluice run', () => {
     expect(chilled.stderr.split('\n')[0]).toBe(`${file}(1,1) warning: required environment variables were not set: [SLUICE_CLI_TEST_WORD]`);
     expect(chilled.code).toBe(0);
     expect(readFileSync(join(dir, 'configured.jsonl'), 'utf8')).toBe('{"word":""}\n{"word":""}\n');
+    expect(refused.stderr).toMatch(/use --chilled/);
+
+    // Refused with --chilled for another reason: no hint to use the flag already given.
+    const other = await runCli(['run', file, '--chilled', ...NO_HTTP, '-s', 'pipeline.threads=many']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/pipeline\.threads: expected integer/);
+    expect(other.stderr).not.toMatch(/--chilled/);
+  });
+
+  it('names the http.address setting when its port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(taken.address() as AddressInfo).port}`;
+    try {
+      const { code, stderr } = await runCli(['run', wordPipeline(tempDir()), '--chilled', '-s', `http.address=${address}`]);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`http.address ${address}: the address is already in use; set another address (-s http.address=`);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      taken.close();
+    }
   });
 
   it('-e sets variables from a dotenv file, overriding the process environment', async () => {

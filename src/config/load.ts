@@ -33,6 +33,12 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** The validated config; present only when no error was found. */
   readonly config: RootConfig | undefined;
+  /**
+   * The config as far as validation got, defaults filled, even when it found errors: what lint
+   * builds to find the problems only building finds (a JSONata syntax error) in the same pass.
+   * Undefined when the text is not YAML.
+   */
+  readonly candidate?: unknown;
   readonly problems: readonly Problem[];
   /** Values of fields marked `x-secret`, to scrub from logs and `echo`. */
   readonly secrets: readonly string[];
@@ -177,7 +183,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   const failed = problems.some((p) => p.severity === 'error');
-  return { file, baseDir, config: failed ? undefined : (config as RootConfig), problems, secrets: validator.secrets, locate };
+  return { file, baseDir, config: failed ? undefined : (config as RootConfig), candidate: config, problems, secrets: validator.secrets, locate };
 }
 
 const COMPILED = new WeakMap<Registry, { ajv: Ajv; compiled: Map<Schema, ValidateFunction> }>();
@@ -338,6 +344,10 @@ export function describeAjvError(error: ErrorObject): { path: ConfigPath; messag
     case 'required':
       return { path: [...path, String(error.params.missingProperty)], message: 'field is required', key: false };
     case 'type': {
+      // `timeout: 5`: a duration needs its unit, and the message shows the value with one.
+      if (String(error.parentSchema?.['format'] ?? '').startsWith('duration') && typeof error.data === 'number') {
+        return { path, message: `expected a duration such as "${error.data}s", got number ${error.data}`, key: false };
+      }
       // A secret field's value is never quoted, even when it has the wrong type.
       const secret = (error.parentSchema as { 'x-secret'?: boolean } | undefined)?.['x-secret'] === true;
       const got = secret ? (error.data === null ? 'null' : Array.isArray(error.data) ? 'array' : typeof error.data) : typeName(error.data);

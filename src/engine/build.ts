@@ -79,12 +79,14 @@ export class PipelineBuilder {
   }
 
   processors(nodes: readonly ComponentNode[], path: ConfigPath): Processor[] {
-    return nodes.map((node, i) => {
-      const at = [...path, i];
-      const { type, spec, label, config } = splitComponent(this.#env.registry, 'processor', node);
-      const processor = this.#create(spec, config, [...at, type], label, FAILED_PROCESSOR);
-      return this.#env.observe ? this.#env.observe(processor, label, formatPath(at)) : observed(processor, this.#env.metrics, label, formatPath(at));
-    });
+    return nodes.map((node, i) => this.processor(node, [...path, i]));
+  }
+
+  /** One processor at `path` (e.g. `pipeline.processors[2]`). */
+  processor(node: ComponentNode, path: ConfigPath): Processor {
+    const { type, spec, label, config } = splitComponent(this.#env.registry, 'processor', node);
+    const processor = this.#create(spec, config, [...path, type], label, FAILED_PROCESSOR);
+    return this.#env.observe ? this.#env.observe(processor, label, formatPath(path)) : observed(processor, this.#env.metrics, label, formatPath(path));
   }
 
   /** An output with its processors, batching policy and max_in_flight in front. */
@@ -105,7 +107,15 @@ export class PipelineBuilder {
       const batchingPath = [...componentPath, 'batching'];
       const problem = Batcher.problem(batching);
       if (problem) this.problems.push({ path: batchingPath, message: problem });
-      sink = new Batcher(sink as Writer, batching, this.processors(batching.processors as ComponentNode[], [...batchingPath, 'processors']), context);
+      const batchProcessors = this.processors(batching.processors as ComponentNode[], [...batchingPath, 'processors']);
+      try {
+        sink = new Batcher(sink as Writer, batching, batchProcessors, context);
+      } catch (err) {
+        // A `check` that does not compile: reported at the field, with its position in the expression.
+        const { line, column } = err as { line?: number; column?: number };
+        const inner = typeof line === 'number' && typeof column === 'number' ? { line, column } : undefined;
+        this.problems.push({ path: [...batchingPath, 'check'], message: (err as Error).message, inner });
+      }
     }
     if (processors.length > 0) sink = processingSink(sink, this.processors(processors, [...path, 'processors']));
     return sink;

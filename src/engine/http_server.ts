@@ -70,7 +70,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // The setting to change, not only the errno: 4195 is taken by any other sluice already running.
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message;
+      reject(new Error(`http.address ${options.address}: ${why}; set another address (-s http.address=127.0.0.1:4196) or turn the server off (-s http.enabled=false)`));
+    });
     server.listen(port, host, () => resolve());
   });
   const bound = server.address() as AddressInfo;

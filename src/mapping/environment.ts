@@ -63,6 +63,8 @@ export interface CompiledExpression {
   readonly source: string;
   /** True when the expression runs as compiled JavaScript; false when it runs in the JSONata interpreter. */
   readonly compiled: boolean;
+  /** Whether it names a field anywhere (`gpu`, `a.b`): such an expression finds nothing in a body that is not a JSON object. */
+  readonly readsFields: boolean;
   /** Why the expression runs in the interpreter (`compile: false`, or what the compiler does not cover). */
   readonly interpretedBecause?: string;
   /**
@@ -104,10 +106,12 @@ export function compileExpression(source: string, options: CompileOptions = {}):
     }
   };
   const compilation = options.compile === false ? { ok: false as const, reason: 'compile: false' } : compileToJavaScript(expression.ast(), COMPILER_OPTIONS);
+  const readsFields = namesAField(expression.ast());
   if (!compilation.ok) {
     return {
       source,
       compiled: false,
+      readsFields,
       interpretedBecause: compilation.reason,
       evaluate: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
       evaluateSync: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
@@ -128,9 +132,18 @@ export function compileExpression(source: string, options: CompileOptions = {}):
   return {
     source,
     compiled: true,
+    readsFields,
     evaluate: async (context, input) => evaluateSync(context, input),
     evaluateSync,
   };
+}
+
+/** Whether a JSONata parse tree holds a field name step anywhere. */
+function namesAField(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(namesAField);
+  if (node === null || typeof node !== 'object') return false;
+  if ((node as { type?: unknown }).type === 'name') return true;
+  return Object.values(node).some(namesAField);
 }
 
 /** One evaluation's view of the message, and the $uuid_v4() ids it drew (for a re-evaluation to replay). */

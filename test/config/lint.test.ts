@@ -13,6 +13,10 @@ const DIR = relative(process.cwd(), join(ROOT, 'test/fixtures/lint')) || '.';
 const fixture = (name: string) => join(DIR, name);
 const text = (name: string) => readFileSync(join(ROOT, 'test/fixtures/lint', name), 'utf8');
 
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The line of the first `needle` in fixture `name`. */
+const line = (name: string, needle: string): string => at(name, needle).split(',')[0]!;
+
 /** `line,col` (1-based) of the `nth` occurrence of `needle` in the fixture. */
 function at(name: string, needle: string, nth = 1): string {
   const source = text(name);
@@ -39,6 +43,8 @@ describe('sluice lint', () => {
     ],
     ['wrong-type.yaml', (f, n) => [`${f}(${at(n, 'three')}) input.generate.count: expected integer, got string "three"`]],
     ['bad-duration.yaml', (f, n) => [`${f}(${at(n, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`]],
+    // A number where a duration is expected: the unit is what is missing.
+    ['duration-number.yaml', (f, n) => [`${f}(${at(n, '5\n')}) shutdown_timeout: expected a duration such as "5s", got number 5`]],
     [
       'enum.yaml',
       (f, n) => [`${f}(${at(n, 'WARM')}) pipeline.processors[0].log.level: "WARM" is not one of ${LEVELS} (did you mean WARN?)`],
@@ -110,10 +116,13 @@ describe('sluice lint', () => {
     expect(stderr.split('\n')).toEqual([
       `${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_A]`,
       `${f}(${at(name, 'csv')}) output.stdout.codec: "csv" is not one of "lines"`,
+      // Problems only building finds (JSONata syntax) come in the same pass as the schema's.
+      expect.stringMatching(new RegExp(`^${escape(f)}\\(${line(name, 'size >')},\\d+\\) output\\.stdout\\.batching\\.check: JSONata syntax error at line 1, column \\d+: `)),
       `${f}(${at(name, 'many')}) pipeline.threads: expected integer, got string "many"`,
       `${f}(${at(name, 'Bad-Label')}) pipeline.processors[0].label: label must be lower case letters, digits, _ and -, not starting with _ or -`,
       // A missing field is located at the object that lacks it.
       `${f}(${at(name, '{}')}) pipeline.processors[1].archive.format: field is required`,
+      expect.stringMatching(new RegExp(`^${escape(f)}\\(${line(name, '"gpu"')},\\d+\\) pipeline\\.processors\\[2\\]\\.mapping: JSONata syntax error at line 1, column \\d+: `)),
       `${f}(${at(name, 'cout')}) input.generate.cout: unknown field (did you mean count?)`,
       `${f}(${at(name, 'loggr')}) loggr: unknown field (did you mean logger?)`,
       '',

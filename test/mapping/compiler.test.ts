@@ -16,6 +16,8 @@ import { repoFiles } from '../support/repo_files.js';
 const ROOT = join(import.meta.dirname, '../..');
 /** Generated expressions per run; raise it to hunt for counterexamples (COMPILER_FUZZ_RUNS=100000). */
 const FUZZ_RUNS = Number(process.env.COMPILER_FUZZ_RUNS ?? 2500);
+/** The property tests take ~6 s of CPU each: a deadline for a machine whose cores are shared, not a wait. */
+const CPU_BOUND_TIMEOUT_MS = 120_000;
 
 // ---------------------------------------------------------------------------------------------
 // Comparing results.
@@ -457,7 +459,7 @@ describe('the JSONata compiler', () => {
     }
     // Every expression of the corpus compiles.
     expect([...corpus.keys()].filter((name) => !compiledSources.has(name))).toEqual([]);
-  });
+  }, CPU_BOUND_TIMEOUT_MS);
 
   it('gives the interpreter’s results for generated expressions over random documents', async () => {
     const tally = newTally();
@@ -490,7 +492,7 @@ describe('the JSONata compiler', () => {
         { numRuns: 30 },
       );
     }
-  });
+  }, CPU_BOUND_TIMEOUT_MS);
 
   it('keeps shrunk counterexamples as regression cases', async () => {
     const cases: [string, unknown][] = [
