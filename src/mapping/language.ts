@@ -6,7 +6,7 @@
 //   a MAPPING is Bloblang when one of its statements (at the start of a line, outside strings
 //   and brackets) is a Bloblang assignment or declaration: `root = ...`, `root.a.b = ...`,
 //   `this.x = ...`, `meta k = ...`, `meta = ...`, `@k = ...`, `let x = ...`, `map name {`,
-//   `import "..."`, `from "..."`; or when it is a Bloblang query (below). Otherwise JSONata.
+//   `import "..."`, `from "..."`, `if <query> {`; or when it is a Bloblang query (below). Otherwise JSONata.
 //   a QUERY is Bloblang when, outside strings, it calls a function without JSONata's `$`
 //   (`meta("k")`, `content()`, `error()`), reads `@metadata`, starts a path with `this` or
 //   `root`, or uses a lambda `->`. Otherwise JSONata. Text both languages read alike (a
@@ -59,6 +59,7 @@ const STATEMENT = [
   /^let\s+("[^"]*"|\w+)\s*=(?!=)/,
   /^map\s+\w+\s*\{/,
   /^(import|from)\s+"/,
+  /^if\s.*\{$/,
 ];
 
 /** The language a `mapping` text is written in (see the file comment for the rule). */
@@ -67,14 +68,16 @@ export function detectMappingLanguage(source: string): Language {
   // Statements start lines; the text of strings is blank in `scanned`, so read keys from the source.
   let depth = 0;
   let lineStart = 0;
+  let depthAtStart = 0;
   for (let i = 0; i <= scanned.length; i++) {
     const c = scanned[i];
     if (i === scanned.length || c === '\n') {
-      if (depth === 0) {
+      if (depthAtStart === 0) {
         const line = source.slice(lineStart, i).trim();
         if (STATEMENT.some((re) => re.test(line))) return 'bloblang';
       }
       lineStart = i + 1;
+      depthAtStart = depth;
     } else if (c === '(' || c === '[' || c === '{') depth++;
     else if (c === ')' || c === ']' || c === '}') depth = Math.max(0, depth - 1);
   }

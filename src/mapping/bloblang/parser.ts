@@ -287,6 +287,10 @@ class Parser {
       const seg = this.#next();
       if (seg.kind === 'ident' && this.#atPunct('(')) {
         expr = { kind: 'method', target: expr, name: seg.text, args: this.#args(), at: seg.offset };
+      } else if (seg.kind === 'punct' && seg.text === '-' && this.#peek().kind === 'number') {
+        const index = `-${this.#next().text}`;
+        if (expr.kind === 'get') expr = { ...expr, path: [...expr.path, index] };
+        else expr = { kind: 'get', target: expr, path: [index], at: expr.at };
       } else if (seg.kind === 'ident' || seg.kind === 'string' || seg.kind === 'number') {
         if (expr.kind === 'get') expr = { ...expr, path: [...expr.path, seg.text] };
         else expr = { kind: 'get', target: expr, path: [seg.text], at: expr.at };
@@ -484,11 +488,12 @@ class Parser {
         value = this.#expression();
       }
       cases.push({ pattern, value });
+      const newline = this.#peek().kind === 'newline';
       this.#skipNewlines();
       if (this.#atPunct(',')) {
         this.#next();
         this.#skipNewlines();
-      } else if (!this.#atPunct('}')) {
+      } else if (!this.#atPunct('}') && !newline) {
         throw this.#unexpected(this.#peek(), 'a new line, , or } after the match case');
       }
     }
