@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { metadataString } from '../../engine/message.js';
 import { formatQuantity, parseQuantity } from '../../kubernetes/quantity.js';
 import { params, type FunctionSpec } from './registry.js';
-import { BloblangError, DELETED, getString, NOTHING, Timestamp, toText, bytesToString, getField } from './values.js';
+import { BloblangError, bytesToString, DELETED, Failure, getField, getString, NOTHING, Timestamp, toText, typeError } from './values.js';
 import { splitPath } from './methods/core.js';
 
 const counters = new Map<string, number>();
@@ -119,7 +119,8 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = Object.freeze({
   resource_quantity: {
     params: params('value'),
     impl: ([value]) => {
-      const text = value instanceof Uint8Array ? bytesToString(value) : getString(value, 'argument');
+      if (typeof value !== 'string' && !(value instanceof Uint8Array)) return new Failure(() => typeError('string', value, 'argument'));
+      const text = typeof value === 'string' ? value : bytesToString(value);
       if (text === '') return 0;
       try {
         return formatQuantity(parseQuantity(text));

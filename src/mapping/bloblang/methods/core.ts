@@ -5,6 +5,7 @@ import {
   bytesToString,
   cleanForOutput,
   encoder,
+  Failure,
   isObject,
   NOTHING,
   toJSON,
@@ -76,6 +77,7 @@ function withDefault(target: Thunk, args: unknown[], convert: (v: unknown) => un
     if (hasDefault) return args[0];
     throw err;
   }
+  if (v instanceof Failure) return hasDefault ? args[0] : v;
   const converted = v === null ? undefined : convert(v);
   if (converted !== undefined) return converted;
   if (hasDefault) return args[0];
@@ -87,11 +89,13 @@ export const CORE: Record<string, MethodSpec> = {
     params: params('fallback^'),
     lazyTarget: true,
     impl: (target, [fallback], site) => {
+      let v: unknown;
       try {
-        return (target as Thunk)();
+        v = (target as Thunk)();
       } catch (err) {
         return (fallback as Query)((err as Error).message, site);
       }
+      return v instanceof Failure ? (fallback as Query)(v.error().message, site) : v;
     },
   },
   or: {
@@ -104,6 +108,7 @@ export const CORE: Record<string, MethodSpec> = {
       } catch (err) {
         return (fallback as Query)((err as Error).message, site);
       }
+      if (v instanceof Failure) return (fallback as Query)(v.error().message, site);
       return v === null || v === NOTHING ? (fallback as Query)(null, site) : v;
     },
   },
