@@ -12,6 +12,7 @@
 //   `root`, or uses a lambda `->`. Otherwise JSONata. Text both languages read alike (a
 //   literal, `"a" == "b"`) runs as JSONata, with the same result.
 import { Message } from '../engine/message.js';
+import { lintMapping } from './bloblang/lint.js';
 import { compileBloblangMapping, compileBloblangQuery, BloblangSyntaxError, DELETED as BLOBLANG_DELETED, NOTHING, plain } from './bloblang/index.js';
 import { bodyOf, compileExpression, currentHooks, DELETED, MappingSyntaxError, type CompileOptions, type CompiledExpression, type MappingContext } from './environment.js';
 
@@ -167,11 +168,19 @@ export function compileBloblangExpression(source: string): CompiledExpression & 
   };
 }
 
-/** A Bloblang syntax error as the MappingSyntaxError every sluice caller reports with file(line,col). */
+/**
+ * A Bloblang syntax error as the MappingSyntaxError every sluice caller reports with file(line,col);
+ * the other syntax errors found in the same pass, and lint warnings on what could be read, ride
+ * along in `more` (each reported at its own line).
+ */
 export function asSyntaxError(err: unknown): unknown {
   if (!(err instanceof BloblangSyntaxError)) return err;
-  const hint = err.hint ? ` (${err.hint})` : '';
-  return new MappingSyntaxError(`Bloblang syntax error at line ${err.line}, column ${err.column}: ${err.message.replace(/^line \d+ char \d+: /, '')}${hint}`, err.line, err.column);
+  const text = (e: BloblangSyntaxError) => `Bloblang syntax error at line ${e.line}, column ${e.column}: ${e.message.replace(/^line \d+ char \d+: /, '')}${e.hint ? ` (${e.hint})` : ''}`;
+  const more = [
+    ...err.others.map((o) => ({ message: text(o), line: o.line, column: o.column })),
+    ...(err.partial ? lintMapping(err.source, err.partial).map((w) => ({ ...w, severity: 'warning' as const })) : []),
+  ];
+  return Object.assign(new MappingSyntaxError(text(err), err.line, err.column), { more });
 }
 
 const EMPTY_CONTEXT: MappingContext = { message: Message.fromJSON(null), batch: [], index: 0 };

@@ -24,7 +24,7 @@ describe('bloblang processor and mapping in Bloblang', () => {
 
   it('detects Bloblang in mapping, notes it for lint, and lang: jsonata forces JSONata', () => {
     const notes: string[] = [];
-    const settings = testSettings({ note: (message, field) => notes.push(`${field ?? ''}: ${message}`) });
+    const settings = testSettings({ note: (message, options) => notes.push(`${options?.field ?? ''}: ${message}`) });
     const detected = mapping.create({ expression: 'root.n = this.n + 1' }, settings);
     const [batch] = detected.process([Message.fromJSON({ n: 1 })]) as Message[][];
     expect(batch![0]!.json()).toEqual({ n: 2 });
