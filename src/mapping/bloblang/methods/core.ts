@@ -230,9 +230,10 @@ export const CORE: Record<string, MethodSpec> = {
   not_empty: {
     params: [],
     impl: (v, _a, site) => {
-      const empty = v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0) || (v instanceof Uint8Array && v.length === 0);
-      if (empty) throw new BloblangError(`${site.label}: value is empty`);
-      if (v === null) throw typeError('string, array or object', v, site.label);
+      const type = typeof v === 'string' ? 'string' : Array.isArray(v) ? 'array' : isObject(v) ? 'object' : undefined;
+      if (type === undefined) throw typeError('string, array or object', v, site.label);
+      const empty = v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
+      if (empty) throw new BloblangError(`${site.label}: ${type} value is empty`);
       return v;
     },
   },
