@@ -2,6 +2,7 @@
 import { parseDuration } from '../../../config/duration.js';
 import { params, type MethodSpec } from '../registry.js';
 import { BloblangError, getNumber, getString, Timestamp, typeError } from '../values.js';
+import { toInt } from './core.js';
 import { formatLayout, parseLayout, RFC3339_NANO } from './golayout.js';
 
 /** A timestamp from a timestamp, an RFC 3339 string or unix seconds (as Connect's IGetTimestamp). */
@@ -78,6 +79,9 @@ export const TIME: Record<string, MethodSpec> = {
       return Math.sign(n) * Math.round(Math.abs(n)) + 0;
     },
   },
+  bitwise_and: { params: params('value'), impl: (v, [x], site) => Number(BigInt(toInt(v, site.label)) & BigInt(toInt(x, 'value'))) },
+  bitwise_or: { params: params('value'), impl: (v, [x], site) => Number(BigInt(toInt(v, site.label)) | BigInt(toInt(x, 'value'))) },
+  bitwise_xor: { params: params('value'), impl: (v, [x], site) => Number(BigInt(toInt(v, site.label)) ^ BigInt(toInt(x, 'value'))) },
   floor: { params: [], impl: (v, _a, site) => Math.floor(getNumber(v, site.label)) },
   ceil: { params: [], impl: (v, _a, site) => Math.ceil(getNumber(v, site.label)) },
   abs: { params: [], impl: (v, _a, site) => Math.abs(getNumber(v, site.label)) },
