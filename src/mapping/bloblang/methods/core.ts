@@ -114,12 +114,21 @@ export const CORE: Record<string, MethodSpec> = {
   },
   not_null: {
     params: params('message?'),
-    impl: (v, [message]) => {
-      if (v === null) throw new BloblangError(typeof message === 'string' ? message : 'value is null');
+    impl: (v, [message], site) => {
+      if (v === null) throw new BloblangError(`${site.label}: ${typeof message === 'string' ? message : 'value is null'}`);
       return v;
     },
   },
   type: { params: [], impl: (v) => typeOf(v) },
+  array: { params: [], impl: (v) => (Array.isArray(v) ? v : [v]) },
+  not: {
+    params: [],
+    impl: (v, _a, site) => {
+      if (typeof v !== 'boolean') throw typeError('bool', v, site.label);
+      return !v;
+    },
+  },
+  map: { params: params('query!'), impl: (v, [q], site) => (q as Query)(v, site) },
   string: { params: [], impl: (v) => toText(v) },
   bytes: { params: [], impl: (v) => (v instanceof Uint8Array ? v : encoder.encode(toText(v))) },
   number: {
