@@ -7,7 +7,7 @@ import { FUNCTIONS } from './functions.js';
 import { syntaxError } from './lexer.js';
 import { METHODS } from './methods/index.js';
 import type { CallSite, Captures, MethodSpec, ParamSpec, Query, Run } from './registry.js';
-import { BloblangError, bytesToString, DELETED, equal, Failure, getBool, getField, getNumber, isObject, NOTHING, Timestamp, typeOf } from './values.js';
+import { BloblangError, bytesToString, copyObject, DELETED, equal, Failure, getBool, getField, getNumber, isObject, NOTHING, Timestamp, typeOf } from './values.js';
 
 export type Fn = (ctx: unknown, run: Run, caps: Captures | undefined) => unknown;
 export type StatementFn = (ctx: unknown, run: Run) => void;
@@ -126,7 +126,7 @@ export class Compiler {
       }
       case 'meta': {
         const key = e.key;
-        if (key === '') return (_ctx, run) => ({ ...run.meta });
+        if (key === '') return (_ctx, run) => copyObject(run.meta);
         return (_ctx, run) => run.meta[key] ?? null;
       }
       case 'get':
@@ -483,7 +483,7 @@ function setPath(target: unknown, path: string[], i: number, v: unknown): unknow
     }
     return copy;
   }
-  const copy: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  const copy: Record<string, unknown> = isObject(target) ? copyObject(target) : {};
   if (i === path.length - 1) {
     if (v === DELETED) delete copy[key];
     else copy[key] = v;
@@ -496,13 +496,13 @@ function setPath(target: unknown, path: string[], i: number, v: unknown): unknow
 function assignMeta(run: Run, key: string | undefined, v: unknown): void {
   if (key === undefined) {
     if (v === DELETED) run.meta = {};
-    else if (isObject(v)) run.meta = { ...v };
+    else if (isObject(v)) run.meta = copyObject(v);
     else throw new BloblangError(`setting root meta object requires object value, received: ${typeOf(v)}`);
     run.metaOwned = true;
     return;
   }
   if (!run.metaOwned) {
-    run.meta = { ...run.meta };
+    run.meta = copyObject(run.meta);
     run.metaOwned = true;
   }
   if (v === DELETED || v === null) delete run.meta[key];

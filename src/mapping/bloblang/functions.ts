@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import { metadataString } from '../../engine/message.js';
 import { formatQuantity, parseQuantity } from '../../kubernetes/quantity.js';
 import { params, type FunctionSpec } from './registry.js';
-import { BloblangError, bytesToString, DELETED, Failure, getField, getString, NOTHING, Timestamp, toText, typeError } from './values.js';
+import { BloblangError, bytesToString, copyObject, DELETED, Failure, getField, getString, NOTHING, Timestamp, toText, typeError } from './values.js';
 import { splitPath, toInt } from './methods/core.js';
 
 const counters = new Map<string, number>();
@@ -43,7 +43,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = Object.freeze({
     impure: true,
     impl: ([key], site) => {
       const { metadata } = site.run.context.message;
-      if (key === undefined) return { ...metadata };
+      if (key === undefined) return copyObject(metadata);
       return metadata[toText(key)] ?? null;
     },
   },

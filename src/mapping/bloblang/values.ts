@@ -225,6 +225,16 @@ export function equal(a: unknown, b: unknown): boolean {
   }
 }
 
+/**
+ * A shallow copy of an object to add keys to. (V8 makes `{ ...o }` followed by new keys about 40
+ * times slower than copying key by key into a fresh object.)
+ */
+export function copyObject(o: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k in o) out[k] = o[k];
+  return out;
+}
+
 /** Go's value.IGetNumber: numbers only (no strings). */
 export function getNumber(v: unknown, from?: string): number {
   if (typeof v === 'number') return v;
@@ -292,7 +302,7 @@ export function cleanForOutput(v: unknown): unknown {
     const item = o[key];
     const c = typeof item === 'symbol' ? DELETED : cleanForOutput(item);
     if (c !== item) {
-      out ??= { ...o };
+      out ??= copyObject(o);
       if (c === DELETED) delete out[key];
       else out[key] = c;
     }

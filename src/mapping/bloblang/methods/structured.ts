@@ -1,6 +1,6 @@
 // Array and object methods.
 import { params, type CallSite, type MethodSpec, type Query } from '../registry.js';
-import { BloblangError, DELETED, equal, getArray, getBool, getNumber, getString, isObject, NOTHING, toText, typeError, typeOf } from '../values.js';
+import { BloblangError, copyObject, DELETED, equal, getArray, getBool, getNumber, getString, isObject, NOTHING, toText, typeError, typeOf } from '../values.js';
 import { splitPath } from './core.js';
 
 const entry = (key: string, value: unknown) => ({ key, value });
@@ -16,7 +16,7 @@ function withoutPath(v: unknown, path: string[], i: number): unknown {
   if (!isObject(v)) return v;
   const key = path[i]!;
   if (!Object.hasOwn(v, key)) return v;
-  const copy = { ...v };
+  const copy = copyObject(v);
   if (i === path.length - 1) delete copy[key];
   else copy[key] = withoutPath(copy[key], path, i + 1);
   return copy;
@@ -39,7 +39,7 @@ function pickPath(source: Record<string, unknown>, out: Record<string, unknown>,
 /** Connect's merge: objects merge key by key, colliding values become arrays; arrays concatenate. */
 function mergeValues(a: unknown, b: unknown): unknown {
   if (isObject(a) && isObject(b)) {
-    const out: Record<string, unknown> = { ...a };
+    const out = copyObject(a);
     for (const [k, v] of Object.entries(b)) out[k] = Object.hasOwn(out, k) ? mergeValues(out[k], v) : v;
     return out;
   }
@@ -51,7 +51,7 @@ function mergeValues(a: unknown, b: unknown): unknown {
 /** Connect's assign: like merge, but colliding non-object values are replaced by the argument's. */
 function assignValues(a: unknown, b: unknown): unknown {
   if (isObject(a) && isObject(b)) {
-    const out: Record<string, unknown> = { ...a };
+    const out = copyObject(a);
     for (const [k, v] of Object.entries(b)) out[k] = Object.hasOwn(out, k) ? assignValues(out[k], v) : v;
     return out;
   }
