@@ -451,8 +451,13 @@ export class Compiler {
   }
 }
 
+const NO_ARGS: unknown[] = [];
+
 function collect(argFns: Fn[], rest: number, ctx: unknown, run: Run, caps: Captures | undefined): unknown[] {
-  const values = argFns.map((f) => f(ctx, run, caps));
+  const n = argFns.length;
+  if (n === 0 && rest === -1) return NO_ARGS;
+  const values = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) values[i] = argFns[i]!(ctx, run, caps);
   if (rest === -1) return values;
   return [...values.slice(0, rest), values.slice(rest).filter((v) => v !== undefined)];
 }

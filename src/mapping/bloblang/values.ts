@@ -123,7 +123,10 @@ export function typeOf(v: unknown): ValueType {
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Timestamp);
+  if (typeof v !== 'object' || v === null) return false;
+  // Plain objects (parsed JSON, literals) first: the common case, one check.
+  if ((v as object).constructor === Object) return true;
+  return !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Timestamp);
 }
 
 /** A short rendering of a value for error messages: `string ("abc")`, `number (5)`, `null`. */
