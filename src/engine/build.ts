@@ -39,8 +39,17 @@ export interface BuildProblem {
   readonly message: string;
   /** Where in the field's text the problem is (a JSONata syntax error's line and column). */
   readonly inner?: { line: number; column: number };
-  /** A note is information for `lint`, not a problem; absent means an error. */
-  readonly severity?: 'note';
+  /** A warning or a note (information for `lint`) is not an error; absent means an error. */
+  readonly severity?: 'warning' | 'note';
+}
+
+/** Further problems an error thrown by create() carries in `more` (every syntax error of a mapping, lint warnings). */
+export interface MoreProblem {
+  readonly message: string;
+  readonly line: number;
+  readonly column: number;
+  /** Absent: an error. */
+  readonly severity?: 'warning';
 }
 
 export interface BuiltInput {
@@ -141,8 +150,10 @@ export class PipelineBuilder {
       metrics: this.#env.metrics,
       secrets: this.#env.secrets,
       build: builder,
-      note: (message, field) => {
-        this.problems.push({ path: field ? [...path, ...parsePath(field)] : path, message, severity: 'note' });
+      note: (message, options = {}) => {
+        const { field, line, column, warning } = options;
+        const inner = line !== undefined && column !== undefined ? { line, column } : undefined;
+        this.problems.push({ path: field ? [...path, ...parsePath(field)] : path, message, severity: warning ? 'warning' : 'note', inner });
       },
     };
   }
@@ -153,16 +164,18 @@ export class PipelineBuilder {
       if (spec.kind === 'processor') this.#closables.push(component as Processor);
       return component;
     } catch (err) {
-      const { field, line, column } = err as { field?: string; line?: number; column?: number };
       if (err instanceof FieldErrors) {
         for (const p of err.problems) this.problems.push({ path: p.field ? [...path, ...parsePath(p.field)] : path, message: p.message });
         return fallback();
       }
+      const { field, line, column, more } = err as { field?: string; line?: number; column?: number; more?: readonly MoreProblem[] };
+      const at = field ? [...path, ...parsePath(field)] : path;
       this.problems.push({
-        path: field ? [...path, ...parsePath(field)] : path,
+        path: at,
         message: (err as Error).message,
         inner: typeof line === 'number' && typeof column === 'number' ? { line, column } : undefined,
       });
+      for (const p of more ?? []) this.problems.push({ path: at, message: p.message, inner: { line: p.line, column: p.column }, severity: p.severity });
       return fallback();
     }
   }

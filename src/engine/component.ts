@@ -138,8 +138,12 @@ export interface Settings {
   /** Values to scrub from every log line; components add credentials they obtain at run time. */
   readonly secrets: Secrets;
   readonly build: Builder;
-  /** Records a note for `lint` (e.g. which mapping language was detected) at this component, or at its `field`. */
-  note?(message: string, field?: string): void;
+  /**
+   * Records a note for `lint` (which mapping language was detected), or with `warning` a warning
+   * (a mapping that runs but reads null), at this component or its `field`, at a line and column
+   * of the field's text.
+   */
+  note?(message: string, options?: { field?: string; line?: number; column?: number; warning?: boolean }): void;
 }
 
 export interface Built {

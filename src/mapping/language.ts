@@ -6,12 +6,13 @@
 //   a MAPPING is Bloblang when one of its statements (at the start of a line, outside strings
 //   and brackets) is a Bloblang assignment or declaration: `root = ...`, `root.a.b = ...`,
 //   `this.x = ...`, `meta k = ...`, `meta = ...`, `@k = ...`, `let x = ...`, `map name {`,
-//   `import "..."`, `from "..."`; or when it is a Bloblang query (below). Otherwise JSONata.
+//   `import "..."`, `from "..."`, `if <query> {`; or when it is a Bloblang query (below). Otherwise JSONata.
 //   a QUERY is Bloblang when, outside strings, it calls a function without JSONata's `$`
 //   (`meta("k")`, `content()`, `error()`), reads `@metadata`, starts a path with `this` or
 //   `root`, or uses a lambda `->`. Otherwise JSONata. Text both languages read alike (a
 //   literal, `"a" == "b"`) runs as JSONata, with the same result.
 import { Message } from '../engine/message.js';
+import { lintMapping } from './bloblang/lint.js';
 import { compileBloblangMapping, compileBloblangQuery, BloblangSyntaxError, DELETED as BLOBLANG_DELETED, NOTHING, plain } from './bloblang/index.js';
 import { bodyOf, compileExpression, currentHooks, DELETED, MappingSyntaxError, type CompileOptions, type CompiledExpression, type MappingContext } from './environment.js';
 
@@ -59,6 +60,7 @@ const STATEMENT = [
   /^let\s+("[^"]*"|\w+)\s*=(?!=)/,
   /^map\s+\w+\s*\{/,
   /^(import|from)\s+"/,
+  /^if\s.*\{$/,
 ];
 
 /** The language a `mapping` text is written in (see the file comment for the rule). */
@@ -67,14 +69,16 @@ export function detectMappingLanguage(source: string): Language {
   // Statements start lines; the text of strings is blank in `scanned`, so read keys from the source.
   let depth = 0;
   let lineStart = 0;
+  let depthAtStart = 0;
   for (let i = 0; i <= scanned.length; i++) {
     const c = scanned[i];
     if (i === scanned.length || c === '\n') {
-      if (depth === 0) {
+      if (depthAtStart === 0) {
         const line = source.slice(lineStart, i).trim();
         if (STATEMENT.some((re) => re.test(line))) return 'bloblang';
       }
       lineStart = i + 1;
+      depthAtStart = depth;
     } else if (c === '(' || c === '[' || c === '{') depth++;
     else if (c === ')' || c === ']' || c === '}') depth = Math.max(0, depth - 1);
   }
@@ -168,11 +172,19 @@ export function compileBloblangExpression(source: string): CompiledExpression & 
   };
 }
 
-/** A Bloblang syntax error as the MappingSyntaxError every sluice caller reports with file(line,col). */
+/**
+ * A Bloblang syntax error as the MappingSyntaxError every sluice caller reports with file(line,col);
+ * the other syntax errors found in the same pass, and lint warnings on what could be read, ride
+ * along in `more` (each reported at its own line).
+ */
 export function asSyntaxError(err: unknown): unknown {
   if (!(err instanceof BloblangSyntaxError)) return err;
-  const hint = err.hint ? ` (${err.hint})` : '';
-  return new MappingSyntaxError(`Bloblang syntax error at line ${err.line}, column ${err.column}: ${err.message.replace(/^line \d+ char \d+: /, '')}${hint}`, err.line, err.column);
+  const text = (e: BloblangSyntaxError) => `Bloblang syntax error at line ${e.line}, column ${e.column}: ${e.message.replace(/^line \d+ char \d+: /, '')}${e.hint ? ` (${e.hint})` : ''}`;
+  const more = [
+    ...err.others.map((o) => ({ message: text(o), line: o.line, column: o.column })),
+    ...(err.partial ? lintMapping(err.source, err.partial).map((w) => ({ ...w, severity: 'warning' as const })) : []),
+  ];
+  return Object.assign(new MappingSyntaxError(text(err), err.line, err.column), { more });
 }
 
 const EMPTY_CONTEXT: MappingContext = { message: Message.fromJSON(null), batch: [], index: 0 };

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { defineProcessor, type Settings } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
 import { compileBloblangMapping, DELETED as BLOBLANG_DELETED, NOTHING, type BloblangMapping } from '../../mapping/bloblang/index.js';
+import { lintMapping, type LintWarning } from '../../mapping/bloblang/lint.js';
 import { cleanForOutput } from '../../mapping/bloblang/values.js';
 import { compileExpression, currentHooks, DELETED, type CompiledExpression, type MappingContext } from '../../mapping/environment.js';
 import { asSyntaxError, compileQuery, detectMappingLanguage, type Language, type LanguageChoice } from '../../mapping/language.js';
@@ -52,8 +53,10 @@ export default defineProcessor<MappingConfig>({
 export function createMapping(config: MappingConfig, settings: Settings, forced: Language | undefined) {
   const { baseDir, logger } = settings;
   {
-    const { body, meta, language, detected } = compile(config, baseDir, forced);
-    if (detected && language === 'bloblang') settings.note?.('mapping detected as Bloblang (set lang: jsonata to read it as JSONata)', typeof config === 'string' ? undefined : config.file !== undefined ? 'file' : 'expression');
+    const field = typeof config === 'string' ? undefined : config.file !== undefined ? 'file' : 'expression';
+    const warn = (w: LintWarning) => settings.note?.(w.message, { field, line: w.line, column: w.column, warning: true });
+    const { body, meta, language, detected } = compile(config, baseDir, forced, warn);
+    if (detected && language === 'bloblang') settings.note?.('mapping detected as Bloblang (set lang: jsonata to read it as JSONata)', { field });
     if (body && 'execute' in body) return bloblangProcessor(body, meta, settings);
     const interpreted = [...(body ? [['expression', body] as const] : []), ...meta.map(([key, e]) => [`meta.${key}`, e] as const)]
       .filter(([, expression]) => !expression.compiled)
@@ -154,7 +157,7 @@ function setMeta(next: Record<string, unknown>, key: string, value: unknown): vo
 
 type Meta = (readonly [string, CompiledExpression])[];
 
-function compile(config: MappingConfig, baseDir: string, forced: Language | undefined): { body: CompiledExpression | BloblangMapping | undefined; meta: Meta; language: Language; detected: boolean } {
+function compile(config: MappingConfig, baseDir: string, forced: Language | undefined, warn: (w: LintWarning) => void): { body: CompiledExpression | BloblangMapping | undefined; meta: Meta; language: Language; detected: boolean } {
   const choose = (source: string, lang: LanguageChoice | undefined) => {
     if (forced) return { language: forced, detected: false };
     if (lang === undefined || lang === 'auto') return { language: detectMappingLanguage(source), detected: true };
@@ -163,7 +166,7 @@ function compile(config: MappingConfig, baseDir: string, forced: Language | unde
   // The string form has no `compile` key: it compiles, as the schema's default says.
   if (typeof config === 'string') {
     const { language, detected } = choose(config, 'auto');
-    return { body: language === 'bloblang' ? compileBloblang(config, baseDir) : compileExpression(config), meta: [], language, detected };
+    return { body: language === 'bloblang' ? compileBloblang(config, baseDir, warn) : compileExpression(config), meta: [], language, detected };
   }
   if ((config.expression === undefined) === (config.file === undefined) && config.meta === undefined) {
     throw Object.assign(new Error('set exactly one of expression or file'), { field: '' });
@@ -183,19 +186,23 @@ function compile(config: MappingConfig, baseDir: string, forced: Language | unde
   const field = config.file !== undefined ? 'file' : 'expression';
   const { language, detected } = source === undefined ? choose('', config.lang === 'auto' ? 'jsonata' : config.lang) : choose(source, config.lang);
   const body =
-    source === undefined ? undefined : withField(field, () => (language === 'bloblang' ? compileBloblang(source, baseDir) : compileExpression(source, options)));
+    source === undefined ? undefined : withField(field, () => (language === 'bloblang' ? compileBloblang(source, baseDir, warn) : compileExpression(source, options)));
   const meta = Object.entries(config.meta ?? {}).map(
     ([key, expr]) => [key, withField(`meta.${key}`, () => compileQuery(expr, language === 'bloblang' && !detected ? 'bloblang' : 'auto', options))] as const,
   );
   return { body, meta, language, detected };
 }
 
-function compileBloblang(source: string, baseDir: string): BloblangMapping {
+/** Compiles a Bloblang mapping; lint warnings on it go to `warn`. */
+function compileBloblang(source: string, baseDir: string, warn: (w: LintWarning) => void): BloblangMapping {
+  let mapping: BloblangMapping;
   try {
-    return compileBloblangMapping(source, { importFile: (path) => readFileSync(resolve(baseDir, path), 'utf8') });
+    mapping = compileBloblangMapping(source, { importFile: (path) => readFileSync(resolve(baseDir, path), 'utf8') });
   } catch (err) {
     throw asSyntaxError(err);
   }
+  for (const w of lintMapping(source, mapping.program)) warn(w);
+  return mapping;
 }
 
 /** The processor for a Bloblang mapping: root, meta and deleted() as Connect's `mapping`; failures flag the message as JSONata's do. */

@@ -7,7 +7,7 @@ import { FUNCTIONS } from './functions.js';
 import { syntaxError } from './lexer.js';
 import { METHODS } from './methods/index.js';
 import type { CallSite, Captures, MethodSpec, ParamSpec, Query, Run } from './registry.js';
-import { BloblangError, bytesToString, DELETED, equal, getBool, getField, getNumber, isObject, NOTHING, Timestamp, typeOf } from './values.js';
+import { BloblangError, bytesToString, copyObject, DELETED, equal, Failure, getBool, getField, getNumber, isObject, NOTHING, Timestamp, typeOf } from './values.js';
 
 export type Fn = (ctx: unknown, run: Run, caps: Captures | undefined) => unknown;
 export type StatementFn = (ctx: unknown, run: Run) => void;
@@ -126,7 +126,7 @@ export class Compiler {
       }
       case 'meta': {
         const key = e.key;
-        if (key === '') return (_ctx, run) => ({ ...run.meta });
+        if (key === '') return (_ctx, run) => copyObject(run.meta);
         return (_ctx, run) => run.meta[key] ?? null;
       }
       case 'get':
@@ -298,7 +298,14 @@ export class Compiler {
     });
   }
 
-  #call(name: string, args: Args, at: number): Fn {
+  /** The target of a method that takes failures as values: a call there may return a Failure rather than throw. */
+  #softTarget(e: Expr): Fn {
+    if (e.kind === 'call') return this.#call(e.name, e.args, e.at, true);
+    if (e.kind === 'method') return this.#method(e.target, e.name, e.args, e.at, true);
+    return this.expr(e);
+  }
+
+  #call(name: string, args: Args, at: number, soft = false): Fn {
     const spec = FUNCTIONS[name];
     if (spec === undefined) throw syntaxError(this.#source, at, `unrecognised function '${name}'${suggest(name, Object.keys(FUNCTIONS))}`);
     const label = `function ${name}`;
@@ -308,18 +315,21 @@ export class Compiler {
     return (ctx, run, caps) => {
       const site: CallSite = { run, ctx, captures: caps, label };
       const values = collect(argFns, rest, ctx, run, caps);
+      let result: unknown;
       try {
-        return impl(values, site);
+        result = impl(values, site);
       } catch (err) {
         throw annotate(err, label);
       }
+      if (result instanceof Failure && !soft) throw result.error();
+      return result;
     };
   }
 
-  #method(targetExpr: Expr, name: string, args: Args, at: number): Fn {
+  #method(targetExpr: Expr, name: string, args: Args, at: number, soft = false): Fn {
     const spec: MethodSpec | undefined = METHODS[name];
     if (spec === undefined) throw syntaxError(this.#source, at, `unrecognised method '${name}'${suggest(name, Object.keys(METHODS))}`);
-    const target = this.expr(targetExpr);
+    const target = spec.lazyTarget ? this.#softTarget(targetExpr) : this.expr(targetExpr);
     const label = `method ${name}`;
     const argFns = this.#bind(spec, args, label, at);
     const rest = spec.params.findIndex((p) => p.rest);
@@ -336,18 +346,23 @@ export class Compiler {
       return (ctx, run, caps) => {
         const site: CallSite = { run, ctx, captures: caps, label: from };
         const thunk = () => target(ctx, run, caps);
-        return impl(thunk, collect(argFns, rest, ctx, run, caps), site);
+        const result = impl(thunk, collect(argFns, rest, ctx, run, caps), site);
+        if (result instanceof Failure && !soft) throw result.error();
+        return result;
       };
     }
     return (ctx, run, caps) => {
       const t = target(ctx, run, caps);
       const site: CallSite = { run, ctx, captures: caps, label: from };
       const values = collect(argFns, rest, ctx, run, caps);
+      let result: unknown;
       try {
-        return impl(t, values, site);
+        result = impl(t, values, site);
       } catch (err) {
         throw annotate(err, from);
       }
+      if (result instanceof Failure && !soft) throw result.error();
+      return result;
     };
   }
 
@@ -436,8 +451,13 @@ export class Compiler {
   }
 }
 
+const NO_ARGS: unknown[] = [];
+
 function collect(argFns: Fn[], rest: number, ctx: unknown, run: Run, caps: Captures | undefined): unknown[] {
-  const values = argFns.map((f) => f(ctx, run, caps));
+  const n = argFns.length;
+  if (n === 0 && rest === -1) return NO_ARGS;
+  const values = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) values[i] = argFns[i]!(ctx, run, caps);
   if (rest === -1) return values;
   return [...values.slice(0, rest), values.slice(rest).filter((v) => v !== undefined)];
 }
@@ -468,7 +488,7 @@ function setPath(target: unknown, path: string[], i: number, v: unknown): unknow
     }
     return copy;
   }
-  const copy: Record<string, unknown> = isObject(target) ? { ...target } : {};
+  const copy: Record<string, unknown> = isObject(target) ? copyObject(target) : {};
   if (i === path.length - 1) {
     if (v === DELETED) delete copy[key];
     else copy[key] = v;
@@ -481,13 +501,13 @@ function setPath(target: unknown, path: string[], i: number, v: unknown): unknow
 function assignMeta(run: Run, key: string | undefined, v: unknown): void {
   if (key === undefined) {
     if (v === DELETED) run.meta = {};
-    else if (isObject(v)) run.meta = { ...v };
+    else if (isObject(v)) run.meta = copyObject(v);
     else throw new BloblangError(`setting root meta object requires object value, received: ${typeOf(v)}`);
     run.metaOwned = true;
     return;
   }
   if (!run.metaOwned) {
-    run.meta = { ...run.meta };
+    run.meta = copyObject(run.meta);
     run.metaOwned = true;
   }
   if (v === DELETED || v === null) delete run.meta[key];

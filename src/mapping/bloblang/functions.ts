@@ -4,8 +4,8 @@ import { hostname } from 'node:os';
 import { metadataString } from '../../engine/message.js';
 import { formatQuantity, parseQuantity } from '../../kubernetes/quantity.js';
 import { params, type FunctionSpec } from './registry.js';
-import { BloblangError, DELETED, getString, NOTHING, Timestamp, toText, bytesToString, getField } from './values.js';
-import { splitPath } from './methods/core.js';
+import { BloblangError, bytesToString, copyObject, DELETED, Failure, getField, getString, NOTHING, Timestamp, toText, typeError } from './values.js';
+import { splitPath, toInt } from './methods/core.js';
 
 const counters = new Map<string, number>();
 
@@ -43,7 +43,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = Object.freeze({
     impure: true,
     impl: ([key], site) => {
       const { metadata } = site.run.context.message;
-      if (key === undefined) return { ...metadata };
+      if (key === undefined) return copyObject(metadata);
       return metadata[toText(key)] ?? null;
     },
   },
@@ -97,13 +97,13 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = Object.freeze({
   range: {
     params: params('start', 'stop', 'step?'),
     impl: ([start, stop, step]) => {
-      const a = Number(start);
-      const b = Number(stop);
-      const s = step === undefined ? (a <= b ? 1 : -1) : Number(step);
-      if (s === 0 || (s > 0 && a > b) || (s < 0 && a < b)) throw new BloblangError(`range: step ${s} cannot reach ${b} from ${a}`);
-      const out: number[] = [];
-      for (let i = a; s > 0 ? i < b : i > b; i += s) out.push(i);
-      return out;
+      const a = toInt(start, 'start');
+      const b = toInt(stop, 'stop');
+      const s = step === undefined ? 1 : toInt(step, 'step');
+      if (s === 0) throw new BloblangError('step must be greater than or less than 0');
+      if (s < 0 && b > a) throw new BloblangError(`with negative step arg stop (${b}) must be <= start (${a})`);
+      if (s > 0 && a >= b) throw new BloblangError(`with positive step arg start (${a}) must be < stop (${b})`);
+      return Array.from({ length: Math.trunc((b - a) / s) }, (_, i) => a + s * i);
     },
   },
   random_int: {
@@ -119,7 +119,8 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = Object.freeze({
   resource_quantity: {
     params: params('value'),
     impl: ([value]) => {
-      const text = value instanceof Uint8Array ? bytesToString(value) : getString(value, 'argument');
+      if (typeof value !== 'string' && !(value instanceof Uint8Array)) return new Failure(() => typeError('string', value, 'argument'));
+      const text = typeof value === 'string' ? value : bytesToString(value);
       if (text === '') return 0;
       try {
         return formatQuantity(parseQuantity(text));

@@ -12,7 +12,7 @@ import type { Expr, Program } from './ast.js';
 import { Compiler, UNPARSED, type Fn, type StatementFn } from './evaluate.js';
 import { parseMapping, parseQuery, type ParseOptions } from './parser.js';
 import type { BloblangContext, Run, Sources } from './registry.js';
-import { BloblangError, bytesToString, DELETED, NOTHING } from './values.js';
+import { BloblangError, cleanForOutput, DELETED, NOTHING } from './values.js';
 
 export { BloblangSyntaxError } from './lexer.js';
 export { BloblangError, DELETED, NOTHING, Timestamp } from './values.js';
@@ -122,10 +122,8 @@ export function compileBloblangQuery(source: string): BloblangQuery {
   };
 }
 
-/** A result as plain JSON-ish data: DELETED/NOTHING as given, bytes as text, timestamps as RFC 3339. */
+/** A result as plain JSON data: DELETED/NOTHING as given, bytes as text, timestamps as RFC 3339. */
 export function plain(value: unknown): unknown {
-  if (value instanceof Uint8Array) return bytesToString(value);
   if (value === DELETED || value === NOTHING) return value;
-  if (typeof value === 'object' && value !== null) return JSON.parse(JSON.stringify(value, (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v)));
-  return value;
+  return cleanForOutput(value);
 }

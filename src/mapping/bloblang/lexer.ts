@@ -27,6 +27,13 @@ export class BloblangSyntaxError extends Error {
     super(message);
     this.name = 'BloblangSyntaxError';
   }
+
+  /** Every other syntax error found, when the parser could read past some. */
+  others: BloblangSyntaxError[] = [];
+  /** The mapping as read past the errors (when every error could be read past), for lint. */
+  partial?: import('./ast.js').Program;
+  /** The mapping's text. */
+  source = '';
 }
 
 /** Line and column (1-based) of a character offset. */
@@ -44,7 +51,7 @@ export function position(source: string, offset: number): { line: number; column
 
 export function syntaxError(source: string, offset: number, message: string, hint?: string): BloblangSyntaxError {
   const { line, column } = position(source, offset);
-  return new BloblangSyntaxError(`line ${line} char ${column}: ${message}`, line, column, hint);
+  return Object.assign(new BloblangSyntaxError(`line ${line} char ${column}: ${message}`, line, column, hint), { source });
 }
 
 // Longest first, so `==` is not read as `=` `=`.
@@ -54,8 +61,12 @@ const isIdentStart = (c: string) => (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 
 const isIdentPart = (c: string) => isIdentStart(c) || (c >= '0' && c <= '9');
 const isDigit = (c: string) => c >= '0' && c <= '9';
 
-/** Splits a mapping into tokens. Throws BloblangSyntaxError on a character no token starts with or an unterminated string. */
-export function tokenize(source: string): Token[] {
+/**
+ * Splits a mapping into tokens. Throws BloblangSyntaxError on a character no token starts with or
+ * an unterminated string; `//` and `/*` comments are skipped as comments and reported in
+ * `recovered` (Bloblang's comments start with #), so one pass finds the errors after them too.
+ */
+export function tokenize(source: string, recovered: BloblangSyntaxError[] = []): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   const n = source.length;
@@ -75,10 +86,15 @@ export function tokenize(source: string): Token[] {
       continue;
     }
     if (c === '/' && source[i + 1] === '/') {
-      throw syntaxError(source, i, 'unexpected "//": comments start with #', 'use # for comments');
+      recovered.push(syntaxError(source, i, 'unexpected "//": comments start with #', 'use # for comments'));
+      while (i < n && source[i] !== '\n') i++;
+      continue;
     }
     if (c === '/' && source[i + 1] === '*') {
-      throw syntaxError(source, i, 'unexpected "/*": comments start with #', 'use # for comments');
+      recovered.push(syntaxError(source, i, 'unexpected "/*": comments start with #', 'use # for comments'));
+      const end = source.indexOf('*/', i + 2);
+      i = end === -1 ? n : end + 2;
+      continue;
     }
     if (isIdentStart(c)) {
       const start = i;

@@ -3,7 +3,7 @@
 //   1. * / % and | (coalesce)     2. + -     3. == != < <= > >=     4. && ||
 // each pass left to right, so `a || b && c` is `(a || b) && c`, as in Connect.
 import type { Args, BinaryOp, Expr, MatchCase, Program, Statement, Target } from './ast.js';
-import { position, syntaxError, tokenize, type Token } from './lexer.js';
+import { BloblangSyntaxError, position, syntaxError, tokenize, type Token } from './lexer.js';
 
 export interface ParseOptions {
   /** Reads a file named by `import "path"` / `from "path"`; absent: imports are refused. */
@@ -22,7 +22,9 @@ export function parseMapping(source: string, options: ParseOptions = {}): Progra
 /** Parses one query (an expression: interpolations, `check:` fields). Throws BloblangSyntaxError. */
 export function parseQuery(source: string): Expr {
   const parser = new Parser(source, {});
-  return parser.query();
+  const expr = parser.query();
+  parser.throwRecovered();
+  return expr;
 }
 
 class Parser {
@@ -31,18 +33,44 @@ class Parser {
   readonly #options: ParseOptions;
   #i = 0;
   readonly maps = new Map<string, Statement[]>();
+  /** Errors the parser read past; thrown together once the text is read. */
+  readonly #recovered: BloblangSyntaxError[] = [];
 
   constructor(source: string, options: ParseOptions) {
     this.#source = source;
-    this.#tokens = tokenize(source);
+    this.#tokens = tokenize(source, this.#recovered);
     this.#options = options;
   }
 
   mapping(): Program {
+    let program: Program;
+    try {
+      program = this.#mapping();
+    } catch (err) {
+      if (err instanceof BloblangSyntaxError) this.#recovered.push(err);
+      throw this.#combined();
+    }
+    if (this.#recovered.length > 0) {
+      const err = this.#combined();
+      err.partial = program;
+      throw err;
+    }
+    return program;
+  }
+
+  #combined(): BloblangSyntaxError {
+    const all = this.#recovered.sort((a, b) => a.line - b.line || a.column - b.column);
+    const first = all[0]!;
+    first.others = all.slice(1);
+    return first;
+  }
+
+  #mapping(): Program {
     const statements: Statement[] = [];
     this.#skipNewlines();
     // A mapping that is one query and nothing else means `root = <query>`.
     const start = this.#i;
+    const mark = this.#recovered.length;
     if (!this.#startsStatement()) {
       try {
         const value = this.#expression();
@@ -55,12 +83,17 @@ class Parser {
         // Not a lone query: parse as statements for the better error.
       }
       this.#i = start;
+      this.#recovered.length = mark;
     }
     while (this.#peek().kind !== 'eof') {
       this.#statementInto(statements);
       this.#endOfStatement();
     }
     return { statements, maps: this.maps };
+  }
+
+  throwRecovered(): void {
+    if (this.#recovered.length > 0) throw this.#combined();
   }
 
   query(): Expr {
@@ -287,6 +320,10 @@ class Parser {
       const seg = this.#next();
       if (seg.kind === 'ident' && this.#atPunct('(')) {
         expr = { kind: 'method', target: expr, name: seg.text, args: this.#args(), at: seg.offset };
+      } else if (seg.kind === 'punct' && seg.text === '-' && this.#peek().kind === 'number') {
+        const index = `-${this.#next().text}`;
+        if (expr.kind === 'get') expr = { ...expr, path: [...expr.path, index] };
+        else expr = { kind: 'get', target: expr, path: [index], at: expr.at };
       } else if (seg.kind === 'ident' || seg.kind === 'string' || seg.kind === 'number') {
         if (expr.kind === 'get') expr = { ...expr, path: [...expr.path, seg.text] };
         else expr = { kind: 'get', target: expr, path: [seg.text], at: expr.at };
@@ -399,9 +436,12 @@ class Parser {
       this.#skipNewlines();
       const valueToken = this.#peek();
       if (valueToken.kind === 'punct' && (valueToken.text === ',' || valueToken.text === '}')) {
-        throw syntaxError(this.#source, valueToken.offset, `expected a value for key ${keySummary(key, keyToken)}`, 'give the key a value, or remove it');
+        // Read on as if the value were null, to report what follows too.
+        this.#recovered.push(syntaxError(this.#source, valueToken.offset, `expected a value for key ${keySummary(key, keyToken)}`, 'give the key a value, or remove it'));
+        entries.push([key, { kind: 'literal', value: null, at: valueToken.offset }]);
+      } else {
+        entries.push([key, this.#expression()]);
       }
-      entries.push([key, this.#expression()]);
       this.#skipNewlines();
       if (this.#atPunct(',')) {
         this.#next();
@@ -484,11 +524,12 @@ class Parser {
         value = this.#expression();
       }
       cases.push({ pattern, value });
+      const newline = this.#peek().kind === 'newline';
       this.#skipNewlines();
       if (this.#atPunct(',')) {
         this.#next();
         this.#skipNewlines();
-      } else if (!this.#atPunct('}')) {
+      } else if (!this.#atPunct('}') && !newline) {
         throw this.#unexpected(this.#peek(), 'a new line, , or } after the match case');
       }
     }
@@ -499,6 +540,7 @@ class Parser {
   /** After `=>`: `{ expr }` (a braced value) rather than an object literal `{ "k": v }`. */
   #looksLikeBlock(): boolean {
     const start = this.#i;
+    const mark = this.#recovered.length;
     try {
       this.#next();
       this.#skipNewlines();
@@ -510,6 +552,7 @@ class Parser {
       return false;
     } finally {
       this.#i = start;
+      this.#recovered.length = mark;
     }
   }
 

@@ -5,6 +5,7 @@ import {
   bytesToString,
   cleanForOutput,
   encoder,
+  Failure,
   isObject,
   NOTHING,
   toJSON,
@@ -76,6 +77,7 @@ function withDefault(target: Thunk, args: unknown[], convert: (v: unknown) => un
     if (hasDefault) return args[0];
     throw err;
   }
+  if (v instanceof Failure) return hasDefault ? args[0] : v;
   const converted = v === null ? undefined : convert(v);
   if (converted !== undefined) return converted;
   if (hasDefault) return args[0];
@@ -87,11 +89,13 @@ export const CORE: Record<string, MethodSpec> = {
     params: params('fallback^'),
     lazyTarget: true,
     impl: (target, [fallback], site) => {
+      let v: unknown;
       try {
-        return (target as Thunk)();
+        v = (target as Thunk)();
       } catch (err) {
         return (fallback as Query)((err as Error).message, site);
       }
+      return v instanceof Failure ? (fallback as Query)(v.error().message, site) : v;
     },
   },
   or: {
@@ -104,17 +108,27 @@ export const CORE: Record<string, MethodSpec> = {
       } catch (err) {
         return (fallback as Query)((err as Error).message, site);
       }
+      if (v instanceof Failure) return (fallback as Query)(v.error().message, site);
       return v === null || v === NOTHING ? (fallback as Query)(null, site) : v;
     },
   },
   not_null: {
     params: params('message?'),
-    impl: (v, [message]) => {
-      if (v === null) throw new BloblangError(typeof message === 'string' ? message : 'value is null');
+    impl: (v, [message], site) => {
+      if (v === null) throw new BloblangError(`${site.label}: ${typeof message === 'string' ? message : 'value is null'}`);
       return v;
     },
   },
   type: { params: [], impl: (v) => typeOf(v) },
+  array: { params: [], impl: (v) => (Array.isArray(v) ? v : [v]) },
+  not: {
+    params: [],
+    impl: (v, _a, site) => {
+      if (typeof v !== 'boolean') throw typeError('bool', v, site.label);
+      return !v;
+    },
+  },
+  map: { params: params('query!'), impl: (v, [q], site) => (q as Query)(v, site) },
   string: { params: [], impl: (v) => toText(v) },
   bytes: { params: [], impl: (v) => (v instanceof Uint8Array ? v : encoder.encode(toText(v))) },
   number: {
@@ -225,9 +239,10 @@ export const CORE: Record<string, MethodSpec> = {
   not_empty: {
     params: [],
     impl: (v, _a, site) => {
-      const empty = v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0) || (v instanceof Uint8Array && v.length === 0);
-      if (empty) throw new BloblangError(`${site.label}: value is empty`);
-      if (v === null) throw typeError('string, array or object', v, site.label);
+      const type = typeof v === 'string' ? 'string' : Array.isArray(v) ? 'array' : isObject(v) ? 'object' : undefined;
+      if (type === undefined) throw typeError('string, array or object', v, site.label);
+      const empty = v === '' || (Array.isArray(v) && v.length === 0) || (isObject(v) && Object.keys(v).length === 0);
+      if (empty) throw new BloblangError(`${site.label}: ${type} value is empty`);
       return v;
     },
   },

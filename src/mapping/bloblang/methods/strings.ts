@@ -106,9 +106,11 @@ export function sprintf(format: string, args: unknown[]): string {
 }
 
 const HASHES: Record<string, string> = { sha1: 'sha1', sha256: 'sha256', sha512: 'sha512', md5: 'md5' };
+const CRC32: Record<string, number> = { IEEE: 0xedb88320, Castagnoli: 0x82f63b78, Koopman: 0xeb31d82e };
 
-function hash(input: Uint8Array, algorithm: string, key?: string): Uint8Array {
-  if (algorithm === 'xxhash64') return xxhash64(input);
+function hash(input: Uint8Array, algorithm: string, key?: string, polynomial = 'IEEE'): Uint8Array {
+  // Connect returns xxhash64 as the decimal text of the 64-bit sum.
+  if (algorithm === 'xxhash64') return encoder.encode(Buffer.from(xxhash64(input)).readBigUInt64BE().toString(10));
   if (algorithm.startsWith('hmac_')) {
     const inner = HASHES[algorithm.slice(5)];
     if (!inner) throw new BloblangError(`unrecognised hash type: ${algorithm}`);
@@ -116,10 +118,12 @@ function hash(input: Uint8Array, algorithm: string, key?: string): Uint8Array {
     return createHmac(inner, key).update(input).digest();
   }
   if (algorithm === 'crc32') {
+    const poly = CRC32[polynomial];
+    if (poly === undefined) throw new BloblangError(`unsupported crc32 hash key ${JSON.stringify(polynomial)}`);
     let c = ~0;
     for (const byte of input) {
       c ^= byte;
-      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
     }
     const out = Buffer.alloc(4);
     out.writeUInt32BE(~c >>> 0);
@@ -167,7 +171,7 @@ export const STRINGS: Record<string, MethodSpec> = {
   uppercase: stringMethod((s) => s.toUpperCase()),
   lowercase: stringMethod((s) => s.toLowerCase()),
   capitalize: stringMethod((s) => s.replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, pre: string, c: string) => pre + c.toUpperCase())),
-  trim: stringMethod((s, [cut]) => (typeof cut === 'string' ? trimChars(s, cut) : s.trim())),
+  trim: stringMethod((s, [cut]) => (typeof cut === 'string' ? trimChars(s, cut) : s.trim()), 'cutset?'),
   trim_prefix: stringMethod((s, [prefix]) => (s.startsWith(String(prefix)) ? s.slice(String(prefix).length) : s), 'prefix'),
   trim_suffix: stringMethod((s, [suffix]) => (String(suffix) !== '' && s.endsWith(String(suffix)) ? s.slice(0, s.length - String(suffix).length) : s), 'suffix'),
   has_prefix: stringMethod((s, [prefix]) => s.startsWith(toText(prefix)), 'value'),
@@ -175,19 +179,9 @@ export const STRINGS: Record<string, MethodSpec> = {
   replace_all: stringMethod((s, [old, replacement]) => s.split(toText(old)).join(toText(replacement)), 'old', 'new'),
   replace: stringMethod((s, [old, replacement]) => s.split(toText(old)).join(toText(replacement)), 'old', 'new'),
   replace_all_many: stringMethod((s, [pairs]) => {
-    if (!Array.isArray(pairs) || pairs.length % 2 !== 0) throw new BloblangError('invalid arguments: expected an array of old/new pairs');
-    let out = '';
-    outer: for (let i = 0; i < s.length; ) {
-      for (let k = 0; k < pairs.length; k += 2) {
-        const old = toText(pairs[k]);
-        if (old !== '' && s.startsWith(old, i)) {
-          out += toText(pairs[k + 1]);
-          i += old.length;
-          continue outer;
-        }
-      }
-      out += s[i++];
-    }
+    if (!Array.isArray(pairs) || pairs.length % 2 !== 0) throw new BloblangError('invalid arg, replacements should be in pairs and must therefore be even');
+    let out = s;
+    for (let k = 0; k < pairs.length; k += 2) out = out.split(toText(pairs[k])).join(toText(pairs[k + 1]));
     return out;
   }, 'values'),
   split: stringMethod((s, [delim]) => (toText(delim) === '' ? [...s] : s.split(toText(delim))), 'delimiter'),
@@ -206,11 +200,11 @@ export const STRINGS: Record<string, MethodSpec> = {
   re_find_all_submatch: stringMethod((s, [pattern]) => [...s.matchAll(regex(toText(pattern), true))].map((m) => [...m].map((g) => g ?? '')), 'pattern'),
   re_find_object: stringMethod((s, [pattern]) => {
     const m = regex(toText(pattern)).exec(s);
-    if (!m) return {};
-    const out: Record<string, unknown> = { '0': m[0] };
-    m.slice(1).forEach((g, i) => (out[String(i + 1)] = g ?? ''));
-    for (const [k, g] of Object.entries(m.groups ?? {})) out[k] = g ?? '';
-    return out;
+    return m ? groupObject(m, groupNames(toText(pattern))) : {};
+  }, 'pattern'),
+  re_find_all_object: stringMethod((s, [pattern]) => {
+    const names = groupNames(toText(pattern));
+    return [...s.matchAll(regex(toText(pattern), true))].map((m) => groupObject(m, names));
   }, 'pattern'),
   re_replace_all: stringMethod((s, [pattern, value]) => s.replace(regex(toText(pattern), true), goReplacement(toText(value))), 'pattern', 'value'),
   re_replace: stringMethod((s, [pattern, value]) => s.replace(regex(toText(pattern), true), goReplacement(toText(value))), 'pattern', 'value'),
@@ -218,8 +212,9 @@ export const STRINGS: Record<string, MethodSpec> = {
   escape_url_query: stringMethod((s) => encodeURIComponent(s).replace(/%20/g, '+').replace(/[!'()*~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())),
   unescape_url_query: stringMethod((s) => decodeURIComponent(s.replace(/\+/g, ' '))),
   hash: {
-    params: params('algorithm', 'key?'),
-    impl: (v, [algorithm, key], site) => hash(asBytes(v, site.label), toText(algorithm), key === undefined ? undefined : toText(key)),
+    params: params('algorithm', 'key?', 'polynomial?'),
+    impl: (v, [algorithm, key, polynomial], site) =>
+      hash(asBytes(v, site.label), toText(algorithm), key === undefined ? undefined : toText(key), polynomial === undefined ? undefined : toText(polynomial)),
   },
   encode: { params: params('scheme'), impl: (v, [scheme], site) => encode(asBytes(v, site.label), toText(scheme)) },
   decode: {
@@ -245,14 +240,40 @@ export const STRINGS: Record<string, MethodSpec> = {
         const n = Number(x);
         return n < 0 ? len + n : n;
       };
-      const lo = resolve(low, 0);
-      const hi = resolve(high, len);
-      if (lo < 0 || lo > len) throw new BloblangError(`lower slice bound ${lo} is out of range of ${len}`);
-      if (hi < lo || hi > len) throw new BloblangError(`upper slice bound ${hi} is out of range (${lo}..${len})`);
+      const hi = Math.max(0, Math.min(len, resolve(high, len)));
+      const lo = Math.max(0, resolve(low, 0));
+      if (lo > hi) throw new BloblangError(`lower slice bound ${lo} must be lower than or equal to upper bound (${hi}) and target length (${len})`);
       return v.slice(lo, hi);
     },
   },
 };
+
+/** Each capture group's key as Connect names it: its name when it has one, else its index. */
+function groupNames(pattern: string): string[] {
+  const names = ['0'];
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i];
+    if (c === '\\') {
+      i++;
+    } else if (inClass) {
+      if (c === ']') inClass = false;
+    } else if (c === '[') {
+      inClass = true;
+    } else if (c === '(') {
+      const named = /^\(\?P?<([A-Za-z_][A-Za-z0-9_]*)>/.exec(pattern.slice(i));
+      if (named) names.push(named[1]!);
+      else if (pattern[i + 1] !== '?') names.push(String(names.length));
+    }
+  }
+  return names;
+}
+
+function groupObject(m: RegExpMatchArray, names: string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < m.length; i++) out[names[i] ?? String(i)] = m[i] ?? '';
+  return out;
+}
 
 function trimChars(s: string, cut: string): string {
   let start = 0;

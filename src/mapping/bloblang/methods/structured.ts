@@ -1,6 +1,6 @@
 // Array and object methods.
 import { params, type CallSite, type MethodSpec, type Query } from '../registry.js';
-import { BloblangError, DELETED, equal, getArray, getBool, getNumber, getString, isObject, NOTHING, toText, typeError, typeOf } from '../values.js';
+import { BloblangError, copyObject, DELETED, equal, getArray, getBool, getNumber, getString, isObject, NOTHING, toText, typeError, typeOf } from '../values.js';
 import { splitPath } from './core.js';
 
 const entry = (key: string, value: unknown) => ({ key, value });
@@ -16,7 +16,7 @@ function withoutPath(v: unknown, path: string[], i: number): unknown {
   if (!isObject(v)) return v;
   const key = path[i]!;
   if (!Object.hasOwn(v, key)) return v;
-  const copy = { ...v };
+  const copy = copyObject(v);
   if (i === path.length - 1) delete copy[key];
   else copy[key] = withoutPath(copy[key], path, i + 1);
   return copy;
@@ -39,7 +39,7 @@ function pickPath(source: Record<string, unknown>, out: Record<string, unknown>,
 /** Connect's merge: objects merge key by key, colliding values become arrays; arrays concatenate. */
 function mergeValues(a: unknown, b: unknown): unknown {
   if (isObject(a) && isObject(b)) {
-    const out: Record<string, unknown> = { ...a };
+    const out = copyObject(a);
     for (const [k, v] of Object.entries(b)) out[k] = Object.hasOwn(out, k) ? mergeValues(out[k], v) : v;
     return out;
   }
@@ -51,7 +51,7 @@ function mergeValues(a: unknown, b: unknown): unknown {
 /** Connect's assign: like merge, but colliding non-object values are replaced by the argument's. */
 function assignValues(a: unknown, b: unknown): unknown {
   if (isObject(a) && isObject(b)) {
-    const out: Record<string, unknown> = { ...a };
+    const out = copyObject(a);
     for (const [k, v] of Object.entries(b)) out[k] = Object.hasOwn(out, k) ? assignValues(out[k], v) : v;
     return out;
   }
@@ -90,7 +90,10 @@ export const STRUCTURED: Record<string, MethodSpec> = {
       const out: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(v)) {
         const k = (q as Query)(key, site);
-        if (k === DELETED) continue;
+        if (k === NOTHING) {
+          out[key] = value;
+          continue;
+        }
         if (typeof k !== 'string') throw new BloblangError(`${site.label}: unexpected result from key mapping: expected string, got ${typeOf(k)}`);
         out[k] = value;
       }
@@ -100,7 +103,7 @@ export const STRUCTURED: Record<string, MethodSpec> = {
   filter: {
     params: params('query!'),
     impl: (v, [q], site) => {
-      const keep = (x: unknown) => getBool((q as Query)(x, site), 'filter query');
+      const keep = (x: unknown) => (q as Query)(x, site) === true;
       if (Array.isArray(v)) return v.filter((item) => keep(item));
       if (isObject(v)) return Object.fromEntries(Object.entries(v).filter(([key, value]) => keep(entry(key, value))));
       throw typeError('array or object', v, site.label);
@@ -110,11 +113,27 @@ export const STRUCTURED: Record<string, MethodSpec> = {
     params: params('initial', 'query!'),
     impl: (v, [initial, q], site) => getArray(v, site.label).reduce((tally, value) => (q as Query)({ tally, value }, site), initial),
   },
-  any: { params: params('query!'), impl: (v, [q], site) => getArray(v, site.label).some((x) => getBool((q as Query)(x, site), 'any query')) },
-  all: { params: params('query!'), impl: (v, [q], site) => getArray(v, site.label).every((x) => getBool((q as Query)(x, site), 'all query')) },
+  any: { params: params('test!'), impl: (v, [q], site) => getArray(v, site.label).some((x) => getBool((q as Query)(x, site), 'any query')) },
+  all: {
+    params: params('test!'),
+    impl: (v, [q], site) => {
+      const a = getArray(v, site.label);
+      return a.length > 0 && a.every((x) => getBool((q as Query)(x, site), 'all query'));
+    },
+  },
+  find: { params: params('value'), impl: (v, [value], site) => getArray(v, site.label).findIndex((x) => equal(x, value)) },
+  find_all: {
+    params: params('value'),
+    impl: (v, [value], site) => getArray(v, site.label).flatMap((x, i) => (equal(x, value) ? [i] : [])),
+  },
+  find_by: { params: params('query!'), impl: (v, [q], site) => getArray(v, site.label).findIndex((x) => getBool((q as Query)(x, site), 'find_by query')) },
+  find_all_by: {
+    params: params('query!'),
+    impl: (v, [q], site) => getArray(v, site.label).flatMap((x, i) => (getBool((q as Query)(x, site), 'find_all_by query') ? [i] : [])),
+  },
   sum: {
     params: [],
-    impl: (v, _a, site) => getArray(v, site.label).reduce<number>((acc, x) => acc + getNumber(x, site.label), 0),
+    impl: (v, _a, site) => (typeof v === 'number' ? v : getArray(v, site.label).reduce<number>((acc, x) => acc + getNumber(x, site.label), 0)),
   },
   min: {
     params: [],
@@ -210,9 +229,9 @@ export const STRUCTURED: Record<string, MethodSpec> = {
     params: params('index'),
     impl: (v, [index], site) => {
       const i = getNumber(index, 'index');
-      if (!Array.isArray(v) && typeof v !== 'string') throw typeError('array', v, site.label);
+      if (!Array.isArray(v) && !(v instanceof Uint8Array)) throw typeError('array', v, site.label);
       const at = i < 0 ? v.length + i : i;
-      if (at < 0 || at >= v.length) throw new BloblangError(`${site.label}: index ${i} is out of bounds for a length of ${v.length}`);
+      if (at < 0 || at >= v.length) throw new BloblangError(`${site.label}: index '${at}' was out of bounds for array size: ${v.length}`);
       return v[at];
     },
   },
@@ -242,6 +261,7 @@ export const STRUCTURED: Record<string, MethodSpec> = {
     params: [],
     impl: (v, _a, site) => {
       if (typeof v === 'string') return [...v].reverse().join('');
+      if (v instanceof Uint8Array) return Uint8Array.from(v).reverse();
       return getArray(v, site.label).slice().reverse();
     },
   },

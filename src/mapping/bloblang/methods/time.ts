@@ -2,6 +2,7 @@
 import { parseDuration } from '../../../config/duration.js';
 import { params, type MethodSpec } from '../registry.js';
 import { BloblangError, getNumber, getString, Timestamp, typeError } from '../values.js';
+import { toInt } from './core.js';
 import { formatLayout, parseLayout, RFC3339_NANO } from './golayout.js';
 
 /** A timestamp from a timestamp, an RFC 3339 string or unix seconds (as Connect's IGetTimestamp). */
@@ -40,9 +41,11 @@ export function zoneOffset(tz: string, at: number): number {
 
 const inZone = (t: Timestamp, tz: unknown) => (tz === undefined ? t : new Timestamp(t.ms, t.subMsNanos, zoneOffset(String(tz), t.ms)));
 
+const ISO8601 = /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/;
+
 /** ISO 8601 durations (P1Y2M3W4DT5H6M7.5S) applied to a timestamp, calendar-aware as Go's AddDate. */
 function addISO8601(t: Timestamp, text: string, sign: 1 | -1): Timestamp {
-  const m = /^P(?:(\d+(?:\.\d+)?)Y)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(text);
+  const m = ISO8601.exec(text);
   if (!m || text === 'P' || text.endsWith('T')) throw new BloblangError(`failed to parse ISO 8601 duration ${JSON.stringify(text)}`);
   const [, y, mo, w, d, h, mi, s] = m.map((x) => (x === undefined ? 0 : Number(x)));
   const shifted = new Date(t.ms + t.offsetMinutes * 60_000);
@@ -53,7 +56,7 @@ function addISO8601(t: Timestamp, text: string, sign: 1 | -1): Timestamp {
 }
 
 const STRFTIME: Record<string, string> = {
-  Y: '2006', y: '06', m: '01', d: '02', e: '_2', H: '15', I: '03', M: '04', S: '05', p: 'PM', b: 'Jan', B: 'January', h: 'Jan', a: 'Mon', A: 'Monday', j: '002', z: '-0700', Z: 'MST', f: '.000000', L: '.000', T: '15:04:05', D: '01/02/06', F: '2006-01-02', R: '15:04', '%': '%',
+  Y: '2006', y: '06', m: '01', d: '02', e: '_2', H: '15', I: '03', M: '04', S: '05', p: 'PM', b: 'Jan', B: 'January', h: 'Jan', a: 'Mon', A: 'Monday', j: '002', z: '-0700', Z: 'MST', f: '000000', L: '000', T: '15:04:05', D: '01/02/06', F: '2006-01-02', R: '15:04', '%': '%',
 };
 const strftimeToLayout = (format: string) => format.replace(/%(.)/g, (whole, c: string) => STRFTIME[c] ?? whole);
 
@@ -78,6 +81,9 @@ export const TIME: Record<string, MethodSpec> = {
       return Math.sign(n) * Math.round(Math.abs(n)) + 0;
     },
   },
+  bitwise_and: { params: params('value'), impl: (v, [x], site) => Number(BigInt(toInt(v, site.label)) & BigInt(toInt(x, 'value'))) },
+  bitwise_or: { params: params('value'), impl: (v, [x], site) => Number(BigInt(toInt(v, site.label)) | BigInt(toInt(x, 'value'))) },
+  bitwise_xor: { params: params('value'), impl: (v, [x], site) => Number(BigInt(toInt(v, site.label)) ^ BigInt(toInt(x, 'value'))) },
   floor: { params: [], impl: (v, _a, site) => Math.floor(getNumber(v, site.label)) },
   ceil: { params: [], impl: (v, _a, site) => Math.ceil(getNumber(v, site.label)) },
   abs: { params: [], impl: (v, _a, site) => Math.abs(getNumber(v, site.label)) },
@@ -96,15 +102,21 @@ export const TIME: Record<string, MethodSpec> = {
   },
   parse_duration_iso8601: {
     params: [],
+    // As Connect (rickb777/period's DurationApprox): a year is 365.2425 days, a month a twelfth of it.
     impl: (v, _a, site) => {
-      const t = addISO8601(new Timestamp(0), getString(v, site.label), 1);
-      return Number(t.unixNanos);
+      const text = getString(v, site.label);
+      const m = ISO8601.exec(text);
+      if (!m || text === 'P' || text.endsWith('T')) throw new BloblangError(`${site.label}: failed to parse ISO 8601 duration ${JSON.stringify(text)}`);
+      const [, y, mo, w, d, h, mi, sec] = m.map((x) => (x === undefined ? 0 : Number(x)));
+      const seconds = y! * 31_556_952 + mo! * 2_629_746 + w! * 604_800 + d! * 86_400 + h! * 3_600 + mi! * 60 + sec!;
+      return Math.round(seconds * 1e9);
     },
   },
   ts_parse: { params: params('format'), impl: (v, [format], site) => parseLayout(getString(v, site.label), String(format)) },
-  parse_timestamp: { params: params('format'), impl: (v, [format], site) => parseLayout(getString(v, site.label), String(format)) },
+  // The deprecated names return the RFC 3339 text, not a timestamp.
+  parse_timestamp: { params: params('format'), impl: (v, [format], site) => parseLayout(getString(v, site.label), String(format)).toJSON() },
   ts_strptime: { params: params('format'), impl: (v, [format], site) => parseLayout(getString(v, site.label), strftimeToLayout(String(format))) },
-  parse_timestamp_strptime: { params: params('format'), impl: (v, [format], site) => parseLayout(getString(v, site.label), strftimeToLayout(String(format))) },
+  parse_timestamp_strptime: { params: params('format'), impl: (v, [format], site) => parseLayout(getString(v, site.label), strftimeToLayout(String(format))).toJSON() },
   ts_format: {
     params: params('format?', 'tz?'),
     impl: (v, [format, tz], site) => formatLayout(inZone(asTimestamp(v, site.label), tz), format === undefined ? RFC3339_NANO : String(format)),
@@ -128,6 +140,7 @@ export const TIME: Record<string, MethodSpec> = {
   ts_unix_nano: unix(1n),
   format_timestamp_unix: unix(1_000_000_000n),
   format_timestamp_unix_milli: unix(1_000_000n),
+  format_timestamp_unix_micro: unix(1_000n),
   format_timestamp_unix_nano: unix(1n),
   ts_add_iso8601: { params: params('duration'), impl: (v, [d], site) => addISO8601(asTimestamp(v, site.label), String(d), 1) },
   ts_sub_iso8601: { params: params('duration'), impl: (v, [d], site) => addISO8601(asTimestamp(v, site.label), String(d), -1) },
