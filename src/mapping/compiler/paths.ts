@@ -1,5 +1,5 @@
 // Paths, predicates, wildcards and object constructors, as the interpreter evaluates them.
-import { fnBoolean } from './functions.js';
+import { fnBoolean, mergeSort } from './functions.js';
 import { type Filter, type Fn, Frame, type Seq, append, handOver, hasOwn, isArrayOfNumbers, isFunction, isNumeric, isSequence, lookup, norm, seq, seq1, setKey } from './runtime.js';
 
 export function wildcard(input: unknown): unknown {
@@ -59,6 +59,8 @@ export interface Step {
   readonly fn: Fn;
   readonly stages: Filter[] | undefined;
   readonly consarray: boolean;
+  /** An order-by step `^(...)`: sorts the whole input sequence. */
+  readonly sort?: ((input: unknown[], frame: Frame) => unknown) | undefined;
 }
 export interface PathPlan {
   readonly steps: readonly Step[];
@@ -83,8 +85,14 @@ export function evaluatePath(plan: PathPlan, input: unknown, frame: Frame): unkn
   const steps = plan.steps;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
-    if (step.consarray) resultSequence = step.fn(inputSequence, frame);
-    else resultSequence = evaluateStep(step, inputSequence, frame, i === steps.length - 1);
+    if (step.consarray) {
+      resultSequence = step.fn(inputSequence, frame);
+    } else if (step.sort !== undefined) {
+      resultSequence = step.sort(inputSequence, frame);
+      if (step.stages !== undefined) for (const stage of step.stages) resultSequence = stage(resultSequence, frame);
+    } else {
+      resultSequence = evaluateStep(step, inputSequence, frame, i === steps.length - 1);
+    }
     if (resultSequence === undefined || resultSequence.length === 0) break;
     inputSequence = resultSequence;
   }
@@ -150,4 +158,60 @@ export function evaluateGroup(pairs: readonly (readonly [Fn, Fn])[], input: unkn
     if (value !== undefined) setKey(result, key, value);
   }
   return result;
+}
+
+/** evaluateDescendants(): the input and everything below it, in document order. */
+export function descendants(input: unknown): unknown {
+  if (input === undefined) return undefined;
+  const results = seq();
+  recurseDescendants(input, results);
+  return results.length === 1 ? results[0] : results;
+}
+
+function recurseDescendants(input: unknown, results: unknown[]): void {
+  if (!Array.isArray(input)) results.push(input);
+  if (Array.isArray(input)) {
+    for (const member of input) recurseDescendants(member, results);
+  } else if (input !== null && typeof input === 'object' && !isFunction(input)) {
+    for (const key of Object.keys(input)) recurseDescendants((input as Record<string, unknown>)[key], results);
+  }
+}
+
+interface SortTerm {
+  readonly descending: boolean;
+  readonly key: Fn;
+}
+
+/**
+ * evaluateSortExpression() for an input that is not a tuple stream: the interpreter's merge sort
+ * with its comparator (nothing sorts last; mixed or non-comparable keys are its errors T2007/T2008).
+ */
+export function sortStep(terms: readonly SortTerm[]): (input: unknown[], frame: Frame) => unknown {
+  return (input, frame) => {
+    if (input.length <= 1) return input;
+    return mergeSort(input, (a, b) => {
+      let comp = 0;
+      for (let index = 0; comp === 0 && index < terms.length; index++) {
+        const term = terms[index]!;
+        const aa = term.key(a, frame);
+        const bb = term.key(b, frame);
+        const atype = typeof aa;
+        const btype = typeof bb;
+        if (atype === 'undefined') {
+          comp = btype === 'undefined' ? 0 : 1;
+          continue;
+        }
+        if (btype === 'undefined') {
+          comp = -1;
+          continue;
+        }
+        if (!(atype === 'string' || atype === 'number') || !(btype === 'string' || btype === 'number')) return handOver();
+        if (atype !== btype) return handOver();
+        if (aa === bb) continue;
+        comp = (aa as number) < (bb as number) ? -1 : 1;
+        if (term.descending) comp = -comp;
+      }
+      return comp === 1;
+    });
+  };
 }

@@ -31,7 +31,16 @@ export class Run {
     readonly root: unknown,
     /** Whether a binding replaces a function the expression may call (sluice's frozen $now). */
     readonly overrides: boolean,
+    readonly program: Program,
   ) {}
+}
+
+/** What a compiled expression shares with every evaluation of it. */
+export interface Program {
+  /** Function definition objects (built-ins as values) -> the Native compiled code calls for each. */
+  readonly natives: ReadonlyMap<object, unknown>;
+  /** $eval(): evaluates JSONata text against `input` as compiled code, or hands over. */
+  evaluateText(source: string, input: unknown, run: Run): unknown;
 }
 
 /** A variable frame: one per block or lambda invocation that binds variables, as JSONata's createFrame. */
