@@ -551,6 +551,29 @@ describe('compiled expressions in the environment', () => {
     await expect(compileExpression('n & "" + 1').evaluateSync(context)).rejects.toThrow(/T2001/);
   });
 
+  it('takes a $toMillis() picture without date parts from the evaluation’s instant, as the interpreter', async () => {
+    const e = '$toMillis("10:30", "[H]:[m]")';
+    const compilation = compileToJavaScript(jsonata(e).ast());
+    expect(compilation.ok).toBe(true);
+    const before = Date.now();
+    const compiled = compilation.ok ? compilation.evaluate({}, {}) : undefined;
+    const interpreted = await jsonata(e).evaluate({});
+    // Today at 10:30 UTC in both (unless the day turned between the two evaluations).
+    const day = new Date(before).toISOString().slice(0, 10);
+    expect(compiled).toBe(Date.parse(`${day}T10:30:00Z`));
+    if (new Date().toISOString().slice(0, 10) === day) expect(compiled).toBe(interpreted);
+  });
+
+  it('builds a large range in one go, as the interpreter (same items)', () => {
+    const compilation = compileToJavaScript(jsonata('[0, 1..100000, -1]').ast());
+    expect(compilation.ok).toBe(true);
+    const result = compilation.ok ? (compilation.evaluate({}, {}) as number[]) : [];
+    expect(result.length).toBe(100002);
+    expect([result[0], result[1], result[100000], result[100001]]).toEqual([0, 1, 100000, -1]);
+    const alone = compilation.ok ? compileToJavaScript(jsonata('[1..5]').ast()) : undefined;
+    expect(alone?.ok && alone.evaluate({}, {})).toEqual([1, 2, 3, 4, 5]);
+  });
+
   it('consumes seeded $uuid_v4() ids exactly as the interpreter when an evaluation fails half-way', async () => {
     const ids = async (compile: boolean) => {
       let n = 0;

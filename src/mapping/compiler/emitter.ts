@@ -282,15 +282,26 @@ export class Emitter {
   }
 
   private array(node: Node, scope: Scope): Fn {
-    const items = node.expressions!.map((item) => this.compile(item, scope));
+    // A range item gives a fresh array: the first one becomes the result as it is, where the
+    // interpreter copies it into `[]` (fn.append) with the same items.
+    const ranges = node.expressions!.map((item) => item.type === 'binary' && item.value === '..' && !item.predicate && !item.keepArray && item.group === undefined);
+    const items = node.expressions!.map((item, i) => {
+      if (!ranges[i]) return this.compile(item, scope);
+      const lhs = this.compile(item.lhs, scope);
+      const rhs = this.compile(item.rhs, scope);
+      return (input: unknown, frame: Frame) => range(lhs(input, frame), rhs(input, frame), true);
+    });
     const nested = node.expressions!.map((item) => item.value === '[');
     const cons = node.consarray === true;
     return (input, frame) => {
-      const result: unknown[] = [];
+      let result: unknown[] = [];
       for (let i = 0; i < items.length; i++) {
         const value = items[i]!(input, frame);
         if (value === undefined) continue;
-        if (nested[i] || !Array.isArray(value)) result.push(value);
+        if (ranges[i] && result.length === 0) result = value as unknown[];
+        else if (nested[i] || !Array.isArray(value)) result.push(value);
+        // As the interpreter's fn.append (concat): a large array (a range) is copied in one go.
+        else if (value.length > 32) result = result.concat(value);
         else for (let k = 0; k < value.length; k++) result.push(value[k]);
       }
       if (cons) Object.defineProperty(result, 'cons', { enumerable: false, configurable: false, value: true });

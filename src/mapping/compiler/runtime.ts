@@ -219,7 +219,14 @@ export function focusOf(run: Run, input: unknown): Focus {
     const bindings = run.bindings;
     focus = run.focus = {
       input,
-      environment: { lookup: (name: string) => (name === '$' ? run.root : hasOwn(bindings, name) ? bindings[name] : undefined) },
+      environment: {
+        lookup: (name: string) => (name === '$' ? run.root : hasOwn(bindings, name) ? bindings[name] : undefined),
+        // The evaluation's instant, as the interpreter's environment.timestamp ($toMillis with a
+        // picture lacking date parts takes them from it).
+        get timestamp() {
+          return new Date((run.timestamp ??= Date.now()));
+        },
+      },
       options: undefined,
       createSequence,
     };
