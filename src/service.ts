@@ -26,6 +26,8 @@ export interface PrepareOptions {
   readonly logLevel?: string;
   /** Silences the logger (lint). */
   readonly quiet?: boolean;
+  /** Logs to this logger instead (lint --explain-compile collects what building logs). */
+  readonly logger?: Logger;
   readonly registry?: Registry;
 }
 
@@ -46,7 +48,7 @@ export function preparePipeline(file: string, options: PrepareOptions = {}): Pre
   const secrets = new Secrets();
   for (const secret of loaded.secrets) secrets.add(secret);
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
-  const logger = options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets);
+  const logger = options.logger ?? (options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets));
   const metrics = new Metrics();
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
     registry,

@@ -60,7 +60,7 @@ export type Filter = (input: unknown, frame: Frame) => unknown;
 /** The `this` JSONata gives the functions it calls. */
 export interface Focus {
   input: unknown;
-  readonly environment: { lookup(name: string): unknown };
+  readonly environment: { lookup(name: string): unknown; readonly timestamp: Date };
   readonly options: undefined;
   readonly createSequence: (...items: unknown[]) => Seq;
 }
