@@ -51,6 +51,13 @@ export class Analysis {
   readonly free = new Set<string>();
   /** Variables bound somewhere in the expression. */
   readonly declared = new Set<string>();
+  /** Names tuples bind: context (`@$x`) and positional (`#$i`) variables, parent labels (`%`). */
+  readonly tupleNames = new Set<string>();
+  /**
+   * Per path carrying tuples (and per tuple-giving node with predicates): the scope its steps from
+   * the first binding one (or its predicates) are evaluated in; every tuple name is declared in it.
+   */
+  readonly tupleScopes = new Map<Node, Scope>();
   /** Per constructor of two or more items: what each item calls. */
   private readonly constructors: Calls[][] = [];
   private readonly referenced = new Set<string>();
@@ -64,6 +71,7 @@ export class Analysis {
 
   run(ast: Node, impure: ReadonlySet<string>): void {
     this.visit(ast, { scope: this.root, inConstructor: false });
+    for (const scope of this.tupleScopes.values()) for (const name of this.tupleNames) scope.declare(name);
     // The interpreter evaluates the items of a constructor concurrently: two items that may call
     // an impure function would interleave differently. A function held in a variable may be one.
     if ([...impure].some((name) => this.referenced.has(name))) {
@@ -94,15 +102,21 @@ export class Analysis {
   }
 
   private visit(node: Node, ctx: Context, calls: Calls = noCalls()): Calls {
-    checkFlags(node);
-    for (const stage of node.predicate ?? []) {
-      if (stage.type !== 'filter') refuse('an index binding (#)', stage.expr ?? node);
-      this.visit(stage.expr, ctx, calls);
+    this.flags(node);
+    if (node.predicate !== undefined) {
+      // Over a tuple stream (a path a parent is sought through), predicates see the tuples' names.
+      const predicateCtx = node.tuple ? { ...ctx, scope: this.newTupleScope(node, ctx.scope) } : ctx;
+      for (const stage of node.predicate) {
+        if (stage.type !== 'filter') refuse('an index binding (#)', stage.expr ?? node);
+        this.visit(stage.expr, predicateCtx, calls);
+      }
     }
+    const tupleFrom = node.type === 'path' ? node.steps!.findIndex((step) => step.tuple === true) : -1;
+    const tupleCtx = tupleFrom === -1 ? undefined : { ...ctx, scope: this.newTupleScope(node.steps!, ctx.scope) };
     if (node.group !== undefined) {
       for (const [key, value] of node.group.lhs) {
-        this.visit(key, ctx, calls);
-        this.visit(value, ctx, calls);
+        this.visit(key, tupleCtx ?? ctx, calls);
+        this.visit(value, tupleCtx ?? ctx, calls);
       }
     }
     switch (node.type) {
@@ -115,21 +129,29 @@ export class Analysis {
       case 'regex':
         this.functionValues = true;
         break;
+      case 'parent':
+        this.tupleName((node as unknown as { slot: { label: string } }).slot.label);
+        break;
       case 'variable':
         this.reference(node.value, ctx, false);
         break;
       case 'path':
         node.steps!.forEach((step, i) => {
-          checkFlags(step);
+          const ctx0 = ctx;
+          {
+          const ctx = tupleCtx !== undefined && i >= tupleFrom ? tupleCtx : ctx0;
+          this.flags(step);
           if (i === 0 && step.consarray && (step.stages || step.predicate)) refuse('a predicate on a leading array constructor', step);
+          if (i === 0 && step.consarray && step.tuple) refuse('a binding on a leading array constructor', step);
           for (const stage of step.stages ?? []) {
-            if (stage.type !== 'filter') refuse('an index binding (#)', step);
-            this.visit(stage.expr, ctx, calls);
+            if (stage.type === 'index') this.tupleName((stage as unknown as { value: string }).value);
+            else this.visit(stage.expr, ctx, calls);
           }
           if (step.type === 'sort') {
             for (const term of step.terms!) this.visit(term.expression, ctx, calls);
           } else if (step.type !== 'name') {
             this.visit(step, ctx, calls);
+          }
           }
         });
         break;
@@ -236,8 +258,28 @@ export class Analysis {
     if (each.length >= 2) this.constructors.push(each);
   }
 
+  /** A tuple scope, keyed by the node's steps array (a path) or the node (its predicates). */
+  private newTupleScope(key: object, parent: Scope): Scope {
+    const scope = new Scope(parent, 'block');
+    this.tupleScopes.set(key as Node, scope);
+    return scope;
+  }
+
+  /** The tuple names a node binds. */
+  private flags(node: Node): void {
+    if (node.focus !== undefined) this.tupleName(node.focus);
+    if (node.index !== undefined) this.tupleName(node.index);
+    if (node.ancestor !== undefined) this.tupleName((node.ancestor as { label: string }).label);
+  }
+
+  private tupleName(name: string): void {
+    if (name.startsWith('__')) refuse(`the reserved variable $${name}`);
+    this.tupleNames.add(name);
+    this.declared.add(name);
+  }
+
   private lambda(node: Node, ctx: Context, calls: Calls): void {
-    checkFlags(node);
+    this.flags(node);
     const scope = new Scope(ctx.scope, 'lambda');
     this.scopes.set(node, scope);
     for (const param of node.arguments!) {
@@ -260,7 +302,7 @@ export class Analysis {
 
   /** `proc(args)`; the procedure is evaluated first, then the arguments. */
   private call(node: Node, ctx: Context, calls: Calls): void {
-    checkFlags(node);
+    this.flags(node);
     this.visitProcedure(node.procedure!, ctx, calls);
     for (const arg of node.arguments!) {
       // A function passed by name is called by the function it is passed to.
@@ -283,17 +325,10 @@ export class Analysis {
 }
 
 const NODE_NAMES: Record<string, string> = {
-  parent: 'the parent operator (%)',
   transform: 'a transform (|...|...|)',
   error: 'a syntax error',
   name: 'a field name outside a path',
 };
-
-function checkFlags(node: Node): void {
-  if (node.focus !== undefined) refuse('a context binding (@)', node);
-  if (node.index !== undefined) refuse('an index binding (#)', node);
-  if (node.tuple || node.ancestor !== undefined || node.seekingParent !== undefined) refuse('the parent operator (%)', node);
-}
 
 function checkVariableName(name: string, node: Node): void {
   if (name === '' || name === '$') refuse('binding $ or $$', node);

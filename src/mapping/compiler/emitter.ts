@@ -4,6 +4,7 @@ import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
 import { type Callees, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
+import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
 import { type Filter, type Fn, Frame, Lambda, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
@@ -16,7 +17,8 @@ export class Emitter {
 
   /** A node as jsonata's evaluate() runs it: the node, its predicates, then sequence normalisation. */
   compile(node: Node, scope: Scope): Fn {
-    const filters = node.predicate?.map((stage) => this.filter(stage.expr, scope));
+    const tuple = node.tuple === true && node.predicate !== undefined ? this.tupleScope(node) : undefined;
+    const filters = node.predicate?.map((stage) => (tuple !== undefined ? this.tupleFilter(stage.expr, tuple) : this.filter(stage.expr, scope)));
     const keepArray = node.keepArray === true;
     // Predicates and [] see the node's result before normalisation: only without them may a
     // variable, path or call normalise its own result (saving a closure per node).
@@ -44,6 +46,19 @@ export class Emitter {
       if (filters !== undefined) for (const filter of filters) result = filter(result, frame);
       if (group !== undefined) result = group(result, frame);
       return norm(result, keepArray);
+    };
+  }
+
+  /** A grouping after a path carrying tuples: over a tuple stream, keys and values see the tuples' names. */
+  private tupleGroup(lhs: readonly [Node, Node][], tuple: { scope: Scope; makeFrame: TupleFrame }): (input: unknown, frame: Frame) => unknown {
+    const pairs = lhs.map(([key, value]) => [this.compile(key, tuple.scope), this.compile(value, tuple.scope)] as const);
+    return (input, frame) => {
+      if (Array.isArray(input) && (input as Seq).tupleStream) return tupleGroup(pairs, input as Tuple[], frame, tuple.makeFrame);
+      if (Array.isArray(input) && input.length === 0) {
+        if (!(input as Seq).sequence) return handOver();
+        input = [undefined];
+      }
+      return evaluateGroup(pairs, input, tuple.makeFrame(undefined, frame));
     };
   }
 
@@ -81,6 +96,9 @@ export class Emitter {
         return (input) => wildcard(input);
       case 'descendant':
         return (input) => descendants(input);
+      case 'parent':
+        // The item a tuple bound under this label; nothing outside a tuple.
+        return this.lookup((node as unknown as { slot: { label: string } }).slot.label, scope, () => undefined);
       case 'regex': {
         const literal = node.value as RegExp;
         return () => matcherFor(literal);
@@ -158,18 +176,54 @@ export class Emitter {
     return (input, frame) => predicateFilter(predicate, input, frame);
   }
 
+  /** The scope binding every tuple name (made by the analysis for `key`), and how to make its frame from a tuple. */
+  private tupleScope(key: object): { scope: Scope; makeFrame: TupleFrame } {
+    const inner = this.analysis.tupleScopes.get(key as Node)!;
+    return { scope: inner, makeFrame: tupleFrameMaker(inner.names) };
+  }
+
+  /** A predicate over what may be a tuple stream, compiled in a tuple scope. */
+  private tupleFilter(expr: Node, tuple: { scope: Scope; makeFrame: TupleFrame }): Filter {
+    return tupleFilter(expr.type === 'number' ? (expr.value as number) : this.compile(expr, tuple.scope), tuple.makeFrame);
+  }
+
   private path(node: Node, scope: Scope, normalise: boolean): Fn {
-    const steps: Step[] = node.steps!.map((step, i) => ({
-      fn: step.type === 'name' ? nameStep(step.value, step.keepArray === true) : step.type === 'sort' ? () => undefined : this.compile(step, scope),
-      stages: step.stages?.map((stage) => this.filter(stage.expr, scope)),
-      consarray: i === 0 && step.consarray === true,
-      sort: step.type === 'sort' ? sortStep(step.terms!.map((term) => ({ descending: term.descending === true, key: this.compile(term.expression, scope) }))) : undefined,
-    }));
-    const plan: PathPlan = { steps, firstIsVariable: node.steps![0]!.type === 'variable', keepSingletonArray: node.keepSingletonArray === true };
+    // From the first step that binds (@, #, or a parent sought), the path carries tuples: those
+    // steps, their predicates and order-bys are evaluated in frames made from each tuple.
+    const tupleFrom = node.steps!.findIndex((step) => step.tuple === true);
+    const tuple = tupleFrom === -1 ? undefined : this.tupleScope(node.steps!);
+    const steps: Step[] = node.steps!.map((step, i) => {
+      const inTuples = tuple !== undefined && i >= tupleFrom;
+      const s = inTuples ? tuple.scope : scope;
+      return {
+        fn: step.type === 'name' ? nameStep(step.value, step.keepArray === true) : step.type === 'sort' ? () => undefined : this.compile(step, s),
+        stages: step.stages?.map((stage) =>
+          stage.type === 'index' ? indexStage((stage as unknown as { value: string }).value) : inTuples ? this.tupleFilter(stage.expr, tuple) : this.filter(stage.expr, s),
+        ),
+        consarray: i === 0 && step.consarray === true,
+        sort:
+          step.type === 'sort'
+            ? sortStep(
+                step.terms!.map((term) => ({ descending: term.descending === true, key: this.compile(term.expression, s) })),
+                inTuples ? tuple.makeFrame : undefined,
+              )
+            : undefined,
+        tuple: step.tuple === true,
+        binding: { focus: step.focus, index: step.index, ancestor: (step.ancestor as { label: string } | undefined)?.label },
+      };
+    });
+    const plan: PathPlan = {
+      steps,
+      firstIsVariable: node.steps![0]!.type === 'variable',
+      keepSingletonArray: node.keepSingletonArray === true,
+      tuple: node.tuple === true,
+      ...(tuple === undefined ? {} : { makeFrame: tuple.makeFrame }),
+    };
     if (node.group !== undefined) {
-      const group = this.group(node.group.lhs, scope);
+      const group = tuple === undefined ? this.group(node.group.lhs, scope) : this.tupleGroup(node.group.lhs, tuple);
       return normalise ? (input, frame) => normal(group(evaluatePath(plan, input, frame), frame)) : (input, frame) => group(evaluatePath(plan, input, frame), frame);
     }
+    if (tuple !== undefined) return normalise ? (input, frame) => normal(evaluatePath(plan, input, frame)) : (input, frame) => evaluatePath(plan, input, frame);
     const slow: Fn = normalise ? (input, frame) => normal(evaluatePath(plan, input, frame)) : (input, frame) => evaluatePath(plan, input, frame);
     if (!normalise) return slow;
 

@@ -1,5 +1,6 @@
 // Paths, predicates, wildcards and object constructors, as the interpreter evaluates them.
 import { fnBoolean, mergeSort } from './functions.js';
+import { type Tuple, type TupleBinding, type TupleFrame, tupleSort, tupleStep } from './tuples.js';
 import { type Filter, type Fn, Frame, type Seq, append, handOver, hasOwn, isArrayOfNumbers, isFunction, isNumeric, isSequence, lookup, norm, seq, seq1, setKey } from './runtime.js';
 
 export function wildcard(input: unknown): unknown {
@@ -61,12 +62,20 @@ export interface Step {
   readonly consarray: boolean;
   /** An order-by step `^(...)`: sorts the whole input sequence. */
   readonly sort?: ((input: unknown[], frame: Frame) => unknown) | undefined;
+  /** Whether the path carries tuples from this step on, and what the step binds. */
+  readonly tuple?: boolean;
+  readonly binding?: TupleBinding;
 }
 export interface PathPlan {
   readonly steps: readonly Step[];
   readonly firstIsVariable: boolean;
   readonly keepSingletonArray: boolean;
+  /** The path is itself flagged tuple (a parent is sought through it): it gives its tuple stream. */
+  readonly tuple?: boolean;
+  readonly makeFrame?: TupleFrame;
 }
+
+const NO_BINDING: TupleBinding = { focus: undefined, index: undefined, ancestor: undefined };
 
 export function nameStep(name: string, keepArray: boolean): Fn {
   return (item) => {
@@ -82,19 +91,35 @@ export function nameStep(name: string, keepArray: boolean): Fn {
 export function evaluatePath(plan: PathPlan, input: unknown, frame: Frame): unknown {
   let inputSequence: any = Array.isArray(input) && !plan.firstIsVariable ? input : seq1(input);
   let resultSequence: any;
+  let isTupleStream = false;
+  let tuples: any;
   const steps = plan.steps;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
+    if (step.tuple) isTupleStream = true;
     if (step.consarray) {
       resultSequence = step.fn(inputSequence, frame);
+    } else if (isTupleStream) {
+      tuples =
+        step.sort !== undefined
+          ? tupleSort(step.sort, step.binding?.index, step.stages, inputSequence, tuples as Tuple[] | undefined, frame)
+          : tupleStep(step.fn, step.binding ?? NO_BINDING, step.stages, inputSequence, tuples as Tuple[] | undefined, frame, plan.makeFrame!);
     } else if (step.sort !== undefined) {
       resultSequence = step.sort(inputSequence, frame);
       if (step.stages !== undefined) for (const stage of step.stages) resultSequence = stage(resultSequence, frame);
     } else {
       resultSequence = evaluateStep(step, inputSequence, frame, i === steps.length - 1);
     }
-    if (resultSequence === undefined || resultSequence.length === 0) break;
-    inputSequence = resultSequence;
+    if (!isTupleStream && (resultSequence === undefined || resultSequence.length === 0)) break;
+    if (step.binding?.focus === undefined) inputSequence = resultSequence;
+  }
+  if (isTupleStream) {
+    if (plan.tuple) {
+      resultSequence = tuples;
+    } else {
+      resultSequence = seq();
+      for (let i = 0; i < tuples.length; i++) resultSequence.push(tuples[i]['@']);
+    }
   }
   if (plan.keepSingletonArray) {
     if (Array.isArray(resultSequence) && (resultSequence as Seq).cons && !(resultSequence as Seq).sequence) resultSequence = seq1(resultSequence);
@@ -186,15 +211,19 @@ interface SortTerm {
  * evaluateSortExpression() for an input that is not a tuple stream: the interpreter's merge sort
  * with its comparator (nothing sorts last; mixed or non-comparable keys are its errors T2007/T2008).
  */
-export function sortStep(terms: readonly SortTerm[]): (input: unknown[], frame: Frame) => unknown {
+export function sortStep(terms: readonly SortTerm[], makeFrame?: TupleFrame): (input: unknown[], frame: Frame) => unknown {
   return (input, frame) => {
     if (input.length <= 1) return input;
+    // Over a tuple stream each key sees its tuple's item and names (the terms are then compiled in the tuple scope).
+    const tuples = makeFrame !== undefined && (input as Seq).tupleStream === true;
+    const empty = makeFrame !== undefined && !tuples ? makeFrame(undefined, frame) : frame;
+    const key = (term: SortTerm, item: unknown) => (tuples ? term.key((item as Tuple)['@'], makeFrame!(item as Tuple, frame)) : term.key(item, empty));
     return mergeSort(input, (a, b) => {
       let comp = 0;
       for (let index = 0; comp === 0 && index < terms.length; index++) {
         const term = terms[index]!;
-        const aa = term.key(a, frame);
-        const bb = term.key(b, frame);
+        const aa = key(term, a);
+        const bb = key(term, b);
         const atype = typeof aa;
         const btype = typeof bb;
         if (atype === 'undefined') {

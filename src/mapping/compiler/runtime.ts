@@ -5,7 +5,7 @@ import { type Validator } from './ast.js';
 export type Bindings = Readonly<Record<string, unknown>>;
 
 /** A sequence (or any array carrying the interpreter's flags). */
-export type Seq = unknown[] & { sequence?: boolean; keepSingleton?: boolean; outerWrapper?: boolean; cons?: boolean };
+export type Seq = unknown[] & { sequence?: boolean; keepSingleton?: boolean; outerWrapper?: boolean; cons?: boolean; tupleStream?: boolean };
 
 /** Thrown to hand an evaluation over to the interpreter. Never seen by users. */
 export const HANDOVER = new Error('compiled evaluation handed over to the interpreter');
@@ -170,6 +170,8 @@ export function isIterator(value: unknown): boolean {
 export function norm(result: unknown, keepArray: boolean): unknown {
   if (Array.isArray(result) && (result as Seq).sequence === true) {
     const sequence = result as Seq;
+    // A tuple stream (context and positional bindings, parents) passes on as it is.
+    if (sequence.tupleStream) return result;
     if (keepArray) sequence.keepSingleton = true;
     if (sequence.length === 0) return undefined;
     if (sequence.length === 1) return sequence.keepSingleton ? sequence : sequence[0];
