@@ -16,7 +16,7 @@ const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
   sluice run <config.yaml> [-s path=value]... [-e .env]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
-  sluice lint [--skip-env-var-check] <file|dir|dir/...>...
+  sluice lint [--skip-env-var-check] [--explain-compile] <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
@@ -218,14 +218,24 @@ async function runConfig(
 }
 
 async function lint(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { 'skip-env-var-check': { type: 'boolean', default: false } });
+  const { values, positionals } = parse(args, {
+    'skip-env-var-check': { type: 'boolean', default: false },
+    'explain-compile': { type: 'boolean', default: false },
+  });
   if (positionals.length === 0) throw new UsageError(`lint takes at least one file\n\n${USAGE}`);
   const { preparePipeline } = await import('./service.js');
   let failed = false;
   for (const file of positionals.flatMap(expandTargets)) {
-    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'] });
+    // --explain-compile: what the mapping processors log when built (compiled, or why interpreted).
+    const logged: { msg?: string; path?: string; interpreted?: string[] }[] = [];
+    const logger = values['explain-compile'] ? (await import('pino')).pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) }) : undefined;
+    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], ...(logger ? { logger } : {}) });
     await printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
+    for (const entry of logged) {
+      if (entry.msg === 'Mapping runs compiled to JavaScript.') process.stdout.write(`${file} ${entry.path}: compiled\n`);
+      for (const reason of entry.interpreted ?? []) process.stdout.write(`${file} ${entry.path}.${reason.replace(': ', ': interpreted: ')}\n`);
+    }
   }
   return failed ? 1 : 0;
 }

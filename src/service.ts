@@ -32,6 +32,8 @@ export interface PrepareOptions {
   readonly logLevel?: string;
   /** Silences the logger (lint). */
   readonly quiet?: boolean;
+  /** Logs to this logger instead (lint --explain-compile collects what building logs). */
+  readonly logger?: Logger;
   readonly registry?: Registry;
 }
 
@@ -64,7 +66,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   const secrets = new Secrets();
   for (const secret of loaded.secrets) secrets.add(secret);
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
-  const logger = options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets);
+  const logger = options.logger ?? (options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets));
   const serviceProblems: BuildProblem[] = [];
   const metrics = new Metrics(metricsOptions(config, serviceProblems));
   const tls = readServerTls(config, loaded.baseDir, serviceProblems);

@@ -24,8 +24,9 @@
 import { type Node, Refusal } from './compiler/ast.js';
 import { Analysis } from './compiler/analysis.js';
 import { Emitter } from './compiler/emitter.js';
-import { calleeTable, type CompilerOptions } from './compiler/functions.js';
-import { type Bindings, Frame, NO_VARS, Run, isSequence, newVars, seq1 } from './compiler/runtime.js';
+import jsonata from 'jsonata';
+import { type Callees, calleeTable, type CompilerOptions } from './compiler/functions.js';
+import { type Bindings, Frame, NO_VARS, type Program, Run, handOver, isFunction, isSequence, newVars, seq1 } from './compiler/runtime.js';
 
 export type { Bindings } from './compiler/runtime.js';
 export type { CompilerOptions, FunctionImplementation } from './compiler/functions.js';
@@ -36,33 +37,80 @@ export type { CompilerOptions, FunctionImplementation } from './compiler/functio
  */
 export type CompiledFunction = (input: unknown, bindings: Bindings) => unknown;
 
-export type Compilation = { readonly ok: true; readonly evaluate: CompiledFunction } | { readonly ok: false; readonly reason: string };
+export type Compilation =
+  | { readonly ok: true; readonly evaluate: CompiledFunction }
+  | { readonly ok: false; readonly reason: string; /** Where in the expression (a character offset), when known. */ readonly position?: number };
 
-/** Compiles a parse tree, or says why it is left to the interpreter. */
+/** A parse tree compiled: runs against an input in an evaluation. */
+interface Tree {
+  readonly analysis: Analysis;
+  run(input: unknown, run: Run): unknown;
+}
+
+function compileTree(ast: Node, callees: Callees, impure: ReadonlySet<string>): Tree {
+  const analysis = new Analysis(callees.byName);
+  analysis.run(ast, impure);
+  const body = new Emitter(analysis, callees).compile(ast, analysis.root);
+  const rootSize = analysis.root.names.size;
+  return { analysis, run: (input, run) => body(input, new Frame(rootSize > 0 ? newVars(rootSize) : NO_VARS, undefined, run)) };
+}
+
+/** Compiles a parse tree, or says why (and where) it is left to the interpreter. */
 export function compileToJavaScript(ast: unknown, options: CompilerOptions = {}): Compilation {
   try {
     const callees = calleeTable(options);
-    const analysis = new Analysis(callees);
-    analysis.run(ast as Node, new Set(options.impure ?? []));
-    const emitter = new Emitter(analysis, callees);
-    const body = emitter.compile(ast as Node, analysis.root);
-    const rootSize = analysis.root.names.size;
+    const impure = new Set(options.impure ?? []);
+    const main = compileTree(ast as Node, callees, impure);
+    // $eval("..."): compiled on first use. It sees the caller's variables in the interpreter, so
+    // text reading a variable this expression binds anywhere (or making function values) is left to it.
+    const texts = new Map<string, Tree | null>();
+    const compileText = (source: string): Tree | null => {
+      try {
+        const tree = compileTree(jsonata(source).ast() as Node, callees, impure);
+        if (tree.analysis.functionValues || [...tree.analysis.free].some((name) => main.analysis.declared.has(name))) return null;
+        return tree;
+      } catch {
+        return null;
+      }
+    };
+    const program: Program = {
+      natives: callees.natives,
+      evaluateText(source, input, run) {
+        let tree = texts.get(source);
+        if (tree === undefined) {
+          tree = compileText(source);
+          if (texts.size >= 64) texts.clear();
+          texts.set(source, tree);
+        }
+        return tree === null ? handOver() : tree.run(input, run);
+      },
+    };
+    const functionValues = main.analysis.functionValues;
     const evaluate: CompiledFunction = (input, bindings = {}) => {
       let overrides = false;
-      for (const name in bindings) if (callees.has(name)) overrides = true;
-      const run = new Run(bindings, input, overrides);
-      const frame = new Frame(rootSize > 0 ? newVars(rootSize) : NO_VARS, undefined, run);
+      for (const name in bindings) if (callees.byName.has(name)) overrides = true;
+      const run = new Run(bindings, input, overrides, program);
       // As jsonata's evaluate(): a JSON array input is wrapped so it is treated as one value.
       if (Array.isArray(input) && !isSequence(input)) {
         const wrapper = seq1(input);
         wrapper.outerWrapper = true;
         input = wrapper;
       }
-      return body(input, frame);
+      const result = main.run(input, run);
+      // A function in the result is the interpreter's own kind of object there: leave it to it.
+      if (functionValues && containsFunction(result)) return handOver();
+      return result;
     };
     return { ok: true, evaluate };
   } catch (err) {
-    if (err instanceof Refusal) return { ok: false, reason: err.message };
+    if (err instanceof Refusal) return { ok: false, reason: err.message, ...(err.position === undefined ? {} : { position: err.position }) };
     throw err;
   }
+}
+
+function containsFunction(value: unknown): boolean {
+  if (isFunction(value)) return true;
+  if (Array.isArray(value)) return value.some(containsFunction);
+  if (typeof value === 'object' && value !== null) return Object.values(value).some(containsFunction);
+  return false;
 }

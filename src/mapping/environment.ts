@@ -65,7 +65,10 @@ export interface CompiledExpression {
   readonly compiled: boolean;
   /** Whether it names a field anywhere (`gpu`, `a.b`): such an expression finds nothing in a body that is not a JSON object. */
   readonly readsFields: boolean;
-  /** Why the expression runs in the interpreter (`compile: false`, or what the compiler does not cover). */
+  /**
+   * Why the expression runs in the interpreter: `compile: false`, or the construct the compiler
+   * does not cover and where it is in the expression ("... at line 2, column 14").
+   */
   readonly interpretedBecause?: string;
   /**
    * Evaluates against `input` (by default the message body, parsed as JSON when it is JSON, else
@@ -108,11 +111,12 @@ export function compileExpression(source: string, options: CompileOptions = {}):
   const compilation = options.compile === false ? { ok: false as const, reason: 'compile: false' } : compileToJavaScript(expression.ast(), COMPILER_OPTIONS);
   const readsFields = namesAField(expression.ast());
   if (!compilation.ok) {
+    const at = compilation.position === undefined ? undefined : locate(source, compilation.position);
     return {
       source,
       compiled: false,
       readsFields,
-      interpretedBecause: compilation.reason,
+      interpretedBecause: at === undefined ? compilation.reason : `${compilation.reason} at line ${at.line}, column ${at.column}`,
       evaluate: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
       evaluateSync: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
     };

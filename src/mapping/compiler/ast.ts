@@ -18,7 +18,8 @@ export interface Node {
   readonly steps?: Node[];
   readonly stages?: Stage[];
   readonly predicate?: Stage[];
-  readonly group?: unknown;
+  readonly group?: { readonly lhs: [Node, Node][]; readonly position?: number };
+  readonly terms?: { readonly descending?: boolean; readonly expression: Node }[];
   readonly lhs?: any;
   readonly rhs?: any;
   readonly expression?: Node;
@@ -41,7 +42,15 @@ export interface Node {
   readonly seekingParent?: unknown;
 }
 
-export class Refusal extends Error {}
-export const refuse = (reason: string): never => {
-  throw new Refusal(reason);
+/** Why an expression is left to the interpreter, and where (a character offset, as the parser's positions). */
+export class Refusal extends Error {
+  constructor(
+    message: string,
+    readonly position: number | undefined,
+  ) {
+    super(message);
+  }
+}
+export const refuse = (reason: string, node?: Node): never => {
+  throw new Refusal(reason, node?.position);
 };

@@ -50,7 +50,8 @@ export function includes(lhs: unknown, rhs: unknown): boolean {
   return false;
 }
 
-export function range(lhs: unknown, rhs: unknown): unknown {
+/** evaluateRangeExpression(); `plain`: a plain array for an array constructor to keep (no sequence flag). */
+export function range(lhs: unknown, rhs: unknown, plain = false): unknown {
   if (lhs !== undefined && !Number.isInteger(lhs)) return handOver();
   if (rhs !== undefined && !Number.isInteger(rhs)) return handOver();
   if (lhs === undefined || rhs === undefined) return undefined;
@@ -61,6 +62,6 @@ export function range(lhs: unknown, rhs: unknown): unknown {
   if (size > 1e7) return handOver();
   const result: Seq = new Array<unknown>(size);
   for (let item = l, index = 0; item <= r; item++, index++) result[index] = item;
-  result.sequence = true;
+  if (!plain) result.sequence = true;
   return result;
 }

@@ -1,5 +1,6 @@
 // Paths, predicates, wildcards and object constructors, as the interpreter evaluates them.
-import { fnBoolean } from './functions.js';
+import { fnBoolean, mergeSort } from './functions.js';
+import { type Tuple, type TupleBinding, type TupleFrame, tupleSort, tupleStep } from './tuples.js';
 import { type Filter, type Fn, Frame, type Seq, append, handOver, hasOwn, isArrayOfNumbers, isFunction, isNumeric, isSequence, lookup, norm, seq, seq1, setKey } from './runtime.js';
 
 export function wildcard(input: unknown): unknown {
@@ -59,12 +60,22 @@ export interface Step {
   readonly fn: Fn;
   readonly stages: Filter[] | undefined;
   readonly consarray: boolean;
+  /** An order-by step `^(...)`: sorts the whole input sequence. */
+  readonly sort?: ((input: unknown[], frame: Frame) => unknown) | undefined;
+  /** Whether the path carries tuples from this step on, and what the step binds. */
+  readonly tuple?: boolean;
+  readonly binding?: TupleBinding;
 }
 export interface PathPlan {
   readonly steps: readonly Step[];
   readonly firstIsVariable: boolean;
   readonly keepSingletonArray: boolean;
+  /** The path is itself flagged tuple (a parent is sought through it): it gives its tuple stream. */
+  readonly tuple?: boolean;
+  readonly makeFrame?: TupleFrame;
 }
+
+const NO_BINDING: TupleBinding = { focus: undefined, index: undefined, ancestor: undefined };
 
 export function nameStep(name: string, keepArray: boolean): Fn {
   return (item) => {
@@ -80,13 +91,35 @@ export function nameStep(name: string, keepArray: boolean): Fn {
 export function evaluatePath(plan: PathPlan, input: unknown, frame: Frame): unknown {
   let inputSequence: any = Array.isArray(input) && !plan.firstIsVariable ? input : seq1(input);
   let resultSequence: any;
+  let isTupleStream = false;
+  let tuples: any;
   const steps = plan.steps;
   for (let i = 0; i < steps.length; i++) {
     const step = steps[i]!;
-    if (step.consarray) resultSequence = step.fn(inputSequence, frame);
-    else resultSequence = evaluateStep(step, inputSequence, frame, i === steps.length - 1);
-    if (resultSequence === undefined || resultSequence.length === 0) break;
-    inputSequence = resultSequence;
+    if (step.tuple) isTupleStream = true;
+    if (step.consarray) {
+      resultSequence = step.fn(inputSequence, frame);
+    } else if (isTupleStream) {
+      tuples =
+        step.sort !== undefined
+          ? tupleSort(step.sort, step.binding?.index, step.stages, inputSequence, tuples as Tuple[] | undefined, frame)
+          : tupleStep(step.fn, step.binding ?? NO_BINDING, step.stages, inputSequence, tuples as Tuple[] | undefined, frame, plan.makeFrame!);
+    } else if (step.sort !== undefined) {
+      resultSequence = step.sort(inputSequence, frame);
+      if (step.stages !== undefined) for (const stage of step.stages) resultSequence = stage(resultSequence, frame);
+    } else {
+      resultSequence = evaluateStep(step, inputSequence, frame, i === steps.length - 1);
+    }
+    if (!isTupleStream && (resultSequence === undefined || resultSequence.length === 0)) break;
+    if (step.binding?.focus === undefined) inputSequence = resultSequence;
+  }
+  if (isTupleStream) {
+    if (plan.tuple) {
+      resultSequence = tuples;
+    } else {
+      resultSequence = seq();
+      for (let i = 0; i < tuples.length; i++) resultSequence.push(tuples[i]['@']);
+    }
   }
   if (plan.keepSingletonArray) {
     if (Array.isArray(resultSequence) && (resultSequence as Seq).cons && !(resultSequence as Seq).sequence) resultSequence = seq1(resultSequence);
@@ -150,4 +183,64 @@ export function evaluateGroup(pairs: readonly (readonly [Fn, Fn])[], input: unkn
     if (value !== undefined) setKey(result, key, value);
   }
   return result;
+}
+
+/** evaluateDescendants(): the input and everything below it, in document order. */
+export function descendants(input: unknown): unknown {
+  if (input === undefined) return undefined;
+  const results = seq();
+  recurseDescendants(input, results);
+  return results.length === 1 ? results[0] : results;
+}
+
+function recurseDescendants(input: unknown, results: unknown[]): void {
+  if (!Array.isArray(input)) results.push(input);
+  if (Array.isArray(input)) {
+    for (const member of input) recurseDescendants(member, results);
+  } else if (input !== null && typeof input === 'object' && !isFunction(input)) {
+    for (const key of Object.keys(input)) recurseDescendants((input as Record<string, unknown>)[key], results);
+  }
+}
+
+interface SortTerm {
+  readonly descending: boolean;
+  readonly key: Fn;
+}
+
+/**
+ * evaluateSortExpression() for an input that is not a tuple stream: the interpreter's merge sort
+ * with its comparator (nothing sorts last; mixed or non-comparable keys are its errors T2007/T2008).
+ */
+export function sortStep(terms: readonly SortTerm[], makeFrame?: TupleFrame): (input: unknown[], frame: Frame) => unknown {
+  return (input, frame) => {
+    if (input.length <= 1) return input;
+    // Over a tuple stream each key sees its tuple's item and names (the terms are then compiled in the tuple scope).
+    const tuples = makeFrame !== undefined && (input as Seq).tupleStream === true;
+    const empty = makeFrame !== undefined && !tuples ? makeFrame(undefined, frame) : frame;
+    const key = (term: SortTerm, item: unknown) => (tuples ? term.key((item as Tuple)['@'], makeFrame!(item as Tuple, frame)) : term.key(item, empty));
+    return mergeSort(input, (a, b) => {
+      let comp = 0;
+      for (let index = 0; comp === 0 && index < terms.length; index++) {
+        const term = terms[index]!;
+        const aa = key(term, a);
+        const bb = key(term, b);
+        const atype = typeof aa;
+        const btype = typeof bb;
+        if (atype === 'undefined') {
+          comp = btype === 'undefined' ? 0 : 1;
+          continue;
+        }
+        if (btype === 'undefined') {
+          comp = -1;
+          continue;
+        }
+        if (!(atype === 'string' || atype === 'number') || !(btype === 'string' || btype === 'number')) return handOver();
+        if (atype !== btype) return handOver();
+        if (aa === bb) continue;
+        comp = (aa as number) < (bb as number) ? -1 : 1;
+        if (term.descending) comp = -comp;
+      }
+      return comp === 1;
+    });
+  };
 }

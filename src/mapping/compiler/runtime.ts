@@ -5,7 +5,7 @@ import { type Validator } from './ast.js';
 export type Bindings = Readonly<Record<string, unknown>>;
 
 /** A sequence (or any array carrying the interpreter's flags). */
-export type Seq = unknown[] & { sequence?: boolean; keepSingleton?: boolean; outerWrapper?: boolean; cons?: boolean };
+export type Seq = unknown[] & { sequence?: boolean; keepSingleton?: boolean; outerWrapper?: boolean; cons?: boolean; tupleStream?: boolean };
 
 /** Thrown to hand an evaluation over to the interpreter. Never seen by users. */
 export const HANDOVER = new Error('compiled evaluation handed over to the interpreter');
@@ -31,7 +31,16 @@ export class Run {
     readonly root: unknown,
     /** Whether a binding replaces a function the expression may call (sluice's frozen $now). */
     readonly overrides: boolean,
+    readonly program: Program,
   ) {}
+}
+
+/** What a compiled expression shares with every evaluation of it. */
+export interface Program {
+  /** Function definition objects (built-ins as values) -> the Native compiled code calls for each. */
+  readonly natives: ReadonlyMap<object, unknown>;
+  /** $eval(): evaluates JSONata text against `input` as compiled code, or hands over. */
+  evaluateText(source: string, input: unknown, run: Run): unknown;
 }
 
 /** A variable frame: one per block or lambda invocation that binds variables, as JSONata's createFrame. */
@@ -51,7 +60,7 @@ export type Filter = (input: unknown, frame: Frame) => unknown;
 /** The `this` JSONata gives the functions it calls. */
 export interface Focus {
   input: unknown;
-  readonly environment: { lookup(name: string): unknown };
+  readonly environment: { lookup(name: string): unknown; readonly timestamp: Date };
   readonly options: undefined;
   readonly createSequence: (...items: unknown[]) => Seq;
 }
@@ -161,6 +170,8 @@ export function isIterator(value: unknown): boolean {
 export function norm(result: unknown, keepArray: boolean): unknown {
   if (Array.isArray(result) && (result as Seq).sequence === true) {
     const sequence = result as Seq;
+    // A tuple stream (context and positional bindings, parents) passes on as it is.
+    if (sequence.tupleStream) return result;
     if (keepArray) sequence.keepSingleton = true;
     if (sequence.length === 0) return undefined;
     if (sequence.length === 1) return sequence.keepSingleton ? sequence : sequence[0];
@@ -210,7 +221,14 @@ export function focusOf(run: Run, input: unknown): Focus {
     const bindings = run.bindings;
     focus = run.focus = {
       input,
-      environment: { lookup: (name: string) => (name === '$' ? run.root : hasOwn(bindings, name) ? bindings[name] : undefined) },
+      environment: {
+        lookup: (name: string) => (name === '$' ? run.root : hasOwn(bindings, name) ? bindings[name] : undefined),
+        // The evaluation's instant, as the interpreter's environment.timestamp ($toMillis with a
+        // picture lacking date parts takes them from it).
+        get timestamp() {
+          return new Date((run.timestamp ??= Date.now()));
+        },
+      },
       options: undefined,
       createSequence,
     };

@@ -60,11 +60,11 @@ describe('mapping', () => {
 
   it('logs once at build whether it runs compiled; compile: false interprets', async () => {
     const compiled = capture();
-    mapping.create({ expression: 'n', meta: { k: '$sort(a)' }, compile: true }, testSettings({ logger: compiled.logger }));
+    mapping.create({ expression: 'n', meta: { k: '| a | {"b": 1} |' }, compile: true }, testSettings({ logger: compiled.logger }));
     const interpreted = capture();
     const processor = mapping.create({ expression: 'n + 1', compile: false }, testSettings({ logger: interpreted.logger }));
     await flush();
-    expect(compiled.lines.map((l) => [l.msg, l.interpreted])).toEqual([['Mapping runs in the JSONata interpreter.', ['meta.k: $sort() is not compiled']]]);
+    expect(compiled.lines.map((l) => [l.msg, l.interpreted])).toEqual([['Mapping runs in the JSONata interpreter.', ['meta.k: a transform (|...|...|) at line 1, column 2']]]);
     expect(interpreted.lines.map((l) => [l.msg, l.interpreted])).toEqual([['Mapping runs in the JSONata interpreter.', ['expression: compile: false']]]);
     const result = processor.process([Message.fromJSON({ n: 1 })]);
     expect(result).toBeInstanceOf(Promise);
