@@ -15,10 +15,10 @@ import { VERSION } from './version.js';
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
-  sluice run <config.yaml> [-s path=value]... [-e .env]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
-  sluice lint [--skip-env-var-check] [--explain-compile] <file|dir|dir/...>...
+  sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
+  sluice lint [--skip-env-var-check] [--explain-compile] [-r resources.yaml]... <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
-  sluice list [inputs|processors|outputs]... [--format text|json|jsonschema]
+  sluice list [inputs|processors|outputs|rate-limits|caches]... [--format text|json|jsonschema]
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
   sluice map <mapping.jsonata | -e EXPR> [--lang auto|jsonata|bloblang] [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
 ${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL]   (what npm start runs)
@@ -102,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const CONFIG_OPTIONS = {
+  resources: { type: 'string', short: 'r', multiple: true },
   set: { type: 'string', short: 's', multiple: true },
   'env-file': { type: 'string', short: 'e', multiple: true },
 } as const;
@@ -165,12 +166,13 @@ async function run(args: string[]): Promise<number> {
 
 async function runConfig(
   file: string,
-  values: { set?: string[]; output?: string; chilled: boolean; 'log.level'?: string },
+  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; 'log.level'?: string },
   stateDir: string | undefined,
   dryRun: boolean,
 ): Promise<number> {
   const [{ preparePipeline, runPrepared, shutdownTimeoutMs }, { parseDuration }] = await Promise.all([import('./service.js'), import('./config/duration.js')]);
   const prepared = preparePipeline(file, {
+    resources: values.resources,
     set: [...(values.set ?? []), ...outputOverride(values.output)],
     chilled: values.chilled,
     logLevel: values['log.level'],
@@ -221,6 +223,7 @@ async function lint(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     'skip-env-var-check': { type: 'boolean', default: false },
     'explain-compile': { type: 'boolean', default: false },
+    resources: CONFIG_OPTIONS.resources,
   });
   if (positionals.length === 0) throw new UsageError(`lint takes at least one file\n\n${USAGE}`);
   const { preparePipeline } = await import('./service.js');
@@ -229,7 +232,7 @@ async function lint(args: string[]): Promise<number> {
     // --explain-compile: what the mapping processors log when built (compiled, or why interpreted).
     const logged: { msg?: string; path?: string; interpreted?: string[] }[] = [];
     const logger = values['explain-compile'] ? (await import('pino')).pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) }) : undefined;
-    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], ...(logger ? { logger } : {}) });
+    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) });
     await printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
     for (const entry of logged) {
@@ -268,24 +271,28 @@ async function echo(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, CONFIG_OPTIONS);
   if (positionals.length !== 1) throw new UsageError(`echo takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
-  const [{ loadConfigFile }, { registry }, { scrubConfig }, { stringify }] = await Promise.all([
+  const [{ loadConfigFile }, { registry }, { scrubConfig }, { mergeResources }, { stringify }] = await Promise.all([
     import('./config/load.js'),
     import('./components/index.js'),
     import('./config/scrub.js'),
+    import('./config/resources.js'),
     import('yaml'),
   ]);
   const loaded = loadConfigFile(positionals[0]!, { registry, set: values.set, chilled: true });
-  await printProblems(loaded.problems);
-  if (!loaded.config) return 1;
-  process.stdout.write(stringify(scrubConfig(loaded.config, new Set(loaded.secrets))));
+  const extras = (values.resources ?? []).map((f) => loadConfigFile(f, { registry, chilled: true, resourcesOnly: true }));
+  await printProblems([...loaded.problems, ...extras.flatMap((e) => e.problems)]);
+  if (!loaded.config || extras.some((e) => !e.config)) return 1;
+  const merged = mergeResources(loaded as typeof loaded & { config: NonNullable<typeof loaded.config> }, extras);
+  await printProblems(merged.problems);
+  process.stdout.write(stringify(scrubConfig(merged.config, new Set([...loaded.secrets, ...extras.flatMap((e) => e.secrets)]))));
   return 0;
 }
 
-const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor', outputs: 'output' };
+const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor', outputs: 'output', 'rate-limits': 'rate_limit', caches: 'cache' };
 
 async function list(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { format: { type: 'string', default: 'text' } });
-  for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors or outputs, not ${JSON.stringify(p)}`);
+  for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors, outputs, rate-limits or caches, not ${JSON.stringify(p)}`);
   const kinds = (positionals.length > 0 ? positionals : Object.keys(KIND_OF)).map((p) => KIND_OF[p]!);
   const { components, registry } = await import('./components/index.js');
   switch (values.format) {
@@ -301,7 +308,7 @@ async function list(args: string[]): Promise<number> {
     }
     case 'text':
       for (const kind of kinds) {
-        process.stdout.write(`${kind[0]!.toUpperCase()}${kind.slice(1)}s:\n`);
+        process.stdout.write(`${kind[0]!.toUpperCase()}${kind.slice(1).replace('_', ' ')}s:\n`);
         for (const c of components.filter((s) => s.kind === kind).sort((a, b) => a.name.localeCompare(b.name))) {
           process.stdout.write(`  ${c.name.padEnd(16)} ${c.summary}\n`);
         }

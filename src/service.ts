@@ -5,7 +5,9 @@ import { resolve } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { registry as defaultRegistry } from './components/index.js';
 import { parseDuration } from './config/duration.js';
+import { glob, GLOB } from './config/files.js';
 import { loadConfigFile, loadConfigText, type LoadedConfig } from './config/load.js';
+import { mergeResources } from './config/resources.js';
 import { formatPath, type Problem } from './config/problems.js';
 import type { ComponentNode, RootConfig } from './config/root.js';
 import { startHttpServer } from './engine/http_server.js';
@@ -35,6 +37,8 @@ export interface PrepareOptions {
   /** Logs to this logger instead (lint --explain-compile collects what building logs). */
   readonly logger?: Logger;
   readonly registry?: Registry;
+  /** Resources files (`-r`, globs allowed): their `*_resources` join the config's. */
+  readonly resources?: readonly string[];
 }
 
 export interface Prepared {
@@ -61,10 +65,15 @@ export function preparePipelineText(text: string, file: string, options: Prepare
 
 function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: PrepareOptions): Prepared {
   const file = loaded.file;
-  if (!loaded.config) return { loaded, problems: [...loaded.problems, ...buildProblemsDespite(loaded, registry)].sort((a, b) => a.line - b.line || a.column - b.column) };
-  const config = loaded.config;
+  const resourceFiles = (options.resources ?? []).flatMap((pattern) => (GLOB.test(pattern) ? glob(pattern) : [pattern]));
+  const extras = resourceFiles.map((f) => loadConfigFile(f, { registry, env: options.env, chilled: options.chilled, stateDir: options.stateDir, resourcesOnly: true }));
+  const loadProblems = [...loaded.problems, ...extras.flatMap((e) => e.problems)];
+  if (!loaded.config) return { loaded, problems: [...loadProblems, ...buildProblemsDespite(loaded, registry)].sort((a, b) => a.line - b.line || a.column - b.column) };
+  if (extras.some((e) => !e.config)) return { loaded, problems: loadProblems };
+  const merged = mergeResources(loaded as typeof loaded & { config: RootConfig }, extras);
+  const config = merged.config;
   const secrets = new Secrets();
-  for (const secret of loaded.secrets) secrets.add(secret);
+  for (const secret of [...loaded.secrets, ...extras.flatMap((e) => e.secrets)]) secrets.add(secret);
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
   const logger = options.logger ?? (options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets));
   const serviceProblems: BuildProblem[] = [];
@@ -79,13 +88,16 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
     strict: config.error_handling.strict,
     // Worker threads build their processors from the built-in registry, so a custom one keeps them on the main thread.
     ...(registry === defaultRegistry
-      ? { workers: { script: new URL('./processors_worker.js', import.meta.url), logger: options.quiet ? undefined : loggerConfig, secrets: loaded.secrets } }
+      ? { workers: { script: new URL('./processors_worker.js', import.meta.url), logger: options.quiet ? undefined : loggerConfig, secrets: [...loaded.secrets, ...extras.flatMap((e) => e.secrets)] } }
       : {}),
   });
-  const problems: Problem[] = [...loaded.problems];
+  const problems: Problem[] = [...loadProblems, ...merged.problems];
   for (const p of [...serviceProblems, ...buildProblems]) {
-    const { line, column } = loaded.locate(p.path, p.inner);
-    problems.push({ file, line, column, path: formatPath(p.path), message: p.message, severity: p.severity ?? 'error' });
+    // A resource's problem is placed in the file it came from (a -r file, or this one).
+    const origin = typeof p.path[0] === 'string' && p.path[0].endsWith('_resources') ? merged.origins.get(formatPath(p.path.slice(0, 2))) : undefined;
+    const at = origin ? { loaded: origin.loaded, path: [p.path[0]!, origin.index, ...p.path.slice(2)] } : { loaded, path: p.path };
+    const { line, column } = at.loaded.locate(at.path, p.inner);
+    problems.push({ file: at.loaded.file, line, column, path: formatPath(at.path), message: p.message, severity: p.severity ?? 'error' });
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.some((p) => p.severity === 'error')) return { loaded, problems };

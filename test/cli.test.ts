@@ -208,6 +208,8 @@ describe('sluice list', () => {
       inputs: registry.names('input'),
       processors: registry.names('processor'),
       outputs: registry.names('output'),
+      rate_limits: registry.names('rate_limit'),
+      caches: registry.names('cache'),
     });
   });
 
@@ -218,7 +220,7 @@ describe('sluice list', () => {
   });
 
   it('rejects an unknown kind or format with exit 1 and no stack trace', async () => {
-    for (const args of [['list', 'caches'], ['list', '--format', 'cue']]) {
+    for (const args of [['list', 'tracers'], ['list', '--format', 'cue']]) {
       const { code, stderr } = await runCli(args);
       expect(stderr).toMatch(/^list takes|^--format takes/);
       expect(stderr).not.toMatch(/\n\s+at /);

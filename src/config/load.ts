@@ -10,6 +10,7 @@ import { parseDuration } from './duration.js';
 import { interpolateEnv } from './env.js';
 import { formatPath, type ConfigPath, type Problem } from './problems.js';
 import { rootSchema, type RootConfig } from './root.js';
+import type { ResourceReference } from './resources.js';
 import { serviceProblems, serviceWarnings } from './service.js';
 
 export interface LoadOptions {
@@ -25,6 +26,8 @@ export interface LoadOptions {
    * of where the config says: how a dry run (`run --output stdout`) leaves the real state alone.
    */
   readonly stateDir?: string;
+  /** A resources file (`-r`): only `*_resources` keys are allowed. */
+  readonly resourcesOnly?: boolean;
 }
 
 export interface LoadedConfig {
@@ -42,6 +45,8 @@ export interface LoadedConfig {
   readonly problems: readonly Problem[];
   /** Values of fields marked `x-secret`, to scrub from logs and `echo`. */
   readonly secrets: readonly string[];
+  /** Where components name resources (`resource: x`, `rate_limit: x`), checked once every resources file is loaded. */
+  readonly references: readonly ResourceReference[];
   /**
    * The file position of a config path (the nearest existing node), for problems found later.
    * `inner` is a position inside that node's string value (a JSONata error's line and column).
@@ -53,6 +58,8 @@ const RESERVED: Record<Kind, readonly string[]> = {
   input: ['label', 'processors'],
   processor: ['label'],
   output: ['label', 'processors'],
+  rate_limit: ['label'],
+  cache: ['label'],
 };
 const LABEL = /^[a-z0-9][a-z0-9_-]*$/;
 
@@ -86,7 +93,7 @@ export function loadConfigFile(file: string, options: LoadOptions): LoadedConfig
     text = readConfigText(file);
   } catch (err) {
     const problem: Problem = { file, line: 1, column: 1, path: '', message: `failed to read config: ${(err as Error).message}`, severity: 'error' };
-    return { file, baseDir: dirname(resolve(file)), config: undefined, problems: [problem], secrets: [], locate: () => ({ line: 1, column: 1 }) };
+    return { file, baseDir: dirname(resolve(file)), config: undefined, problems: [problem], secrets: [], references: [], locate: () => ({ line: 1, column: 1 }) };
   }
   return loadConfigText(text, file, options);
 }
@@ -118,7 +125,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     // As in Connect, a failed decode stops the read: the text still holding `${...}` would only
     // produce misleading problems.
     for (const line of (err as Error).message.split('\n')) report(1, 1, [], line);
-    return { file, baseDir: dirname(resolve(file)), config: undefined, problems, secrets: [], locate: () => ({ line: 1, column: 1 }) };
+    return { file, baseDir: dirname(resolve(file)), config: undefined, problems, secrets: [], references: [], locate: () => ({ line: 1, column: 1 }) };
   }
 
   const lineCounter = new LineCounter();
@@ -161,7 +168,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     return { line: start.line + inner.line, column: indent + inner.column };
   };
   const baseDir = dirname(resolve(file));
-  if (doc.errors.length > 0) return { file, baseDir, config: undefined, problems, secrets: [], locate };
+  if (doc.errors.length > 0) return { file, baseDir, config: undefined, problems, secrets: [], references: [], locate };
 
   let raw: unknown;
   try {
@@ -169,12 +176,18 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   } catch (err) {
     // An unresolved alias or an alias bomb ("Excessive alias count").
     report(1, 1, [], `YAML error: ${(err as Error).message}`);
-    return { file, baseDir, config: undefined, problems, secrets: [], locate };
+    return { file, baseDir, config: undefined, problems, secrets: [], references: [], locate };
   }
   const validator = new Validator(options.registry, options.stateDir, (path, message, key, severity) => {
     const { line, column } = locateNode(path, key);
     report(line, column, path, message, severity);
   });
+  if (options.resourcesOnly && isObject(raw)) {
+    for (const key of Object.keys(raw).filter((k) => !k.endsWith('_resources'))) {
+      const { line, column } = locateNode([key], true);
+      report(line, column, [key], 'a resources file holds only *_resources lists');
+    }
+  }
   const config = validator.validateRoot(raw);
   if (!problems.some((p) => p.severity === 'error') && config !== undefined) {
     const root = config as RootConfig;
@@ -183,7 +196,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   const failed = problems.some((p) => p.severity === 'error');
-  return { file, baseDir, config: failed ? undefined : (config as RootConfig), candidate: config, problems, secrets: validator.secrets, locate };
+  return { file, baseDir, config: failed ? undefined : (config as RootConfig), candidate: config, problems, secrets: validator.secrets, references: validator.references, locate };
 }
 
 const COMPILED = new WeakMap<Registry, { ajv: Ajv; compiled: Map<Schema, ValidateFunction> }>();
@@ -193,6 +206,7 @@ type Report = (path: ConfigPath, message: string, key: boolean, severity?: Probl
 /** Validates a parsed config tree against the root and component schemas, filling defaults. */
 class Validator {
   readonly secrets: string[] = [];
+  readonly references: ResourceReference[] = [];
   #ajv: Ajv;
   #compiled: Map<Schema, ValidateFunction>;
   #labels = new Map<string, string>();
@@ -228,6 +242,7 @@ class Validator {
     const slot = schema['x-component'];
     if (typeof slot === 'string') return data === undefined ? data : this.#component(slot as Kind, data, path);
     if (schema['x-secret'] === true && typeof data === 'string' && data !== '') this.secrets.push(data);
+    if (typeof schema['x-resource'] === 'string' && typeof data === 'string' && data !== '') this.references.push({ kind: schema['x-resource'] as Kind, label: data, path });
     if (schema['x-state'] === true && typeof data === 'string' && this.stateDir !== undefined) return relocated(this.stateDir, path, data);
     const properties = schema.properties as Record<string, Schema> | undefined;
     if (properties && isObject(data)) {
@@ -267,6 +282,10 @@ class Validator {
       this.report([...path, other], `field ${other} is invalid when the component type is ${name} (${kind})`, true);
     }
     this.#checkLabel(node.label, path);
+    if (typeof path[0] === 'string' && path[0].endsWith('_resources') && path.length === 2 && (typeof node.label !== 'string' || node.label === '')) {
+      this.report(path, 'the label field for resources must be unique and not empty', false);
+    }
+    if (name === 'resource' && typeof node.resource === 'string') this.references.push({ kind, label: node.resource, path: [...path, 'resource'] });
     if ('processors' in node) node.processors = this.#processorList(node.processors, [...path, 'processors']);
 
     const spec = this.registry.get(kind, name)!;
@@ -372,6 +391,7 @@ export function createAjv(): Ajv {
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-interpolated', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-state', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-resource', schemaType: 'string' });
   ajv.addFormat('duration', { type: 'string', validate: isDuration });
   ajv.addFormat('duration-or-empty', { type: 'string', validate: (s: string) => s === '' || isDuration(s) });
   ajv.addFormat('signed-duration', { type: 'string', validate: isSignedDuration });

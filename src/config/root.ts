@@ -1,6 +1,7 @@
 import type { Schema } from '../engine/component.js';
 import { sqliteBufferSchema, type SqliteBufferConfig } from '../engine/sqlite_buffer.js';
 import { durationSchema } from './duration.js';
+import { resourceSchemas, type ResourcesConfig } from './resources.js';
 import { httpSchema, metricsSchema, tracerSchema, type HttpConfig, type MetricsConfig } from './service.js';
 
 /** The validated top level of a pipeline file. Components keep their YAML shape, with defaults filled. */
@@ -27,7 +28,7 @@ interface RootSections {
   tests?: unknown[];
 }
 
-export type RootConfig = RootSections;
+export type RootConfig = RootSections & ResourcesConfig;
 
 /** A component as written: exactly one component key, plus optional `label` and `processors`. */
 export type ComponentNode = Record<string, unknown>;
@@ -59,6 +60,7 @@ export const rootSchema: Schema = {
     http: httpSchema,
     metrics: metricsSchema,
     tracer: tracerSchema,
+    ...resourceSchemas,
     logger: {
       type: 'object',
       additionalProperties: false,

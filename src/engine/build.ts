@@ -6,7 +6,7 @@ import type { LoggerConfig } from './logger.js';
 import { formatPath, type ConfigPath } from '../config/problems.js';
 import type { ComponentNode } from '../config/root.js';
 import type { BatchingConfig } from './batching.js';
-import { FieldErrors, type Builder, type ChildOutput, type ComponentSpec, type Input, type Kind, type Output, type Processor, type Settings, type Submission } from './component.js';
+import { FieldErrors, type Builder, type Built, type Cache, type ChildOutput, type ComponentSpec, type Input, type Kind, type Output, type Processor, type RateLimit, type Settings, type Submission } from './component.js';
 import { allDelivered } from './delivery.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
@@ -76,6 +76,7 @@ export class PipelineBuilder {
   readonly problems: BuildProblem[] = [];
   #env: BuildEnvironment;
   #closables: { close(): Promise<void> }[] = [];
+  #resources = new Map<string, unknown>();
 
   constructor(env: BuildEnvironment) {
     this.#env = env;
@@ -91,11 +92,50 @@ export class PipelineBuilder {
     return nodes.map((node, i) => this.processor(node, [...path, i]));
   }
 
-  /** One processor at `path` (e.g. `pipeline.processors[2]`). */
-  processor(node: ComponentNode, path: ConfigPath): Processor {
+  /**
+   * Builds every resource (`input_resources`, `processor_resources`, `output_resources`,
+   * `rate_limit_resources`, `cache_resources`), before the components that name them, so their
+   * problems are reported with the rest. Each is built once and shared by every reference.
+   */
+  resources(lists: { readonly [K in Kind]?: readonly ComponentNode[] }): void {
+    for (const kind of Object.keys(lists) as Kind[]) {
+      (lists[kind] ?? []).forEach((node, i) => {
+        const path: ConfigPath = [`${kind}_resources`, i];
+        const label = typeof node.label === 'string' ? node.label : '';
+        let built: unknown;
+        switch (kind) {
+          case 'input':
+            built = childInput(this.input(node, path));
+            break;
+          case 'processor':
+            built = this.processor(node, path);
+            break;
+          case 'output':
+            built = childOutput(this.sink(node, path));
+            break;
+          default: {
+            const { type, spec, config } = splitComponent(this.#env.registry, kind, node);
+            built = this.#create(spec, config, [...path, type], label, kind === 'rate_limit' ? FAILED_RATE_LIMIT : FAILED_CACHE);
+          }
+        }
+        this.#resources.set(`${kind}/${label}`, built);
+        if (kind !== 'processor') this.#closables.push(built as { close(): Promise<void> });
+      });
+    }
+  }
+
+  /** A resource built by resources(); throws when the config has none of that kind and label. */
+  resource<K extends Kind>(kind: K, label: string): Built[K] {
+    const found = this.#resources.get(`${kind}/${label}`);
+    if (found === undefined) throw new Error(`${kind.replace('_', ' ')} resource '${label}' was not found`);
+    return found as Built[K];
+  }
+
+  /** One processor at `at` (e.g. `pipeline.processors[2]`). */
+  processor(node: ComponentNode, at: ConfigPath): Processor {
     const { type, spec, label, config } = splitComponent(this.#env.registry, 'processor', node);
-    const processor = this.#create(spec, config, [...path, type], label, FAILED_PROCESSOR);
-    return this.#env.observe ? this.#env.observe(processor, label, formatPath(path)) : observed(processor, this.#env.metrics, label, formatPath(path));
+    const processor = this.#create(spec, config, [...at, type], label, FAILED_PROCESSOR);
+    return this.#env.observe ? this.#env.observe(processor, label, formatPath(at)) : observed(processor, this.#env.metrics, label, formatPath(at));
   }
 
   /** An output with its processors, batching policy and max_in_flight in front. */
@@ -130,7 +170,7 @@ export class PipelineBuilder {
     return sink;
   }
 
-  /** Closes every processor built so far (outputs and inputs are closed by their owners). Idempotent per component. */
+  /** Closes every processor and resource built so far (other outputs and inputs are closed by their owners). Idempotent per component. */
   async closeProcessors(): Promise<void> {
     await Promise.allSettled(this.#closables.map((c) => c.close()));
   }
@@ -141,6 +181,7 @@ export class PipelineBuilder {
       processors: (configs, at) => this.processors(configs as ComponentNode[], parsePath(at)),
       output: (config, at) => childOutput(this.sink(config as ComponentNode, parsePath(at))),
       input: (config, at) => childInput(this.input(config as ComponentNode, parsePath(at))),
+      resource: (kind, label) => this.resource(kind, label),
     };
     return {
       logger: this.#env.logger.child(label ? { label, path: pathText } : { path: pathText }),
@@ -239,6 +280,8 @@ export function parsePath(text: string): ConfigPath {
 // Stand-ins returned when create() failed, so building goes on and reports every problem.
 const FAILED_INPUT = (): Input => ({ connect: async () => {}, read: async () => null, close: async () => {} });
 const FAILED_PROCESSOR = (): Processor => ({ process: (batch) => [batch.slice()], close: async () => {} });
+const FAILED_RATE_LIMIT = (): RateLimit => ({ access: async () => {}, close: async () => {} });
+const FAILED_CACHE = (): Cache => ({ get: async () => undefined, set: async () => {}, add: async () => true, delete: async () => {}, close: async () => {} });
 const FAILED_OUTPUT = (): Output => ({
   connect: async () => {},
   write: async () => {

@@ -4,6 +4,7 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { parseDuration } from '../config/duration.js';
+import { resourceLists } from '../config/resources.js';
 import type { RootConfig } from '../config/root.js';
 import { PipelineBuilder, processingSink, splitComponent, type BuildEnvironment, type BuildProblem, type BuiltInput } from './build.js';
 import type { Ack, BufferPosition, Processor } from './component.js';
@@ -30,6 +31,7 @@ export interface RunResult {
 /** Builds every component of a validated config. Returns the problems of create() instead of throwing. */
 export function buildPipeline(config: RootConfig, env: BuildEnvironment): { pipeline: Pipeline; problems: BuildProblem[] } {
   const builder = new PipelineBuilder(env);
+  builder.resources(resourceLists(config));
   const input = builder.input(config.input, ['input']);
   let processors = builder.processors(config.pipeline.processors, ['pipeline', 'processors']);
   let sink: Sink = builder.sink(config.output, ['output']);
