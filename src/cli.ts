@@ -10,12 +10,15 @@ import { SIM_USAGE } from './commands/sim_usage.js';
 import { printable, type Problem } from './config/problems.js';
 import type { Kind } from './engine/component.js';
 import { VERSION } from './version.js';
+import { LEADER_ELECTION_FLAGS, type LeaderElectionFlags } from './leader_election.js';
 // Everything else is imported by the command that needs it: `--version` and `--help` load nothing.
 
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
   sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
+             [--leader-election] [--lease-lock-namespace NS] [--lease-lock-name NAME] [--lease-lock-identity ID] [--lease-duration 15s]
+             [--lease-renew-deadline 10s] [--lease-retry-period 2s] [--lease-health-check-timeout 0s]
   sluice lint [--skip-env-var-check] [--explain-compile] [-r resources.yaml]... <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs|rate-limits|caches]... [--format text|json|jsonschema]
@@ -148,6 +151,7 @@ async function run(args: string[]): Promise<number> {
     chilled: { type: 'boolean', default: false },
     output: { type: 'string' },
     'state-dir': { type: 'string' },
+    ...LEADER_ELECTION_FLAGS,
   });
   if (positionals.length !== 1) throw new UsageError(`run takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
@@ -166,7 +170,7 @@ async function run(args: string[]): Promise<number> {
 
 async function runConfig(
   file: string,
-  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; 'log.level'?: string },
+  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; 'log.level'?: string } & LeaderElectionFlags,
   stateDir: string | undefined,
   dryRun: boolean,
 ): Promise<number> {
@@ -177,6 +181,8 @@ async function runConfig(
     chilled: values.chilled,
     logLevel: values['log.level'],
     stateDir,
+    // A dry run neither campaigns nor writes the shared watermark: it must not take over from the real replicas.
+    ...(dryRun ? {} : { leaderElection: values }),
   });
   await printProblems(prepared.problems.filter((p) => p.severity !== 'note'));
   if (!prepared.ready) {

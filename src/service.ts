@@ -20,6 +20,8 @@ import type { BuildProblem } from './engine/build.js';
 import type { Registry } from './engine/registry.js';
 import { Secrets } from './engine/secrets.js';
 import { VERSION } from './version.js';
+import type { LeaseLeadership } from './kubernetes/leadership.js';
+import { createLeadership, resolveLeaderElection, type LeaderElectionFlags } from './leader_election.js';
 
 export { VERSION };
 
@@ -39,6 +41,8 @@ export interface PrepareOptions {
   readonly registry?: Registry;
   /** Resources files (`-r`, globs allowed): their `*_resources` join the config's. */
   readonly resources?: readonly string[];
+  /** Set by `run`: leader election is set up (credentials discovered) with these flags over the config's section. */
+  readonly leaderElection?: LeaderElectionFlags;
 }
 
 export interface Prepared {
@@ -46,7 +50,7 @@ export interface Prepared {
   /** Every problem: config validation, then building (bad mappings, bad cron...). */
   readonly problems: readonly Problem[];
   /** Present when there is no error among the problems. */
-  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets; tls?: { cert: Buffer; key: Buffer } };
+  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets; tls?: { cert: Buffer; key: Buffer }; leadership?: LeaseLeadership };
 }
 
 /** Loads, validates and builds a pipeline without connecting anything: the offline half of `run`, all of `lint`. */
@@ -79,6 +83,16 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   const serviceProblems: BuildProblem[] = [];
   const metrics = new Metrics(metricsOptions(config, serviceProblems));
   const tls = readServerTls(config, loaded.baseDir, serviceProblems);
+  let leadership: LeaseLeadership | undefined;
+  if (options.leaderElection) {
+    try {
+      const settings = resolveLeaderElection(config.leader_election, options.leaderElection, options.env ?? process.env);
+      if (settings) leadership = createLeadership(settings, { logger, metrics, secrets });
+    } catch (err) {
+      const field = (err as { field?: string }).field;
+      serviceProblems.push({ path: field ? ['leader_election', field] : ['leader_election'], message: (err as Error).message });
+    }
+  }
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
     registry,
     logger,
@@ -90,6 +104,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
     ...(registry === defaultRegistry
       ? { workers: { script: new URL('./processors_worker.js', import.meta.url), logger: options.quiet ? undefined : loggerConfig, secrets: [...loaded.secrets, ...extras.flatMap((e) => e.secrets)] } }
       : {}),
+    ...(leadership ? { leadership } : {}),
   });
   const problems: Problem[] = [...loadProblems, ...merged.problems];
   for (const p of [...serviceProblems, ...buildProblems]) {
@@ -101,7 +116,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.some((p) => p.severity === 'error')) return { loaded, problems };
-  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets, tls } };
+  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets, tls, ...(leadership ? { leadership } : {}) } };
 }
 
 /** The `metrics` section as the registry's options; a bad `mapping` is a problem. */
@@ -180,7 +195,7 @@ function buildProblemsDespite(loaded: LoadedConfig, registry: Registry): Problem
   return builder.problems
     .map((p) => ({ p, path: formatPath(p.path) }))
     .filter(({ path }) => !known.some((k) => related(path, k)))
-    .map(({ p, path }) => ({ file: loaded.file, ...loaded.locate(p.path, p.inner), path, message: p.message, severity: 'error' as const }));
+    .map(({ p, path }) => ({ file: loaded.file, ...loaded.locate(p.path, p.inner), path, message: p.message, severity: p.severity ?? ('error' as const) }));
 }
 
 /**
@@ -188,7 +203,7 @@ function buildProblemsDespite(loaded: LoadedConfig, registry: Registry): Problem
  * then shuts down gracefully. Resolves true on a clean end, false when the shutdown timeout forced it.
  */
 export async function runPrepared(ready: NonNullable<Prepared['ready']>, stop: AbortSignal): Promise<RunResult> {
-  const { config, pipeline, logger, metrics } = ready;
+  const { config, pipeline, logger, metrics, leadership } = ready;
   const { http } = config;
   const server = http.enabled
     ? await startHttpServer({
@@ -201,11 +216,15 @@ export async function runPrepared(ready: NonNullable<Prepared['ready']>, stop: A
         tls: ready.tls,
         basicAuth: http.basic_auth.enabled ? http.basic_auth : undefined,
         cors: http.cors.enabled ? http.cors : undefined,
+        ...(leadership ? { leadership: { status: () => leadership.status(), check: () => leadership.elector.check() } } : {}),
       })
     : undefined;
+  // Campaigning starts with the pipeline; a leader releases the Lease once its pipeline has drained.
+  leadership?.start();
   try {
     return await pipeline.run(stop);
   } finally {
+    await leadership?.stop();
     await server?.close();
   }
 }

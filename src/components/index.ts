@@ -4,6 +4,7 @@ import memoryCache from './caches/memory.js';
 import generate from './inputs/generate.js';
 import kubernetesResources from './inputs/kubernetes_resources.js';
 import inputResource from './inputs/resource.js';
+import prometheus from './inputs/prometheus.js';
 import runAi from './inputs/run_ai.js';
 import schedule from './inputs/schedule.js';
 import stdin from './inputs/stdin.js';
@@ -31,6 +32,7 @@ export const components: readonly ComponentSpec[] = [
   generate,
   kubernetesResources,
   inputResource,
+  prometheus,
   runAi,
   schedule,
   stdin,

@@ -12,6 +12,7 @@ import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import { observed, runProcessors } from './processors.js';
 import type { Registry } from './registry.js';
+import type { Leadership } from './leadership.js';
 import type { Secrets } from './secrets.js';
 import { Batcher, Writer, type Sink, type SinkContext } from './sink.js';
 
@@ -31,6 +32,8 @@ export interface BuildEnvironment {
    * processors concurrently on the main thread.
    */
   readonly workers?: { readonly script: URL; readonly logger?: LoggerConfig; readonly secrets: readonly string[] };
+  /** Leader election among replicas, handed to every component (Settings.leadership). */
+  readonly leadership?: Leadership;
 }
 
 /** A create() failure, addressed by config path. */
@@ -196,6 +199,7 @@ export class PipelineBuilder {
         const inner = line !== undefined && column !== undefined ? { line, column } : undefined;
         this.problems.push({ path: field ? [...path, ...parsePath(field)] : path, message, severity: warning ? 'warning' : 'note', inner });
       },
+      ...(this.#env.leadership ? { leadership: this.#env.leadership } : {}),
     };
   }
 

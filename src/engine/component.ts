@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Leadership } from './leadership.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import type { Secrets } from './secrets.js';
@@ -150,6 +151,8 @@ export interface Settings {
    * of the field's text.
    */
   note?(message: string, options?: { field?: string; line?: number; column?: number; warning?: boolean }): void;
+  /** Set when replicas elect a leader: scheduled inputs scrape only while it leads (engine/leadership.ts). */
+  readonly leadership?: Leadership;
 }
 
 /** A rate limit resource (`rate_limit_resources`), shared by the components naming it. */

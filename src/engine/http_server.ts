@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly basicAuth?: BasicAuth;
   readonly cors?: Cors;
+  /** With leader election: who leads (in /ready's body), and the elector's health (a stuck leader fails /ping). */
+  readonly leadership?: { status(): Record<string, unknown>; check(): Error | undefined };
 }
 
 export interface RunningHttpServer {
@@ -48,12 +50,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     // Every route only reads: GET and HEAD. Anything else is refused, saying what is allowed.
     if (req.method !== 'GET' && !head) return send(405, 'text/plain', `method ${req.method ?? ''} not allowed on ${path}; use GET or HEAD`, { allow: 'GET, HEAD' });
     switch (path) {
-      case '/ping':
-        return send(200, 'text/plain', 'pong');
+      case '/ping': {
+        const unhealthy = options.leadership?.check();
+        return unhealthy ? send(503, 'text/plain', unhealthy.message) : send(200, 'text/plain', 'pong');
+      }
       case '/ready': {
+        // Followers are ready too: they are connected and idle, waiting to lead.
         const statuses = options.statuses();
         const ready = statuses.every((s) => s.connected);
-        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses }));
+        const leaderElection = options.leadership?.status();
+        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses, ...(leaderElection ? { leader_election: leaderElection } : {}) }));
       }
       case '/metrics':
       case '/stats':

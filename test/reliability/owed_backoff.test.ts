@@ -6,7 +6,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import runAi, { DEFAULT_METRICS, OWED_MAX_BACKOFF_MS, OWED_PROBES, owedBackoff, type RunAiConfig } from '../../src/components/inputs/run_ai.js';
+import runAi, { DEFAULT_METRICS, type RunAiConfig } from '../../src/components/inputs/run_ai.js';
+import { OWED_MAX_BACKOFF_MS, OWED_PROBES, owedBackoff } from '../../src/windows/input.js';
 import type { Input, ReadResult } from '../../src/engine/component.js';
 import { Metrics } from '../../src/engine/metrics.js';
 import { Secrets } from '../../src/engine/secrets.js';
@@ -50,7 +51,7 @@ describe('owed windows during a metrics outage', () => {
       opened.push(sim);
       sim.addFault({ route: 'workload-metrics', effect: { status: 503 } });
       const { input, metrics, entries } = await start(sim, state);
-      const failedScrapes = () => entries().filter((e) => String(e['msg']).startsWith('Run:ai metrics failed for some resources'));
+      const failedScrapes = () => entries().filter((e) => String(e['msg']).startsWith('Run:ai fetch failed for some resources'));
       await waitFor(() => failedScrapes().length >= OUTAGE_SCRAPES, `${OUTAGE_SCRAPES} failed scrapes`);
       sim.clearFaults();
       const scrapes = failedScrapes().length;
@@ -60,7 +61,7 @@ describe('owed windows during a metrics outage', () => {
       expect(requests).toBeLessThanOrEqual((scrapes + 1) * (WORKLOADS + OWED_PROBES));
       const owed = failedScrapes().map((e) => e['owed'] as number);
       expect(owed[OUTAGE_SCRAPES - 1]).toBe(OUTAGE_SCRAPES * WORKLOADS);
-      expect(entries().some((e) => e['level'] === 50 && String(e['msg']).startsWith('Run:ai metrics all failed; owed windows are only probed'))).toBe(true);
+      expect(entries().some((e) => e['level'] === 50 && String(e['msg']).startsWith('Run:ai fetches all failed; owed windows are only probed'))).toBe(true);
 
       // Recovery: every owed resource window is emitted exactly once; the gauge falls to 0.
       const outage = new Map<string, number>();

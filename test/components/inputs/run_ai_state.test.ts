@@ -10,7 +10,7 @@ import type { Input, ReadResult } from '../../../src/engine/component.js';
 import type { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { Secrets } from '../../../src/engine/secrets.js';
-import { WindowLedger } from '../../../src/runai/ledger.js';
+import { WindowLedger } from '../../../src/windows/ledger.js';
 import { expectedMetrics, startRunAiSimulator, type RunAiSimulator, type RunAiSimulatorOptions } from '../../../src/runai/sim.js';
 import { configProblems, withDefaults } from '../../support/defaults.js';
 import { testSettings } from '../../support/settings.js';

@@ -1,4 +1,4 @@
-// The window ledger of the `run_ai` input (`input.run_ai.state`): one SQLite file (WAL) that
+// The window ledger of the windowed inputs (`run_ai`, `prometheus`: their `state`): one SQLite file (WAL) that
 // records which usage windows were scraped, what each emitted, which were delivered, which
 // resources are still owed for a window, and which windows were given up. A restart resumes from
 // it: undelivered batches are emitted again byte for byte, missed windows are backfilled with the
@@ -244,6 +244,35 @@ export class WindowLedger {
   resumePoint(): number | undefined {
     const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'last_end'").get() as { value: string } | undefined;
     return row === undefined ? undefined : Number(row.value);
+  }
+
+  /**
+   * Where everything before is settled: the start of the oldest window with a batch not yet
+   * delivered (to the sink: a batch a durable buffer holds counts as not delivered) or a resource
+   * still owed, else the resume point. Under leader election this is what a new leader continues
+   * from; undefined for a new ledger.
+   */
+  watermark(): number | undefined {
+    const last = this.resumePoint();
+    if (last === undefined) return undefined;
+    const row = this.#db.prepare('SELECT MIN(start_ms) AS m FROM (SELECT start_ms FROM outbox UNION ALL SELECT start_ms FROM missing)').get() as { m: number | null };
+    return row.m === null ? last : Math.min(row.m, last);
+  }
+
+  /**
+   * Continues from a watermark another replica (the previous leader) left, ahead of this ledger:
+   * every window before it was delivered or given up there, so this ledger's undelivered batches
+   * and owed resources (all before it) are dropped, and the next window starts at `end`. Refused
+   * (false) when `end` is not ahead of the resume point.
+   */
+  adopt(end: number): boolean {
+    return this.#db.transaction(() => {
+      const last = this.resumePoint();
+      if (last !== undefined && end <= last) return false;
+      this.#db.exec("DELETE FROM outbox_messages; DELETE FROM outbox; DELETE FROM missing; UPDATE windows SET state = 'done', done_at = " + String(this.#now()) + " WHERE state = 'emitted';");
+      this.#setLastEnd(end);
+      return true;
+    })();
   }
 
   /** Batches emitted and not yet acked (or acked by a buffer that lost them), oldest first, with their stored messages. */
