@@ -123,6 +123,12 @@ export interface Builder {
    * wrap others (`schedule`); the wrapper connects, reads and closes it.
    */
   input(config: unknown, path: string): Input;
+  /**
+   * The resource labelled `label` among the config's `<kind>_resources` (built when the pipeline
+   * was built, shared by every reference). Throws when there is none. Call it when the component
+   * is first used (connect, process...), not in create(): the loader has checked the reference.
+   */
+  resource<K extends Kind>(kind: K, label: string): Built[K];
 }
 
 /** What the engine hands a component. What the user wrote is its config. */
@@ -139,14 +145,43 @@ export interface Settings {
   /** Values to scrub from every log line; components add credentials they obtain at run time. */
   readonly secrets: Secrets;
   readonly build: Builder;
+  /**
+   * Records a note for `lint` (which mapping language was detected), or with `warning` a warning
+   * (a mapping that runs but reads null), at this component or its `field`, at a line and column
+   * of the field's text.
+   */
+  note?(message: string, options?: { field?: string; line?: number; column?: number; warning?: boolean }): void;
   /** Set when replicas elect a leader: scheduled inputs scrape only while it leads (engine/leadership.ts). */
   readonly leadership?: Leadership;
+}
+
+/** A rate limit resource (`rate_limit_resources`), shared by the components naming it. */
+export interface RateLimit {
+  /** Resolves once one more access is allowed (waiting as long as needed); rejects when `signal` aborts. */
+  access(signal: AbortSignal): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A cache resource (`cache_resources`): keys to bytes, each key with an optional time to live. */
+export interface Cache {
+  /** The value, or undefined when the key is absent or expired. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Sets the value; `ttlMs` overrides the cache's default time to live. */
+  set(key: string, value: Uint8Array, ttlMs?: number): Promise<void>;
+  /** Sets the value only if the key is absent; false when it was present (a duplicate). */
+  add(key: string, value: Uint8Array, ttlMs?: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
 }
 
 export interface Built {
   input: Input;
   processor: Processor;
   output: Output;
+  rate_limit: RateLimit;
+  cache: Cache;
 }
 export type Kind = keyof Built;
 
@@ -156,6 +191,8 @@ export type Kind = keyof Built;
  *   child's own schema and its path (`...catch[0].mapping`).
  * - `x-secret: true` marks a string that must never be logged or echoed.
  * - `x-interpolated: true` marks a string that accepts `${! jsonata }` interpolation.
+ * - `x-resource: '<kind>'` marks a string naming a resource of that kind (http_client's
+ *   `rate_limit`): the loader checks that it exists.
  * - `x-state: true` marks the path of a durable state file (a buffer, a ledger): a dry run keeps
  *   its state elsewhere (`run --output`, `--state-dir`), so it never consumes the real run's.
  */
@@ -181,12 +218,31 @@ export interface ComponentSpec<K extends Kind = Kind, C = any> {
   readonly pure?: boolean;
 }
 
+/**
+ * Thrown by create() for every problem of a config at once, each at its field (a path relative to
+ * the component, e.g. `http.timeout`; '' for the component itself), so lint reports them all.
+ */
+export class FieldErrors extends Error {
+  override readonly name = 'FieldErrors';
+  constructor(readonly problems: readonly { readonly field: string; readonly message: string }[]) {
+    super(problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('\n'));
+  }
+}
+
 export const defineInput = <C>(spec: Omit<ComponentSpec<'input', C>, 'kind'>): ComponentSpec<'input', C> => ({
   kind: 'input',
   ...spec,
 });
 export const defineProcessor = <C>(spec: Omit<ComponentSpec<'processor', C>, 'kind'>): ComponentSpec<'processor', C> => ({
   kind: 'processor',
+  ...spec,
+});
+export const defineRateLimit = <C>(spec: Omit<ComponentSpec<'rate_limit', C>, 'kind'>): ComponentSpec<'rate_limit', C> => ({
+  kind: 'rate_limit',
+  ...spec,
+});
+export const defineCache = <C>(spec: Omit<ComponentSpec<'cache', C>, 'kind'>): ComponentSpec<'cache', C> => ({
+  kind: 'cache',
   ...spec,
 });
 export const defineOutput = <C>(spec: Omit<ComponentSpec<'output', C>, 'kind'>): ComponentSpec<'output', C> => ({

@@ -4,8 +4,9 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { parseDuration } from '../config/duration.js';
+import { resourceLists } from '../config/resources.js';
 import type { RootConfig } from '../config/root.js';
-import { PipelineBuilder, splitComponent, type BuildEnvironment, type BuildProblem, type BuiltInput } from './build.js';
+import { PipelineBuilder, processingSink, splitComponent, type BuildEnvironment, type BuildProblem, type BuiltInput } from './build.js';
 import type { Ack, BufferPosition, Processor } from './component.js';
 import { outcomeOf, reportGivenUp, Undeliverable, type GivenUp } from './delivery.js';
 import type { Message } from './message.js';
@@ -30,15 +31,22 @@ export interface RunResult {
 /** Builds every component of a validated config. Returns the problems of create() instead of throwing. */
 export function buildPipeline(config: RootConfig, env: BuildEnvironment): { pipeline: Pipeline; problems: BuildProblem[] } {
   const builder = new PipelineBuilder(env);
+  builder.resources(resourceLists(config));
   const input = builder.input(config.input, ['input']);
   let processors = builder.processors(config.pipeline.processors, ['pipeline', 'processors']);
   let sink: Sink = builder.sink(config.output, ['output']);
-  if (config.buffer.sqlite) sink = new SqliteBuffer(sink, config.buffer.sqlite, env.baseDir, env.logger, env.metrics);
+  let preBuffer: Processor[] = [];
+  if (config.buffer.sqlite) {
+    const { pre_processors: pre = [], post_processors: post = [] } = config.buffer.sqlite;
+    preBuffer = builder.processors(pre, ['buffer', 'sqlite', 'pre_processors']);
+    if (post.length > 0) sink = processingSink(sink, builder.processors(post, ['buffer', 'sqlite', 'post_processors']));
+    sink = new SqliteBuffer(sink, config.buffer.sqlite, env.baseDir, env.logger, env.metrics);
+  }
   const threads = config.pipeline.threads > 0 ? config.pipeline.threads : availableParallelism();
   if (config.pipeline.threads > 1 && builder.problems.length === 0) processors = onWorkers(config, env, processors);
   const pipeline = new Pipeline({
     input,
-    processors: [...input.processors, ...processors],
+    processors: [...input.processors, ...processors, ...preBuffer],
     sink,
     outputLabel: typeof config.output.label === 'string' ? config.output.label : '',
     builder,

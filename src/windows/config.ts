@@ -46,21 +46,56 @@ export interface WindowingConfig {
   readonly state?: { readonly path: string; readonly maxBackfillMs: number; readonly maxBackfillText: string; readonly sync: 'off' | 'normal' | 'full' };
 }
 
-/** Compiles schedule, offset and state; throws naming the field (`offsetField`: the input's name for it). */
-export function compileWindowing(schedule: string, offset: string, offsetField: string, state: StateConfig | undefined): WindowingConfig {
-  const offsetNs = duration(offset, offsetField);
+/** A config problem at a field of the input, reported with the others (see FieldErrors). */
+export interface FieldProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/**
+ * Compiles schedule, offset and state, pushing each problem onto `problems` at its field
+ * (`offsetField`: the input's name for the offset); undefined when there was one.
+ */
+export function compileWindowing(schedule: string, offset: string, offsetField: string, state: StateConfig | undefined, problems: FieldProblem[]): WindowingConfig | undefined {
+  const before = problems.length;
+  const check = <T>(field: string, fn: () => T): T | undefined => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push({ field, message: (err as Error).message });
+      return undefined;
+    }
+  };
+  const compiled = check('schedule', () => compileSchedule(schedule));
+  const offsetNs = check(offsetField, () => parseDuration(offset)) ?? 0;
+  // A negative offset ends windows in the future: partly filled values would be billed.
+  if (offsetNs < 0) problems.push({ field: offsetField, message: `must not be negative, got ${offset}: a negative offset ends windows in the future, so partly filled values would be billed` });
   let compiledState: WindowingConfig['state'];
   if (state) {
-    const maxBackfillNs = duration(state.max_backfill, 'state.max_backfill');
-    if (maxBackfillNs < 0) throw new Error(`state.max_backfill must not be negative, got ${state.max_backfill}`);
+    const maxBackfillNs = check('state.max_backfill', () => parseDuration(state.max_backfill)) ?? 0;
+    if (maxBackfillNs <= 0) {
+      problems.push({ field: 'state.max_backfill', message: `must be more than 0s, got ${state.max_backfill}: every window would be given up as a gap` });
+    } else if (compiled !== undefined) {
+      // Below one window, every window is older than max_backfill by the time it can be scraped: all of it would be gaps.
+      const first = compiled.next(Date.now());
+      const intervalNs = (compiled.next(first) - first) * 1e6;
+      if (maxBackfillNs < intervalNs) {
+        problems.push({
+          field: 'state.max_backfill',
+          message: `${state.max_backfill} is shorter than one window of the schedule (${formatDuration(intervalNs)}): every window would be given up as a gap`,
+        });
+      }
+    }
     compiledState = { path: state.path, maxBackfillMs: maxBackfillNs / 1e6, maxBackfillText: formatDuration(maxBackfillNs), sync: state.sync };
   }
-  return {
-    schedule: compileSchedule(schedule),
-    offsetMs: offsetNs / 1e6,
-    offsetText: formatDuration(offsetNs),
-    ...(compiledState ? { state: compiledState } : {}),
-  };
+  if (problems.length > before || compiled === undefined) return undefined;
+  return { schedule: compiled, offsetMs: offsetNs / 1e6, offsetText: formatDuration(offsetNs), ...(compiledState ? { state: compiledState } : {}) };
+}
+
+/** The time between two ticks of `schedule` (its first two from now), in ms. */
+export function scheduleInterval(schedule: Schedule): number {
+  const first = schedule.next(Date.now());
+  return schedule.next(first) - first;
 }
 
 export function duration(text: string, field: string): number {

@@ -39,6 +39,27 @@ export const MAX_DUE_WINDOWS = 120;
 export const MAX_WINDOWS_PER_SCRAPE = 4;
 /** Undelivered batches after which scraping pauses (windows stay due) until the output catches up. */
 export const MAX_PENDING_BATCHES = 120;
+/**
+ * Owed resource windows retried per scrape while the source answers fetches: at least this many,
+ * or four times the resources listed, oldest first. The rest wait for the next scrape.
+ */
+export const MIN_OWED_PER_SCRAPE = 1_000;
+/** Owed resource windows retried per scrape while the last scrape's fetches all failed (an outage): probes. */
+export const OWED_PROBES = 10;
+/** The longest an owed resource window waits between retries (see owedBackoff). */
+export const OWED_MAX_BACKOFF_MS = 10 * 60_000;
+
+/**
+ * How long an owed window waits after its `attempts`-th failure: none after the first (it is
+ * retried at the next scrape), then 1, 2, 4... window lengths (at least 1s), at most
+ * OWED_MAX_BACKOFF_MS. Half a window is taken off, so a retry due "in one window" is due at the
+ * next tick however long the failed scrape took.
+ */
+export function owedBackoff(attempts: number, window: { start: number; end: number }): number {
+  const base = Math.max(1000, window.end - window.start);
+  if (attempts <= 1) return 0;
+  return Math.min(OWED_MAX_BACKOFF_MS, base * 2 ** Math.min(30, attempts - 2) - base / 2);
+}
 
 /** A window: [start, end] in epoch ms, and the nominal schedule tick it belongs to. */
 export type Window = LedgerWindow;
@@ -74,6 +95,8 @@ interface Job<R> {
   readonly window: Window;
   /** Scrapes that already failed to fetch it; above 0 it is a retry of an owed resource. */
   readonly attempts: number;
+  /** Without state: not retried before this time (epoch ms). */
+  readonly notBefore?: number;
 }
 
 type Outcome<R> = { readonly job: Job<R>; readonly messages: Message[] } | { readonly job: Job<R>; readonly error: Error };
@@ -111,6 +134,8 @@ export class WindowedInput<R> implements Input {
   #due: Window[] = [];
   /** Without state: resource windows whose fetch failed, by `<id>@<window start>`, retried at the next scrape. */
   #missing = new Map<string, Job<R>>();
+  /** False after a scrape whose fetches all failed: owed windows are then only probed (OWED_PROBES). */
+  #fetchesAnswer = true;
   /** Under leader election: this input's watermark in the shared store. */
   #shared: SharedWatermark | undefined;
   #failures: Counter;
@@ -134,7 +159,7 @@ export class WindowedInput<R> implements Input {
     this.#abandoned = m.counter(`${p}_windows_abandoned_total`, 'Resource windows given up after retries, or dropped while the backlog was full.', ['type', 'reason']);
     this.#skipped = m.counter(`${p}_windows_skipped_total`, 'Whole windows given up (state: older than max_backfill when they could be scraped), recorded as gaps.', ['type', 'reason']);
     this.#backfilled = m.counter(`${p}_windows_backfilled_total`, 'Windows scraped after a restart that were due while sluice was not running (state).', ['type']);
-    this.#owed = m.gauge(`${p}_resources_owed`, 'Resource windows whose fetch failed and are still to be retried (state).', ['type']);
+    this.#owed = m.gauge(`${p}_resources_owed`, 'Resource windows whose fetch failed and are still to be retried (with back-off).', ['type']);
     this.#scrapeErrors = m.counter(`${p}_scrape_errors_total`, 'Scrapes whose listing failed; their windows stay due.', ['type']);
     this.#scrapeDuration = m.timer(`${p}_scrape_duration_ns`, 'Duration of one scrape (listing and fetches) in nanoseconds.', ['type']);
   }
@@ -384,7 +409,7 @@ export class WindowedInput<R> implements Input {
         `${name} batches scraped by a previous run and not delivered are sent again`,
       );
     }
-    this.#owed.set({ type: this.#source.type }, ledger.missing().length);
+    this.#owed.set({ type: this.#source.type }, ledger.owed());
   }
 
   /** Plans the first window from the ledger: backfill from the last recorded window, gaps beyond max_backfill. */
@@ -576,12 +601,19 @@ export class WindowedInput<R> implements Input {
       return false;
     }
     const windows = this.#due.slice(0, MAX_WINDOWS_PER_SCRAPE);
-    const jobs = this.#ledger ? this.#owedJobs(this.#ledger) : [...this.#missing.values()];
-    if (!this.#ledger) this.#missing.clear();
+    const owedLimit = this.#fetchesAnswer ? Math.max(MIN_OWED_PER_SCRAPE, 4 * resources.length) : OWED_PROBES;
+    const jobs = this.#ledger ? this.#owedJobs(this.#ledger, owedLimit) : this.#dueMissing(owedLimit);
+    const owedTried = jobs.length;
     for (const window of windows) for (const resource of resources) jobs.push({ resource, window, attempts: 0 });
     const outcomes = await Promise.all(jobs.map((job) => this.#fetch(job, signal)));
     // A replica whose leadership lapsed during the scrape emits nothing of it: the new leader scrapes these windows.
     if (signal.aborted || !this.#leading()) return false;
+    const answered = outcomes.some((o) => 'messages' in o);
+    if (outcomes.length > 0 && answered !== this.#fetchesAnswer) {
+      if (answered) this.#settings.logger.info(`${this.#source.name} answers again; owed windows are retried in full`);
+      else this.#settings.logger.error({ owed_tried: owedTried }, `${this.#source.name} fetches all failed; owed windows are only probed (${OWED_PROBES} per scrape) until it answers`);
+    }
+    if (outcomes.length > 0) this.#fetchesAnswer = answered;
     if (this.#ledger) this.#settleWithLedger(this.#ledger, windows, resources.length, outcomes);
     else this.#settle(outcomes);
     this.#due.splice(0, windows.length);
@@ -589,9 +621,22 @@ export class WindowedInput<R> implements Input {
     return windows.length > 0 || jobs.length > 0;
   }
 
-  /** The resources the ledger says are owed, as jobs of their own windows. */
-  #owedJobs(ledger: WindowLedger): Job<R>[] {
-    return ledger.missing().map((owed) => ({ resource: owed.resource as R, window: owed.window, attempts: owed.attempts }));
+  /** Up to `limit` resources the ledger says are owed and due, oldest first, as jobs of their own windows. */
+  #owedJobs(ledger: WindowLedger, limit: number): Job<R>[] {
+    return ledger.missing({ due: Date.now(), limit }).map((owed) => ({ resource: owed.resource as R, window: owed.window, attempts: owed.attempts }));
+  }
+
+  /** Without state: up to `limit` owed jobs whose back-off has passed, oldest first; they leave `#missing`. */
+  #dueMissing(limit: number): Job<R>[] {
+    const now = Date.now();
+    const jobs: Job<R>[] = [];
+    for (const [key, job] of this.#missing) {
+      if (jobs.length >= limit) break;
+      if ((job.notBefore ?? 0) > now) continue;
+      jobs.push(job);
+      this.#missing.delete(key);
+    }
+    return jobs;
   }
 
   async #fetch(job: Job<R>, signal: AbortSignal): Promise<Outcome<R>> {
@@ -621,7 +666,8 @@ export class WindowedInput<R> implements Input {
     }
     for (const key of [...byWindow.keys()].sort((a, b) => a - b)) this.#batches.push({ messages: byWindow.get(key)! });
     if (byWindow.size > 0) this.#notify();
-    this.#reportFailures(failed.length, examples);
+    this.#owed.set({ type: this.#source.type }, this.#missing.size);
+    this.#reportFailures(failed.length, examples, this.#missing.size);
   }
 
   /**
@@ -635,7 +681,7 @@ export class WindowedInput<R> implements Input {
     const maxBackfillMs = this.#config.state!.maxBackfillMs;
     const now = Date.now();
     const batches = new Map<string, { window: Window; kind: 'window' | 'retry'; messages: Message[]; stored: StoredMessage[] }>();
-    const failed: { window: Window; resourceId: string; resource: unknown; error: string }[] = [];
+    const failed: { window: Window; resourceId: string; resource: unknown; error: string; retryAt: number }[] = [];
     const recovered: { window: Window; resourceId: string }[] = [];
     const givenUp: { window: Window; resourceId: string; reason: GapReason; detail: string }[] = [];
     const examples: { id: string; window_end: string; error: string }[] = [];
@@ -664,7 +710,7 @@ export class WindowedInput<R> implements Input {
         givenUp.push({ window: job.window, resourceId: id, reason, detail: `after ${job.attempts + 1} attempt(s): ${error}` });
         continue;
       }
-      failed.push({ window: job.window, resourceId: id, resource: job.resource, error });
+      failed.push({ window: job.window, resourceId: id, resource: job.resource, error, retryAt: now + owedBackoff(job.attempts + 1, job.window) });
       if (examples.length < 3) examples.push({ id, window_end: iso(job.window.end), error });
     }
     const ordered = [...batches.values()].sort((a, b) => a.window.start - b.window.start || (a.kind === b.kind ? 0 : a.kind === 'retry' ? -1 : 1));
@@ -688,15 +734,16 @@ export class WindowedInput<R> implements Input {
           : `${this.#source.name} fetch kept failing until the window was older than max_backfill; it is given up (recorded as a gap)`,
       );
     }
-    this.#owed.set({ type }, ledger.missing().length);
-    this.#reportFailures(failed.length, examples);
+    const owed = ledger.owed();
+    this.#owed.set({ type }, owed);
+    this.#reportFailures(failed.length, examples, owed);
     this.#shared?.publish(ledger);
   }
 
-  #reportFailures(count: number, examples: { id: string; window_end: string; error: string }[]): void {
+  #reportFailures(count: number, examples: { id: string; window_end: string; error: string }[], owed: number): void {
     if (count === 0) return;
     this.#failures.inc({ type: this.#source.type }, count);
-    this.#settings.logger.warn({ failed: count, examples }, `${this.#source.name} fetch failed for some resources; their windows are retried at the next scrape`);
+    this.#settings.logger.warn({ failed: count, owed, examples }, `${this.#source.name} fetch failed for some resources; their windows are owed and retried with back-off`);
   }
 
   #retryLater(job: Job<R>, error: Error): void {
@@ -710,7 +757,7 @@ export class WindowedInput<R> implements Input {
       );
       return;
     }
-    this.#missing.set(`${this.#source.idOf(job.resource)}@${job.window.start}`, { ...job, attempts: job.attempts + 1 });
+    this.#missing.set(`${this.#source.idOf(job.resource)}@${job.window.start}`, { ...job, attempts: job.attempts + 1, notBefore: Date.now() + owedBackoff(job.attempts + 1, job.window) });
   }
 
   /** An error's message with every registered secret redacted. */

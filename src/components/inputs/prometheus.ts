@@ -21,12 +21,12 @@
 // - Matrix and string results fail the query with a message saying so (the reference skips them
 //   silently).
 
-import { defineInput, type Settings } from '../../engine/component.js';
+import { defineInput, FieldErrors, type Settings } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
 import type { Counter } from 'prom-client';
 import { durationSchema, formatDuration } from '../../config/duration.js';
 import { PrometheusClient, PrometheusError, type Sample } from '../../prometheus/client.js';
-import { compileWindowing, duration, stateSchema, type StateConfig, type WindowingConfig } from '../../windows/config.js';
+import { compileWindowing, duration, stateSchema, type FieldProblem, type StateConfig, type WindowingConfig } from '../../windows/config.js';
 import { WindowedInput, type Window, type WindowSource } from '../../windows/input.js';
 
 export interface PrometheusConfig {
@@ -150,11 +150,14 @@ function compile(config: PrometheusConfig): Compiled {
   });
   const timeoutMs = duration(config.timeout, 'timeout') / 1e6;
   if (timeoutMs <= 0) throw new Error(`timeout must be positive, got ${config.timeout}`);
+  const problems: FieldProblem[] = [];
+  const windowing = compileWindowing(config.schedule, config.query_offset, 'query_offset', config.state, problems);
+  if (!windowing) throw new FieldErrors(problems);
   return {
     url: config.url,
     queries,
     headers: config.headers ?? {},
-    windowing: compileWindowing(config.schedule, config.query_offset, 'query_offset', config.state),
+    windowing,
     timeoutMs,
     maxResponseBytes: config.max_response_size,
     maxSamples: config.max_samples,

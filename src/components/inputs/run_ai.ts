@@ -32,12 +32,14 @@
 // window is anchored to the nominal tick rather than to when a timer happened to fire.
 
 import type { Settings } from '../../engine/component.js';
-import { defineInput } from '../../engine/component.js';
+import { defineInput, FieldErrors } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
-import { durationSchema, formatDuration } from '../../config/duration.js';
+import { redactUrl } from '../../engine/secrets.js';
+import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
 import { METRIC_TYPES, POD_METRIC_TYPES, WORKLOAD_METRIC_TYPES, rfc3339Nano, rfc3339Seconds, type ResourceType } from '../../runai/api.js';
-import { RunAiClient, RunAiError, type Listing, type MetricValues, type MetricsTarget, type Pod, type Workload } from '../../runai/client.js';
-import { compileWindowing, duration, stateSchema, type StateConfig, type WindowingConfig } from '../../windows/config.js';
+import { DEFAULT_LIST_LIMITS, RunAiClient, RunAiError, type Listing, type MetricValues, type MetricsTarget, type Pod, type Workload } from '../../runai/client.js';
+import { compileWindowing, scheduleInterval, stateSchema, type FieldProblem, type StateConfig, type WindowingConfig } from '../../windows/config.js';
+import type { Schedule } from '../../windows/schedule.js';
 import { WindowedInput, type Window, type WindowSource } from '../../windows/input.js';
 
 export interface RunAiConfig {
@@ -82,6 +84,9 @@ export const DEFAULT_METRICS: Readonly<Record<ResourceType, readonly string[]>> 
   ],
   pod: ['GPU_UTILIZATION_PER_GPU', 'GPU_UTILIZATION', 'GPU_MEMORY_USAGE_BYTES_PER_GPU', 'GPU_MEMORY_USAGE_BYTES', 'CPU_USAGE_CORES', 'CPU_MEMORY_USAGE_BYTES'],
 };
+
+/** The shortest listing deadline, whatever the schedule. */
+export const LISTING_DEADLINE_MIN_MS = 60_000;
 
 const ALL_METRIC_TYPES = [...new Set<string>([...WORKLOAD_METRIC_TYPES, ...POD_METRIC_TYPES])].sort();
 
@@ -162,26 +167,38 @@ interface Compiled {
 }
 
 function compile(config: RunAiConfig): Compiled {
-  if (config.url !== '') checkUrl(config.url);
+  // Every problem is collected and reported at once, each at its field.
+  const problems: FieldProblem[] = [];
+  const check = <T>(field: string, fn: () => T, fallback: T): T => {
+    try {
+      return fn();
+    } catch (err) {
+      problems.push({ field, message: (err as Error).message });
+      return fallback;
+    }
+  };
+  if (config.url !== '') check('url', () => checkUrl(config.url), undefined);
   const metrics = config.metrics ?? DEFAULT_METRICS[config.resource_type];
   const allowed = METRIC_TYPES[config.resource_type];
   for (const [i, type] of metrics.entries()) {
     if (!allowed.includes(type)) {
-      throw new Error(`metrics[${i}]: ${type} is not a ${config.resource_type} metric type (${config.resource_type} types: ${allowed.join(', ')})`);
+      problems.push({ field: `metrics[${i}]`, message: `${type} is not a ${config.resource_type} metric type (${config.resource_type} types: ${allowed.join(', ')})` });
     }
   }
+  const ms = (field: string, text: string): number => check(field, () => parseDuration(text) / 1e6, 0);
   const http = {
-    timeoutMs: duration(config.http.timeout, 'http.timeout') / 1e6,
+    timeoutMs: ms('http.timeout', config.http.timeout),
     retryCount: config.http.retry_count,
-    retryWaitMs: duration(config.http.retry_wait_time, 'http.retry_wait_time') / 1e6,
-    retryMaxWaitMs: duration(config.http.retry_max_wait_time, 'http.retry_max_wait_time') / 1e6,
+    retryWaitMs: ms('http.retry_wait_time', config.http.retry_wait_time),
+    retryMaxWaitMs: ms('http.retry_max_wait_time', config.http.retry_max_wait_time),
   };
-  if (http.timeoutMs <= 0) throw new Error(`http.timeout must be positive, got ${config.http.timeout}`);
-  if (http.retryWaitMs < 0) throw new Error(`http.retry_wait_time must not be negative, got ${config.http.retry_wait_time}`);
+  if (http.timeoutMs <= 0) problems.push({ field: 'http.timeout', message: `must be positive, got ${config.http.timeout}` });
+  if (http.retryWaitMs < 0) problems.push({ field: 'http.retry_wait_time', message: `must not be negative, got ${config.http.retry_wait_time}` });
   if (http.retryMaxWaitMs < http.retryWaitMs) {
-    throw new Error(`http.retry_max_wait_time (${config.http.retry_max_wait_time}) is shorter than http.retry_wait_time (${config.http.retry_wait_time})`);
+    problems.push({ field: 'http.retry_max_wait_time', message: `${config.http.retry_max_wait_time} is shorter than http.retry_wait_time (${config.http.retry_wait_time})` });
   }
-  const windowing = compileWindowing(config.schedule, config.metrics_offset, 'metrics_offset', config.state);
+  const windowing = compileWindowing(config.schedule, config.metrics_offset, 'metrics_offset', config.state, problems);
+  if (!windowing || problems.length > 0) throw new FieldErrors(problems);
   return {
     maxInFlight: config.http.max_in_flight,
     url: config.url,
@@ -201,9 +218,18 @@ function checkUrl(text: string): void {
   try {
     url = new URL(text);
   } catch {
-    throw new Error(`url ${JSON.stringify(text)} is not a URL (expected e.g. https://myorg.run.ai)`);
+    throw new Error(`url ${JSON.stringify(redactUrl(text))} is not a URL (expected e.g. https://myorg.run.ai)`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url ${JSON.stringify(text)} must use http or https`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`url ${JSON.stringify(redactUrl(text))} must use http or https`);
+}
+
+/**
+ * How long one listing may take: the schedule's interval, at least LISTING_DEADLINE_MIN_MS (a slow
+ * page with its retries) and at most DEFAULT_LIST_LIMITS' deadline. A listing past it fails the
+ * scrape (logged; its windows stay due).
+ */
+function listingDeadline(schedule: Schedule): number {
+  return Math.min(DEFAULT_LIST_LIMITS.deadlineMs, Math.max(LISTING_DEADLINE_MIN_MS, scheduleInterval(schedule)));
 }
 
 // -- the source ---------------------------------------------------------------------------
@@ -234,6 +260,7 @@ class RunAiSource implements WindowSource<Workload | Pod> {
       pageSize: this.#config.pageSize,
       http: this.#config.http,
       concurrency: this.#config.maxInFlight,
+      listLimits: { deadlineMs: listingDeadline(this.#config.windowing.schedule) },
       logger: this.#settings.logger,
       metrics: this.#settings.metrics,
       secrets: this.#settings.secrets,
@@ -241,7 +268,7 @@ class RunAiSource implements WindowSource<Workload | Pod> {
     try {
       await this.#client.token(signal);
     } catch (err) {
-      throw new Error(`cannot authenticate with Run:ai at ${this.#config.url}: ${this.#settings.secrets.scrub((err as Error).message)}`);
+      throw new Error(`cannot authenticate with Run:ai at ${redactUrl(this.#config.url)}: ${this.#settings.secrets.scrub((err as Error).message)}`);
     }
   }
 

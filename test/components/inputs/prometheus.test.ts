@@ -119,7 +119,7 @@ describe('prometheus input', () => {
     expect(first.batch.map((m) => body(m).name)).toEqual(['ok']);
     const firstEnd = endOf(first.batch[0]!);
     expect(await metricValue(metrics, 'prometheus_resource_failures_total', { type: 'prometheus' })).toBeGreaterThanOrEqual(6);
-    const warned = log.entries().find((e) => e['msg'] === 'Prometheus fetch failed for some resources; their windows are retried at the next scrape');
+    const warned = log.entries().find((e) => e['msg'] === 'Prometheus fetch failed for some resources; their windows are owed and retried with back-off');
     expect(warned?.['failed']).toBe(6); // one window, six failed queries
     for (const name of Object.keys(failing)) sim.behave(name, undefined);
     // Every failed query comes back, evaluated at the end of the window it failed for.

@@ -31,7 +31,7 @@ describe('run_ai state config', () => {
   });
 
   it('refuses a negative max_backfill, and creates no file until connect', async () => {
-    expect(() => runAi.create(validated({ ...base, state: { path: 'x.db', max_backfill: '-1m' } }), testSettings())).toThrow('state.max_backfill must not be negative, got -1m');
+    expect(() => runAi.create(validated({ ...base, state: { path: 'x.db', max_backfill: '-1m' } }), testSettings())).toThrow('state.max_backfill: must not be negative, got -1m');
     const dir = tempDir();
     const input = runAi.create(validated({ ...base, state: { path: 'state.db' } }), testSettings({ baseDir: dir }));
     await input.close();
