@@ -551,7 +551,20 @@ const NOT_COMPILED = new Set(JSONATA_FUNCTIONS.filter((name) => !BUILTINS.has(na
 /** Higher-order functions whose second argument may be a lambda. */
 const HIGHER_ORDER = new Set(['map', 'filter', 'single', 'reduce']);
 
-function calleeTable(options: CompilerOptions): Map<string, Native> {
+/** Callee tables by `options.functions`: parsing every signature (with JSONata's parser) per expression cost most of a compile. */
+const calleeTables = new WeakMap<object, ReadonlyMap<string, Native>>();
+
+/** The functions compiled code may call directly, built once per `options.functions` object. */
+export function calleeTable(options: CompilerOptions): ReadonlyMap<string, Native> {
+  const key = options.functions ?? NO_FUNCTIONS;
+  let table = calleeTables.get(key);
+  if (table === undefined) calleeTables.set(key, (table = buildCalleeTable(options)));
+  return table;
+}
+
+const NO_FUNCTIONS = {};
+
+function buildCalleeTable(options: CompilerOptions): Map<string, Native> {
   const table = new Map(BUILTINS);
   table.set('now', NOW);
   table.set('millis', MILLIS);
