@@ -9,7 +9,7 @@ import jsonata from 'jsonata';
 import { describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { Message } from '../../src/engine/message.js';
-import { compileToJavaScript } from '../../src/mapping/compiler.js';
+import { calleeTable, compileToJavaScript, type CompilerOptions } from '../../src/mapping/compiler.js';
 import { compileExpression, useHooks } from '../../src/mapping/environment.js';
 import { repoFiles } from '../support/repo_files.js';
 
@@ -585,5 +585,16 @@ describe('compiled expressions in the environment', () => {
     };
     expect(await ids(true)).toEqual(await ids(false));
     expect((await ids(true))[1]).toBe('id-1');
+  });
+});
+
+describe('compile cost (issue 12 item 8)', () => {
+  it('builds the callee table once per function set: every signature was parsed with JSONata for every expression', () => {
+    const functions = { twice: [(x: number) => 2 * x, '<n:n>'] as const, hello: [() => 'hi', '<:s>'] as const };
+    const options = { functions: functions as unknown as CompilerOptions['functions'] };
+    const first = calleeTable(options);
+    expect(first.has('twice') && first.has('hello')).toBe(true);
+    expect(calleeTable({ ...options })).toBe(first);
+    expect(calleeTable({ functions: { ...functions } as unknown as CompilerOptions['functions'] })).not.toBe(first);
   });
 });

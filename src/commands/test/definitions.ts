@@ -2,9 +2,8 @@
 // `<name>_sluice_test.yaml` file, in Redpanda Connect's unit-test format. They are read from the
 // file's raw text: `${VAR}` in a test stays as written, because `environment` is for the config
 // under test. Every problem is reported in one pass with file(line,col) and its path.
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { createAjv, describeAjvError, isObject, nodeAt } from '../../config/load.js';
+import { createAjv, describeAjvError, isObject, nodeAt, readConfigText } from '../../config/load.js';
 import { formatPath, type ConfigPath, type Problem } from '../../config/problems.js';
 import type { Schema } from '../../engine/component.js';
 import { compileExpression, MappingSyntaxError } from '../../mapping/environment.js';
@@ -164,7 +163,7 @@ export const TEST_FILE = /_sluice_test\.ya?ml$/;
 export function readTestFile(file: string): TestFile {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
     return { file, tests: [], problems: [problem(file, { line: 1, column: 1 }, [], `failed to read: ${(err as Error).message}`)] };
   }

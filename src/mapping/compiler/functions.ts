@@ -362,7 +362,19 @@ export interface Callees {
   readonly natives: Map<object, Native>;
 }
 
+/** Callee tables by `options.functions`: parsing every signature (with JSONata's parser) per expression cost most of a compile. */
+const calleeTables = new WeakMap<object, Callees>();
+const NO_FUNCTIONS = {};
+
+/** The functions compiled code may call, built once per `options.functions` object. */
 export function calleeTable(options: CompilerOptions): Callees {
+  const key = options.functions ?? NO_FUNCTIONS;
+  let table = calleeTables.get(key);
+  if (table === undefined) calleeTables.set(key, (table = buildCalleeTable(options)));
+  return table;
+}
+
+function buildCalleeTable(options: CompilerOptions): Callees {
   const byName = new Map(BUILTINS);
   byName.set('now', NOW);
   byName.set('millis', MILLIS);
