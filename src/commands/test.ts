@@ -19,7 +19,8 @@ const USAGE = `Usage: sluice test [--log LEVEL] [path...]
 
 Runs the tests under a config's "tests:" key and in <name>_sluice_test.yaml files.
 A path is a file, a directory (searched recursively, as is dir/...) or a glob ('tests/**/*.yaml').
-With no path, ./... is tested. --log prints the processors' logs at LEVEL to stderr.
+With no path, ./... is tested. Directories named fixtures (and node_modules, hidden ones) are
+skipped unless named. --log prints the processors' logs at LEVEL to stderr.
 `;
 
 export interface TestCommandOptions {
@@ -148,13 +149,16 @@ function expand(target: string): string[] | string {
   return YAML.test(path) ? [path] : `${target}: not a YAML file (.yaml or .yml)`;
 }
 
-/** Every file under `dir`, sorted; node_modules and hidden directories are skipped. */
+/**
+ * Every file under `dir`, sorted. Skipped below it: node_modules, hidden directories, and
+ * directories named `fixtures` (test inputs, some failing on purpose; name one to test it).
+ */
 function walk(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const path = dir === '.' ? entry.name : join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name !== 'node_modules' && !entry.name.startsWith('.')) out.push(...walk(path));
+      if (entry.name !== 'node_modules' && entry.name !== 'fixtures' && !entry.name.startsWith('.')) out.push(...walk(path));
     } else if (entry.isFile()) out.push(path);
   }
   return out;

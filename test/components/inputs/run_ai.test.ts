@@ -63,7 +63,7 @@ describe('run_ai config', () => {
     [{ metrics: ['GPU_HOURS'] }, 'metrics[0]: "GPU_HOURS" is not one of'],
     [{ metrics: ['POD_COUNT', 'POD_COUNT'] }, 'metrics: must NOT have duplicate items'],
     [{ metrics_offset: '30 seconds' }, 'metrics_offset: invalid duration "30 seconds"'],
-    [{ http: { timeout: 30 } }, 'http.timeout: expected string, got number 30'],
+    [{ http: { timeout: 30 } }, 'http.timeout: expected a duration such as "30s", got number 30'],
   ])('rejects %j', (extra, message) => {
     expect(problems({ url: 'https://x.run.ai', app_id: 'a', app_secret: 'b', ...extra })).toContain(message);
   });
