@@ -13,6 +13,8 @@ import { runCli } from './support/cli.js';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SCHEMA_FILE = join(ROOT, 'schemas/sluice.schema.json');
 const EXAMPLES = join(ROOT, 'examples');
+/** What the Run:ai examples require, as a user exports it. */
+const EXAMPLE_ENV = { RUNAI_URL: 'https://myorg.run.ai', RUNAI_APP_ID: 'app', RUNAI_APP_SECRET: 'secret', OPENMETER_TOKEN: 'om_token' };
 const examples = readdirSync(EXAMPLES, { recursive: true, encoding: 'utf8' })
   .filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f))
   .sort();
@@ -79,10 +81,22 @@ describe('examples/', () => {
     expect(examples.length).toBeGreaterThan(0);
   });
 
-  it('every example lints clean, without a warning', async () => {
-    const { code, stderr } = await runCli(['lint', ...examples.map((f) => relative(process.cwd(), join(EXAMPLES, f)))]);
+  const files = examples.map((f) => relative(process.cwd(), join(EXAMPLES, f)));
+
+  it('every example lints clean, without a warning, once its credentials are set', async () => {
+    const { code, stderr } = await runCli(['lint', ...files], EXAMPLE_ENV);
     expect(stderr).toBe('');
     expect(code).toBe(0);
+  });
+
+  const exported = Object.keys(EXAMPLE_ENV).some((k) => process.env[k] !== undefined);
+  it.skipIf(exported)('a required setting has no empty default: lint without the environment names the variables', async () => {
+    const { code, stderr } = await runCli(['lint', ...files]);
+    expect(stderr.split('\n').filter(Boolean).sort()).toEqual([
+      `${relative(process.cwd(), join(EXAMPLES, 'openmeter-runai-full.yaml'))}(1,1) required environment variables were not set: [RUNAI_URL RUNAI_APP_ID RUNAI_APP_SECRET OPENMETER_TOKEN]`,
+      `${relative(process.cwd(), join(EXAMPLES, 'runai-stdout.yaml'))}(1,1) required environment variables were not set: [RUNAI_URL RUNAI_APP_ID RUNAI_APP_SECRET]`,
+    ]);
+    expect(code).toBe(1);
   });
 
   const validate = editorAjv().compile(JSON.parse(readFileSync(SCHEMA_FILE, 'utf8')) as object);

@@ -117,7 +117,9 @@ describe('sluice lint', () => {
   });
 
   it('exits 0 silently on good files, including every example', async () => {
-    const { code, stdout, stderr } = await lint(fixture('good.yaml'), fixture('batching-count-one.yaml'), join(relative(process.cwd(), ROOT) || '.', 'examples'));
+    const examples = join(relative(process.cwd(), ROOT) || '.', 'examples');
+    const credentials = { RUNAI_URL: 'https://myorg.run.ai', RUNAI_APP_ID: 'app', RUNAI_APP_SECRET: 'secret', OPENMETER_TOKEN: 'om_token' };
+    const { code, stdout, stderr } = await runCli(['lint', fixture('good.yaml'), fixture('batching-count-one.yaml'), examples], credentials);
     expect(stderr).toBe('');
     expect(stdout).toBe('');
     expect(code).toBe(0);
