@@ -1,4 +1,4 @@
-// The README's "Writing a mapping" tutorial, run as a reader would: its files are written from the
+// The README's "A pipeline" section and "Writing a mapping" tutorial, run as a reader would: its files are written from the
 // README's own blocks into a fresh folder, and each `$ bin/sluice ...` command in a console block
 // is run there, its output compared with the lines printed under it (`...` elides the rest of a
 // line). A README that drifts from the tool fails here.
@@ -73,7 +73,7 @@ function commands(block: Block): Command[] {
 /** A printed line as a pattern: `...` stands for anything. */
 const pattern = (line: string) => new RegExp(`^${line.split('...').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
 
-const tutorial = blocks('Writing a mapping');
+const tutorial = [...blocks('A pipeline'), ...blocks('Writing a mapping')];
 const cases = tutorial.filter((b) => b.lang === 'console').flatMap(commands);
 
 describe("the README's mapping tutorial", () => {
@@ -98,7 +98,9 @@ describe("the README's mapping tutorial", () => {
 
   it.each(cases.map((c) => [`README.md:${c.line} ${c.command}`, c] as const))('%s', async (_, { command, expected }) => {
     const shell = command.replace(/^bin\/sluice /, `"${process.execPath}" "${CLI}" `);
-    const { stdout, stderr } = await promisify(execFile)('bash', ['-c', `${shell} 2>&1; true`], { cwd: dir }).catch((err: { stdout: string; stderr: string }) => err);
+    // The environment a reader starts with: none of the variables the README's configs read.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(RUNAI_|OPENMETER_)/.test(k)));
+    const { stdout, stderr } = await promisify(execFile)('bash', ['-c', `${shell} 2>&1; true`], { cwd: dir, env }).catch((err: { stdout: string; stderr: string }) => err);
     const printed = `${stdout}${stderr}`.trimEnd().split('\n');
     expect(printed.length, printed.join('\n')).toBe(expected.length);
     printed.forEach((line, i) => expect(line).toMatch(pattern(expected[i]!)));
