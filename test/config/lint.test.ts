@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -31,41 +31,55 @@ const lint = (...args: string[]) => runCli(['lint', ...args]);
 const LEVELS = '"FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL"';
 const DURATION_HINT = '(expected e.g. 30s, 1m0s, 100ms, 1h2m3s)';
 
+const ONE_LINE_CASES: [string, (f: string, name: string) => string[]][] = [
+  ['unknown-field.yaml', (f, n) => [`${f}(${at(n, 'codc')}) output.stdout.codc: unknown field (did you mean codec?)`]],
+  [
+    'unknown-component.yaml',
+    (f, n) => [`${f}(${at(n, 'mappin:')}) pipeline.processors[0].mappin: unknown processor "mappin" (did you mean mapping?)`],
+  ],
+  ['wrong-type.yaml', (f, n) => [`${f}(${at(n, 'three')}) input.generate.count: expected integer, got string "three"`]],
+  ['bad-duration.yaml', (f, n) => [`${f}(${at(n, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`]],
+  // A number where a duration is expected: the unit is what is missing.
+  ['duration-number.yaml', (f, n) => [`${f}(${at(n, '5\n')}) shutdown_timeout: expected a duration such as "5s", got number 5`]],
+  [
+    'enum.yaml',
+    (f, n) => [`${f}(${at(n, 'WARM')}) pipeline.processors[0].log.level: "WARM" is not one of ${LEVELS} (did you mean WARN?)`],
+  ],
+  ['missing-env.yaml', (f, n) => [`${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_DIR]`]],
+  // The value of a compact mapping cannot itself be a mapping: the error is where it starts.
+  ['yaml-syntax.yaml', (f, n) => [`${f}(${at(n, 'root: this')}) YAML syntax error: Nested mappings are not allowed in compact mappings`]],
+  [
+    'duplicate-label.yaml',
+    (f, n) => [`${f}(${at(n, 'enrich', 2)}) pipeline.processors[1].label: label 'enrich' collides with the label at pipeline.processors[0]`],
+  ],
+  // A batching policy is checked when the output is built: processors need a trigger to run on.
+  [
+    'batching-no-trigger.yaml',
+    (f, n) => [
+      `${f}(${at(n, 'processors')}) output.drop.batching: batch policy must have at least one active trigger (count, byte_size, period or check)`,
+    ],
+  ],
+];
+
 describe('sluice lint', () => {
-  it.each<[string, (f: string, name: string) => string[]]>([
-    ['unknown-field.yaml', (f, n) => [`${f}(${at(n, 'codc')}) output.stdout.codc: unknown field (did you mean codec?)`]],
-    [
-      'unknown-component.yaml',
-      (f, n) => [`${f}(${at(n, 'mappin:')}) pipeline.processors[0].mappin: unknown processor "mappin" (did you mean mapping?)`],
-    ],
-    ['wrong-type.yaml', (f, n) => [`${f}(${at(n, 'three')}) input.generate.count: expected integer, got string "three"`]],
-    ['bad-duration.yaml', (f, n) => [`${f}(${at(n, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`]],
-    // A number where a duration is expected: the unit is what is missing.
-    ['duration-number.yaml', (f, n) => [`${f}(${at(n, '5\n')}) shutdown_timeout: expected a duration such as "5s", got number 5`]],
-    [
-      'enum.yaml',
-      (f, n) => [`${f}(${at(n, 'WARM')}) pipeline.processors[0].log.level: "WARM" is not one of ${LEVELS} (did you mean WARN?)`],
-    ],
-    ['missing-env.yaml', (f, n) => [`${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_DIR]`]],
-    // The value of a compact mapping cannot itself be a mapping: the error is where it starts.
-    ['yaml-syntax.yaml', (f, n) => [`${f}(${at(n, 'root: this')}) YAML syntax error: Nested mappings are not allowed in compact mappings`]],
-    [
-      'duplicate-label.yaml',
-      (f, n) => [`${f}(${at(n, 'enrich', 2)}) pipeline.processors[1].label: label 'enrich' collides with the label at pipeline.processors[0]`],
-    ],
-    // A batching policy is checked when the output is built: processors need a trigger to run on.
-    [
-      'batching-no-trigger.yaml',
-      (f, n) => [
-        `${f}(${at(n, 'processors')}) output.drop.batching: batch policy must have at least one active trigger (count, byte_size, period or check)`,
-      ],
-    ],
-  ])('%s: one line per problem, exit 1', async (name, expected) => {
+  // One lint run over every fixture below (a process each would cost half a second of CPU apiece):
+  // each file's lines are its own, in file order.
+  let all: Awaited<ReturnType<typeof lint>>;
+  beforeAll(async () => {
+    all = await lint(...ONE_LINE_CASES.map(([name]) => fixture(name)));
+  });
+
+  it('exits 1 when any file has an error, printing nothing on stdout and no line of no file', () => {
+    expect(all.code).toBe(1);
+    expect(all.stdout).toBe('');
+    const files = ONE_LINE_CASES.map(([name]) => fixture(name));
+    expect(all.stderr.split('\n').filter((l) => l !== '' && !files.some((f) => l.startsWith(`${f}(`)))).toEqual([]);
+  });
+
+  it.each(ONE_LINE_CASES)('%s: one line per problem', (name, expected) => {
     const file = fixture(name);
-    const { code, stdout, stderr } = await lint(file);
-    expect(stderr).toBe(expected(file, name).map((l) => `${l}\n`).join(''));
-    expect(stdout).toBe('');
-    expect(code).toBe(1);
+    const mine = all.stderr.split('\n').filter((l) => l.startsWith(`${file}(`));
+    expect(mine).toEqual(expected(file, name));
   });
 
   it('locates a JSONata syntax error inside a `mapping: |` block at its line and column in the file', async () => {
