@@ -472,7 +472,7 @@ describe('the JSONata compiler', () => {
     // The generator stays within the covered grammar, and few inputs need the interpreter.
     expect(tally.refused.size / tally.cases).toBeLessThan(0.02);
     expect(tally.handedOver / tally.cases).toBeLessThan(0.05);
-  }, Math.max(30_000, FUZZ_RUNS * 10));
+  }, Math.max(CPU_BOUND_TIMEOUT_MS, FUZZ_RUNS * 10));
 
   it('gives the interpreter’s results on edge cases of sequence semantics', async () => {
     const docs = [
@@ -492,7 +492,7 @@ describe('the JSONata compiler', () => {
         { numRuns: 30 },
       );
     }
-  }, CPU_BOUND_TIMEOUT_MS);
+  });
 
   it('keeps shrunk counterexamples as regression cases', async () => {
     const cases: [string, unknown][] = [
