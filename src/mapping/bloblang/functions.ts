@@ -71,6 +71,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = Object.freeze({
   batch_index: { params: [], impure: true, impl: (_a, site) => site.run.context.index },
   batch_size: { params: [], impure: true, impl: (_a, site) => site.run.context.batch.length },
   deleted: { params: [], impl: () => DELETED },
+  pi: { params: [], impl: () => Math.PI },
   nothing: { params: [], impl: () => NOTHING },
   throw: {
     params: params('why'),
