@@ -312,8 +312,9 @@ export class Compiler {
     const argFns = this.#bind(spec, args, label, at);
     const rest = spec.params.findIndex((p) => p.rest);
     const impl = spec.impl;
+    const state: Record<string, unknown> = {};
     return (ctx, run, caps) => {
-      const site: CallSite = { run, ctx, captures: caps, label };
+      const site: CallSite = { run, ctx, captures: caps, label, state };
       const values = collect(argFns, rest, ctx, run, caps);
       let result: unknown;
       try {
