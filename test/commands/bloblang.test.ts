@@ -49,7 +49,7 @@ describe('sluice test with bloblang conditions', () => {
     const { out, io: streams } = io();
     const code = await testCommand([`${FIXTURES}/preset.yaml`], streams);
     expect(out.err).toBe('');
-    expect(out.text.trimEnd().split('\n').at(-1)).toBe('2 passed, 0 failed');
+    expect(out.text.trimEnd().split('\n').at(-1)).toBe('3 passed, 0 failed');
     expect(code).toBe(0);
   });
 });
