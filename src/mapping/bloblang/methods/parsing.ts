@@ -1,6 +1,7 @@
-// Parsing methods: URLs (the fields of Go's url.URL), url-encoded forms and CSV (RFC 4180).
+// Parsing methods: YAML, URLs (the fields of Go's url.URL), url-encoded forms and CSV (RFC 4180).
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { params, type MethodSpec } from '../registry.js';
-import { BloblangError, bytesToString, getString, toText } from '../values.js';
+import { BloblangError, bytesToString, cleanForOutput, encoder, getString, toText } from '../values.js';
 
 const URL_PARTS = /^(?:([A-Za-z][A-Za-z0-9+.-]*):)?(?:\/\/([^/?#]*))?([^?#]*)(?:\?([^#]*))?(?:#(.*))?$/;
 
@@ -90,6 +91,17 @@ function csvRecords(text: string, delimiter: string, lazyQuotes: boolean): strin
 const asText = (v: unknown, from: string) => (v instanceof Uint8Array ? bytesToString(v) : getString(v, from));
 
 export const PARSING: Record<string, MethodSpec> = {
+  parse_yaml: {
+    params: [],
+    impl: (v, _a, site) => {
+      try {
+        return parseYaml(asText(v, site.label)) as unknown;
+      } catch (err) {
+        throw new BloblangError(`failed to parse value as YAML: ${(err as Error).message}`);
+      }
+    },
+  },
+  format_yaml: { params: [], impl: (v) => encoder.encode(stringifyYaml(cleanForOutput(v))) },
   parse_url: { params: [], impl: (v, _a, site) => parseUrl(asText(v, site.label)) },
   parse_form_url_encoded: {
     params: [],
