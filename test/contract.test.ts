@@ -24,6 +24,9 @@ function placed(kind: Kind, name: string, config: unknown): { yaml: string; path
       return { yaml: stringify({ pipeline: { processors: [node] }, output: { drop: {} } }), path: ['pipeline', 'processors', 0, name] };
     case 'output':
       return { yaml: stringify({ output: node }), path: ['output', name] };
+    case 'rate_limit':
+    case 'cache':
+      return { yaml: stringify({ [`${kind}_resources`]: [{ label: 'example', ...node }], output: { drop: {} } }), path: [`${kind}_resources`, 0, name] };
   }
 }
 
@@ -67,6 +70,7 @@ function engineBuilder(): { build: Builder; builder: PipelineBuilder } {
       processors: (configs, at) => builder.processors(configs as ComponentNode[], parsePath(at)),
       output: (config, at) => asOutput(builder.sink(config as ComponentNode, parsePath(at))),
       input: (config, at) => builder.input(config as ComponentNode, parsePath(at)).input,
+      resource: (kind, label) => builder.resource(kind, label),
     },
   };
 }

@@ -55,7 +55,8 @@ interface Document {
 export async function mapCommand(args: string[], io: CommandIO = processIO()): Promise<number> {
   const options = parseOptions(args);
   if (typeof options === 'string') {
-    io.stderr.write(options === '' ? USAGE : `${options}\n\n${USAGE}`);
+    if (options === '') io.stdout.write(USAGE);
+    else io.stderr.write(`${options}\n\n${USAGE}`);
     return options === '' ? 0 : 1;
   }
   if (options.watch) return watchMapping(options, io);

@@ -1,11 +1,12 @@
 // `sluice test [paths...]`: runs the unit tests written inline under a config's `tests:` key or in
 // `<name>_sluice_test.yaml` files beside it, in Redpanda Connect's format. Prints PASS/FAIL per
 // test with what differed, then `N passed, N failed`. Exit code 1 on any failure.
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join, normalize, relative, sep } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { normalize } from 'node:path';
 import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { registry as defaultRegistry } from '../components/index.js';
+import { glob, GLOB, walk } from '../config/files.js';
 import { formatProblem } from '../config/problems.js';
 import { createLogger } from '../engine/logger.js';
 import type { Registry } from '../engine/registry.js';
@@ -129,7 +130,6 @@ function discover(targets: readonly string[]): { suites: Suite[]; problems: stri
 }
 
 const YAML = /\.ya?ml$/;
-const GLOB = /[*?[]/;
 
 /** The YAML files one target names, or a problem. */
 function expand(target: string): string[] | string {
@@ -148,45 +148,3 @@ function expand(target: string): string[] | string {
   return YAML.test(path) ? [path] : `${target}: not a YAML file (.yaml or .yml)`;
 }
 
-/** Every file under `dir`, sorted; node_modules and hidden directories are skipped. */
-function walk(dir: string): string[] {
-  const out: string[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    const path = dir === '.' ? entry.name : join(dir, entry.name);
-    if (entry.isDirectory()) {
-      if (entry.name !== 'node_modules' && !entry.name.startsWith('.')) out.push(...walk(path));
-    } else if (entry.isFile()) out.push(path);
-  }
-  return out;
-}
-
-/** Files matching a glob with `*`, `?`, `[...]` and `**` (any depth), searched from its fixed prefix. */
-function glob(pattern: string): string[] {
-  const parts = pattern.split('/');
-  const first = parts.findIndex((p) => GLOB.test(p));
-  const base = parts.slice(0, first).join('/') || '.';
-  const regex = globRegex(parts.slice(first).join('/'));
-  if (!existsSync(base) || !statSync(base).isDirectory()) return [];
-  return walk(base).filter((f) => regex.test(relative(base, f).split(sep).join('/')));
-}
-
-function globRegex(pattern: string): RegExp {
-  let source = '';
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (pattern.startsWith('**/', i)) {
-      source += '(?:.*/)?';
-      i += 2;
-    } else if (pattern.startsWith('**', i)) {
-      source += '.*';
-      i += 1;
-    } else if (c === '*') source += '[^/]*';
-    else if (c === '?') source += '[^/]';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i);
-      source += end === -1 ? '\\[' : `[${pattern.slice(i + 1, end).replace(/^!/, '^')}]`;
-      if (end !== -1) i = end;
-    } else source += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${source}$`);
-}

@@ -1,7 +1,10 @@
 import type { ComponentSpec } from '../engine/component.js';
 import { createRegistry, type Registry } from '../engine/registry.js';
+import memoryCache from './caches/memory.js';
 import generate from './inputs/generate.js';
 import kubernetesResources from './inputs/kubernetes_resources.js';
+import inputResource from './inputs/resource.js';
+import prometheus from './inputs/prometheus.js';
 import runAi from './inputs/run_ai.js';
 import schedule from './inputs/schedule.js';
 import stdin from './inputs/stdin.js';
@@ -11,20 +14,25 @@ import catchProcessor from './processors/catch.js';
 import log from './processors/log.js';
 import mapping from './processors/mapping.js';
 import metric from './processors/metric.js';
+import processorResource from './processors/resource.js';
 import drop from './outputs/drop.js';
 import dropOn from './outputs/drop_on.js';
 import fallback from './outputs/fallback.js';
 import file from './outputs/file.js';
 import httpClient from './outputs/http_client.js';
 import reject from './outputs/reject.js';
+import outputResource from './outputs/resource.js';
 import rejectErrored from './outputs/reject_errored.js';
 import retry from './outputs/retry.js';
 import stdout from './outputs/stdout.js';
+import localRateLimit from './rate_limits/local.js';
 
 /** Every component sluice can build. Adding one: one file, one line here. */
 export const components: readonly ComponentSpec[] = [
   generate,
   kubernetesResources,
+  inputResource,
+  prometheus,
   runAi,
   schedule,
   stdin,
@@ -34,15 +42,19 @@ export const components: readonly ComponentSpec[] = [
   log,
   mapping,
   metric,
+  processorResource,
   drop,
   dropOn,
   fallback,
   file,
   httpClient,
   reject,
+  outputResource,
   rejectErrored,
   retry,
   stdout,
+  localRateLimit,
+  memoryCache,
 ];
 
 export const registry: Registry = createRegistry(components);

@@ -2,7 +2,7 @@ import type { ComponentSpec, Kind, Schema } from '../engine/component.js';
 import type { Registry } from '../engine/registry.js';
 import { rootSchema } from './root.js';
 
-const KINDS: readonly Kind[] = ['input', 'processor', 'output'];
+const KINDS: readonly Kind[] = ['input', 'processor', 'output', 'rate_limit', 'cache'];
 
 /**
  * The JSON Schema of a whole sluice config file, for editors (yaml-language-server) and the
@@ -12,7 +12,7 @@ export function configJsonSchema(registry: Registry): Schema {
   const definitions: Record<string, Schema> = {};
   for (const kind of KINDS) {
     definitions[kind] = {
-      description: `A ${kind}: exactly one of the keys below${kind === 'processor' ? '' : ', plus label and processors'}.`,
+      description: `A ${kind.replace('_', ' ')}: exactly one of the keys below, plus label${kind === 'input' || kind === 'output' ? ' and processors' : ''}.`,
       anyOf: registry
         .all()
         .filter((spec) => spec.kind === kind)
@@ -31,9 +31,9 @@ export function configJsonSchema(registry: Registry): Schema {
 export function componentSchema(spec: ComponentSpec): Schema {
   const properties: Record<string, unknown> = {
     [spec.name]: { description: spec.summary, ...(resolveSlots(spec.schema) as Schema) },
-    label: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' },
+    label: { type: 'string', pattern: '^([a-z0-9][a-z0-9_-]*)?$' },
   };
-  if (spec.kind !== 'processor') properties.processors = { type: 'array', items: { $ref: '#/definitions/processor' } };
+  if (spec.kind === 'input' || spec.kind === 'output') properties.processors = { type: 'array', items: { $ref: '#/definitions/processor' } };
   return { type: 'object', additionalProperties: false, required: [spec.name], properties };
 }
 

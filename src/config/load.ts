@@ -1,6 +1,6 @@
 // text -> env interpolation -> YAML -> --set overrides -> validated config with defaults.
 // Pure: reads the file and nothing else. Every problem is collected, none thrown.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, Scalar, type Document, type Node } from 'yaml';
@@ -10,6 +10,8 @@ import { parseDuration } from './duration.js';
 import { interpolateEnv } from './env.js';
 import { formatPath, type ConfigPath, type Problem } from './problems.js';
 import { rootSchema, type RootConfig } from './root.js';
+import type { ResourceReference } from './resources.js';
+import { serviceProblems, serviceWarnings } from './service.js';
 
 export interface LoadOptions {
   readonly registry: Registry;
@@ -24,6 +26,8 @@ export interface LoadOptions {
    * of where the config says: how a dry run (`run --output stdout`) leaves the real state alone.
    */
   readonly stateDir?: string;
+  /** A resources file (`-r`): only `*_resources` keys are allowed. */
+  readonly resourcesOnly?: boolean;
 }
 
 export interface LoadedConfig {
@@ -32,9 +36,17 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** The validated config; present only when no error was found. */
   readonly config: RootConfig | undefined;
+  /**
+   * The config as far as validation got, defaults filled, even when it found errors: what lint
+   * builds to find the problems only building finds (a JSONata syntax error) in the same pass.
+   * Undefined when the text is not YAML.
+   */
+  readonly candidate?: unknown;
   readonly problems: readonly Problem[];
   /** Values of fields marked `x-secret`, to scrub from logs and `echo`. */
   readonly secrets: readonly string[];
+  /** Where components name resources (`resource: x`, `rate_limit: x`), checked once every resources file is loaded. */
+  readonly references: readonly ResourceReference[];
   /**
    * The file position of a config path (the nearest existing node), for problems found later.
    * `inner` is a position inside that node's string value (a JSONata error's line and column).
@@ -46,16 +58,42 @@ const RESERVED: Record<Kind, readonly string[]> = {
   input: ['label', 'processors'],
   processor: ['label'],
   output: ['label', 'processors'],
+  rate_limit: ['label'],
+  cache: ['label'],
 };
 const LABEL = /^[a-z0-9][a-z0-9_-]*$/;
+
+/** The largest config file read: a config is kilobytes; past this it is not one (or `/dev/zero`). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads at most MAX_CONFIG_BYTES of `file` (a device or pipe included) as UTF-8; throws past it
+ * without reading further.
+ */
+export function readConfigText(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_CONFIG_BYTES) throw new Error(`the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MB, the most a config may be`);
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 export function loadConfigFile(file: string, options: LoadOptions): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
     const problem: Problem = { file, line: 1, column: 1, path: '', message: `failed to read config: ${(err as Error).message}`, severity: 'error' };
-    return { file, baseDir: dirname(resolve(file)), config: undefined, problems: [problem], secrets: [], locate: () => ({ line: 1, column: 1 }) };
+    return { file, baseDir: dirname(resolve(file)), config: undefined, problems: [problem], secrets: [], references: [], locate: () => ({ line: 1, column: 1 }) };
   }
   return loadConfigText(text, file, options);
 }
@@ -73,11 +111,21 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
       const message = `required environment variables were not set: [${[...new Set(result.missing)].join(' ')}]`;
       report(1, 1, [], message, options.chilled ? 'warning' : 'error');
     }
+    for (const literal of result.literalDefaults ?? []) {
+      const before = text.slice(0, literal.offset).split('\n');
+      report(
+        before.length,
+        before.at(-1)!.length + 1,
+        [],
+        `${literal.reference}: its default is used as written; \${${literal.inner}} inside a default is not interpolated (as in Redpanda Connect)`,
+        'warning',
+      );
+    }
   } catch (err) {
     // As in Connect, a failed decode stops the read: the text still holding `${...}` would only
     // produce misleading problems.
     for (const line of (err as Error).message.split('\n')) report(1, 1, [], line);
-    return { file, baseDir: dirname(resolve(file)), config: undefined, problems, secrets: [], locate: () => ({ line: 1, column: 1 }) };
+    return { file, baseDir: dirname(resolve(file)), config: undefined, problems, secrets: [], references: [], locate: () => ({ line: 1, column: 1 }) };
   }
 
   const lineCounter = new LineCounter();
@@ -120,7 +168,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     return { line: start.line + inner.line, column: indent + inner.column };
   };
   const baseDir = dirname(resolve(file));
-  if (doc.errors.length > 0) return { file, baseDir, config: undefined, problems, secrets: [], locate };
+  if (doc.errors.length > 0) return { file, baseDir, config: undefined, problems, secrets: [], references: [], locate };
 
   let raw: unknown;
   try {
@@ -128,16 +176,27 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   } catch (err) {
     // An unresolved alias or an alias bomb ("Excessive alias count").
     report(1, 1, [], `YAML error: ${(err as Error).message}`);
-    return { file, baseDir, config: undefined, problems, secrets: [], locate };
+    return { file, baseDir, config: undefined, problems, secrets: [], references: [], locate };
   }
   const validator = new Validator(options.registry, options.stateDir, (path, message, key, severity) => {
     const { line, column } = locateNode(path, key);
     report(line, column, path, message, severity);
   });
+  if (options.resourcesOnly && isObject(raw)) {
+    for (const key of Object.keys(raw).filter((k) => !k.endsWith('_resources'))) {
+      const { line, column } = locateNode([key], true);
+      report(line, column, [key], 'a resources file holds only *_resources lists');
+    }
+  }
   const config = validator.validateRoot(raw);
+  if (!problems.some((p) => p.severity === 'error') && config !== undefined) {
+    const root = config as RootConfig;
+    for (const p of serviceProblems(root)) report(locateNode(p.path).line, locateNode(p.path).column, p.path, p.message);
+    for (const p of serviceWarnings(root)) report(locateNode(p.path).line, locateNode(p.path).column, p.path, p.message, 'warning');
+  }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   const failed = problems.some((p) => p.severity === 'error');
-  return { file, baseDir, config: failed ? undefined : (config as RootConfig), problems, secrets: validator.secrets, locate };
+  return { file, baseDir, config: failed ? undefined : (config as RootConfig), candidate: config, problems, secrets: validator.secrets, references: validator.references, locate };
 }
 
 const COMPILED = new WeakMap<Registry, { ajv: Ajv; compiled: Map<Schema, ValidateFunction> }>();
@@ -147,6 +206,7 @@ type Report = (path: ConfigPath, message: string, key: boolean, severity?: Probl
 /** Validates a parsed config tree against the root and component schemas, filling defaults. */
 class Validator {
   readonly secrets: string[] = [];
+  readonly references: ResourceReference[] = [];
   #ajv: Ajv;
   #compiled: Map<Schema, ValidateFunction>;
   #labels = new Map<string, string>();
@@ -182,6 +242,7 @@ class Validator {
     const slot = schema['x-component'];
     if (typeof slot === 'string') return data === undefined ? data : this.#component(slot as Kind, data, path);
     if (schema['x-secret'] === true && typeof data === 'string' && data !== '') this.secrets.push(data);
+    if (typeof schema['x-resource'] === 'string' && typeof data === 'string' && data !== '') this.references.push({ kind: schema['x-resource'] as Kind, label: data, path });
     if (schema['x-state'] === true && typeof data === 'string' && this.stateDir !== undefined) return relocated(this.stateDir, path, data);
     const properties = schema.properties as Record<string, Schema> | undefined;
     if (properties && isObject(data)) {
@@ -221,6 +282,10 @@ class Validator {
       this.report([...path, other], `field ${other} is invalid when the component type is ${name} (${kind})`, true);
     }
     this.#checkLabel(node.label, path);
+    if (typeof path[0] === 'string' && path[0].endsWith('_resources') && path.length === 2 && (typeof node.label !== 'string' || node.label === '')) {
+      this.report(path, 'the label field for resources must be unique and not empty', false);
+    }
+    if (name === 'resource' && typeof node.resource === 'string') this.references.push({ kind, label: node.resource, path: [...path, 'resource'] });
     if ('processors' in node) node.processors = this.#processorList(node.processors, [...path, 'processors']);
 
     const spec = this.registry.get(kind, name)!;
@@ -257,7 +322,8 @@ class Validator {
   }
 
   #checkLabel(label: unknown, path: ConfigPath): void {
-    if (label === undefined) return;
+    // "" is Connect's default (every generated full config has `label: ""`): no label.
+    if (label === undefined || label === '') return;
     const at = [...path, 'label'];
     if (typeof label !== 'string' || !LABEL.test(label)) {
       this.report(at, 'label must be lower case letters, digits, _ and -, not starting with _ or -', false);
@@ -296,8 +362,16 @@ export function describeAjvError(error: ErrorObject): { path: ConfigPath; messag
     }
     case 'required':
       return { path: [...path, String(error.params.missingProperty)], message: 'field is required', key: false };
-    case 'type':
-      return { path, message: `expected ${String(error.params.type).split(',').join(' or ')}, got ${typeName(error.data)}`, key: false };
+    case 'type': {
+      // `timeout: 5`: a duration needs its unit, and the message shows the value with one.
+      if (String(error.parentSchema?.['format'] ?? '').startsWith('duration') && typeof error.data === 'number') {
+        return { path, message: `expected a duration such as "${error.data}s", got number ${error.data}`, key: false };
+      }
+      // A secret field's value is never quoted, even when it has the wrong type.
+      const secret = (error.parentSchema as { 'x-secret'?: boolean } | undefined)?.['x-secret'] === true;
+      const got = secret ? (error.data === null ? 'null' : Array.isArray(error.data) ? 'array' : typeof error.data) : typeName(error.data);
+      return { path, message: `expected ${String(error.params.type).split(',').join(' or ')}, got ${got}`, key: false };
+    }
     case 'enum': {
       const allowed = error.params.allowedValues as unknown[];
       const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed.map(String)) : '';
@@ -317,12 +391,23 @@ export function createAjv(): Ajv {
   ajv.addKeyword({ keyword: 'x-secret', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-interpolated', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-state', schemaType: 'boolean' });
+  ajv.addKeyword({ keyword: 'x-resource', schemaType: 'string' });
   ajv.addFormat('duration', { type: 'string', validate: isDuration });
   ajv.addFormat('duration-or-empty', { type: 'string', validate: (s: string) => s === '' || isDuration(s) });
+  ajv.addFormat('signed-duration', { type: 'string', validate: isSignedDuration });
   return ajv;
 }
 
+/** A duration that is not negative: no sluice duration (a timeout, a period, an offset) means anything below zero. */
 function isDuration(text: string): boolean {
+  try {
+    return parseDuration(text) >= 0;
+  } catch {
+    return false;
+  }
+}
+
+function isSignedDuration(text: string): boolean {
   try {
     parseDuration(text);
     return true;
@@ -332,12 +417,16 @@ function isDuration(text: string): boolean {
 }
 
 function formatMessage(format: string, data: unknown): string {
-  if (format.startsWith('duration')) return `invalid duration ${JSON.stringify(data)} (expected e.g. 30s, 1m0s, 100ms, 1h2m3s)`;
+  if (format.endsWith('duration') || format.startsWith('duration')) {
+    if (typeof data === 'string' && isSignedDuration(data)) return `must not be negative, got ${data}`;
+    return `invalid duration ${JSON.stringify(data)} (expected e.g. 30s, 1m0s, 100ms, 1h2m3s)`;
+  }
   return `must be a valid ${format}`;
 }
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';
+  if (typeof value === 'number' && !Number.isFinite(value)) return `number ${value} (too large to represent)`;
   if (Array.isArray(value)) return 'array';
   return typeof value === 'object' ? 'object' : `${typeof value} ${JSON.stringify(value)}`;
 }

@@ -2,15 +2,17 @@
 // every type up in the registry. Errors thrown by create() are collected with their config path,
 // so `lint` reports every bad mapping at once.
 import type { Logger } from 'pino';
+import type { LoggerConfig } from './logger.js';
 import { formatPath, type ConfigPath } from '../config/problems.js';
 import type { ComponentNode } from '../config/root.js';
 import type { BatchingConfig } from './batching.js';
-import type { Builder, ChildOutput, ComponentSpec, Input, Kind, Output, Processor, Settings, Submission } from './component.js';
+import { FieldErrors, type Builder, type Built, type Cache, type ChildOutput, type ComponentSpec, type Input, type Kind, type Output, type Processor, type RateLimit, type Settings, type Submission } from './component.js';
 import { allDelivered } from './delivery.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import { observed, runProcessors } from './processors.js';
 import type { Registry } from './registry.js';
+import type { Leadership } from './leadership.js';
 import type { Secrets } from './secrets.js';
 import { Batcher, Writer, type Sink, type SinkContext } from './sink.js';
 
@@ -22,6 +24,16 @@ export interface BuildEnvironment {
   readonly baseDir: string;
   /** error_handling.strict */
   readonly strict: boolean;
+  /** Wraps each processor built to count what it does; Redpanda Connect's processor metrics by default. */
+  readonly observe?: (processor: Processor, label: string, path: string) => Processor;
+  /**
+   * How a worker thread builds `pipeline.processors` itself (the script: src/processors_worker.ts;
+   * the logger config and secrets it logs with). Without it, `pipeline.threads` above 1 runs the
+   * processors concurrently on the main thread.
+   */
+  readonly workers?: { readonly script: URL; readonly logger?: LoggerConfig; readonly secrets: readonly string[] };
+  /** Leader election among replicas, handed to every component (Settings.leadership). */
+  readonly leadership?: Leadership;
 }
 
 /** A create() failure, addressed by config path. */
@@ -67,6 +79,7 @@ export class PipelineBuilder {
   readonly problems: BuildProblem[] = [];
   #env: BuildEnvironment;
   #closables: { close(): Promise<void> }[] = [];
+  #resources = new Map<string, unknown>();
 
   constructor(env: BuildEnvironment) {
     this.#env = env;
@@ -79,12 +92,53 @@ export class PipelineBuilder {
   }
 
   processors(nodes: readonly ComponentNode[], path: ConfigPath): Processor[] {
-    return nodes.map((node, i) => {
-      const at = [...path, i];
-      const { type, spec, label, config } = splitComponent(this.#env.registry, 'processor', node);
-      const processor = this.#create(spec, config, [...at, type], label, FAILED_PROCESSOR);
-      return observed(processor, this.#env.metrics, label, formatPath(at));
-    });
+    return nodes.map((node, i) => this.processor(node, [...path, i]));
+  }
+
+  /**
+   * Builds every resource (`input_resources`, `processor_resources`, `output_resources`,
+   * `rate_limit_resources`, `cache_resources`), before the components that name them, so their
+   * problems are reported with the rest. Each is built once and shared by every reference.
+   */
+  resources(lists: { readonly [K in Kind]?: readonly ComponentNode[] }): void {
+    for (const kind of Object.keys(lists) as Kind[]) {
+      (lists[kind] ?? []).forEach((node, i) => {
+        const path: ConfigPath = [`${kind}_resources`, i];
+        const label = typeof node.label === 'string' ? node.label : '';
+        let built: unknown;
+        switch (kind) {
+          case 'input':
+            built = childInput(this.input(node, path));
+            break;
+          case 'processor':
+            built = this.processor(node, path);
+            break;
+          case 'output':
+            built = childOutput(this.sink(node, path));
+            break;
+          default: {
+            const { type, spec, config } = splitComponent(this.#env.registry, kind, node);
+            built = this.#create(spec, config, [...path, type], label, kind === 'rate_limit' ? FAILED_RATE_LIMIT : FAILED_CACHE);
+          }
+        }
+        this.#resources.set(`${kind}/${label}`, built);
+        if (kind !== 'processor') this.#closables.push(built as { close(): Promise<void> });
+      });
+    }
+  }
+
+  /** A resource built by resources(); throws when the config has none of that kind and label. */
+  resource<K extends Kind>(kind: K, label: string): Built[K] {
+    const found = this.#resources.get(`${kind}/${label}`);
+    if (found === undefined) throw new Error(`${kind.replace('_', ' ')} resource '${label}' was not found`);
+    return found as Built[K];
+  }
+
+  /** One processor at `at` (e.g. `pipeline.processors[2]`). */
+  processor(node: ComponentNode, at: ConfigPath): Processor {
+    const { type, spec, label, config } = splitComponent(this.#env.registry, 'processor', node);
+    const processor = this.#create(spec, config, [...at, type], label, FAILED_PROCESSOR);
+    return this.#env.observe ? this.#env.observe(processor, label, formatPath(at)) : observed(processor, this.#env.metrics, label, formatPath(at));
   }
 
   /** An output with its processors, batching policy and max_in_flight in front. */
@@ -105,13 +159,21 @@ export class PipelineBuilder {
       const batchingPath = [...componentPath, 'batching'];
       const problem = Batcher.problem(batching);
       if (problem) this.problems.push({ path: batchingPath, message: problem });
-      sink = new Batcher(sink as Writer, batching, this.processors(batching.processors as ComponentNode[], [...batchingPath, 'processors']), context);
+      const batchProcessors = this.processors(batching.processors as ComponentNode[], [...batchingPath, 'processors']);
+      try {
+        sink = new Batcher(sink as Writer, batching, batchProcessors, context);
+      } catch (err) {
+        // A `check` that does not compile: reported at the field, with its position in the expression.
+        const { line, column } = err as { line?: number; column?: number };
+        const inner = typeof line === 'number' && typeof column === 'number' ? { line, column } : undefined;
+        this.problems.push({ path: [...batchingPath, 'check'], message: (err as Error).message, inner });
+      }
     }
     if (processors.length > 0) sink = processingSink(sink, this.processors(processors, [...path, 'processors']));
     return sink;
   }
 
-  /** Closes every processor built so far (outputs and inputs are closed by their owners). Idempotent per component. */
+  /** Closes every processor and resource built so far (other outputs and inputs are closed by their owners). Idempotent per component. */
   async closeProcessors(): Promise<void> {
     await Promise.allSettled(this.#closables.map((c) => c.close()));
   }
@@ -122,6 +184,7 @@ export class PipelineBuilder {
       processors: (configs, at) => this.processors(configs as ComponentNode[], parsePath(at)),
       output: (config, at) => childOutput(this.sink(config as ComponentNode, parsePath(at))),
       input: (config, at) => childInput(this.input(config as ComponentNode, parsePath(at))),
+      resource: (kind, label) => this.resource(kind, label),
     };
     return {
       logger: this.#env.logger.child(label ? { label, path: pathText } : { path: pathText }),
@@ -136,6 +199,7 @@ export class PipelineBuilder {
         const inner = line !== undefined && column !== undefined ? { line, column } : undefined;
         this.problems.push({ path: field ? [...path, ...parsePath(field)] : path, message, severity: warning ? 'warning' : 'note', inner });
       },
+      ...(this.#env.leadership ? { leadership: this.#env.leadership } : {}),
     };
   }
 
@@ -145,6 +209,10 @@ export class PipelineBuilder {
       if (spec.kind === 'processor') this.#closables.push(component as Processor);
       return component;
     } catch (err) {
+      if (err instanceof FieldErrors) {
+        for (const p of err.problems) this.problems.push({ path: p.field ? [...path, ...parsePath(p.field)] : path, message: p.message });
+        return fallback();
+      }
       const { field, line, column, more } = err as { field?: string; line?: number; column?: number; more?: readonly MoreProblem[] };
       const at = field ? [...path, ...parsePath(field)] : path;
       this.problems.push({
@@ -158,8 +226,8 @@ export class PipelineBuilder {
   }
 }
 
-/** Runs output-level processors in front of a sink. */
-function processingSink(inner: Sink, processors: Processor[]): Sink {
+/** Runs processors in front of a sink (an output's `processors`, a buffer's `post_processors`). */
+export function processingSink(inner: Sink, processors: Processor[]): Sink {
   return {
     connect: (signal) => inner.connect(signal),
     flush: () => inner.flush(),
@@ -216,6 +284,8 @@ export function parsePath(text: string): ConfigPath {
 // Stand-ins returned when create() failed, so building goes on and reports every problem.
 const FAILED_INPUT = (): Input => ({ connect: async () => {}, read: async () => null, close: async () => {} });
 const FAILED_PROCESSOR = (): Processor => ({ process: (batch) => [batch.slice()], close: async () => {} });
+const FAILED_RATE_LIMIT = (): RateLimit => ({ access: async () => {}, close: async () => {} });
+const FAILED_CACHE = (): Cache => ({ get: async () => undefined, set: async () => {}, add: async () => true, delete: async () => {}, close: async () => {} });
 const FAILED_OUTPUT = (): Output => ({
   connect: async () => {},
   write: async () => {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Leadership } from './leadership.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import type { Secrets } from './secrets.js';
@@ -57,6 +58,11 @@ export interface Processor {
   process(batch: readonly Message[]): Message[][] | Promise<Message[][]>;
   /** Idempotent and safe without use. */
   close(): Promise<void>;
+  /**
+   * Its CPU time dominates a message's cost (e.g. a mapping in the JSONata interpreter), so
+   * running it on worker threads pays for copying messages to them (`pipeline.threads`).
+   */
+  readonly cpuBound?: boolean;
 }
 
 export interface Output {
@@ -117,6 +123,12 @@ export interface Builder {
    * wrap others (`schedule`); the wrapper connects, reads and closes it.
    */
   input(config: unknown, path: string): Input;
+  /**
+   * The resource labelled `label` among the config's `<kind>_resources` (built when the pipeline
+   * was built, shared by every reference). Throws when there is none. Call it when the component
+   * is first used (connect, process...), not in create(): the loader has checked the reference.
+   */
+  resource<K extends Kind>(kind: K, label: string): Built[K];
 }
 
 /** What the engine hands a component. What the user wrote is its config. */
@@ -139,12 +151,37 @@ export interface Settings {
    * of the field's text.
    */
   note?(message: string, options?: { field?: string; line?: number; column?: number; warning?: boolean }): void;
+  /** Set when replicas elect a leader: scheduled inputs scrape only while it leads (engine/leadership.ts). */
+  readonly leadership?: Leadership;
+}
+
+/** A rate limit resource (`rate_limit_resources`), shared by the components naming it. */
+export interface RateLimit {
+  /** Resolves once one more access is allowed (waiting as long as needed); rejects when `signal` aborts. */
+  access(signal: AbortSignal): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}
+
+/** A cache resource (`cache_resources`): keys to bytes, each key with an optional time to live. */
+export interface Cache {
+  /** The value, or undefined when the key is absent or expired. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Sets the value; `ttlMs` overrides the cache's default time to live. */
+  set(key: string, value: Uint8Array, ttlMs?: number): Promise<void>;
+  /** Sets the value only if the key is absent; false when it was present (a duplicate). */
+  add(key: string, value: Uint8Array, ttlMs?: number): Promise<boolean>;
+  delete(key: string): Promise<void>;
+  /** Idempotent. */
+  close(): Promise<void>;
 }
 
 export interface Built {
   input: Input;
   processor: Processor;
   output: Output;
+  rate_limit: RateLimit;
+  cache: Cache;
 }
 export type Kind = keyof Built;
 
@@ -154,6 +191,8 @@ export type Kind = keyof Built;
  *   child's own schema and its path (`...catch[0].mapping`).
  * - `x-secret: true` marks a string that must never be logged or echoed.
  * - `x-interpolated: true` marks a string that accepts `${! jsonata }` interpolation.
+ * - `x-resource: '<kind>'` marks a string naming a resource of that kind (http_client's
+ *   `rate_limit`): the loader checks that it exists.
  * - `x-state: true` marks the path of a durable state file (a buffer, a ledger): a dry run keeps
  *   its state elsewhere (`run --output`, `--state-dir`), so it never consumes the real run's.
  */
@@ -171,6 +210,23 @@ export interface ComponentSpec<K extends Kind = Kind, C = any> {
   readonly example: unknown;
   /** Turns a validated config into a component. May read local files and compile; no sockets, no timers. */
   create(config: C, settings: Settings): Built[K];
+  /**
+   * A processor whose output depends only on its input batch, with no effect outside it (no
+   * metrics of its own, no shared cache, no I/O but logging): it may run on worker threads
+   * (`pipeline.threads` above 1), built there from the same config.
+   */
+  readonly pure?: boolean;
+}
+
+/**
+ * Thrown by create() for every problem of a config at once, each at its field (a path relative to
+ * the component, e.g. `http.timeout`; '' for the component itself), so lint reports them all.
+ */
+export class FieldErrors extends Error {
+  override readonly name = 'FieldErrors';
+  constructor(readonly problems: readonly { readonly field: string; readonly message: string }[]) {
+    super(problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('\n'));
+  }
 }
 
 export const defineInput = <C>(spec: Omit<ComponentSpec<'input', C>, 'kind'>): ComponentSpec<'input', C> => ({
@@ -179,6 +235,14 @@ export const defineInput = <C>(spec: Omit<ComponentSpec<'input', C>, 'kind'>): C
 });
 export const defineProcessor = <C>(spec: Omit<ComponentSpec<'processor', C>, 'kind'>): ComponentSpec<'processor', C> => ({
   kind: 'processor',
+  ...spec,
+});
+export const defineRateLimit = <C>(spec: Omit<ComponentSpec<'rate_limit', C>, 'kind'>): ComponentSpec<'rate_limit', C> => ({
+  kind: 'rate_limit',
+  ...spec,
+});
+export const defineCache = <C>(spec: Omit<ComponentSpec<'cache', C>, 'kind'>): ComponentSpec<'cache', C> => ({
+  kind: 'cache',
   ...spec,
 });
 export const defineOutput = <C>(spec: Omit<ComponentSpec<'output', C>, 'kind'>): ComponentSpec<'output', C> => ({

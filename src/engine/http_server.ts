@@ -1,6 +1,8 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import { accessCheck, type BasicAuth, type Cors } from './http_access.js';
 import type { Metrics } from './metrics.js';
 import type { ComponentStatus } from './pipeline.js';
 
@@ -11,6 +13,14 @@ export interface HttpServerOptions {
   readonly statuses: () => ComponentStatus[];
   readonly version: string;
   readonly logger: Logger;
+  /** Every endpoint is also served under this prefix (`/benthos/ping`); '' for none. */
+  readonly rootPath?: string;
+  /** PEM certificate and key: the server speaks HTTPS. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
+  readonly basicAuth?: BasicAuth;
+  readonly cors?: Cors;
+  /** With leader election: who leads (in /ready's body), and the elector's health (a stuck leader fails /ping). */
+  readonly leadership?: { status(): Record<string, unknown>; check(): Error | undefined };
 }
 
 export interface RunningHttpServer {
@@ -18,26 +28,42 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+const ROUTES = new Set(['/ping', '/ready', '/metrics', '/version']);
+
 /**
  * The service endpoints Redpanda Connect users and Kubernetes probes expect:
  * `/ping` (liveness), `/ready` (200 only when input and output are connected, else 503 with
- * per-component status), `/metrics` (Prometheus), `/version`.
+ * per-component status), `/metrics` (Prometheus), `/version`. GET and HEAD only (405 otherwise).
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { host, port } = splitAddress(options.address);
-  const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
-    const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
+  const check = accessCheck(options.basicAuth, options.cors);
+  const root = (options.rootPath ?? '').replace(/\/+$/, '');
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
+    if (!check(req, res)) return;
+    let path = (req.url ?? '/').split('?')[0]!;
+    if (root !== '' && path.startsWith(`${root}/`)) path = path.slice(root.length);
+    const head = req.method === 'HEAD';
+    const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) =>
+      res.writeHead(status, { 'content-type': type, ...headers }).end(head ? undefined : body);
+    if (!ROUTES.has(path)) return send(404, 'text/plain', 'not found');
+    // Every route only reads: GET and HEAD. Anything else is refused, saying what is allowed.
+    if (req.method !== 'GET' && !head) return send(405, 'text/plain', `method ${req.method ?? ''} not allowed on ${path}; use GET or HEAD`, { allow: 'GET, HEAD' });
     switch (path) {
-      case '/ping':
-        return send(200, 'text/plain', 'pong');
+      case '/ping': {
+        const unhealthy = options.leadership?.check();
+        return unhealthy ? send(503, 'text/plain', unhealthy.message) : send(200, 'text/plain', 'pong');
+      }
       case '/ready': {
+        // Followers are ready too: they are connected and idle, waiting to lead.
         const statuses = options.statuses();
         const ready = statuses.every((s) => s.connected);
-        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses }));
+        const leaderElection = options.leadership?.status();
+        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses, ...(leaderElection ? { leader_election: leaderElection } : {}) }));
       }
       case '/metrics':
-        options.metrics.registry.metrics().then(
+      case '/stats':
+        options.metrics.exposition().then(
           (text) => send(200, options.metrics.registry.contentType, text),
           (err: Error) => send(500, 'text/plain', err.message),
         );
@@ -47,13 +73,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
       default:
         return send(404, 'text/plain', 'not found');
     }
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // The setting to change, not only the errno: 4195 is taken by any other sluice already running.
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message;
+      reject(new Error(`http.address ${options.address}: ${why}; set another address (-s http.address=127.0.0.1:4196) or turn the server off (-s http.enabled=false)`));
+    });
     server.listen(port, host, () => resolve());
   });
   const bound = server.address() as AddressInfo;
-  const url = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   options.logger.info({ url }, `Listening for HTTP requests at ${url}.`);
   return {
     url,

@@ -1,4 +1,22 @@
-import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary, type LabelValues } from 'prom-client';
+
+/** How the registry is exposed (Redpanda Connect's `metrics` section). */
+export interface MetricsOptions {
+  /** `metrics: none`: /metrics serves nothing. */
+  readonly none?: boolean;
+  /** Timers as histograms in seconds (`use_histogram_timing`), with these buckets ([]: prom-client's). */
+  readonly histogramBuckets?: readonly number[];
+  /** Add process_* series (CPU, memory, file descriptors). */
+  readonly processMetrics?: boolean;
+  /** Add the runtime's nodejs_* series (Connect's add_go_metrics). */
+  readonly runtimeMetrics?: boolean;
+  /**
+   * Renames a series (`metrics.mapping`): the new name, null to drop the series, or the name
+   * unchanged. Called once per name; the answer is kept.
+   */
+  readonly rename?: (name: string) => Promise<string | null>;
+}
+
 
 /**
  * The Prometheus registry of one running pipeline. Metrics are created on first use and shared
@@ -6,6 +24,17 @@ import { Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
  */
 export class Metrics {
   readonly registry = new Registry();
+  #options: MetricsOptions;
+  #runtime: Registry | undefined;
+  #names = new Map<string, Promise<string | null>>();
+
+  constructor(options: MetricsOptions = {}) {
+    this.#options = options;
+    if (options.processMetrics || options.runtimeMetrics) {
+      this.#runtime = new Registry();
+      collectDefaultMetrics({ register: this.#runtime });
+    }
+  }
 
   counter(name: string, help: string, labelNames: readonly string[] = ['label', 'path']): Counter {
     return this.#getOrCreate(name, () => new Counter({ name, help, labelNames, registers: [this.registry] }));
@@ -15,19 +44,87 @@ export class Metrics {
     return this.#getOrCreate(name, () => new Gauge({ name, help, labelNames, registers: [this.registry] }));
   }
 
-  /** A timer in nanoseconds, exported as a summary as Redpanda Connect does. */
+  /**
+   * A timer in nanoseconds, exported as a summary as Redpanda Connect does; with
+   * `use_histogram_timing`, as a histogram in seconds (observations are converted). Callers
+   * use observe() and labels().observe() only: a histogram stands in for the summary then.
+   */
   timer(name: string, help: string, labelNames: readonly string[] = ['label', 'path']): Summary {
-    return this.#getOrCreate(
+    const buckets = this.#options.histogramBuckets;
+    if (buckets === undefined) {
+      return this.#getOrCreate(name, () => new Summary({ name, help, labelNames, percentiles: [0.5, 0.9, 0.99], registers: [this.registry] }));
+    }
+    const histogram = this.#getOrCreate(
       name,
-      () => new Summary({ name, help, labelNames, percentiles: [0.5, 0.9, 0.99], registers: [this.registry] }),
+      () => new Histogram({ name, help, labelNames, ...(buckets.length > 0 ? { buckets: [...buckets] } : {}), registers: [this.registry] }),
     );
+    const seconds = {
+      observe: (labels: LabelValues<string>, ns: number) => histogram.observe(labels, ns / 1e9),
+      labels: (...values: string[]) => {
+        const child = histogram.labels(...values);
+        return { observe: (ns: number) => child.observe(ns / 1e9) };
+      },
+    };
+    return seconds as unknown as Summary;
   }
 
   histogram(name: string, help: string, labelNames: readonly string[], buckets: number[]): Histogram {
     return this.#getOrCreate(name, () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }));
   }
 
+  /** The text served at /metrics: the registry (and runtime series asked for), renamed or dropped by `metrics.mapping`. */
+  async exposition(): Promise<string> {
+    if (this.#options.none) return '';
+    let text = await this.registry.metrics();
+    if (this.#runtime) {
+      const wanted = (name: string) => (this.#options.processMetrics && name.startsWith('process_')) || (this.#options.runtimeMetrics && name.startsWith('nodejs_'));
+      const runtime = splitFamilies(await this.#runtime.metrics()).filter((f) => wanted(f.name));
+      text += runtime.map((f) => f.text).join('');
+    }
+    const rename = this.#options.rename;
+    if (!rename) return text;
+    const out: string[] = [];
+    for (const family of splitFamilies(text)) {
+      let renamed = this.#names.get(family.name);
+      if (!renamed) this.#names.set(family.name, (renamed = rename(family.name).catch(() => family.name)));
+      const name = await renamed;
+      if (name === null) continue;
+      out.push(name === family.name ? family.text : renameFamily(family, name));
+    }
+    return out.join('');
+  }
+
   #getOrCreate<M>(name: string, create: () => M): M {
     return (this.registry.getSingleMetric(name) as M | undefined) ?? create();
   }
+}
+
+interface Family {
+  readonly name: string;
+  /** Its lines, each ending in \n. */
+  readonly text: string;
+}
+
+/** Prometheus text split into metric families, each starting at its `# HELP` line. */
+function splitFamilies(text: string): Family[] {
+  const families: Family[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const help = /^# HELP (\S+)/.exec(line);
+    if (help || families.length === 0) families.push({ name: help?.[1] ?? '', text: '' });
+    const last = families[families.length - 1]!;
+    families[families.length - 1] = { name: last.name, text: `${last.text}${line}\n` };
+  }
+  return families;
+}
+
+/** A family under a new name: its HELP/TYPE lines and every sample (`name`, `name_sum`, `name_bucket`...). */
+function renameFamily(family: Family, name: string): string {
+  return family.text
+    .split('\n')
+    .map((line) => {
+      if (line.startsWith(`# HELP ${family.name} `) || line.startsWith(`# TYPE ${family.name} `)) return line.replace(family.name, name);
+      return line.startsWith(family.name) ? name + line.slice(family.name.length) : line;
+    })
+    .join('\n');
 }

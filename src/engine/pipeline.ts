@@ -4,8 +4,9 @@
 import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { parseDuration } from '../config/duration.js';
+import { resourceLists } from '../config/resources.js';
 import type { RootConfig } from '../config/root.js';
-import { PipelineBuilder, type BuildEnvironment, type BuildProblem, type BuiltInput } from './build.js';
+import { PipelineBuilder, processingSink, splitComponent, type BuildEnvironment, type BuildProblem, type BuiltInput } from './build.js';
 import type { Ack, BufferPosition, Processor } from './component.js';
 import { outcomeOf, reportGivenUp, Undeliverable, type GivenUp } from './delivery.js';
 import type { Message } from './message.js';
@@ -13,6 +14,7 @@ import { runProcessors } from './processors.js';
 import type { Sink } from './sink.js';
 import { sleep } from './sleep.js';
 import { SqliteBuffer } from './sqlite_buffer.js';
+import { WorkerPool } from './worker_pool.js';
 
 export interface ComponentStatus {
   readonly label: string;
@@ -29,14 +31,22 @@ export interface RunResult {
 /** Builds every component of a validated config. Returns the problems of create() instead of throwing. */
 export function buildPipeline(config: RootConfig, env: BuildEnvironment): { pipeline: Pipeline; problems: BuildProblem[] } {
   const builder = new PipelineBuilder(env);
+  builder.resources(resourceLists(config));
   const input = builder.input(config.input, ['input']);
-  const processors = builder.processors(config.pipeline.processors, ['pipeline', 'processors']);
+  let processors = builder.processors(config.pipeline.processors, ['pipeline', 'processors']);
   let sink: Sink = builder.sink(config.output, ['output']);
-  if (config.buffer.sqlite) sink = new SqliteBuffer(sink, config.buffer.sqlite, env.baseDir, env.logger, env.metrics);
+  let preBuffer: Processor[] = [];
+  if (config.buffer.sqlite) {
+    const { pre_processors: pre = [], post_processors: post = [] } = config.buffer.sqlite;
+    preBuffer = builder.processors(pre, ['buffer', 'sqlite', 'pre_processors']);
+    if (post.length > 0) sink = processingSink(sink, builder.processors(post, ['buffer', 'sqlite', 'post_processors']));
+    sink = new SqliteBuffer(sink, config.buffer.sqlite, env.baseDir, env.logger, env.metrics);
+  }
   const threads = config.pipeline.threads > 0 ? config.pipeline.threads : availableParallelism();
+  if (config.pipeline.threads > 1 && builder.problems.length === 0) processors = onWorkers(config, env, processors);
   const pipeline = new Pipeline({
     input,
-    processors: [...input.processors, ...processors],
+    processors: [...input.processors, ...processors, ...preBuffer],
     sink,
     outputLabel: typeof config.output.label === 'string' ? config.output.label : '',
     builder,
@@ -49,6 +59,27 @@ export function buildPipeline(config: RootConfig, env: BuildEnvironment): { pipe
   return { pipeline, problems: builder.problems };
 }
 
+
+/**
+ * `pipeline.threads` above 1: the processors on that many worker threads when that pays: when
+ * one of them is CPU-bound (a mapping in the JSONata interpreter) and every one is pure (see
+ * ComponentSpec.pure). Otherwise, and without a worker script, they run on the main thread, up to
+ * `threads` batches at a time, as bench/threads.mjs measured copying to workers to cost more
+ * than a compiled mapping. The processors built here served validation; the workers build their own.
+ */
+function onWorkers(config: RootConfig, env: BuildEnvironment, built: Processor[]): Processor[] {
+  const { threads, processors } = config.pipeline;
+  if (!env.workers || !built.some((p) => p.cpuBound)) return built;
+  const impure = processors.map((node) => splitComponent(env.registry, 'processor', node)).find((c) => c.spec.pure !== true);
+  if (impure) {
+    env.logger.info({ threads, processor: impure.type }, `Processors run on the main thread: ${impure.type} cannot run on a worker thread (pipeline.threads).`);
+    return built;
+  }
+  const { script, logger, secrets } = env.workers;
+  env.logger.info({ threads }, `Processors run on ${threads} worker threads.`);
+  for (const processor of built) void processor.close();
+  return [new WorkerPool(threads, script, (thread) => ({ processors, baseDir: env.baseDir, logger, secrets, thread }), env.metrics)];
+}
 
 interface PipelineParts {
   input: BuiltInput;

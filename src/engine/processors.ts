@@ -22,6 +22,46 @@ export async function runProcessors(processors: readonly Processor[], batches: M
   return current;
 }
 
+/** What one processor call did, as Redpanda Connect's processor metrics count it. */
+export interface BatchCount {
+  readonly sent: number;
+  readonly batchSent: number;
+  /** Messages flagged by this call (flagged before it do not count). */
+  readonly errors: number;
+}
+
+export function countBatch(batch: readonly Message[], result: readonly Message[][]): BatchCount {
+  let sent = 0;
+  let failed = 0;
+  for (const b of result) {
+    sent += b.length;
+    for (const m of b) if (m.error !== undefined) failed++;
+  }
+  let failedBefore = 0;
+  for (const m of batch) if (m.error !== undefined) failedBefore++;
+  return { sent, batchSent: result.length, errors: Math.max(0, failed - failedBefore) };
+}
+
+/**
+ * Wraps a processor so each call is counted: `record` gets the batch's size, what the call did
+ * and its duration in ns. The wrapper keeps the processor's `cpuBound`.
+ */
+export function counting(processor: Processor, record: (received: number, count: BatchCount, latencyNs: number) => void): Processor {
+  const done = (batch: readonly Message[], result: Message[][], started: bigint): Message[][] => {
+    record(batch.length, countBatch(batch, result), Number(process.hrtime.bigint() - started));
+    return result;
+  };
+  return {
+    process(batch) {
+      const started = process.hrtime.bigint();
+      const result = processor.process(batch);
+      return result instanceof Promise ? result.then((r) => done(batch, r, started)) : done(batch, result, started);
+    },
+    close: () => processor.close(),
+    ...(processor.cpuBound ? { cpuBound: true } : {}),
+  };
+}
+
 /** Wraps a processor with Redpanda Connect's processor metrics, labelled with its label and path. */
 export function observed(processor: Processor, metrics: Metrics, label: string, path: string): Processor {
   const received = metrics.counter('processor_received', 'Messages received by a processor.').labels(label, path);
@@ -30,31 +70,12 @@ export function observed(processor: Processor, metrics: Metrics, label: string, 
   const batchSent = metrics.counter('processor_batch_sent', 'Batches sent on by a processor.').labels(label, path);
   const errors = metrics.counter('processor_error', 'Messages a processor failed on.').labels(label, path);
   const latency = metrics.timer('processor_latency_ns', 'Time to process a batch, in ns.').labels(label, path);
-
-  const count = (batch: readonly Message[], result: Message[][], started: bigint) => {
-    latency.observe(Number(process.hrtime.bigint() - started));
-    let out = 0;
-    let failed = 0;
-    for (const b of result) {
-      out += b.length;
-      for (const m of b) if (m.error !== undefined) failed++;
-    }
-    let failedBefore = 0;
-    for (const m of batch) if (m.error !== undefined) failedBefore++;
-    sent.inc(out);
-    batchSent.inc(result.length);
-    if (failed > failedBefore) errors.inc(failed - failedBefore);
-    return result;
-  };
-
-  return {
-    process(batch) {
-      received.inc(batch.length);
-      batchReceived.inc();
-      const started = process.hrtime.bigint();
-      const result = processor.process(batch);
-      return result instanceof Promise ? result.then((r) => count(batch, r, started)) : count(batch, result, started);
-    },
-    close: () => processor.close(),
-  };
+  return counting(processor, (n, count, latencyNs) => {
+    received.inc(n);
+    batchReceived.inc();
+    sent.inc(count.sent);
+    batchSent.inc(count.batchSent);
+    if (count.errors > 0) errors.inc(count.errors);
+    latency.observe(latencyNs);
+  });
 }

@@ -63,7 +63,12 @@ export interface CompiledExpression {
   readonly source: string;
   /** True when the expression runs as compiled JavaScript; false when it runs in the JSONata interpreter. */
   readonly compiled: boolean;
-  /** Why the expression runs in the interpreter (`compile: false`, or what the compiler does not cover). */
+  /** Whether it names a field anywhere (`gpu`, `a.b`): such an expression finds nothing in a body that is not a JSON object. */
+  readonly readsFields: boolean;
+  /**
+   * Why the expression runs in the interpreter: `compile: false`, or the construct the compiler
+   * does not cover and where it is in the expression ("... at line 2, column 14").
+   */
   readonly interpretedBecause?: string;
   /**
    * Evaluates against `input` (by default the message body, parsed as JSON when it is JSON, else
@@ -104,11 +109,14 @@ export function compileExpression(source: string, options: CompileOptions = {}):
     }
   };
   const compilation = options.compile === false ? { ok: false as const, reason: 'compile: false' } : compileToJavaScript(expression.ast(), COMPILER_OPTIONS);
+  const readsFields = namesAField(expression.ast());
   if (!compilation.ok) {
+    const at = compilation.position === undefined ? undefined : locate(source, compilation.position);
     return {
       source,
       compiled: false,
-      interpretedBecause: compilation.reason,
+      readsFields,
+      interpretedBecause: at === undefined ? compilation.reason : `${compilation.reason} at line ${at.line}, column ${at.column}`,
       evaluate: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
       evaluateSync: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
     };
@@ -128,9 +136,18 @@ export function compileExpression(source: string, options: CompileOptions = {}):
   return {
     source,
     compiled: true,
+    readsFields,
     evaluate: async (context, input) => evaluateSync(context, input),
     evaluateSync,
   };
+}
+
+/** Whether a JSONata parse tree holds a field name step anywhere. */
+function namesAField(node: unknown): boolean {
+  if (Array.isArray(node)) return node.some(namesAField);
+  if (node === null || typeof node !== 'object') return false;
+  if ((node as { type?: unknown }).type === 'name') return true;
+  return Object.values(node).some(namesAField);
 }
 
 /** One evaluation's view of the message, and the $uuid_v4() ids it drew (for a re-evaluation to replay). */

@@ -128,6 +128,8 @@ export function compileBloblangMappingExpression(source: string): CompiledExpres
     source,
     language: 'bloblang',
     compiled: true,
+    // JSONata's warning for field reads on a body that is not an object; Bloblang reports those itself.
+    readsFields: false,
     evaluate: async (context) => evaluateSync(context),
     evaluateSync: (context) => {
       try {
@@ -157,6 +159,8 @@ export function compileBloblangExpression(source: string): CompiledExpression & 
     source,
     language: 'bloblang',
     compiled: true,
+    // JSONata's warning for field reads on a body that is not an object; Bloblang reports those itself.
+    readsFields: false,
     evaluate: async (context) => evaluateSync(context),
     evaluateSync: (context) => {
       try {

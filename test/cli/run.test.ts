@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../support/cli.js';
+import { CLI, runCli, startCli } from '../support/cli.js';
 
 function tempConfig(yaml: string): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-run-'));
@@ -12,6 +14,27 @@ function tempConfig(yaml: string): { dir: string; file: string } {
 }
 
 describe('sluice run', () => {
+  it('ends at once, quietly and with exit 0 when stdout is closed (`| head -2`), leaving no dry-run state behind', async () => {
+    const { dir, file } = tempConfig(`
+input: { generate: { interval: 1ms, mapping: '{"id": $uuid_v4()}' } }
+output: { stdout: {} }
+http: { enabled: false }
+shutdown_timeout: 60s
+`);
+    const tmp = mkdtempSync(join(tmpdir(), 'sluice-epipe-'));
+    const script = `"${process.execPath}" "${CLI}" run "${file}" --output stdout 2>"${dir}/stderr" | head -2; echo "\${PIPESTATUS[0]}" >"${dir}/code"`;
+    const started = Date.now();
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], { env: { ...process.env, TMPDIR: tmp } });
+    // Well within shutdown_timeout: nothing waited for a stdout that is gone.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(stdout.split('\n').filter(Boolean)).toHaveLength(2);
+    expect(readFileSync(join(dir, 'code'), 'utf8').trim()).toBe('0');
+    const stderr = readFileSync(join(dir, 'stderr'), 'utf8');
+    expect(stderr).not.toMatch(/EPIPE|Failed to send|level=(warn|error)/);
+    // The dry run's throwaway state folder was removed on the way out.
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
   it('runs a stdin -> mapping -> stdout pipeline to the end of input and exits 0', async () => {
     const { file } = tempConfig(`
 input: { stdin: {} }

@@ -1,15 +1,21 @@
 // `sluice lint` through the real CLI: every bad fixture prints exactly the lines expected, with
 // line and column computed here from the fixture's own text.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { WORKLOAD_METRIC_TYPES } from '../../src/runai/api.js';
 import { runCli } from '../support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIR = relative(process.cwd(), join(ROOT, 'test/fixtures/lint')) || '.';
 const fixture = (name: string) => join(DIR, name);
 const text = (name: string) => readFileSync(join(ROOT, 'test/fixtures/lint', name), 'utf8');
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The line of the first `needle` in fixture `name`. */
+const line = (name: string, needle: string): string => at(name, needle).split(',')[0]!;
 
 /** `line,col` (1-based) of the `nth` occurrence of `needle` in the fixture. */
 function at(name: string, needle: string, nth = 1): string {
@@ -25,6 +31,7 @@ function at(name: string, needle: string, nth = 1): string {
 
 const lint = (...args: string[]) => runCli(['lint', ...args]);
 const LEVELS = '"FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL"';
+const WORKLOAD_TYPES = WORKLOAD_METRIC_TYPES.join(', ');
 const DURATION_HINT = '(expected e.g. 30s, 1m0s, 100ms, 1h2m3s)';
 
 describe('sluice lint', () => {
@@ -36,6 +43,8 @@ describe('sluice lint', () => {
     ],
     ['wrong-type.yaml', (f, n) => [`${f}(${at(n, 'three')}) input.generate.count: expected integer, got string "three"`]],
     ['bad-duration.yaml', (f, n) => [`${f}(${at(n, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`]],
+    // A number where a duration is expected: the unit is what is missing.
+    ['duration-number.yaml', (f, n) => [`${f}(${at(n, '5\n')}) shutdown_timeout: expected a duration such as "5s", got number 5`]],
     [
       'enum.yaml',
       (f, n) => [`${f}(${at(n, 'WARM')}) pipeline.processors[0].log.level: "WARM" is not one of ${LEVELS} (did you mean WARN?)`],
@@ -54,6 +63,30 @@ describe('sluice lint', () => {
         `${f}(${at(n, 'processors')}) output.drop.batching: batch policy must have at least one active trigger (count, byte_size, period or check)`,
       ],
     ],
+    [
+      'wrong-values.yaml',
+      (f, n) => [
+        `${f}(${at(n, '-30s')}) input.run_ai.metrics_offset: must not be negative, got -30s`,
+        `${f}(${at(n, '100000000')}) pipeline.threads: must be <= 1024`,
+        `${f}(${at(n, '-1s')}) output.http_client.timeout: must not be negative, got -1s`,
+        `${f}(${at(n, '1e400')}) output.http_client.batching.count: expected integer, got number Infinity (too large to represent)`,
+        `${f}(${at(n, '-5s')}) output.http_client.batching.period: must not be negative, got -5s`,
+        `${f}(${at(n, '-1s', 2)}) shutdown_timeout: must not be negative, got -1s`,
+      ],
+    ],
+    [
+      'run-ai-build.yaml',
+      (f, n) => [
+        `${f}(${at(n, 'ftp:')}) input.run_ai.url: url "ftp://myorg.run.ai" must use http or https`,
+        `${f}(${at(n, 'GPU_UTILIZATION_PER_GPU')}) input.run_ai.metrics[1]: GPU_UTILIZATION_PER_GPU is not a workload metric type (workload types: ${WORKLOAD_TYPES})`,
+        `${f}(${at(n, '10s')}) input.run_ai.state.max_backfill: 10s is shorter than one window of the schedule (30s): every window would be given up as a gap`,
+        // Absent (its default applies): located at the object that holds it.
+        `${f}(${at(n, '{ timeout')}) input.run_ai.http.retry_max_wait_time: 1s is shorter than http.retry_wait_time (2s)`,
+        `${f}(${at(n, '0s,')}) input.run_ai.http.timeout: must be positive, got 0s`,
+      ],
+    ],
+    // Raw control bytes from the file are written escaped: they cannot drive the terminal.
+    ['binary.yaml', (f) => [`${f}(4,3) output.\\x01\\x02\\x1b[31mred: unknown output "\\x01\\x02\\x1b[31mred"`]],
   ])('%s: one line per problem, exit 1', async (name, expected) => {
     const file = fixture(name);
     const { code, stdout, stderr } = await lint(file);
@@ -83,10 +116,13 @@ describe('sluice lint', () => {
     expect(stderr.split('\n')).toEqual([
       `${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_A]`,
       `${f}(${at(name, 'csv')}) output.stdout.codec: "csv" is not one of "lines"`,
+      // Problems only building finds (JSONata syntax) come in the same pass as the schema's.
+      expect.stringMatching(new RegExp(`^${escape(f)}\\(${line(name, 'size >')},\\d+\\) output\\.stdout\\.batching\\.check: JSONata syntax error at line 1, column \\d+: `)),
       `${f}(${at(name, 'many')}) pipeline.threads: expected integer, got string "many"`,
       `${f}(${at(name, 'Bad-Label')}) pipeline.processors[0].label: label must be lower case letters, digits, _ and -, not starting with _ or -`,
       // A missing field is located at the object that lacks it.
       `${f}(${at(name, '{}')}) pipeline.processors[1].archive.format: field is required`,
+      expect.stringMatching(new RegExp(`^${escape(f)}\\(${line(name, '"gpu"')},\\d+\\) pipeline\\.processors\\[2\\]\\.mapping: JSONata syntax error at line 1, column \\d+: `)),
       `${f}(${at(name, 'cout')}) input.generate.cout: unknown field (did you mean count?)`,
       `${f}(${at(name, 'loggr')}) loggr: unknown field (did you mean logger?)`,
       '',
@@ -120,6 +156,33 @@ describe('sluice lint', () => {
     const bad = fixture('wrong-type.yaml');
     const { code, stderr } = await lint(good, bad);
     expect(stderr).toBe(`${bad}(${at('wrong-type.yaml', 'three')}) input.generate.count: expected integer, got string "three"\n`);
+    expect(code).toBe(1);
+  });
+
+  it('lints only *.yaml and *.yml in a directory, naming the files it skipped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-lint-dir-'));
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'pipeline.yml'), readFileSync(join(ROOT, 'test/fixtures/lint/good.yaml')));
+    writeFileSync(join(dir, 'blob.bin'), Buffer.from([0, 1, 2, 255, 27, 91, 50, 74]));
+    writeFileSync(join(dir, 'sub', 'notes.txt'), 'not a config\n');
+    writeFileSync(join(dir, 'sub', 'pipeline_sluice_test.yaml'), 'tests: []\n');
+    const { code, stderr } = await lint(dir);
+    expect(stderr).toBe(`${dir}: skipped 2 file(s) that are not config files (*.yaml, *.yml): ${join(dir, 'blob.bin')}, ${join(dir, 'sub', 'notes.txt')}\n`);
+    expect(code).toBe(0);
+  });
+
+  it('warns (exit 0) when a default holds another variable’s reference, which is not interpolated', async () => {
+    const file = fixture('literal-default.yaml');
+    const { code, stderr } = await lint(file);
+    expect(stderr).toBe(
+      `${file}(${at('literal-default.yaml', '${SLUICE')}) warning: \${SLUICE_LINT_TEST_UNSET_A:\${SLUICE_LINT_TEST_UNSET_B}}: its default is used as written; \${SLUICE_LINT_TEST_UNSET_B} inside a default is not interpolated (as in Redpanda Connect)\n`,
+    );
+    expect(code).toBe(0);
+  });
+
+  it('refuses a file past the config size limit without reading it all (/dev/zero)', async () => {
+    const { code, stderr } = await lint('/dev/zero');
+    expect(stderr).toBe('/dev/zero(1,1) failed to read config: the file is larger than 4 MB, the most a config may be\n');
     expect(code).toBe(1);
   });
 

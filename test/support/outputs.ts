@@ -19,6 +19,9 @@ export function buildOutput(spec: ComponentSpec<'output'>, config: unknown, spec
     input: () => {
       throw new Error('these test settings build no inputs');
     },
+    resource: () => {
+      throw new Error('these test settings hold no resources');
+    },
   };
   const createChild = (node: unknown, path: string): Output => {
     const [type, childConfig] = Object.entries(node as Record<string, unknown>).find(([key]) => key !== 'label' && key !== 'processors')!;

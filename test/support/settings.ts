@@ -13,6 +13,9 @@ const noBuilder: Builder = {
   input: () => {
     throw new Error('this test settings object builds no child components');
   },
+  resource: () => {
+    throw new Error('this test settings object holds no resources');
+  },
 };
 
 /** Settings for building one component directly in a test; override what the test inspects. */

@@ -2,42 +2,61 @@
 // sinks such as OpenMeter's `/api/v1/events`: a retry re-sends the very same bytes, Retry-After is
 // honoured, nothing is dropped unless the config says so, and a 400 for a JSON-array batch is
 // bisected so only the invalid events fail.
-import { createHash } from 'node:crypto';
 import { getMaxListeners, setMaxListeners } from 'node:events';
-import { readFileSync } from 'node:fs';
 import { STATUS_CODES } from 'node:http';
-import { resolve as resolvePath } from 'node:path';
-import { rootCertificates } from 'node:tls';
 import type { Level, Logger } from 'pino';
-import { Agent, ProxyAgent, request, type Dispatcher } from 'undici';
-import { durationSchema, formatDuration, parseDurationMs } from '../../config/duration.js';
+import { Agent, interceptors, ProxyAgent, request, type Dispatcher } from 'undici';
+import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
-import { defineOutput, type Output, type Settings } from '../../engine/component.js';
+import { defineOutput, type Output, type RateLimit, type Settings } from '../../engine/component.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import type { Secrets } from '../../engine/secrets.js';
 import { isSecretHeader } from '../../engine/secrets.js';
-import { compileInterpolation, type Interpolated } from '../../mapping/interpolation.js';
-import { DeliveryError, type GivenUp } from '../../engine/delivery.js';
+import type { Interpolated } from '../../mapping/interpolation.js';
+import { Authorizer, type AuthConfig } from '../http/auth.js';
+import { combine, multipartBody, RequestError, splitJsonArray, summarise, type Leftover } from '../http/bodies.js';
+import { HttpMetrics } from '../http/metrics.js';
+import { LocalRateLimit, parseRetryAfter, RetryAfterGate, sleep, throwIfAborted } from '../http/pacing.js';
+import {
+  compileField,
+  decodeText,
+  describeTransportError,
+  encodeText,
+  formatWait,
+  HEADER_NAME,
+  headerValue,
+  isPermanentError,
+  logBody,
+  metadataFilter,
+  parseTargetUrl,
+  redactHeaders,
+  readAtMost,
+  redactUrl,
+  registerCredential,
+  responseDetail,
+  type AttemptResult,
+} from '../http/support.js';
+import { checkConnectOnly, connectOnlySchemas, type ConnectOnlyConfig } from '../http/connect_fields.js';
+import { dispatcherOptions, tlsSchema, type TlsConfig } from '../http/tls.js';
+
+export { MAX_RESPONSE_BYTES } from '../http/support.js';
+export { parseRetryAfter, splitJsonArray };
+import { DeliveryError } from '../../engine/delivery.js';
 import type { MappingContext } from '../../mapping/environment.js';
 
-export interface HttpClientConfig {
+interface HttpClientOwnConfig {
   url: string;
   verb: string;
   headers: Record<string, string>;
   secret_headers: string[];
   metadata: { include_prefixes: string[]; include_patterns: string[] };
   dump_request_log_level: '' | 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR' | 'FATAL';
-  oauth2: {
-    enabled: boolean;
-    client_key: string;
-    client_secret: string;
-    token_url: string;
-    scopes: string[];
-    endpoint_params: Record<string, string[]>;
-  };
-  basic_auth: { enabled: boolean; username: string; password: string };
-  tls: { enabled: boolean; skip_cert_verify: boolean; root_cas: string; root_cas_file: string };
-  rate_limit?: { count: number; interval: string };
+  oauth2: AuthConfig['oauth2'];
+  basic_auth: AuthConfig['basic_auth'];
+  tls: TlsConfig;
+  /** A rate_limit resource's label (as Connect), or sluice's inline limit. */
+  rate_limit?: string | { count: number; interval: string };
+  follow_redirects: boolean;
   timeout: string;
   retry_period: string;
   max_retry_backoff: string;
@@ -52,6 +71,7 @@ export interface HttpClientConfig {
   max_in_flight: number;
   batching: BatchingConfig;
 }
+export type HttpClientConfig = HttpClientOwnConfig & ConnectOnlyConfig;
 
 const statusList = (description: string, defaultValue: number[]) => ({
   type: 'array',
@@ -136,30 +156,24 @@ const schema = {
         password: { type: 'string', default: '', 'x-secret': true, description: 'The password.' },
       },
     },
-    tls: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      description: 'TLS settings for https URLs; they apply only when enabled.',
-      properties: {
-        enabled: { type: 'boolean', default: false, description: 'Whether the settings below apply.' },
-        skip_cert_verify: { type: 'boolean', default: false, description: 'Accept any server certificate (testing only).' },
-        root_cas: { type: 'string', default: '', description: 'PEM certificates of additional trusted roots.' },
-        root_cas_file: { type: 'string', default: '', description: 'A PEM file of additional trusted roots, relative to the config file.' },
-      },
-    },
+    tls: tlsSchema,
     rate_limit: {
-      type: 'object',
+      type: ['string', 'object'],
+      'x-resource': 'rate_limit',
       additionalProperties: false,
-      description: 'A local limit on requests (each attempt counts): at most `count` per `interval`. Unlimited when absent.',
+      description:
+        'The label of a rate_limit resource (rate_limit_resources), as in Redpanda Connect, or an inline local limit `{count, interval}`. Each attempt takes one token. Unlimited when absent.',
       properties: {
         count: { type: 'integer', minimum: 1, default: 1000, description: 'Requests allowed per interval.' },
         interval: durationSchema('The length of one interval.', '1s'),
       },
     },
     timeout: durationSchema('Time limit of one attempt, response body included; 0s disables.', '5s'),
-    retry_period: durationSchema('The wait before the first retry; it doubles with each further retry.', '1s'),
-    max_retry_backoff: durationSchema('The longest wait between retries (a Retry-After from the server may ask for longer, up to max_retry_after).', '300s'),
+    retry_period: durationSchema(
+      'The wait between attempts: constant for a failed attempt, doubled at each further attempt for a status in backoff_on (as Redpanda Connect).',
+      '1s',
+    ),
+    max_retry_backoff: durationSchema('The longest back-off wait (a Retry-After from the server may ask for longer, up to max_retry_after).', '300s'),
     max_retry_after: durationSchema(
       'The longest a Retry-After on a 429 or 503 is honoured (not in Redpanda Connect, which ignores Retry-After). While it lasts, every request of the output waits; a wait of 30s or more is logged as a warning.',
       '300s',
@@ -168,17 +182,20 @@ const schema = {
       type: 'integer',
       minimum: 0,
       default: 3,
-      description: 'Retries after the first attempt before write fails and the engine replays the batch later.',
+      description:
+        'Retries after the first attempt before write fails and the engine replays the batch later. Every failure is retried (any status outside 2xx and successful_on, connection errors, timeouts) except drop_on statuses and, with split_on_bad_request, 400/413/422.',
     },
-    backoff_on: statusList(
-      'Statuses that are retried with back-off. 408, 429, 5xx, connection errors and timeouts are always retried; add other statuses here to retry them too.',
-      [429],
-    ),
+    backoff_on: statusList('Statuses retried with exponential back-off (retry_period doubled each time, up to max_retry_backoff); other failures wait retry_period.', [429]),
     drop_on: statusList(
       'Statuses that fail the request at once, without retries. The messages still fail; wrap the output in drop_on to drop them.',
       [],
     ),
     successful_on: statusList('Statuses besides 2xx that count as success.', []),
+    follow_redirects: {
+      type: 'boolean',
+      default: true,
+      description: 'Follow 3xx redirects (up to 10; 307/308 re-send the body). false: a 3xx response counts as success, as in Redpanda Connect.',
+    },
     proxy_url: { type: 'string', default: '', description: 'An HTTP proxy to send requests through.' },
     batch_as_multipart: {
       type: 'boolean',
@@ -190,10 +207,11 @@ const schema = {
       type: 'boolean',
       default: true,
       description:
-        'When a request whose body is a JSON array (or a multipart batch) is rejected with 400, 413 or 422, re-send it in halves until only the rejected events fail, so one invalid event does not cost its neighbours. Delivered events are not re-sent when the batch is replayed.',
+        'When a request whose body is a JSON array (or a multipart batch) is rejected with 400, 413 or 422, re-send it in halves until only the rejected events fail, so one invalid event does not cost its neighbours (the halves replace retries of that status). Delivered events are not re-sent when the batch is replayed. A status listed in drop_on is never split. Not in Redpanda Connect.',
     },
     max_in_flight: { type: 'integer', minimum: 1, default: 64, description: 'Batches sent at once; also the connection pool size per host.' },
     batching: batchingSchema,
+    ...connectOnlySchemas,
   },
 };
 
@@ -207,20 +225,6 @@ export default defineOutput<HttpClientConfig>({
 
 // ---------------------------------------------------------------------------------------------
 
-/** Why one request finally failed. */
-class RequestError extends Error {
-  constructor(
-    message: string,
-    /** The response status; undefined for connection errors and timeouts. */
-    readonly status: number | undefined,
-    /** Whether the body was rejected as invalid (400/413/422 with split_on_bad_request): splitting may help. */
-    readonly rejected: boolean,
-  ) {
-    super(message);
-    this.name = 'RequestError';
-  }
-}
-
 /** A URL or header that cannot be rendered for a message: the message's own fault, so final. */
 class TargetError extends Error {}
 
@@ -229,22 +233,11 @@ interface Target {
   readonly headers: Record<string, string>;
 }
 
-type AttemptResult =
-  | { readonly kind: 'response'; readonly status: number; readonly headers: Record<string, string | string[] | undefined>; readonly body: string }
-  | { readonly kind: 'error'; readonly error: Error; readonly timedOut: boolean };
-
-/** What is left of a set of items (events of an array body, or messages of a multipart body) after sending them. */
-interface Leftover<T> {
-  readonly items: readonly T[];
-  readonly error: RequestError;
-}
 
 const SPLIT_STATUSES = new Set([400, 413, 422]);
-const RETRIED_STATUSES = new Set([408, 429]);
 const RETRY_AFTER_STATUSES = new Set([429, 503]);
 /** A wait this long (Retry-After or back-off) is logged as a warning: the output is paused, not stuck. */
 const LONG_WAIT_MS = 30_000;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const LOG_LEVELS: Record<Exclude<HttpClientConfig['dump_request_log_level'], ''>, Level> = {
   TRACE: 'trace',
   DEBUG: 'debug',
@@ -271,12 +264,14 @@ class HttpClient implements Output {
   #dispatcherOptions: Agent.Options;
   #dispatcher: Dispatcher | undefined;
   #auth: Authorizer;
-  #limiter: RateLimiter | undefined;
+  #limiter: RateLimit | undefined;
   #gate = new RetryAfterGate();
   #closing = new AbortController();
   #metrics: HttpMetrics;
   /** Whether a header's value is a credential (by name, or listed in secret_headers). */
   #isSecret: (name: string) => boolean;
+  /** `multipart`: explicit parts each request is made of, instead of the message. */
+  #parts: { contentType: Interpolated; disposition: Interpolated; body: Interpolated }[];
 
   constructor(config: HttpClientConfig, settings: Settings) {
     this.#config = config;
@@ -302,7 +297,29 @@ class HttpClient implements Output {
     this.#dispatcherOptions = dispatcherOptions(config, settings.baseDir, this.#timeoutMs);
     if (config.proxy_url !== '') registerCredential(this.#secrets, parseTargetUrl(config.proxy_url, 'proxy_url').password);
     this.#auth = new Authorizer(config, settings.secrets, this.#timeoutMs, () => this.#requireDispatcher());
-    this.#limiter = config.rate_limit ? new RateLimiter(config.rate_limit.count, parseDurationMs(config.rate_limit.interval)) : undefined;
+    const limit = config.rate_limit;
+    if (typeof limit === 'object') {
+      const intervalMs = parseDurationMs(limit.interval);
+      if (intervalMs <= 0) throw new Error('rate_limit.interval: must be greater than 0s');
+      this.#limiter = new LocalRateLimit(limit.count, intervalMs);
+    } else if (typeof limit === 'string' && limit !== '') {
+      // A resource: looked up when first used (the loader checked that it exists).
+      this.#limiter = lazyRateLimit(() => settings.build.resource('rate_limit', limit));
+    }
+    checkConnectOnly(config);
+    this.#parts = config.multipart.map((part, i) => ({
+      contentType: compileField(`multipart[${i}].content_type`, part.content_type),
+      disposition: compileField(`multipart[${i}].content_disposition`, part.content_disposition),
+      body: compileField(`multipart[${i}].body`, part.body),
+    }));
+    const unsplit = config.split_on_bad_request ? config.drop_on.filter((status) => SPLIT_STATUSES.has(status)) : [];
+    if (unsplit.length > 0) {
+      settings.logger.warn(
+        { drop_on: unsplit },
+        `drop_on lists ${unsplit.join(', ')}: such a response fails the whole request at once, as in Redpanda Connect, so split_on_bad_request cannot isolate the invalid events and their valid neighbours fail with them. Remove ${unsplit.join(', ')} from drop_on to isolate them.`,
+      );
+    }
+    if (config.propagate_response) settings.logger.warn('propagate_response has no effect in sluice: there is no synchronous response to propagate to.');
     this.#metrics = new HttpMetrics(settings);
     setMaxListeners(0, this.#closing.signal);
   }
@@ -360,10 +377,13 @@ class HttpClient implements Output {
   #requireDispatcher(): Dispatcher {
     if (this.#closing.signal.aborted) throw new Error('http_client is closed');
     // Creating a pool opens no socket; connections are made (and reused) per request.
-    this.#dispatcher ??=
+    if (this.#dispatcher) return this.#dispatcher;
+    const base =
       this.#config.proxy_url === ''
         ? new Agent(this.#dispatcherOptions)
         : new ProxyAgent({ ...this.#dispatcherOptions, uri: this.#config.proxy_url, requestTls: this.#dispatcherOptions.connect as ProxyAgent.Options['requestTls'] });
+    // Go's client: up to 10 redirects; 307/308 re-send the body, 301/302/303 turn a POST into a GET.
+    this.#dispatcher = this.#config.follow_redirects ? base.compose(interceptors.redirect({ maxRedirections: 10 })) : base;
     return this.#dispatcher;
   }
 
@@ -413,9 +433,10 @@ class HttpClient implements Output {
   /** Sends one message as one request; a JSON-array body that is rejected is bisected to isolate the invalid events. */
   async #sendMessage(message: Message, context: MappingContext, signal: AbortSignal): Promise<DeliveryError | undefined> {
     const target = await this.#target(context);
+    if (this.#parts.length > 0) return this.#sendParts(message, context, target, signal);
     const failure = await this.#send(target, message.bytes(), signal);
     if (!failure) return undefined;
-    const events = failure.rejected && this.#config.split_on_bad_request ? splitJsonArray(message.text()) : undefined;
+    const events = this.#splits(failure) ? splitJsonArray(message.text()) : undefined;
     if (!events || events.length < 2) return summarise([{ items: [message], error: failure }], (items) => [...items], 1, 'messages');
     this.#logger.info({ events: events.length, status: failure.status }, 'Splitting a rejected batch to isolate the invalid events.');
     const leftovers = await this.#isolate(
@@ -431,6 +452,31 @@ class HttpClient implements Output {
     return summarise(leftovers, (indices) => indices.map((i) => parts?.[i] ?? message.withBytes(events[i]!)), events.length, 'events');
   }
 
+  /** `multipart`: one request whose body is the configured parts, rendered for this message. */
+  async #sendParts(message: Message, context: MappingContext, target: Target, signal: AbortSignal): Promise<DeliveryError | undefined> {
+    const parts: { headers: Record<string, string>; body: Uint8Array }[] = [];
+    for (const [i, part] of this.#parts.entries()) {
+      try {
+        const headers: Record<string, string> = {};
+        const contentType = await part.contentType.render(context);
+        const disposition = await part.disposition.render(context);
+        if (contentType !== '') headers['Content-Type'] = contentType;
+        if (disposition !== '') headers['Content-Disposition'] = disposition;
+        parts.push({ headers, body: encodeText(await part.body.render(context)) });
+      } catch (err) {
+        throw new TargetError(`multipart[${i}] interpolation error: ${(err as Error).message}`);
+      }
+    }
+    const multipart = multipartBody(parts);
+    const failure = await this.#send({ url: target.url, headers: { ...target.headers, 'content-type': multipart.contentType } }, multipart.body, signal);
+    return failure ? summarise([{ items: [message], error: failure }], (items) => [...items], 1, 'messages') : undefined;
+  }
+
+  /** Whether a failure is bisected: rejected as invalid, split_on_bad_request on, and the status not one to drop at once. */
+  #splits(failure: RequestError): boolean {
+    return failure.rejected && this.#config.split_on_bad_request && !(failure.status !== undefined && this.#config.drop_on.includes(failure.status));
+  }
+
   /**
    * Sends `items` together; when they are rejected as invalid, sends each half on its own, and so
    * on down to single items, so only invalid items remain. Stops at the first failure of another
@@ -443,7 +489,7 @@ class HttpClient implements Output {
   ): Promise<Leftover<T>[]> {
     const failure = knownFailure ?? (await send(items));
     if (!failure) return [];
-    if (!failure.rejected || !this.#config.split_on_bad_request || items.length < 2) return [{ items, error: failure }];
+    if (!this.#splits(failure) || items.length < 2) return [{ items, error: failure }];
     const middle = Math.ceil(items.length / 2);
     const first = await this.#isolate(items.slice(0, middle), send);
     if (first.some((left) => !left.error.rejected)) return [...first, { items: items.slice(middle), error: first.find((l) => !l.error.rejected)!.error }];
@@ -457,6 +503,10 @@ class HttpClient implements Output {
    * success). Every attempt sends exactly `body`. Rejects only when `signal` aborts (shutdown or close).
    */
   async #send(target: Target, body: Uint8Array, signal: AbortSignal): Promise<RequestError | undefined> {
+    // Connect's throttle: failures wait retry_period; a backoff_on status doubles the wait from
+    // its second occurrence on (up to max_retry_backoff), and later failures wait that much too.
+    let period = this.#retryPeriodMs;
+    let backedOff = false;
     for (let attempt = 0; ; attempt++) {
       const result = await this.#attempt(target, body, signal);
       // Held even when this request is not retried: the engine's replay must wait too.
@@ -470,7 +520,11 @@ class HttpClient implements Output {
         this.#logger.debug({ status: error.status, err: error.message }, 'HTTP request failed.');
         return error;
       }
-      const wait = retryAfter ?? this.#backoff(attempt + 1);
+      if (verdict === 'backoff') {
+        if (backedOff) period = Math.min(this.#maxBackoffMs, period * 2);
+        backedOff = true;
+      }
+      const wait = retryAfter ?? period;
       if (retryAfter === undefined && wait >= LONG_WAIT_MS) {
         this.#logger.warn({ wait: formatWait(wait), attempt: attempt + 1, err: error.message }, 'HTTP request failed; backing off before the next attempt.');
       }
@@ -481,7 +535,7 @@ class HttpClient implements Output {
 
   async #attempt(target: Target, body: Uint8Array, signal: AbortSignal): Promise<AttemptResult> {
     await this.#gate.wait(signal);
-    await this.#limiter?.acquire(signal);
+    await this.#limiter?.access(signal);
     let auth: Record<string, string>;
     try {
       auth = await this.#auth.headers(signal);
@@ -511,7 +565,7 @@ class HttpClient implements Output {
         body,
         signal: controller.signal,
       });
-      const text = await response.body.text();
+      const text = await readAtMost(response.body);
       result = { kind: 'response', status: response.statusCode, headers: response.headers, body: text };
     } catch (err) {
       throwIfAborted(signal);
@@ -526,17 +580,25 @@ class HttpClient implements Output {
     return result;
   }
 
-  #judge(result: AttemptResult): 'success' | 'retry' | 'fail' {
-    if (result.kind === 'error') return isPermanentError(result.error) ? 'fail' : 'retry';
+  /**
+   * Redpanda Connect's status rule (httpclient checkStatus): drop_on fails at once, backoff_on
+   * retries with back-off, successful_on and 2xx succeed, a 3xx succeeds when redirects are not
+   * followed, anything else is retried at retry_period. sluice adds: a 400/413/422 that will be
+   * split (split_on_bad_request) is final, the halves taking the place of retries.
+   */
+  #judge(result: AttemptResult): 'success' | 'linear' | 'backoff' | 'fail' {
+    if (result.kind === 'error') return isPermanentError(result.error) ? 'fail' : 'linear';
     const { status } = result;
-    const { drop_on, backoff_on, successful_on } = this.#config;
+    const { drop_on, backoff_on, successful_on, follow_redirects, split_on_bad_request } = this.#config;
     if (drop_on.includes(status)) return 'fail';
-    if (backoff_on.includes(status)) return 'retry';
-    if (successful_on.includes(status) || (status >= 200 && status <= 299)) return 'success';
-    if (RETRIED_STATUSES.has(status) || status >= 500) return 'retry';
-    // A rejected token may just have expired: fetch a new one and try again.
-    if (status === 401 && this.#auth.invalidate()) return 'retry';
-    return 'fail';
+    if (backoff_on.includes(status)) return 'backoff';
+    if (successful_on.includes(status)) return 'success';
+    if (!follow_redirects && status >= 300 && status <= 399) return 'success';
+    if (status >= 200 && status <= 299) return 'success';
+    // A rejected token may just have expired: the next attempt fetches a new one.
+    if (status === 401) this.#auth.invalidate();
+    if (split_on_bad_request && SPLIT_STATUSES.has(status)) return 'fail';
+    return 'linear';
   }
 
   /** The wait a 429 or 503 asks for with Retry-After (at most max_retry_after), if any. */
@@ -555,13 +617,6 @@ class HttpClient implements Output {
       { status: result.kind === 'response' ? result.status : undefined, retry_after: asked, wait: formatWait(ms), max_retry_after: this.#config.max_retry_after },
       `The sink asked to wait before sending again (Retry-After); every request of this output is paused for ${formatWait(ms)}.`,
     );
-  }
-
-  /** Exponential back-off with jitter before retry number `retry` (1-based), capped by max_retry_backoff. */
-  #backoff(retry: number): number {
-    const nominal = Math.min(this.#maxBackoffMs, this.#retryPeriodMs * 2 ** (retry - 1));
-    // Shave up to a quarter off so clients that failed together do not retry together.
-    return nominal * (0.75 + 0.25 * Math.random());
   }
 
   #describe(target: Target, result: AttemptResult, attempts: number): RequestError {
@@ -631,465 +686,15 @@ class HttpClient implements Output {
   }
 }
 
-// --- authentication -----------------------------------------------------------------------------
-
-/** Adds basic or OAuth 2 credentials to each attempt, registering every credential with the secrets. */
-class Authorizer {
-  #basic: string | undefined;
-  #oauth2: HttpClientConfig['oauth2'];
-  #secrets: Secrets;
-  #timeoutMs: number;
-  #dispatcher: () => Dispatcher;
-  #token: { value: string; expiresAt: number } | undefined;
-  #pending: Promise<string> | undefined;
-
-  constructor(config: HttpClientConfig, secrets: Secrets, timeoutMs: number, dispatcher: () => Dispatcher) {
-    this.#secrets = secrets;
-    this.#oauth2 = config.oauth2;
-    this.#timeoutMs = timeoutMs;
-    this.#dispatcher = dispatcher;
-    if (config.oauth2.enabled) {
-      if (config.oauth2.token_url === '') throw new Error('oauth2.token_url: required when oauth2 is enabled');
-      parseTargetUrl(config.oauth2.token_url, 'oauth2.token_url');
-      secrets.add(config.oauth2.client_secret);
-    }
-    if (config.basic_auth.enabled) {
-      const { username, password } = config.basic_auth;
-      this.#basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
-      secrets.add(password);
-      registerCredential(secrets, this.#basic);
-    }
-  }
-
-  async headers(signal: AbortSignal): Promise<Record<string, string>> {
-    if (this.#oauth2.enabled) return { authorization: `Bearer ${await this.#accessToken(signal)}` };
-    if (this.#basic) return { authorization: this.#basic };
-    return {};
-  }
-
-  /** Forgets the OAuth 2 token after a 401; true when there was one (so a retry may succeed). */
-  invalidate(): boolean {
-    if (!this.#oauth2.enabled) return false;
-    this.#token = undefined;
-    return true;
-  }
-
-  #accessToken(signal: AbortSignal): Promise<string> {
-    if (this.#token && Date.now() < this.#token.expiresAt) return Promise.resolve(this.#token.value);
-    this.#pending ??= this.#fetchToken(signal).finally(() => {
-      this.#pending = undefined;
-    });
-    return this.#pending;
-  }
-
-  /** The client-credentials grant (RFC 6749 §4.4) with the client authenticated by basic auth. */
-  async #fetchToken(signal: AbortSignal): Promise<string> {
-    const { client_key, client_secret, token_url, scopes, endpoint_params } = this.#oauth2;
-    const form = new URLSearchParams({ grant_type: 'client_credentials' });
-    if (scopes.length > 0) form.set('scope', scopes.join(' '));
-    for (const [key, values] of Object.entries(endpoint_params)) for (const value of values) form.append(key, value);
-    const client = `${encodeURIComponent(client_key)}:${encodeURIComponent(client_secret)}`;
-    const timeout = this.#timeoutMs > 0 ? [AbortSignal.timeout(this.#timeoutMs)] : [];
-    let response: Dispatcher.ResponseData;
-    let text: string;
-    try {
-      response = await request(token_url, {
-        dispatcher: this.#dispatcher(),
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          accept: 'application/json',
-          authorization: `Basic ${Buffer.from(client).toString('base64')}`,
-        },
-        body: form.toString(),
-        signal: AbortSignal.any([signal, ...timeout]),
-      });
-      text = await response.body.text();
-    } catch (err) {
-      throw new Error(`oauth2: token request to ${redactUrl(token_url)} failed: ${describeTransportError(err as Error)}`);
-    }
-    if (response.statusCode < 200 || response.statusCode > 299) {
-      throw new Error(`oauth2: token request to ${redactUrl(token_url)} returned ${response.statusCode}: ${this.#secrets.scrub(text.slice(0, 300))}`);
-    }
-    const fields = parseTokenResponse(text, headerValue(response.headers, 'content-type'));
-    if (!fields.access_token) throw new Error(`oauth2: token response from ${redactUrl(token_url)} has no access_token`);
-    this.#secrets.add(fields.access_token);
-    // Refresh a little early so a token does not expire in flight.
-    const lifetime = Number(fields.expires_in);
-    this.#token = { value: fields.access_token, expiresAt: lifetime > 0 ? Date.now() + Math.max(lifetime - 10, lifetime / 2) * 1000 : Infinity };
-    return fields.access_token;
-  }
-}
-
-function parseTokenResponse(text: string, contentType: string | undefined): Record<string, string | undefined> {
-  if (contentType?.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(text));
-  try {
-    const value = JSON.parse(text) as Record<string, unknown>;
-    return { access_token: stringOr(value.access_token), expires_in: stringOr(value.expires_in) };
-  } catch {
-    return Object.fromEntries(new URLSearchParams(text));
-  }
-}
-
-const stringOr = (value: unknown) => (typeof value === 'string' || typeof value === 'number' ? String(value) : undefined);
-
-// --- pacing ---------------------------------------------------------------------------------------
-
-/** A Retry-After shared by every request of the output: once a server asks to wait, no request goes out before then. */
-class RetryAfterGate {
-  #notBefore = 0;
-
-  /** Holds requests back until `ms` from now; true when that extends the current hold. */
-  hold(ms: number): boolean {
-    const until = Date.now() + ms;
-    if (until <= this.#notBefore) return false;
-    this.#notBefore = until;
-    return true;
-  }
-
-  async wait(...signals: AbortSignal[]): Promise<void> {
-    const wait = this.#notBefore - Date.now();
-    if (wait > 0) await sleep(wait, ...signals);
-  }
-}
-
-/** At most `count` requests per fixed window of `intervalMs`, shared by every request of the output. */
-class RateLimiter {
-  #count: number;
-  #intervalMs: number;
-  #windowStart = 0;
-  #used = 0;
-
-  constructor(count: number, intervalMs: number) {
-    if (intervalMs <= 0) throw new Error('rate_limit.interval: must be greater than 0s');
-    this.#count = count;
-    this.#intervalMs = intervalMs;
-  }
-
-  async acquire(...signals: AbortSignal[]): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      if (now - this.#windowStart >= this.#intervalMs) {
-        this.#windowStart = now;
-        this.#used = 0;
-      }
-      if (this.#used < this.#count) {
-        this.#used++;
-        return;
-      }
-      await sleep(this.#windowStart + this.#intervalMs - now, ...signals);
-    }
-  }
-}
-
-// --- metrics ------------------------------------------------------------------------------------
-
-/** The HTTP client series (the engine counts the output_* series around write()). */
-class HttpMetrics {
-  #labels: { label: string; path: string };
-  #metrics: Settings['metrics'];
-
-  constructor(settings: Settings) {
-    this.#metrics = settings.metrics;
-    this.#labels = { label: settings.label, path: settings.path };
-  }
-
-  /** One attempt: its status (undefined for a connection error or timeout) and duration. */
-  request(status: number | undefined, elapsed: bigint): void {
-    const metrics = this.#metrics;
-    metrics.timer('http_request_latency_ns', 'Duration of one HTTP request attempt, in ns.').observe(this.#labels, Number(elapsed));
-    if (status === undefined) {
-      metrics.counter('http_request_error', 'HTTP request attempts that got no response (connection error or timeout).').inc(this.#labels);
-      return;
-    }
-    const tier = Math.floor(status / 100);
-    if (tier >= 1 && tier <= 5) metrics.counter(`http_request_code_${tier}xx`, `HTTP responses with a ${tier}xx status.`).inc(this.#labels);
-    metrics.counter('http_request_status', 'HTTP responses by status code.', ['label', 'path', 'code']).inc({ ...this.#labels, code: String(status) });
-  }
-}
-
-// --- helpers ------------------------------------------------------------------------------------
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const encodeText = (text: string) => encoder.encode(text);
-const decodeText = (bytes: Uint8Array) => decoder.decode(bytes);
-
-function compileField(field: string, text: string): Interpolated {
-  try {
-    return compileInterpolation(text);
-  } catch (err) {
-    throw new Error(`${field}: ${(err as Error).message}`);
-  }
-}
-
-/** Parses an http(s) URL; the error names the field. */
-function parseTargetUrl(text: string, field: string): URL {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new Error(`${field}: ${JSON.stringify(redactUrl(text))} is not a valid URL`);
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`${field}: unsupported scheme ${url.protocol} (expected http or https)`);
-  return url;
-}
-
-function metadataFilter(config: HttpClientConfig['metadata']): (key: string) => boolean {
-  const patterns = config.include_patterns.map((pattern, i) => {
-    try {
-      return new RegExp(pattern);
-    } catch (err) {
-      throw new Error(`metadata.include_patterns[${i}]: ${(err as Error).message}`);
-    }
-  });
-  return (key) => config.include_prefixes.some((prefix) => key.startsWith(prefix)) || patterns.some((p) => p.test(key));
-}
-
-function dispatcherOptions(config: HttpClientConfig, baseDir: string, timeoutMs: number): Agent.Options {
-  const { tls } = config;
-  if (!tls.enabled && (tls.skip_cert_verify || tls.root_cas !== '' || tls.root_cas_file !== '')) {
-    throw new Error('tls: settings have no effect unless tls.enabled is true');
-  }
-  const ca: string[] = [];
-  if (tls.enabled && tls.root_cas !== '') ca.push(tls.root_cas);
-  if (tls.enabled && tls.root_cas_file !== '') {
-    const file = resolvePath(baseDir, tls.root_cas_file);
-    try {
-      ca.push(readFileSync(file, 'utf8'));
-    } catch (err) {
-      throw new Error(`tls.root_cas_file: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
-  return {
-    // One connection per write() slot: requests beyond max_in_flight queue (back-pressure).
-    connections: config.max_in_flight,
-    // Our own timer enforces `timeout` over the whole exchange; undici's are a backstop.
-    headersTimeout: timeoutMs > 0 ? timeoutMs + 1000 : 0,
-    bodyTimeout: timeoutMs > 0 ? timeoutMs + 1000 : 0,
-    connect: {
-      rejectUnauthorized: !(tls.enabled && tls.skip_cert_verify),
-      // Node's defaults plus ours, as Go's root_cas extends the system pool.
-      ...(ca.length > 0 ? { ca: [...rootCertificates, ...ca] } : {}),
-    },
-  };
-}
-
-/**
- * Registers a credential (a header value) with the secrets: the token after a scheme such as
- * `Bearer` (which also covers the whole value), else the whole value. `Bearer ` with an empty
- * token registers nothing rather than redacting the word Bearer everywhere.
- */
-function registerCredential(secrets: Secrets, value: string | undefined): void {
-  const text = value?.trim();
-  if (!text) return;
-  const scheme = /^(Bearer|Basic|Token|Digest|ApiKey)(?:\s+(.*))?$/i.exec(text);
-  secrets.add(scheme ? scheme[2]?.trim() : text);
-}
-
-/** Errors that no retry can fix: a request undici refuses to build. */
-function isPermanentError(error: Error): boolean {
-  const code = (error as { code?: string }).code;
-  return code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_URL' || code === 'ERR_INVALID_ARG_TYPE';
-}
-
-function describeTransportError(error: Error): string {
-  const code = (error as { code?: string }).code;
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  const detail = cause?.message && cause.message !== error.message ? `: ${cause.message}` : '';
-  return `${error.message}${detail}${code ? ` (${code})` : ''}`;
-}
-
-/** The most useful text of an error response: a problem+json `detail` (or `title`), else the body on one line. */
-function responseDetail(result: Extract<AttemptResult, { kind: 'response' }>): string {
-  const contentType = headerValue(result.headers, 'content-type') ?? '';
-  if (/json/i.test(contentType)) {
-    try {
-      const problem = JSON.parse(result.body) as { detail?: unknown; title?: unknown };
-      if (typeof problem.detail === 'string' && problem.detail !== '') return truncate(problem.detail);
-      if (typeof problem.title === 'string' && problem.title !== '') return truncate(problem.title);
-    } catch {
-      // Not JSON after all: fall back to the raw body.
-    }
-  }
-  return truncate(result.body.replace(/\s*\n\s*/g, ' ').trim());
-}
-
-const truncate = (text: string, max = 500) => (text.length > max ? `${text.slice(0, max)}…` : text);
-
-function headerValue(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
-}
-
-/** Retry-After as milliseconds: delay-seconds or an HTTP date (RFC 9110 §10.2.3); undefined when absent or invalid. */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  const date = Date.parse(text);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/**
- * The exact text of each element of a JSON array, so a half of a batch re-sends every event's
- * bytes unchanged. Undefined when `text` is not a single JSON array.
- */
-export function splitJsonArray(text: string): string[] | undefined {
-  let i = skipSpace(text, 0);
-  if (text[i] !== '[') return undefined;
-  const elements: string[] = [];
-  let depth = 0;
-  let start = i + 1;
-  let inString = false;
-  for (; i < text.length; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === '\\') i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === '[' || c === '{') depth++;
-    else if (c === ']' || c === '}') {
-      depth--;
-      if (depth === 0) break;
-    } else if (c === ',' && depth === 1) {
-      elements.push(text.slice(start, i).trim());
-      start = i + 1;
-    }
-  }
-  if (depth !== 0 || skipSpace(text, i + 1) !== text.length) return undefined;
-  const last = text.slice(start, i).trim();
-  if (last !== '') elements.push(last);
-  else if (elements.length > 0) return undefined;
-  return elements.some((e) => e === '') ? undefined : elements;
-}
-
-function skipSpace(text: string, from: number): number {
-  let i = from;
-  while (i < text.length && /\s/.test(text[i]!)) i++;
-  return i;
-}
-
 function contentTypeOf(target: Target): string {
   return target.headers['content-type'] ?? 'application/octet-stream';
 }
 
-/** A multipart/form-data body; the boundary derives from the parts, so the same parts give the same bytes. */
-function multipartBody(parts: { headers: Record<string, string>; body: Uint8Array }[]): { contentType: string; body: Uint8Array } {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part.body);
-  const boundary = `sluice-${hash.digest('hex').slice(0, 40)}`;
-  const chunks: Uint8Array[] = [];
-  for (const part of parts) {
-    const head = Object.entries(part.headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
-    chunks.push(encodeText(`--${boundary}\r\n${head}\r\n`), part.body, encodeText('\r\n'));
-  }
-  chunks.push(encodeText(`--${boundary}--\r\n`));
-  return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.concat(chunks) };
-}
-
-/**
- * Builds the write() failure from what is left over: items the sink rejected as invalid on their
- * own (or as a whole that cannot be split further) are given up; the rest is undelivered.
- */
-function summarise<T>(
-  leftovers: readonly Leftover<T>[],
-  toMessages: (items: readonly T[]) => Message[],
-  total: number,
-  noun: string,
-): DeliveryError | undefined {
-  if (leftovers.length === 0) return undefined;
-  const undelivered: Message[] = [];
-  const givenUp: GivenUp[] = [];
-  for (const { items, error } of leftovers) {
-    const messages = toMessages(items);
-    if (error.rejected) for (const message of messages) givenUp.push({ message, kind: 'rejected', reason: error.message });
-    else undelivered.push(...messages);
-  }
-  const count = leftovers.reduce((n, l) => n + l.items.length, 0);
-  const other = leftovers.find((l) => !l.error.rejected);
-  const error = other?.error ?? leftovers[0]!.error;
-  const text = count === total && leftovers.length === 1 ? error.message : `${count} of ${total} ${noun} ${other ? 'not delivered' : 'rejected'}: ${error.message}`;
-  return new DeliveryError(text, { undelivered, givenUp, cause: error });
-}
-
-/** The failures of several messages sent one by one, as one. */
-function combine(failures: readonly DeliveryError[], total: number, noun: string): DeliveryError | undefined {
-  if (failures.length === 0) return undefined;
-  if (failures.length === 1 && total === 1) return failures[0];
-  const undelivered = failures.flatMap((f) => f.undelivered ?? []);
-  const givenUp = failures.flatMap((f) => f.givenUp);
-  const first = failures.find((f) => (f.undelivered ?? []).length > 0) ?? failures[0]!;
-  const verb = undelivered.length > 0 ? 'not delivered' : 'rejected';
-  return new DeliveryError(`${undelivered.length + givenUp.length} of ${total} ${noun} ${verb}: ${first.message}`, { undelivered, givenUp, cause: first });
-}
-
-function redactUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return text.replace(/\/\/[^/@]*@/, '//xxxxx@');
-  }
-  if (url.password) url.password = 'xxxxx';
-  for (const key of [...url.searchParams.keys()]) {
-    if (/token|secret|password|passwd|key|signature|sig|auth|credential/i.test(key)) url.searchParams.set(key, '[REDACTED]');
-  }
-  return url.toString();
-}
-
-function redactHeaders(
-  headers: Record<string, string | string[] | undefined>,
-  scrub: (text: string) => string,
-  isSecret: (name: string) => boolean,
-): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    out[name] = isSecret(name) ? '[REDACTED]' : scrub(Array.isArray(value) ? value.join(' ') : value);
-  }
-  return out;
-}
-
-/** A body for the request log: parsed JSON when it is JSON, else its text; secrets scrubbed first. */
-function logBody(text: string, scrub: (text: string) => string): unknown {
-  const scrubbed = scrub(text);
-  try {
-    return JSON.parse(scrubbed);
-  } catch {
-    return scrubbed;
-  }
-}
-
-/** A wait in Go's duration style, for log lines. */
-function formatWait(ms: number): string {
-  return formatDuration(Math.round(ms) * 1e6);
-}
-
-function throwIfAborted(...signals: AbortSignal[]): void {
-  for (const signal of signals) {
-    if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('write aborted');
-  }
-}
-
-/** Waits `ms`; rejects with the abort reason when any signal aborts first. */
-function sleep(ms: number, ...signals: AbortSignal[]): Promise<void> {
-  throwIfAborted(...signals);
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      for (const s of signals) s.removeEventListener('abort', onAbort);
-      try {
-        throwIfAborted(...signals);
-      } catch (err) {
-        reject(err);
-      }
-    };
-    const timer = setTimeout(() => {
-      for (const s of signals) s.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    for (const s of signals) s.addEventListener('abort', onAbort, { once: true });
-  });
+/** A rate limit resolved on first access. */
+function lazyRateLimit(resolve: () => RateLimit): RateLimit {
+  let limit: RateLimit | undefined;
+  return {
+    access: (signal) => (limit ??= resolve()).access(signal),
+    close: async () => {},
+  };
 }

@@ -11,6 +11,7 @@ interface LogConfig {
 
 export default defineProcessor<LogConfig>({
   name: 'log',
+  pure: true,
   summary: 'Logs a line per message (with ${! } interpolation); messages pass on unchanged.',
   schema: {
     type: 'object',

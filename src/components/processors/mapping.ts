@@ -12,6 +12,7 @@ export type MappingConfig = string | { expression?: string; file?: string; meta?
 
 export default defineProcessor<MappingConfig>({
   name: 'mapping',
+  pure: true,
   summary:
     'Replaces each message body with the result of a mapping, in JSONata or Bloblang (detected, or set by `lang`); metadata is kept unless a Bloblang mapping assigns it.',
   schema: {
@@ -96,9 +97,27 @@ export function createMapping(config: MappingConfig, settings: Settings, forced:
       return next.withMetadata(metadata);
     };
 
+    // A body that is not a JSON object (a plain-text line, a number) is the mapping's `$` as is:
+    // its text, or the number. Field names then find nothing, so a mapping that reads fields says
+    // so once, at its first such message, instead of silently producing `{}` for each.
+    let notObjectSeen = !(body?.readsFields ?? false);
+    const noteNotObject = (message: Message) => {
+      let kind: string;
+      try {
+        const value = message.json();
+        if (value !== null && typeof value === 'object') return;
+        kind = `a JSON ${value === null ? 'null' : typeof value}`;
+      } catch {
+        kind = 'not JSON';
+      }
+      notObjectSeen = true;
+      logger.warn(`A message body is ${kind}: this mapping reads fields, which find nothing in it ($ is the body itself, as text when it is not JSON). Logged once.`);
+    };
+
     /** One message mapped: synchronous when every expression ran compiled, else a Promise. */
     const mapOne = (batch: readonly Message[], index: number): Message | undefined | Promise<Message | undefined> => {
       const message = batch[index]!;
+      if (!notObjectSeen) noteNotObject(message);
       const context = { message, batch, index };
       try {
         const result = body ? body.evaluateSync(context) : undefined;
@@ -126,6 +145,7 @@ export function createMapping(config: MappingConfig, settings: Settings, forced:
     return {
       process: (batch: readonly Message[]) => mapFrom(batch, 0, []),
       close: async () => {},
+      cpuBound: interpreted.length > 0,
     };
   }
 }

@@ -20,11 +20,15 @@ afterEach(async () => {
 
 const simulator = simulatorsClosedAfterEach();
 
-/** drop_on around an http_client pointed at `sim`, as in the official OpenMeter config. */
+/**
+ * drop_on around an http_client pointed at `sim`, as in the official OpenMeter config but
+ * without the client's own `drop_on: [400]` (which fails a 400 whole, as in Connect, see the
+ * last test): a 400 is bisected, and the wrapper drops only the invalid events.
+ */
 async function dropOnClient(sim: OpenMeterSimulator, dropOnConfig: Record<string, unknown>, clientConfig: Record<string, unknown> = {}, overrides: Partial<Settings> = {}): Promise<Output> {
   const output = buildOutput(
     dropOn,
-    { ...dropOnConfig, output: { http_client: { url: sim.ingestUrl, headers: { 'Content-Type': 'application/json' }, retry_period: '1ms', drop_on: [400], ...clientConfig } } },
+    { ...dropOnConfig, output: { http_client: { url: sim.ingestUrl, headers: { 'Content-Type': 'application/json' }, retry_period: '1ms', ...clientConfig } } },
     [httpClient],
     overrides,
   );
@@ -78,6 +82,17 @@ describe('drop_on', () => {
     const partly = await dropOnClient(flaky, { error_patterns: ['Bad Request'] }, { retries: 0 });
     const rest = await writeOutcome(partly, [Message.fromJSON(range(8).map((i) => cloudEvent(i, i === 0 ? { subject: '' } : {})))]);
     expect(rest).toMatchObject({ delivered: false, givenUp: [], reason: expect.stringMatching(/not delivered: .*\(503\)/) });
+  });
+
+  it("with the client's own drop_on: [400] (the official config), a 400 drops the whole batch at once, as in Connect", async () => {
+    const sim = await simulator();
+    const output = await dropOnClient(sim, { error_patterns: ['Bad Request'] }, { drop_on: [400] });
+    const events = range(100).map((i) => cloudEvent(i, i === 42 ? { subject: '' } : {}));
+    const outcome = await writeOutcome(output, [Message.fromJSON(events)]);
+    expect(outcome.retry).toEqual([]);
+    expect(outcome.givenUp).toHaveLength(1);
+    expect(sim.requests).toHaveLength(1);
+    expect(sim.events).toHaveLength(0);
   });
 
   it('drops every failure with error: true', async () => {

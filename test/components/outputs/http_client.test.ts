@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import httpClient, { parseRetryAfter, splitJsonArray } from '../../../src/components/outputs/http_client.js';
+import httpClient, { MAX_RESPONSE_BYTES, parseRetryAfter, splitJsonArray } from '../../../src/components/outputs/http_client.js';
 import type { Output, Settings } from '../../../src/engine/component.js';
 import { outcomeOf, type DeliveryError, type GivenUp } from '../../../src/engine/delivery.js';
 import { Message } from '../../../src/engine/message.js';
@@ -133,7 +133,7 @@ describe('http_client config', () => {
       dump_request_log_level: '',
       oauth2: { enabled: false, client_key: '', client_secret: '', token_url: '', scopes: [], endpoint_params: {} },
       basic_auth: { enabled: false, username: '', password: '' },
-      tls: { enabled: false, skip_cert_verify: false, root_cas: '', root_cas_file: '' },
+      tls: { enabled: false, skip_cert_verify: false, enable_renegotiation: false, root_cas: '', root_cas_file: '', client_certs: [] },
       timeout: '5s',
       retry_period: '1s',
       max_retry_backoff: '300s',
@@ -142,11 +142,18 @@ describe('http_client config', () => {
       backoff_on: [429],
       drop_on: [],
       successful_on: [],
+      follow_redirects: true,
       proxy_url: '',
       batch_as_multipart: false,
       split_on_bad_request: true,
       max_in_flight: 64,
       batching: { count: 0, byte_size: 0, period: '', check: '', processors: [] },
+      oauth: { enabled: false, consumer_key: '', consumer_secret: '', access_token: '', access_token_secret: '' },
+      jwt: { enabled: false, private_key_file: '', signing_method: '', claims: {}, headers: {} },
+      extract_headers: { include_prefixes: [], include_patterns: [] },
+      propagate_response: false,
+      disable_http2: false,
+      multipart: [],
     });
     expect(() => withDefaults(httpClient, { url: 'http://x', retries: 3, nope: 1 })).toThrow('nope: unknown field');
     expect(httpClient.schema).toMatchObject({ properties: { oauth2: { properties: { client_secret: { 'x-secret': true } } }, basic_auth: { properties: { password: { 'x-secret': true } } } } });
@@ -163,6 +170,9 @@ describe('http_client config', () => {
     expect(create({ oauth2: { enabled: true } })).toThrow(/^oauth2.token_url: required/);
     expect(create({ rate_limit: { interval: '0s' } })).toThrow(/^rate_limit.interval: must be greater than 0s/);
     expect(create({ proxy_url: 'nope' })).toThrow(/^proxy_url: /);
+    expect(create({ tls: { enabled: true, client_certs: [{ cert_file: 'c.pem' }] } })).toThrow(/^tls.client_certs\[0\]: set either key or key_file/);
+    expect(create({ oauth: { enabled: true } })).toThrow(/^OAuth 1 is not supported/);
+    expect(create({ jwt: { enabled: true } })).toThrow(/^JWT signing is not supported/);
   });
 
   it('exposes max_in_flight as the output\'s concurrency', async () => {
@@ -248,22 +258,21 @@ describe('http_client retries', () => {
     expect((error as DeliveryError).undelivered).toEqual([message]);
   });
 
-  it('never retries a 4xx other than 408 and 429 unless configured, and surfaces OpenMeter\'s detail', async () => {
+  it('retries every non-2xx retries times, as Connect: a 401 too; drop_on fails at once; successful_on succeeds', async () => {
     const sim = await simulator({ token: 'right-token' });
-    const output = await client({ url: sim.ingestUrl, headers: { Authorization: 'Bearer wrong-token', 'Content-Type': 'application/json' } });
-    await expect(output.write([archived([cloudEvent(1)])], never())).rejects.toThrow(/unexpected response code \(401\): 401 Unauthorized, Error: invalid API token$/);
-    expect(sim.requests).toHaveLength(1);
+    const output = await client({ url: sim.ingestUrl, retries: 2, headers: { Authorization: 'Bearer wrong-token', 'Content-Type': 'application/json' } });
+    await expect(output.write([archived([cloudEvent(1)])], never())).rejects.toThrow(/unexpected response code \(401\): 401 Unauthorized, Error: invalid API token \(after 3 attempts\)$/);
+    expect(sim.requests.map((r) => r.status)).toEqual([401, 401, 401]);
 
     const scripted = await simulator({
       script: [
         { type: 'status', status: 408 },
         { type: 'status', status: 409 },
-        { type: 'status', status: 409 },
+        { type: 'status', status: 404 },
       ],
     });
-    const retried = await client({ url: scripted.ingestUrl, backoff_on: [409, 429] });
-    await retried.write([archived([cloudEvent(1)])], never());
-    expect(scripted.requests.map((r) => r.status)).toEqual([408, 409, 409, 204]);
+    await (await client({ url: scripted.ingestUrl })).write([archived([cloudEvent(1)])], never());
+    expect(scripted.requests.map((r) => r.status)).toEqual([408, 409, 404, 204]);
 
     const dropOn = await simulator({ script: [{ type: 'status', status: 500 }] });
     const dropped = await client({ url: dropOn.ingestUrl, drop_on: [500] });
@@ -275,15 +284,22 @@ describe('http_client retries', () => {
     expect(teapot.requests).toHaveLength(1);
   });
 
-  it('backs off exponentially with jitter, capped by max_retry_backoff', async () => {
-    const sim = await simulator({ rates: [{ rate: 1, fault: { type: 'status', status: 500 } }] });
-    const output = await client({ url: sim.ingestUrl, retries: 5, retry_period: '40ms', max_retry_backoff: '100ms' });
-    await expect(output.write([archived([cloudEvent(1)])], never())).rejects.toThrow();
-    const gaps = sim.requests.slice(1).map((r, i) => r.receivedAt - sim.requests[i]!.respondedAt!);
-    const nominal = [40, 80, 100, 100, 100];
-    gaps.forEach((gap, i) => {
-      expect(gap).toBeGreaterThanOrEqual(nominal[i]! * 0.75 - 2);
-      expect(gap).toBeLessThanOrEqual(nominal[i]! + 60);
+  it('waits retry_period between attempts for any failure, and doubles it only for backoff_on statuses, up to max_retry_backoff', async () => {
+    const gapsOf = (requests: { receivedAt: number; respondedAt?: number }[]) => requests.slice(1).map((r, i) => r.receivedAt - requests[i]!.respondedAt!);
+    const linear = await simulator({ rates: [{ rate: 1, fault: { type: 'status', status: 500 } }] });
+    await expect((await client({ url: linear.ingestUrl, retries: 3, retry_period: '60ms', max_retry_backoff: '1s' })).write([archived([cloudEvent(1)])], never())).rejects.toThrow();
+    for (const gap of gapsOf(linear.requests)) {
+      expect(gap).toBeGreaterThanOrEqual(58);
+      expect(gap).toBeLessThan(60 + 50);
+    }
+    expect(linear.requests).toHaveLength(4);
+
+    const limited = await simulator({ rates: [{ rate: 1, fault: { type: 'status', status: 429 } }] });
+    await expect((await client({ url: limited.ingestUrl, retries: 4, retry_period: '40ms', max_retry_backoff: '100ms' })).write([archived([cloudEvent(1)])], never())).rejects.toThrow();
+    const nominal = [40, 80, 100, 100];
+    gapsOf(limited.requests).forEach((gap, i) => {
+      expect(gap).toBeGreaterThanOrEqual(nominal[i]! - 2);
+      expect(gap).toBeLessThan(nominal[i]! + 50);
     });
   });
 
@@ -463,15 +479,15 @@ describe('http_client isolates invalid events', () => {
     expect(undelivered.length + sim.events.length).toBe(8);
   });
 
-  it('sends a rejected batch once and gives it up whole with split_on_bad_request: false', async () => {
+  it('with split_on_bad_request: false, retries a 400 as any failure (as Connect), then gives the batch up whole', async () => {
     const sim = await simulator();
-    const output = await client({ url: sim.ingestUrl, split_on_bad_request: false });
+    const output = await client({ url: sim.ingestUrl, split_on_bad_request: false, retries: 2 });
     const message = archived(range(0, 10).map((i) => cloudEvent(i, i === 5 ? { subject: '' } : {})));
     const error = (await output.write([message], never()).catch((err: unknown) => err)) as DeliveryError;
     expect(error.message).toMatch(/\(400\): 400 Bad Request/);
     expect(error.undelivered).toEqual([]);
     expect(error.givenUp.map((g) => g.message)).toEqual([message]);
-    expect(sim.requests).toHaveLength(1);
+    expect(sim.requests.map((r) => r.status)).toEqual([400, 400, 400]);
     expect(sim.events).toHaveLength(0);
   });
 
@@ -521,7 +537,7 @@ describe('http_client security', () => {
       { logger },
     );
     await output.write([archived([cloudEvent(1)])], never());
-    const wrong = await client({ url: sim.ingestUrl, headers: { Authorization: 'Bearer om_live_WRONG_0987654321' }, dump_request_log_level: 'DEBUG' }, { logger });
+    const wrong = await client({ url: sim.ingestUrl, retries: 0, headers: { Authorization: 'Bearer om_live_WRONG_0987654321' }, dump_request_log_level: 'DEBUG' }, { logger });
     const error = await wrong.write([archived([cloudEvent(2)])], never()).catch((err: Error) => err);
 
     const dumps = lines.map((l) => JSON.parse(l) as { level: number; msg: string; access_log?: { request: { header: Record<string, string>; body: unknown; url: string }; response?: { status_code: number } } }).filter((l) => l.msg === 'http request log');
@@ -533,6 +549,36 @@ describe('http_client security', () => {
     const everything = lines.join('\n') + String(error);
     for (const secret of [token, 'om_live_WRONG_0987654321', 'qs-secret-value']) expect(everything).not.toContain(secret);
     expect(everything).not.toMatch(/(Bearer|Basic)\s+(?!\[REDACTED\])\S/);
+  });
+
+  it('dumps redact headers named like credentials (auth, key, token, secret, password, cookie) and those in secret_headers', async () => {
+    const { logger, lines } = capturedLogger();
+    const sim = await simulator();
+    const headers = { 'Content-Type': 'application/json', 'X-Auth-Key': 'hdr-SECRET-1', 'X-Session-Cookie': 'hdr-SECRET-2', 'X-Db-Password': 'hdr-SECRET-3', 'X-Custom': 'hdr-SECRET-4', 'X-Team': 'billing' };
+    const output = await client({ url: sim.ingestUrl, headers, secret_headers: ['X-CUSTOM'], dump_request_log_level: 'DEBUG' }, { logger });
+    await output.write([archived([cloudEvent(1)])], never());
+    const dump = lines.map((l) => JSON.parse(l) as { msg: string; access_log?: { request: { header: Record<string, string> } } }).find((l) => l.msg === 'http request log');
+    expect(dump?.access_log?.request.header).toMatchObject({ 'x-auth-key': '[REDACTED]', 'x-session-cookie': '[REDACTED]', 'x-db-password': '[REDACTED]', 'x-custom': '[REDACTED]', 'x-team': 'billing' });
+    expect(lines.join('\n')).not.toMatch(/hdr-SECRET/);
+  });
+
+  it('reads at most MAX_RESPONSE_BYTES of an answer: an endless error body fails the request instead of filling memory', async () => {
+    let sent = 0;
+    const server = await recordingServer((_req, _body, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = (): void => {
+        // Endless unless the client stops reading and drops the connection.
+        while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    const output = await client({ url: server.url, retries: 0 });
+    const error = (await output.write([Message.fromJSON({ a: 1 })], never()).catch((err: Error) => err)) as Error;
+    expect(error.message).toMatch(/^POST \S+: HTTP request returned unexpected response code \(500\): 500 Internal Server Error, Error: x+…$/);
+    // The server could write its socket buffers full, not the body it meant to send.
+    expect(sent).toBeLessThan(64 * MAX_RESPONSE_BYTES);
   });
 
   it('authenticates with basic auth and OAuth 2 client credentials, registering every credential as a secret', async () => {

@@ -177,15 +177,23 @@ describe('the OpenMeter configs, through the engine', () => {
   });
 
   it('the Kong Konnect variant posts to /v3/openmeter/events with its literal token', async () => {
-    const { sim, acks } = await run(KONNECT_OUTPUT.replace('value: 1', "value: '1'"), reads(150, 50, new Set([3])), { token: '$KONNECT_SYSTEM_ACCESS_TOKEN' });
-    // The first read learns that its message 3 was dropped (and is not sent again); the others were delivered.
-    expect(acks).toEqual(['undeliverable 3:dropped', 'ok', 'ok']);
-    expect(sim.events).toHaveLength(149);
+    const { sim, acks } = await run(KONNECT_OUTPUT.replace('value: 1', "value: '1'"), reads(150, 50), { token: '$KONNECT_SYSTEM_ACCESS_TOKEN' });
+    expect(acks).toEqual(['ok', 'ok', 'ok']);
+    expect(sim.events).toHaveLength(150);
     expect(sim.requests.every((r) => r.path === '/v3/openmeter/events' && r.headers.authorization === 'Bearer $KONNECT_SYSTEM_ACCESS_TOKEN')).toBe(true);
   });
 
-  it('the official config drops only the poison event: its neighbours arrive and every read learns what was dropped', async () => {
-    const { sim, metrics, acks } = await run(OFFICIAL_RUNNABLE, reads(200, 100, new Set([13, 150])));
+  it("the official config (http_client drop_on: [400]) drops a poison event's whole batch at once, as Connect: one request, no split", async () => {
+    const { sim, metrics, acks } = await run(OFFICIAL_RUNNABLE, reads(200, 100, new Set([13])));
+    expect(sim.requests.filter((r) => r.body.includes('"evt-13"'))).toHaveLength(1);
+    expect(sim.events.map((e) => e.id).sort()).toEqual(Array.from({ length: 100 }, (_, i) => `evt-${100 + i}`).sort());
+    const first = Array.from({ length: 100 }, (_, i) => `${i}:dropped`).join(',');
+    expect(acks).toEqual([`undeliverable ${first}`, 'ok']);
+    expect(await value(metrics, 'output_dropped')).toBe(100);
+  });
+
+  it('without 400 in http_client.drop_on, only the poison events are dropped: their neighbours arrive and every read learns what was dropped', async () => {
+    const { sim, metrics, acks } = await run(OFFICIAL_RUNNABLE.replace('      drop_on:\n        - 400\n', ''), reads(200, 100, new Set([13, 150])));
     expect(sim.events).toHaveLength(198);
     expect(sim.events.some((e) => e.id === 'evt-13' || e.id === 'evt-150')).toBe(false);
     expect(acks).toEqual(['undeliverable 13:dropped', 'undeliverable 50:dropped']);
