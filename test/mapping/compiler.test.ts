@@ -477,6 +477,33 @@ describe('the JSONata compiler', () => {
     expect(tally.handedOver / tally.cases).toBeLessThan(0.05);
   }, Math.max(CPU_BOUND_TIMEOUT_MS, FUZZ_RUNS * 10));
 
+  it('gives the interpreter’s results for the constructs compiled since the official suite ran, over random documents', async () => {
+    const constructs = [
+      // regular expressions
+      '$match(s, /a(b)?/)', '$contains(s, /^A/i)', '$split(s, /\\s+/)', '$replace(s, /(a)/, "<$1>")', '$replace(s, /a+/, function($m) { $uppercase($m.match) })',
+      'items[$contains($string(name), /x/)]', 's ~> /a/', '$match(s, /a/, 1)',
+      // order-by, grouping, descendants
+      'items^(n)', 'items^(>n, name).name', '*^($)', 'items{name: n}', 'items{$string(n): $count(name)}', 'a.b{c: n}', '**.n', '**[n > 1].name', 'a.**',
+      // functions as values, partial application, composition, lambdas in place
+      '$map(items, $string)', '$map(items.n, function($v, $i) { $v * $i })', '(items.n ~> $map($string)) ~> $join(",")', '($f := $substring(?, 0, 2); $map(items.name, $f))',
+      '($upper := $trim ~> $uppercase; $upper(s))', 'function($x) { $x + 1 }(n)', '($add := function($x, $y) { $x + $y }; $add2 := $add(?, 2); $add2(n))',
+      '$reduce(items.n, function($a, $b) { $a + $b })', '$reduce(items.n, $append)', '$filter(items, function($v) { $v.n > 1 }).name', '$single(items, function($v) { $v.n = 1 })',
+      // $sort, $sift, $each, $eval
+      '$sort(items.n)', '$sort(items, function($l, $r) { $l.n > $r.n }).name', '$sift(a, function($v) { $v })', '$each(a, function($v, $k) { $k & "=" & $string($v) })', '$eval("n + 1")', '$eval("$count(items)", a)',
+      // recursion
+      '($f := function($n) { $n > 0 ? $n + $f($n - 1) : 0 }; $f(n % 7))', '($g := function($n, $acc) { $n > 0 ? $g($n - 1, $acc * 2) : $acc }; $g(n % 9, 1))',
+      // tuples: context and positional bindings, parents
+      'items@$i.a.{ "i": $i.name, "v": value }', 'items#$p[$p < 2].name', 'items.a.%.name', 'items.a[%.n > 1].value', 'items#$p.{ "p": $p, "n": n }', 'items@$x#$y.($y & $string($x.n))',
+      'items^(n)#$r.{ "r": $r, "name": name }', 'items@$i{ $string($i.n): name }', 'items.a.{ "parent": %.name }',
+    ];
+    const tally = newTally();
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...constructs), documents, async (e, d) => check(e, d, tally)),
+      { numRuns: Math.max(400, FUZZ_RUNS / 5) },
+    );
+    expect([...tally.refused]).toEqual([]);
+  }, 60_000);
+
   it('gives the interpreter’s results on edge cases of sequence semantics', async () => {
     const docs = [
       {},

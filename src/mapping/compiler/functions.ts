@@ -72,9 +72,11 @@ export const FUNCTION_NAMES: ReadonlySet<string> = new Set(JSONATA_FUNCTIONS);
  * the interpreter. A function argument reaches it as the interpreter's closure would (a function
  * of the same arity; none of these implementations calls it).
  */
-export function invokeSync(implementation: (...args: any[]) => unknown): Invoke {
+export function invokeSync(implementation: (...args: any[]) => unknown, signature?: Validator): Invoke {
+  // Only a parameter of type f or x (or no signature) lets a function through validation.
+  const mayTakeFunctions = signature === undefined || /[fx]/.test(signature.definition.replace(/:.*$/, ''));
   return (args, input, run, raw) => {
-    for (let i = 0; i < args.length; i++) {
+    if (mayTakeFunctions) for (let i = 0; i < args.length; i++) {
       const arg = args[i];
       if (typeof arg === 'object' && arg !== null && isFunction(arg)) {
         if (raw) return handOver();
@@ -92,7 +94,7 @@ for (const [name, definition] of Object.entries(DEFINITIONS)) {
   if (name === 'now' || name === 'millis') continue;
   const implementation = definition.implementation;
   if (implementation.constructor.name === 'AsyncFunction') continue;
-  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(implementation), implementation));
+  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(implementation, definition.signature), implementation));
 }
 
 function standIn(func: unknown): unknown {
@@ -386,7 +388,7 @@ function buildCalleeTable(options: CompilerOptions): Callees {
       byName.delete(name);
       definitions.delete(name);
     } else {
-      byName.set(name, new Native(name, validator, invokeSync(implementation), implementation));
+      byName.set(name, new Native(name, validator, invokeSync(implementation, validator), implementation));
       definitions.set(name, { _jsonata_function: true, implementation, signature: validator });
     }
   }
