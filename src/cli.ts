@@ -245,11 +245,18 @@ async function lint(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError(`lint takes at least one file\n\n${USAGE}`);
   const { preparePipeline } = await import('./service.js');
   let failed = false;
+  const { readTestFile, TEST_FILE } = await import('./commands/test/definitions.js');
   for (const file of positionals.flatMap(expandTargets)) {
     // --explain-compile: what the mapping processors log when built (compiled, or why interpreted).
     const logged: { msg?: string; path?: string; interpreted?: string[] }[] = [];
     const logger = values['explain-compile'] ? (await import('pino')).pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) }) : undefined;
-    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) });
+    // A test file (<name>_sluice_test.yaml, Connect's _benthos_test.yaml) is checked as tests; a
+    // config as a pipeline, plus its inline tests.
+    const isTestFile = TEST_FILE.test(file);
+    const problems = [
+      ...(isTestFile ? [] : preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) }).problems),
+      ...readTestFile(file).problems,
+    ];
     await printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
     for (const entry of logged) {
@@ -281,7 +288,7 @@ function expandTargets(target: string): string[] {
     const more = skipped.length > shown.length ? `, and ${skipped.length - shown.length} more` : '';
     process.stderr.write(`${printable(dir)}: skipped ${skipped.length} file(s) that are not config files (*.yaml, *.yml): ${shown.join(', ')}${more}\n`);
   }
-  return names.filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f)).map((f) => join(dir, f));
+  return names.filter((f) => /\.ya?ml$/.test(f) && !/_(sluice|benthos)_test\.ya?ml$/.test(f)).map((f) => join(dir, f));
 }
 
 async function echo(args: string[]): Promise<number> {

@@ -18,7 +18,8 @@ import { runTest, type RunOptions } from './test/run.js';
 
 const USAGE = `Usage: sluice test [--log LEVEL] [path...]
 
-Runs the tests under a config's "tests:" key and in <name>_sluice_test.yaml files.
+Runs the tests under a config's "tests:" key and in <name>_sluice_test.yaml (or Redpanda
+Connect's <name>_benthos_test.yaml) files.
 A path is a file, a directory (searched recursively, as is dir/...) or a glob ('tests/**/*.yaml').
 With no path, ./... is tested. Directories named fixtures (and node_modules, hidden ones) are
 skipped unless named. --log prints the processors' logs at LEVEL to stderr.
@@ -122,9 +123,11 @@ function discover(targets: readonly string[]): { suites: Suite[]; problems: stri
       continue;
     }
     add(file, file);
-    for (const ext of ['.yaml', '.yml']) {
-      const testFile = file.replace(/\.ya?ml$/, `_sluice_test${ext}`);
-      if (existsSync(testFile)) add(testFile, file);
+    for (const suffix of ['_sluice_test', '_benthos_test']) {
+      for (const ext of ['.yaml', '.yml']) {
+        const testFile = file.replace(/\.ya?ml$/, `${suffix}${ext}`);
+        if (existsSync(testFile)) add(testFile, file);
+      }
     }
   }
   return { suites: [...suites.values()], problems };

@@ -104,7 +104,7 @@ http: { address: 127.0.0.1:0 }
         { label: 'sink', path: 'output', connected: true },
       ],
     });
-    await waitFor(async () => /input_received\{label="",path="input"\} 3/.test(await (await fetch(`${url}/metrics`)).text()));
+    await waitFor(async () => /input_received\{label="",path="root.input"\} 3/.test(await (await fetch(`${url}/metrics`)).text()));
 
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
@@ -128,11 +128,11 @@ http: { address: 127.0.0.1:0 }
     const proc = startCli(['run', file]);
     const [, url] = await proc.waitForLog(/Listening for HTTP requests at (http:\/\/[\d.]+:\d+)/);
     let text = '';
-    await waitFor(async () => /output_sent\{label="nowhere",path="output"\} [1-9]/.test((text = await (await fetch(`${url}/metrics`)).text())));
+    await waitFor(async () => /output_sent\{label="nowhere",path="root.output"\} [1-9]/.test((text = await (await fetch(`${url}/metrics`)).text())));
     for (const name of ['input_received', 'processor_received', 'processor_sent', 'output_sent', 'output_batch_sent', 'output_latency_ns']) {
       expect(text).toContain(`# TYPE ${name}`);
     }
-    expect(text).toMatch(/processor_received\{label="double",path="pipeline.processors\[0\]"\} \d+/);
+    expect(text).toMatch(/processor_received\{label="double",path="root.pipeline.processors.0"\} \d+/);
     proc.child.kill('SIGINT');
     expect(await proc.exited).toBe(0);
   });

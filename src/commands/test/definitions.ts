@@ -153,8 +153,8 @@ const ajv = createAjv();
 const validateTestFile = ajv.compile(testFileSchema);
 const validateInline = ajv.compile(inlineSchema);
 
-/** Whether a file name marks a test file rather than a config. */
-export const TEST_FILE = /_sluice_test\.ya?ml$/;
+/** Whether a file name marks a test file rather than a config: `_sluice_test`, or Connect's `_benthos_test`. */
+export const TEST_FILE = /_(sluice|benthos)_test\.ya?ml$/;
 
 /**
  * Reads the tests of `file`: a test file (every key checked), or a config whose `tests` key is
