@@ -91,6 +91,9 @@ function fill(schema: Schema, example: Record<string, unknown>): Record<string, 
 
 const isEmptyObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 
+/** What a created config's `*_resources` hold for a `resource` component to name: to be replaced. */
+const RESOURCE_PLACEHOLDER = { input: { stdin: {} }, processor: { mapping: '$' }, output: { drop: {} } } as const;
+
 /**
  * `sluice create input/processor.../output`: a whole config, each named component with all its
  * fields, as YAML; or the problems with `spec`.
@@ -110,10 +113,16 @@ export function createConfig(spec: string): { yaml: string } | { error: string }
   const problems = [input, ...processors, output].filter((p): p is string => typeof p === 'string');
   if (problems.length > 0) return { error: problems.join('\n') };
   const node = (c: ComponentSpec) => ({ [c.name]: skeleton(c) });
-  const config = {
+  const config: Record<string, unknown> = {
     input: node(input as ComponentSpec),
     pipeline: { processors: (processors as ComponentSpec[]).map(node) },
     output: node(output as ComponentSpec),
   };
+  // A `resource` names a resource: the config gets a placeholder under that label to replace.
+  for (const c of [input, ...processors, output] as ComponentSpec[]) {
+    if (c.name !== 'resource') continue;
+    const list = ((config[`${c.kind}_resources`] as unknown[] | undefined) ??= []);
+    list.push({ label: skeleton(c), ...RESOURCE_PLACEHOLDER[c.kind as keyof typeof RESOURCE_PLACEHOLDER] });
+  }
   return { yaml: `# sluice create ${spec}: every field, with its default.\n${stringify(config)}` };
 }
