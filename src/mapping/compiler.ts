@@ -96,10 +96,18 @@ export function compileToJavaScript(ast: unknown, options: CompilerOptions = {})
         wrapper.outerWrapper = true;
         input = wrapper;
       }
-      const result = main.run(input, run);
-      // A function in the result is the interpreter's own kind of object there: leave it to it.
-      if (functionValues && containsFunction(result)) return handOver();
-      return result;
+      // A failure here is never shown (the interpreter evaluates again and reports its own), so
+      // the errors JSONata's functions throw on the way skip capturing a stack trace.
+      const stackTraceLimit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      try {
+        const result = main.run(input, run);
+        // A function in the result is the interpreter's own kind of object there: leave it to it.
+        if (functionValues && containsFunction(result)) return handOver();
+        return result;
+      } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+      }
     };
     return { ok: true, evaluate };
   } catch (err) {
