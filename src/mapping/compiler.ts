@@ -3,8 +3,9 @@
 // look-up and hook calls on every node.
 //
 // The contract with the caller (src/mapping/environment.ts):
-// - compileToJavaScript() refuses (returns the reason) any expression using something not covered
-//   here; the caller then runs that expression in the interpreter, whole.
+// - compileToJavaScript() refuses (returns the reason and its position) any expression using
+//   something not covered here — the transform operator `|...|...|` — and the caller then runs
+//   that expression in the interpreter, whole.
 // - A compiled function either returns exactly the interpreter's result, or throws. It throws
 //   whenever the interpreter would fail, and also on anything unusual it leaves to the interpreter
 //   (a non-finite number, a function where data was expected, ...). The caller then evaluates the
@@ -15,12 +16,17 @@
 // `sequence: true` (and `keepSingleton`, `outerWrapper`) property, an array built by a path's
 // array constructor has a non-enumerable `cons`. Sequence semantics (singleton unwrapping,
 // flattening, undefined propagation, predicates) follow node_modules/jsonata/jsonata.js: evaluate,
-// evaluatePath, evaluateStep, evaluateFilter, evaluateGroupExpression, apply. JSONata's own function
-// implementations are called where they are synchronous; the few asynchronous ones covered ($map,
-// $filter, $reduce, $single, $contains, $split, $replace) are re-implemented (compiler/functions.ts).
+// evaluatePath, evaluateStep, evaluateTupleStep, evaluateFilter, evaluateGroupExpression,
+// evaluateSortExpression, apply. JSONata's own function implementations are called where they are
+// synchronous; the asynchronous ones ($map, $filter, $reduce, $single, $sift, $each, $sort, $match,
+// $contains, $split, $replace, $eval) are re-implemented (compiler/functions.ts). Function values
+// (lambdas, partial applications, compositions, built-ins named without a call) are the compiler's
+// own objects, flagged as the interpreter flags its own; a result holding one is left to the
+// interpreter.
 //
-// compiler/: ast (parse tree), runtime (values), calls (apply, signatures), functions (built-ins),
-// analysis (pass 1: what is covered), emitter (pass 2: closures), operators, paths.
+// compiler/: ast (parse tree), runtime (values), calls (apply, signatures, partial application),
+// functions (built-ins), regex (matchers), analysis (pass 1: scopes, coverage, escapes), emitter
+// (pass 2: closures), operators, paths (steps, predicates, order-by, grouping), tuples (@, #, %).
 import { type Node, Refusal } from './compiler/ast.js';
 import { Analysis } from './compiler/analysis.js';
 import { Emitter } from './compiler/emitter.js';
@@ -96,10 +102,18 @@ export function compileToJavaScript(ast: unknown, options: CompilerOptions = {})
         wrapper.outerWrapper = true;
         input = wrapper;
       }
-      const result = main.run(input, run);
-      // A function in the result is the interpreter's own kind of object there: leave it to it.
-      if (functionValues && containsFunction(result)) return handOver();
-      return result;
+      // A failure here is never shown (the interpreter evaluates again and reports its own), so
+      // the errors JSONata's functions throw on the way skip capturing a stack trace.
+      const stackTraceLimit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      try {
+        const result = main.run(input, run);
+        // A function in the result is the interpreter's own kind of object there: leave it to it.
+        if (functionValues && containsFunction(result)) return handOver();
+        return result;
+      } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+      }
     };
     return { ok: true, evaluate };
   } catch (err) {
