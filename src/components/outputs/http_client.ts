@@ -15,7 +15,7 @@ import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput, type Output, type Settings } from '../../engine/component.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import type { Secrets } from '../../engine/secrets.js';
-import { isSecretHeader, redactUrl } from '../../engine/secrets.js';
+import { isCredentialHeader, isSecretHeader, redactUrl } from '../../engine/secrets.js';
 import { compileInterpolation, type Interpolated } from '../../mapping/interpolation.js';
 import { DeliveryError, type GivenUp } from '../../engine/delivery.js';
 import type { MappingContext } from '../../mapping/environment.js';
@@ -277,6 +277,8 @@ class HttpClient implements Output {
   #metrics: HttpMetrics;
   /** Whether a header's value is a credential (by name, or listed in secret_headers). */
   #isSecret: (name: string) => boolean;
+  /** Whether a header's value computed per message is registered as a secret (see isCredentialHeader). */
+  #registersDynamic: (name: string) => boolean;
 
   constructor(config: HttpClientConfig, settings: Settings) {
     this.#config = config;
@@ -292,6 +294,7 @@ class HttpClient implements Output {
     });
     const secretNames = new Set(config.secret_headers.map((n) => n.toLowerCase()));
     this.#isSecret = (name) => isSecretHeader(name) || secretNames.has(name.toLowerCase());
+    this.#registersDynamic = (name) => isCredentialHeader(name) || secretNames.has(name.toLowerCase());
     for (const [name, value] of Object.entries(config.headers)) if (this.#isSecret(name)) registerCredential(this.#secrets, value);
     this.#metadataFilter = metadataFilter(config.metadata);
     this.#timeoutMs = parseDurationMs(config.timeout);
@@ -594,7 +597,7 @@ class HttpClient implements Output {
       } catch (err) {
         throw new TargetError(`header ${name} interpolation error: ${(err as Error).message}`);
       }
-      if (!value.isStatic && this.#isSecret(name)) registerCredential(this.#secrets, headers[name.toLowerCase()]);
+      if (!value.isStatic && this.#registersDynamic(name)) registerCredential(this.#secrets, headers[name.toLowerCase()]);
     }
     headers['content-type'] ??= 'application/octet-stream';
     return { url, headers: { ...this.#metadataHeaders(context.message), ...headers } };
