@@ -36,6 +36,16 @@ export function isSecretHeader(name: string): boolean {
   return /auth|key|token|secret|passw|cookie|credential/i.test(name);
 }
 
+/**
+ * The narrower set of header names that always carry a credential (Authorization, cookies, API
+ * keys, tokens, secrets): a value computed per message under such a name is registered as a
+ * secret. Under a name like `Idempotency-Key` it would register every message's id, so names that
+ * merely contain `key` or `auth` are redacted (isSecretHeader) but not registered.
+ */
+export function isCredentialHeader(name: string): boolean {
+  return /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key)$/i.test(name) || /token|secret|passw/i.test(name);
+}
+
 /** Query parameter names whose values are credentials. */
 const SECRET_QUERY_KEY = /token|secret|passw|key|signature|sig|auth|credential/i;
 

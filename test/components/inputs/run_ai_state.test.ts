@@ -32,6 +32,10 @@ describe('run_ai state config', () => {
 
   it('refuses a negative max_backfill, and creates no file until connect', async () => {
     expect(() => runAi.create(validated({ ...base, state: { path: 'x.db', max_backfill: '-1m' } }), testSettings())).toThrow('state.max_backfill: must not be negative, got -1m');
+    // 0s (or less than one window) would give every window up as a gap.
+    expect(() => runAi.create(validated({ ...base, state: { path: 'x.db', max_backfill: '0s' } }), testSettings())).toThrow(
+      'state.max_backfill: must be more than 0s, got 0s: every window would be given up as a gap',
+    );
     const dir = tempDir();
     const input = runAi.create(validated({ ...base, state: { path: 'state.db' } }), testSettings({ baseDir: dir }));
     await input.close();

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import httpClient, { MAX_RESPONSE_BYTES, parseRetryAfter, splitJsonArray } from '../../../src/components/outputs/http_client.js';
 import type { Output, Settings } from '../../../src/engine/component.js';
+import { Secrets } from '../../../src/engine/secrets.js';
 import { outcomeOf, type DeliveryError, type GivenUp } from '../../../src/engine/delivery.js';
 import { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
@@ -560,6 +561,22 @@ describe('http_client security', () => {
     const dump = lines.map((l) => JSON.parse(l) as { msg: string; access_log?: { request: { header: Record<string, string> } } }).find((l) => l.msg === 'http request log');
     expect(dump?.access_log?.request.header).toMatchObject({ 'x-auth-key': '[REDACTED]', 'x-session-cookie': '[REDACTED]', 'x-db-password': '[REDACTED]', 'x-custom': '[REDACTED]', 'x-team': 'billing' });
     expect(lines.join('\n')).not.toMatch(/hdr-SECRET/);
+  });
+
+  it('a per-message header named like a key (Idempotency-Key) is redacted in dumps but its values are not registered as secrets', async () => {
+    const { logger, lines } = capturedLogger();
+    const server = await recordingServer();
+    const secrets = new Secrets();
+    const output = await client(
+      { url: server.url, headers: { 'Idempotency-Key': '${! $meta("id") }', 'X-Api-Token': '${! $meta("token") }' }, dump_request_log_level: 'DEBUG' },
+      { logger, secrets },
+    );
+    await output.write([Message.fromJSON({ a: 1 }, { id: 'msg-0001', token: 'tok-SECRET-1' })], never());
+    expect(server.requests[0]?.headers).toMatchObject({ 'idempotency-key': 'msg-0001', 'x-api-token': 'tok-SECRET-1' });
+    // A token computed per message is a secret from then on; an id is not (registering every id would grow without bound).
+    expect(secrets.scrub('msg-0001 tok-SECRET-1')).toBe('msg-0001 [REDACTED]');
+    const dump = lines.map((l) => JSON.parse(l) as { msg: string; access_log?: { request: { header: Record<string, string> } } }).find((l) => l.msg === 'http request log');
+    expect(dump?.access_log?.request.header).toMatchObject({ 'idempotency-key': '[REDACTED]', 'x-api-token': '[REDACTED]' });
   });
 
   it('reads at most MAX_RESPONSE_BYTES of an answer: an endless error body fails the request instead of filling memory', async () => {
