@@ -253,10 +253,10 @@ async function lint(args: string[]): Promise<number> {
     // A test file (<name>_sluice_test.yaml, Connect's _benthos_test.yaml) is checked as tests; a
     // config as a pipeline, plus its inline tests.
     const isTestFile = TEST_FILE.test(file);
-    const problems = [
-      ...(isTestFile ? [] : preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) }).problems),
-      ...readTestFile(file).problems,
-    ];
+    const prepared = isTestFile ? undefined : preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) });
+    // A config that could not be read or parsed as YAML has said so once: its tests are not read again.
+    const readable = prepared === undefined || prepared.loaded.candidate !== undefined;
+    const problems = [...(prepared?.problems ?? []), ...(readable ? readTestFile(file).problems : [])];
     await printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
     for (const entry of logged) {

@@ -256,7 +256,7 @@ describe('sluice list', () => {
   it('rejects an unknown kind or format with exit 1 and no stack trace', async () => {
     for (const args of [['list', 'tracers'], ['list', '--format', 'cue']]) {
       const { code, stderr } = await runCli(args);
-      expect(stderr).toMatch(/^no component named "caches"|^--format takes/);
+      expect(stderr).toMatch(/^no component named "tracers"|^--format takes/);
       expect(stderr).not.toMatch(/\n\s+at /);
       expect(code).toBe(1);
     }
