@@ -9,7 +9,8 @@ import jsonata from 'jsonata';
 import { describe, expect, it, vi } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { Message } from '../../src/engine/message.js';
-import { calleeTable, compileToJavaScript, type CompilerOptions } from '../../src/mapping/compiler.js';
+import { compileToJavaScript, type CompilerOptions } from '../../src/mapping/compiler.js';
+import { calleeTable } from '../../src/mapping/compiler/functions.js';
 import { compileExpression, useHooks } from '../../src/mapping/environment.js';
 import { detectMappingLanguage } from '../../src/mapping/language.js';
 import { repoFiles } from '../support/repo_files.js';
@@ -623,7 +624,7 @@ describe('compile cost (issue 12 item 8)', () => {
     const functions = { twice: [(x: number) => 2 * x, '<n:n>'] as const, hello: [() => 'hi', '<:s>'] as const };
     const options = { functions: functions as unknown as CompilerOptions['functions'] };
     const first = calleeTable(options);
-    expect(first.has('twice') && first.has('hello')).toBe(true);
+    expect(first.byName.has('twice') && first.byName.has('hello')).toBe(true);
     expect(calleeTable({ ...options })).toBe(first);
     expect(calleeTable({ functions: { ...functions } as unknown as CompilerOptions['functions'] })).not.toBe(first);
   });
