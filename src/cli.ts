@@ -254,9 +254,9 @@ async function lint(args: string[]): Promise<number> {
     // config as a pipeline, plus its inline tests.
     const isTestFile = TEST_FILE.test(file);
     const prepared = isTestFile ? undefined : preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) });
-    // A config that could not be read or parsed has said so; its inline tests are not read twice.
-    const testsReadable = isTestFile || prepared?.loaded.candidate !== undefined;
-    const problems = [...(prepared?.problems ?? []), ...(testsReadable ? readTestFile(file).problems : [])];
+    // A config that could not be read or parsed as YAML has said so once: its tests are not read again.
+    const readable = prepared === undefined || prepared.loaded.candidate !== undefined;
+    const problems = [...(prepared?.problems ?? []), ...(readable ? readTestFile(file).problems : [])];
     await printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
     for (const entry of logged) {
