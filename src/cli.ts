@@ -16,9 +16,10 @@ import { LEADER_ELECTION_FLAGS, type LeaderElectionFlags } from './leader_electi
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
-  sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
+  sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [-w] [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
              [--leader-election] [--lease-lock-namespace NS] [--lease-lock-name NAME] [--lease-lock-identity ID] [--lease-duration 15s]
              [--lease-renew-deadline 10s] [--lease-retry-period 2s] [--lease-health-check-timeout 0s]
+  sluice streams [-o service.yaml] [-r resources.yaml]... <stream.yaml|dir>...
   sluice lint [--skip-env-var-check] [--explain-compile] [-r resources.yaml]... <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs|rate-limits|caches]... [--format text|json|jsonschema]
@@ -95,6 +96,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./commands/test.js')).testCommand(args);
     case 'map':
       return (await import('./commands/map.js')).mapCommand(args);
+    case 'streams':
+      return (await import('./commands/streams.js')).streamsCommand(args);
     case 'sim':
       return (await import('./commands/sim.js')).simCommand(args);
     case 'demo':
@@ -163,6 +166,7 @@ async function run(args: string[]): Promise<number> {
     output: { type: 'string' },
     'state-dir': { type: 'string' },
     ...LEADER_ELECTION_FLAGS,
+    watch: { type: 'boolean', short: 'w', default: false },
   });
   if (positionals.length !== 1) throw new UsageError(`run takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
@@ -181,12 +185,12 @@ async function run(args: string[]): Promise<number> {
 
 async function runConfig(
   file: string,
-  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; 'log.level'?: string } & LeaderElectionFlags,
+  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; watch: boolean; 'log.level'?: string } & LeaderElectionFlags,
   stateDir: string | undefined,
   dryRun: boolean,
 ): Promise<number> {
   const [{ preparePipeline, runPrepared, shutdownTimeoutMs }, { parseDuration }] = await Promise.all([import('./service.js'), import('./config/duration.js')]);
-  const prepared = preparePipeline(file, {
+  const options = {
     resources: values.resources,
     set: [...(values.set ?? []), ...outputOverride(values.output)],
     chilled: values.chilled,
@@ -194,7 +198,8 @@ async function runConfig(
     stateDir,
     // A dry run neither campaigns nor writes the shared watermark: it must not take over from the real replicas.
     ...(dryRun ? {} : { leaderElection: values }),
-  });
+  };
+  const prepared = preparePipeline(file, options);
   await printProblems(prepared.problems.filter((p) => p.severity !== 'note'));
   if (!prepared.ready) {
     // The hint only where it helps: with --chilled, unset variables are warnings already.
@@ -231,7 +236,9 @@ async function runConfig(
       dryRun ? `Dry run (--output ${values.output}): buffer and input state are kept apart from the config's, which are not touched.` : 'Buffer and input state are kept in --state-dir.',
     );
   }
-  const result = await runPrepared(prepared.ready, stop.signal);
+  const result = values.watch
+    ? await (await import('./commands/watch.js')).runWatched(file, options, prepared.ready, stop.signal)
+    : await runPrepared(prepared.ready, stop.signal);
   if (!stop.signal.aborted) logger.info('Pipeline has terminated. Shutting down the service.');
   return result.undelivered > 0 ? 1 : 0;
 }

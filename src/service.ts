@@ -43,6 +43,8 @@ export interface PrepareOptions {
   readonly resources?: readonly string[];
   /** Set by `run`: leader election is set up (credentials discovered) with these flags over the config's section. */
   readonly leaderElection?: LeaderElectionFlags;
+  /** Streams mode: the stream's id, a `stream` label on its metrics and a field of its logs. */
+  readonly stream?: string;
 }
 
 export interface Prepared {
@@ -79,9 +81,10 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   const secrets = new Secrets();
   for (const secret of [...loaded.secrets, ...extras.flatMap((e) => e.secrets)]) secrets.add(secret);
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
-  const logger = options.logger ?? (options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets));
+  const rootLogger = options.logger ?? (options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets));
+  const logger = options.stream === undefined ? rootLogger : rootLogger.child({ stream: options.stream });
   const serviceProblems: BuildProblem[] = [];
-  const metrics = new Metrics(metricsOptions(config, serviceProblems));
+  const metrics = new Metrics({ ...metricsOptions(config, serviceProblems), ...(options.stream === undefined ? {} : { defaultLabels: { stream: options.stream } }) });
   const tls = readServerTls(config, loaded.baseDir, serviceProblems);
   let leadership: LeaseLeadership | undefined;
   if (options.leaderElection) {

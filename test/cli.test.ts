@@ -79,7 +79,7 @@ logger:
     expect(stderr).toBe('');
     expect(code).toBe(0);
     const echoed = parse(stdout);
-    expect(echoed.input.generate).toEqual({ mapping: '{ "n": 7 }', interval: '1s', count: 0, batch_size: 1 });
+    expect(echoed.input.generate).toEqual({ mapping: '{ "n": 7 }', interval: '1s', count: 0, batch_size: 1, auto_replay_nacks: true });
     expect(echoed.pipeline.threads).toBe(-1);
     expect(echoed.pipeline.processors[0].catch[0].log).toMatchObject({ level: 'INFO', message: 'failed' });
     expect(echoed.output).toHaveProperty('stdout');

@@ -15,6 +15,7 @@ import log from './processors/log.js';
 import mapping from './processors/mapping.js';
 import metric from './processors/metric.js';
 import processorResource from './processors/resource.js';
+import unarchive from './processors/unarchive.js';
 import drop from './outputs/drop.js';
 import dropOn from './outputs/drop_on.js';
 import fallback from './outputs/fallback.js';
@@ -43,6 +44,7 @@ export const components: readonly ComponentSpec[] = [
   mapping,
   metric,
   processorResource,
+  unarchive,
   drop,
   dropOn,
   fallback,

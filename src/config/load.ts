@@ -379,6 +379,11 @@ export function describeAjvError(error: ErrorObject): { path: ConfigPath; messag
     }
     case 'format':
       return { path, message: formatMessage(String(error.params.format), error.data), key: false };
+    case 'pattern': {
+      // A pattern that stands for a list of values says which (`x-expected`).
+      const expected = (error.parentSchema as Record<string, unknown> | undefined)?.['x-expected'];
+      return { path, message: typeof expected === 'string' ? `${JSON.stringify(error.data)} is not one of ${expected}` : error.message ?? 'invalid value', key: false };
+    }
     default:
       return { path, message: error.message ?? error.keyword, key: false };
   }
@@ -392,6 +397,7 @@ export function createAjv(): Ajv {
   ajv.addKeyword({ keyword: 'x-interpolated', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-state', schemaType: 'boolean' });
   ajv.addKeyword({ keyword: 'x-resource', schemaType: 'string' });
+  ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
   ajv.addFormat('duration', { type: 'string', validate: isDuration });
   ajv.addFormat('duration-or-empty', { type: 'string', validate: (s: string) => s === '' || isDuration(s) });
   ajv.addFormat('signed-duration', { type: 'string', validate: isSignedDuration });

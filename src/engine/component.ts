@@ -194,6 +194,7 @@ export type Kind = keyof Built;
  *   child's own schema and its path (`...catch[0].mapping`).
  * - `x-secret: true` marks a string that must never be logged or echoed.
  * - `x-interpolated: true` marks a string that accepts `${! jsonata }` interpolation.
+ * - `x-expected: '"a", "b"'` names the values a `pattern` stands for, in its error message.
  * - `x-resource: '<kind>'` marks a string naming a resource of that kind (http_client's
  *   `rate_limit`): the loader checks that it exists.
  * - `x-state: true` marks the path of a durable state file (a buffer, a ledger): a dry run keeps

@@ -9,7 +9,7 @@ import type { ComponentStatus } from './pipeline.js';
 export interface HttpServerOptions {
   /** host:port; port 0 picks a free one. */
   readonly address: string;
-  readonly metrics: Metrics;
+  readonly metrics: Pick<Metrics, 'exposition'> & { readonly registry: { readonly contentType: string } };
   readonly statuses: () => ComponentStatus[];
   readonly version: string;
   readonly logger: Logger;

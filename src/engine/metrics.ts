@@ -15,6 +15,8 @@ export interface MetricsOptions {
    * unchanged. Called once per name; the answer is kept.
    */
   readonly rename?: (name: string) => Promise<string | null>;
+  /** Labels every series carries (`stream` in streams mode). */
+  readonly defaultLabels?: Readonly<Record<string, string>>;
 }
 
 
@@ -30,6 +32,7 @@ export class Metrics {
 
   constructor(options: MetricsOptions = {}) {
     this.#options = options;
+    if (options.defaultLabels) this.registry.setDefaultLabels({ ...options.defaultLabels });
     if (options.processMetrics || options.runtimeMetrics) {
       this.#runtime = new Registry();
       collectDefaultMetrics({ register: this.#runtime });
@@ -145,4 +148,18 @@ export function connectPath(path: string): string {
 export function componentPath(settingsPath: string): string {
   const dot = settingsPath.lastIndexOf('.');
   return dot === -1 ? settingsPath : settingsPath.slice(0, dot);
+}
+
+/** Several expositions as one (streams mode): each family once, with the samples of all. */
+export function mergeExpositions(texts: readonly string[]): string {
+  const families = new Map<string, string[]>();
+  for (const text of texts) {
+    for (const family of splitFamilies(text)) {
+      const lines = family.text.split('\n').filter((l) => l !== '');
+      const known = families.get(family.name);
+      if (known) known.push(...lines.filter((l) => !l.startsWith('#')));
+      else families.set(family.name, lines);
+    }
+  }
+  return [...families.values()].map((lines) => `${lines.join('\n')}\n`).join('');
 }

@@ -40,6 +40,12 @@ describe("Connect's test layouts", () => {
     expect(out).toContain(`PASS ${DIR}/shout_benthos_test.yaml(17,5) mocks by label and appends a processor\n`);
   });
 
+  it('a processor resource runs in a test, as in the pipeline', async () => {
+    const { code, out } = await sluiceTest(`${DIR}/with_resources.yaml`);
+    expect(out).toContain(`PASS ${DIR}/with_resources.yaml(11,5) runs the processor resource\n`);
+    expect(code).toBe(0);
+  });
+
   it('tests: inside a config run, and lint checks them', async () => {
     const { code, out } = await sluiceTest(`${DIR}/inline.yaml`);
     expect(out).toContain(`PASS ${DIR}/inline.yaml(8,5) adds a bang\n`);

@@ -129,7 +129,7 @@ describe('sluice lint', () => {
     const { code, stderr } = await lint(f);
     expect(stderr.split('\n')).toEqual([
       `${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_A]`,
-      `${f}(${at(name, 'csv')}) output.stdout.codec: "csv" is not one of "lines"`,
+      `${f}(${at(name, 'csv')}) output.stdout.codec: "csv" is not one of "lines", "append", "all-bytes", "delim:X"`,
       // Problems only building finds (JSONata syntax) come in the same pass as the schema's.
       expect.stringMatching(new RegExp(`^${escape(f)}\\(${line(name, 'size >')},\\d+\\) output\\.stdout\\.batching\\.check: JSONata syntax error at line 1, column \\d+: `)),
       `${f}(${at(name, 'many')}) pipeline.threads: expected integer, got string "many"`,

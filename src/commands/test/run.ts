@@ -6,7 +6,8 @@ import { dirname, isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
 import { loadConfigFile, loadConfigText, type LoadedConfig } from '../../config/load.js';
 import { formatPath, formatProblem, type ConfigPath, type Problem } from '../../config/problems.js';
-import type { ComponentNode } from '../../config/root.js';
+import { resourceLists } from '../../config/resources.js';
+import type { ComponentNode, RootConfig } from '../../config/root.js';
 import { PipelineBuilder } from '../../engine/build.js';
 import type { Processor } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
@@ -98,6 +99,8 @@ function buildTarget(test: TestDefinition, config: string | undefined, options: 
     return { failures: [{ path: [...test.path, 'target_processors'], message: `${selected.error} in ${target.file}`, details: [] }] };
   }
   const builder = builderFor(loaded.baseDir, options);
+  // The config's resources, for `resource:` processors (each test builds its own, as in Connect).
+  builder.resources(resourceLists(root as unknown as RootConfig));
   let processors = builder.processors(selected.nodes, selected.path);
   if (selected.index !== undefined) processors = [processors[selected.index]!];
   if (builder.problems.some((p) => p.severity !== 'note')) {

@@ -11,6 +11,7 @@ interface GenerateConfig {
   interval: string;
   count: number;
   batch_size: number;
+  auto_replay_nacks: boolean;
 }
 
 export default defineInput<GenerateConfig>({
@@ -29,10 +30,16 @@ export default defineInput<GenerateConfig>({
       },
       count: { type: 'integer', minimum: 0, default: 0, description: 'Stop after this many messages (the pipeline then shuts down); 0: never.' },
       batch_size: { type: 'integer', minimum: 1, default: 1, description: 'Messages per batch.' },
+      auto_replay_nacks: {
+        type: 'boolean',
+        default: true,
+        description: 'Accepted for Redpanda Connect configs: sluice always sends failed messages again (false is logged as not supported).',
+      },
     },
   },
   example: { mapping: '{ "hello": "world" }', count: 1 },
-  create(config) {
+  create(config, { logger }) {
+    if (!config.auto_replay_nacks) logger.warn('auto_replay_nacks: false is not supported: failed messages are sent again; wrap the output in drop_on or reject_errored to drop them.');
     let compiled;
     try {
       compiled = compileMappingText(config.mapping);

@@ -6,6 +6,8 @@ import { Message } from '../../engine/message.js';
 
 interface StdinConfig {
   codec: 'lines' | 'all-bytes';
+  scanner?: { lines?: { custom_delimiter: string; max_buffer_size: number }; to_the_end?: Record<string, never> };
+  auto_replay_nacks: boolean;
 }
 
 /** Lines one read returns at most: every complete line already received, up to this many. */
@@ -25,13 +27,43 @@ export default defineInput<StdinConfig>({
         enum: ['lines', 'all-bytes'],
         default: 'lines',
         description:
-          'lines: a message per line (empty lines skipped; a read takes every complete line already received, up to 1024, as one batch); all-bytes: one message of everything.',
+          'lines: a message per line (empty lines skipped; a read takes every complete line already received, up to 1024, as one batch); all-bytes: one message of everything. (Redpanda Connect\'s older field; scanner, when set, wins.)',
+      },
+      scanner: {
+        type: 'object',
+        additionalProperties: false,
+        minProperties: 1,
+        maxProperties: 1,
+        description: 'How the input is cut into messages, as Redpanda Connect\'s scanners: lines (default) or to_the_end.',
+        properties: {
+          lines: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              custom_delimiter: { type: 'string', default: '', description: 'Cut at this text instead of a newline.' },
+              max_buffer_size: {
+                type: 'integer',
+                minimum: 1,
+                default: 65536,
+                description: 'Accepted for Redpanda Connect configs; sluice holds lines of any length (reading pauses past 8 MB unread).',
+              },
+            },
+          },
+          to_the_end: { type: 'object', additionalProperties: false, properties: {}, description: 'The whole input as one message.' },
+        },
+      },
+      auto_replay_nacks: {
+        type: 'boolean',
+        default: true,
+        description: 'Accepted for Redpanda Connect configs: sluice always sends failed messages again (false is logged as not supported).',
       },
     },
   },
   example: {},
-  create({ codec }) {
-    return codec === 'all-bytes' ? allBytes(process.stdin) : lines(process.stdin);
+  create({ codec, scanner, auto_replay_nacks }, { logger }) {
+    if (!auto_replay_nacks) logger.warn('auto_replay_nacks: false is not supported: failed messages are sent again; wrap the output in drop_on or reject_errored to drop them.');
+    if (scanner?.to_the_end || (!scanner && codec === 'all-bytes')) return allBytes(process.stdin);
+    return lines(process.stdin, scanner?.lines?.custom_delimiter || '\n');
   },
 });
 
@@ -56,7 +88,7 @@ function allBytes(stream: Readable): Input {
  * many messages costs the engine one read, not one per line. Reading pauses while too much is
  * held unread, so a fast producer cannot grow memory.
  */
-function lines(stream: Readable): Input {
+function lines(stream: Readable, delimiter: string): Input {
   const decoder = new StringDecoder('utf8');
   const ready: string[] = [];
   let held = 0;
@@ -67,7 +99,7 @@ function lines(stream: Readable): Input {
   let listening = false;
 
   const push = (line: string) => {
-    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    const text = delimiter === '\n' && line.endsWith('\r') ? line.slice(0, -1) : line;
     if (text === '') return;
     ready.push(text);
     held += text.length;
@@ -75,9 +107,9 @@ function lines(stream: Readable): Input {
   const onData = (chunk: Buffer) => {
     const text = partial + decoder.write(chunk);
     let start = 0;
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+    for (let end = text.indexOf(delimiter); end !== -1; end = text.indexOf(delimiter, start)) {
       push(text.slice(start, end));
-      start = end + 1;
+      start = end + delimiter.length;
     }
     partial = text.slice(start);
     if (held > HIGH_WATER_CHARS) stream.pause();

@@ -1,12 +1,13 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, writeFile, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput } from '../../engine/component.js';
 import { compileInterpolation } from '../../mapping/interpolation.js';
+import { encode, outputCodecSchema, type OutputCodec } from '../io/codec.js';
 
 interface FileConfig {
   path: string;
-  codec: 'lines';
+  codec: OutputCodec;
   batching: BatchingConfig;
 }
 
@@ -19,7 +20,7 @@ export default defineOutput<FileConfig>({
     required: ['path'],
     properties: {
       path: { type: 'string', 'x-interpolated': true, description: 'The file to append to, relative to the config file\'s folder; ${! } per message.' },
-      codec: { type: 'string', enum: ['lines'], default: 'lines', description: 'lines: each message followed by a newline (unless it ends with one).' },
+      codec: outputCodecSchema('each message replaces the file\'s content (one file per message, with an interpolated path)'),
       batching: batchingSchema,
     },
   },
@@ -38,14 +39,17 @@ export default defineOutput<FileConfig>({
     return {
       async connect() {},
       async write(batch) {
-        const byFile = new Map<string, Buffer[]>();
+        const byFile = new Map<string, Uint8Array[]>();
         for (let index = 0; index < batch.length; index++) {
           const message = batch[index]!;
           const file = resolve(baseDir, await path.render({ message, batch, index }));
-          const bytes = message.bytes();
+          if (config.codec === 'all-bytes') {
+            await mkdir(dirname(file), { recursive: true });
+            await writeFile(file, message.bytes());
+            continue;
+          }
           const chunks = byFile.get(file) ?? [];
-          chunks.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-          if (bytes[bytes.byteLength - 1] !== 0x0a) chunks.push(Buffer.from('\n'));
+          chunks.push(...encode(config.codec, message.bytes()));
           byFile.set(file, chunks);
         }
         for (const [file, chunks] of byFile) await (await handle(file)).write(Buffer.concat(chunks));

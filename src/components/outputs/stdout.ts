@@ -1,9 +1,10 @@
 import { once } from 'node:events';
 import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput } from '../../engine/component.js';
+import { encode, outputCodecSchema, type OutputCodec } from '../io/codec.js';
 
 interface StdoutConfig {
-  codec: 'lines';
+  codec: OutputCodec;
   batching: BatchingConfig;
 }
 
@@ -14,26 +15,20 @@ export default defineOutput<StdoutConfig>({
     type: 'object',
     additionalProperties: false,
     properties: {
-      codec: { type: 'string', enum: ['lines'], default: 'lines', description: 'lines: each message followed by a newline (unless it ends with one).' },
+      codec: outputCodecSchema('as append'),
       batching: batchingSchema,
     },
   },
   example: {},
-  create() {
+  create({ codec }) {
     return {
       async connect() {},
       async write(batch) {
         const chunks: Uint8Array[] = [];
-        for (const m of batch) {
-          const bytes = m.bytes();
-          chunks.push(bytes);
-          if (bytes[bytes.byteLength - 1] !== 0x0a) chunks.push(NEWLINE);
-        }
+        for (const m of batch) chunks.push(...encode(codec, m.bytes()));
         if (!process.stdout.write(Buffer.concat(chunks))) await once(process.stdout, 'drain');
       },
       async close() {},
     };
   },
 });
-
-const NEWLINE = new Uint8Array([0x0a]);
