@@ -22,6 +22,8 @@ Usage:
   sluice lint [--skip-env-var-check] [--explain-compile] [-r resources.yaml]... <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs|rate-limits|caches]... [--format text|json|jsonschema]
+  sluice list <component>
+  sluice create <input>/[<processor>/...]<output>
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
   sluice map <mapping.jsonata | -e EXPR> [--lang auto|jsonata|bloblang] [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
 ${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL]   (what npm start runs)
@@ -49,7 +51,8 @@ const HELP: Record<string, string> = {
   run: 'Runs a pipeline until its input is exhausted or SIGINT/SIGTERM, then drains. Exit 0 on a clean end, 1 on config errors or a forced end.\n--output swaps the output for a dry run, whose buffer and input state live in a throwaway folder unless --state-dir.',
   lint: 'Checks config files offline (every problem of a file in one pass): file(line,col) path: message. Exit 1 if any error.',
   echo: 'Prints the config as sluice reads it: environment resolved, defaults filled, secrets scrubbed.',
-  list: 'Lists the components, or prints the JSON Schema of config files (--format jsonschema).',
+  list: 'Lists the components, prints one component\'s fields (type, default, description), or the JSON Schema of config files (--format jsonschema).',
+  create: 'Prints a config with the named components and every field at its default, e.g. sluice create run_ai/mapping/http_client.',
   demo: 'Runs the Run:ai collector against simulated Run:ai and OpenMeter on loopback, printing what each customer is billed.',
   sim: 'Starts a simulator on loopback and prints the environment to point a pipeline at it.',
 };
@@ -79,6 +82,14 @@ async function main(argv: string[]): Promise<number> {
       return echo(args);
     case 'list':
       return list(args);
+    case 'create': {
+      const { createConfig } = await import('./commands/reference.js');
+      if (args.length !== 1) throw new UsageError(`create takes one input/processor.../output spec\n\n${USAGE}`);
+      const created = createConfig(args[0]!);
+      if ('error' in created) throw new UsageError(created.error);
+      process.stdout.write(created.yaml);
+      return 0;
+    }
     case 'test':
       // Commands other than run/lint/echo/list are loaded when used: `run` starts faster.
       return (await import('./commands/test.js')).testCommand(args);
@@ -234,11 +245,18 @@ async function lint(args: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError(`lint takes at least one file\n\n${USAGE}`);
   const { preparePipeline } = await import('./service.js');
   let failed = false;
+  const { readTestFile, TEST_FILE } = await import('./commands/test/definitions.js');
   for (const file of positionals.flatMap(expandTargets)) {
     // --explain-compile: what the mapping processors log when built (compiled, or why interpreted).
     const logged: { msg?: string; path?: string; interpreted?: string[] }[] = [];
     const logger = values['explain-compile'] ? (await import('pino')).pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) }) : undefined;
-    const { problems } = preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) });
+    // A test file (<name>_sluice_test.yaml, Connect's _benthos_test.yaml) is checked as tests; a
+    // config as a pipeline, plus its inline tests.
+    const isTestFile = TEST_FILE.test(file);
+    const problems = [
+      ...(isTestFile ? [] : preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) }).problems),
+      ...readTestFile(file).problems,
+    ];
     await printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
     for (const entry of logged) {
@@ -270,7 +288,7 @@ function expandTargets(target: string): string[] {
     const more = skipped.length > shown.length ? `, and ${skipped.length - shown.length} more` : '';
     process.stderr.write(`${printable(dir)}: skipped ${skipped.length} file(s) that are not config files (*.yaml, *.yml): ${shown.join(', ')}${more}\n`);
   }
-  return names.filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f)).map((f) => join(dir, f));
+  return names.filter((f) => /\.ya?ml$/.test(f) && !/_(sluice|benthos)_test\.ya?ml$/.test(f)).map((f) => join(dir, f));
 }
 
 async function echo(args: string[]): Promise<number> {
@@ -298,7 +316,15 @@ const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor'
 
 async function list(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { format: { type: 'string', default: 'text' } });
-  for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors, outputs, rate-limits or caches, not ${JSON.stringify(p)}`);
+  if (positionals.length === 1 && !KIND_OF[positionals[0]!]) {
+    // `sluice list http_client`: one component's reference.
+    const { componentsNamed, componentReference } = await import('./commands/reference.js');
+    const found = componentsNamed(positionals[0]!);
+    if (typeof found === 'string') throw new UsageError(found);
+    process.stdout.write(found.map(componentReference).join('\n'));
+    return 0;
+  }
+  for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors, outputs, rate-limits, caches or one component's name, not ${JSON.stringify(p)}`);
   const kinds = (positionals.length > 0 ? positionals : Object.keys(KIND_OF)).map((p) => KIND_OF[p]!);
   const { components, registry } = await import('./components/index.js');
   switch (values.format) {

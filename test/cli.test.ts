@@ -219,10 +219,44 @@ describe('sluice list', () => {
     expect(JSON.parse(stdout)).toEqual({ processors: registry.names('processor') });
   });
 
+  it('prints one component\'s every field with its type, default and description, from its schema', async () => {
+    const { code, stdout } = await runCli(['list', 'http_client']);
+    expect(code).toBe(0);
+    const spec = components.find((c) => c.name === 'http_client')!;
+    expect(stdout.split('\n')[0]).toBe(`http_client (output): ${spec.summary}`);
+    const properties = spec.schema['properties'] as Record<string, Schema>;
+    for (const [name, field] of Object.entries(properties)) {
+      const facts = stdout.split('\n').find((l) => l.startsWith(`  ${name} (`));
+      expect(facts, name).toBeDefined();
+      if ('default' in field) expect(facts).toContain(`default ${JSON.stringify(field['default'])}`);
+      if (field['description']) expect(stdout).toContain(`      ${String(field['description'])}\n`);
+    }
+    expect(stdout).toMatch(/^ {2}url \(string, required\)$/m);
+    expect(stdout).toMatch(/^ {2}batching\.count \(integer, default 0\)$/m);
+  });
+
+  it('create prints a config with every default that lints clean', async () => {
+    const { code, stdout } = await runCli(['create', 'run_ai/mapping/http_client']);
+    expect(code).toBe(0);
+    const config = parse(stdout) as { input: { run_ai: Record<string, unknown> }; pipeline: { processors: unknown[] }; output: { http_client: Record<string, unknown> } };
+    const runAi = components.find((c) => c.name === 'run_ai')!;
+    expect(config.input.run_ai['schedule']).toBe((runAi.schema['properties'] as Record<string, Schema>)['schedule']!['default']);
+    expect(config.input.run_ai['url']).toBe((runAi.example as Record<string, unknown>)['url']);
+    expect(config.pipeline.processors).toHaveLength(1);
+    const httpClient = components.find((c) => c.name === 'http_client')!;
+    expect(config.output.http_client['retries']).toBe((httpClient.schema['properties'] as Record<string, Schema>)['retries']!['default']);
+    const file = tempFile('created.yaml', stdout);
+    expect(await runCli(['lint', file])).toMatchObject({ code: 0, stderr: '' });
+
+    const bad = await runCli(['create', 'run_ia/http_client']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^no input named "run_ia" \(did you mean run_ai\?\)/);
+  });
+
   it('rejects an unknown kind or format with exit 1 and no stack trace', async () => {
     for (const args of [['list', 'tracers'], ['list', '--format', 'cue']]) {
       const { code, stderr } = await runCli(args);
-      expect(stderr).toMatch(/^list takes|^--format takes/);
+      expect(stderr).toMatch(/^no component named "caches"|^--format takes/);
       expect(stderr).not.toMatch(/\n\s+at /);
       expect(code).toBe(1);
     }

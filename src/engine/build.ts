@@ -284,7 +284,7 @@ export function parsePath(text: string): ConfigPath {
 // Stand-ins returned when create() failed, so building goes on and reports every problem.
 const FAILED_INPUT = (): Input => ({ connect: async () => {}, read: async () => null, close: async () => {} });
 const FAILED_PROCESSOR = (): Processor => ({ process: (batch) => [batch.slice()], close: async () => {} });
-const FAILED_RATE_LIMIT = (): RateLimit => ({ access: async () => {}, close: async () => {} });
+const FAILED_RATE_LIMIT = (): RateLimit => ({ access: async () => false, close: async () => {} });
 const FAILED_CACHE = (): Cache => ({ get: async () => undefined, set: async () => {}, add: async () => true, delete: async () => {}, close: async () => {} });
 const FAILED_OUTPUT = (): Output => ({
   connect: async () => {},

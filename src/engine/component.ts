@@ -157,8 +157,11 @@ export interface Settings {
 
 /** A rate limit resource (`rate_limit_resources`), shared by the components naming it. */
 export interface RateLimit {
-  /** Resolves once one more access is allowed (waiting as long as needed); rejects when `signal` aborts. */
-  access(signal: AbortSignal): Promise<void>;
+  /**
+   * Resolves once one more access is allowed (waiting as long as needed): true when it had to
+   * wait (the limit was triggered). Rejects when `signal` aborts.
+   */
+  access(signal: AbortSignal): Promise<boolean>;
   /** Idempotent. */
   close(): Promise<void>;
 }

@@ -72,10 +72,13 @@ export class Metrics {
     return this.#getOrCreate(name, () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }));
   }
 
-  /** The text served at /metrics: the registry (and runtime series asked for), renamed or dropped by `metrics.mapping`. */
+  /**
+   * The text served at /metrics: the registry (and runtime series asked for), `path` labels in
+   * Redpanda Connect's form (root.pipeline.processors.0), renamed or dropped by `metrics.mapping`.
+   */
   async exposition(): Promise<string> {
     if (this.#options.none) return '';
-    let text = await this.registry.metrics();
+    let text = (await this.registry.metrics()).replace(/([{,]path=")([^"]*)"/g, (_, prefix: string, path: string) => `${prefix}${connectPath(path)}"`);
     if (this.#runtime) {
       const wanted = (name: string) => (this.#options.processMetrics && name.startsWith('process_')) || (this.#options.runtimeMetrics && name.startsWith('nodejs_'));
       const runtime = splitFamilies(await this.#runtime.metrics()).filter((f) => wanted(f.name));
@@ -127,4 +130,19 @@ function renameFamily(family: Family, name: string): string {
       return line.startsWith(family.name) ? name + line.slice(family.name.length) : line;
     })
     .join('\n');
+}
+
+/**
+ * A config path (`pipeline.processors[0]`) as Redpanda Connect writes it in the `path` label
+ * (`root.pipeline.processors.0`): a position in the config as a Bloblang path from `root`.
+ */
+export function connectPath(path: string): string {
+  if (path === '' || path === 'root' || path.startsWith('root.')) return path;
+  return `root.${path.replace(/\[(\d+)\]/g, '.$1')}`;
+}
+
+/** The config path a component's series are labelled with: its node, without the type key (`output.http_client` -> `output`). */
+export function componentPath(settingsPath: string): string {
+  const dot = settingsPath.lastIndexOf('.');
+  return dot === -1 ? settingsPath : settingsPath.slice(0, dot);
 }

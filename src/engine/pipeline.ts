@@ -102,6 +102,7 @@ class Transaction {
   readonly givenUp: GivenUp[] = [];
   /** Where a durable buffer committed the last of this read's messages. */
   position: BufferPosition | undefined;
+  readonly readAt = process.hrtime.bigint();
   constructor(
     ack: Ack,
     readonly batch: readonly Message[],
@@ -208,14 +209,21 @@ export class Pipeline {
 
   async #connect(which: 'input' | 'output', connect: (signal: AbortSignal) => Promise<void>, stop: AbortSignal): Promise<void> {
     const path = which === 'input' ? this.#parts.input.path : 'output';
+    const label = which === 'input' ? this.#parts.input.label : this.#parts.outputLabel;
+    const { metrics } = this.#parts.env;
+    const series = (event: 'up' | 'failed' | 'lost') => metrics.counter(`${which}_connection_${event}`, `Times the ${which} ${event === 'up' ? 'connected' : event === 'failed' ? 'failed to connect' : 'lost its connection'}.`).labels(label, path);
+    // Connect shows the three series from the start; sluice never detects a lost connection.
+    for (const event of ['up', 'failed', 'lost'] as const) series(event).inc(0);
     for (let delay = 500; !stop.aborted; delay = Math.min(delay * 2, 30_000)) {
       try {
         await connect(stop);
+        series('up').inc();
         this.#status[which] = { connected: true, error: undefined };
         this.#parts.logger.info({ path }, `The ${which} is connected.`);
         return;
       } catch (err) {
         const message = this.#parts.env.secrets.scrub((err as Error).message);
+        series('failed').inc();
         this.#status[which] = { connected: false, error: message };
         this.#parts.logger.error({ path, err: message }, `Failed to connect the ${which}, retrying in ${delay}ms.`);
         await sleep(delay, stop);
@@ -291,6 +299,8 @@ export class Pipeline {
 
   #settle(transaction: Transaction, error?: Error): void {
     this.#open.delete(transaction);
+    const { input, env } = this.#parts;
+    env.metrics.timer('input_latency_ns', 'Time from a read to its acknowledgement, in ns.').labels(input.label, input.path).observe(Number(process.hrtime.bigint() - transaction.readAt));
     transaction.settle(error);
     if (this.#open.size === 0) for (const wake of this.#idle.splice(0)) wake();
   }

@@ -69,6 +69,7 @@ export function observed(processor: Processor, metrics: Metrics, label: string, 
   const sent = metrics.counter('processor_sent', 'Messages sent on by a processor.').labels(label, path);
   const batchSent = metrics.counter('processor_batch_sent', 'Batches sent on by a processor.').labels(label, path);
   const errors = metrics.counter('processor_error', 'Messages a processor failed on.').labels(label, path);
+  errors.inc(0);
   const latency = metrics.timer('processor_latency_ns', 'Time to process a batch, in ns.').labels(label, path);
   return counting(processor, (n, count, latencyNs) => {
     received.inc(n);

@@ -50,6 +50,8 @@ export class Writer implements Sink {
     this.#output = output;
     this.#context = context;
     this.#limit = Math.max(1, output.maxInFlight ?? 1);
+    // Shown from the start, as in Connect.
+    context.metrics.counter('output_error', 'Batches that failed to send.').labels(context.label, context.path).inc(0);
   }
 
   connect(signal: AbortSignal): Promise<void> {

@@ -137,6 +137,7 @@ export class SqliteBuffer implements Sink {
     }
     this.#healthy();
     this.#metrics.counter('buffer_received', 'Messages committed to the buffer.').labels('', 'buffer').inc(batch.length);
+    this.#metrics.counter('buffer_batch_received', 'Batches committed to the buffer.').labels('', 'buffer').inc();
     this.#wake?.();
     return { accepted: Promise.resolve(), delivered: Promise.resolve(), position: { buffer: this.#store.id, seq: position } };
   }
@@ -238,7 +239,10 @@ export class SqliteBuffer implements Sink {
     for (const row of delivered) this.#settled.add(row.id);
     for (const entry of givenUp) this.#settled.add(entry.id);
     this.#givenUp.push(...givenUp);
-    if (delivered.length > 0) this.#metrics.counter('buffer_sent', 'Buffered messages delivered and removed.').labels('', 'buffer').inc(delivered.length);
+    if (delivered.length > 0) {
+      this.#metrics.counter('buffer_sent', 'Buffered messages delivered and removed.').labels('', 'buffer').inc(delivered.length);
+      this.#metrics.counter('buffer_batch_sent', 'Batches of buffered messages delivered.').labels('', 'buffer').inc();
+    }
     this.#writeSettled();
     if (delivered.length > 0) {
       // The output delivers again: retries waiting out a back-off go now.

@@ -1,5 +1,5 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,35 @@ function tempConfig(yaml: string): { dir: string; file: string } {
 }
 
 describe('sluice run', () => {
+  it('resolves every relative path in a config against its folder, and paths on the command line against the working directory', async () => {
+    const { dir, file } = tempConfig(`
+input: { stdin: {} }
+pipeline:
+  processors:
+    - mapping: { file: mappings/double.jsonata }
+buffer: { sqlite: { path: state/buffer.db } }
+output: { file: { path: out/events.jsonl } }
+http: { enabled: false }
+`);
+    mkdirSync(join(dir, 'mappings'));
+    writeFileSync(join(dir, 'mappings', 'double.jsonata'), '{ "n": n * 2 }');
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-cwd-'));
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, ...args], { cwd });
+        child.stdin.end('{"n":1}\n{"n":2}\n');
+        child.on('exit', (code) => resolve({ code }));
+      });
+    expect(await run(['run', file])).toEqual({ code: 0 });
+    expect(readFileSync(join(dir, 'out', 'events.jsonl'), 'utf8')).toBe('{"n":2}\n{"n":4}\n');
+    expect(existsSync(join(dir, 'state', 'buffer.db'))).toBe(true);
+    expect(readdirSync(cwd)).toEqual([]);
+    // --output file:PATH and --state-dir are the user's paths: the working directory's.
+    expect(await run(['run', file, '--output', 'file:dry/events.jsonl', '--state-dir', 'st'])).toEqual({ code: 0 });
+    expect(readFileSync(join(cwd, 'dry', 'events.jsonl'), 'utf8')).toBe('{"n":2}\n{"n":4}\n');
+    expect(readdirSync(cwd).sort()).toEqual(['dry', 'st']);
+  });
+
   it('ends at once, quietly and with exit 0 when stdout is closed (`| head -2`), leaving no dry-run state behind', async () => {
     const { dir, file } = tempConfig(`
 input: { generate: { interval: 1ms, mapping: '{"id": $uuid_v4()}' } }
@@ -75,7 +104,7 @@ http: { address: 127.0.0.1:0 }
         { label: 'sink', path: 'output', connected: true },
       ],
     });
-    await waitFor(async () => /input_received\{label="",path="input"\} 3/.test(await (await fetch(`${url}/metrics`)).text()));
+    await waitFor(async () => /input_received\{label="",path="root.input"\} 3/.test(await (await fetch(`${url}/metrics`)).text()));
 
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
@@ -99,11 +128,11 @@ http: { address: 127.0.0.1:0 }
     const proc = startCli(['run', file]);
     const [, url] = await proc.waitForLog(/Listening for HTTP requests at (http:\/\/[\d.]+:\d+)/);
     let text = '';
-    await waitFor(async () => /output_sent\{label="nowhere",path="output"\} [1-9]/.test((text = await (await fetch(`${url}/metrics`)).text())));
+    await waitFor(async () => /output_sent\{label="nowhere",path="root.output"\} [1-9]/.test((text = await (await fetch(`${url}/metrics`)).text())));
     for (const name of ['input_received', 'processor_received', 'processor_sent', 'output_sent', 'output_batch_sent', 'output_latency_ns']) {
       expect(text).toContain(`# TYPE ${name}`);
     }
-    expect(text).toMatch(/processor_received\{label="double",path="pipeline.processors\[0\]"\} \d+/);
+    expect(text).toMatch(/processor_received\{label="double",path="root.pipeline.processors.0"\} \d+/);
     proc.child.kill('SIGINT');
     expect(await proc.exited).toBe(0);
   });

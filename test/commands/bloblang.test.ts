@@ -49,7 +49,7 @@ describe('sluice test with bloblang conditions', () => {
     const { out, io: streams } = io();
     const code = await testCommand([`${FIXTURES}/preset.yaml`], streams);
     expect(out.err).toBe('');
-    expect(out.text.trimEnd().split('\n').at(-1)).toBe('2 passed, 0 failed');
+    expect(out.text.trimEnd().split('\n').at(-1)).toBe('3 passed, 0 failed');
     expect(code).toBe(0);
   });
 });
@@ -71,7 +71,7 @@ describe('sluice map --lang', () => {
     expect(bad.out.err).toBe("expression(1,15) Bloblang syntax error at line 1, column 15: unrecognised method 'uppercas' (did you mean uppercase?)\n  1 | root = this.a.uppercas()\n    |               ^\n");
     const failing = io('{"a":1}\n');
     expect(await mapCommand(['--lang', 'bloblang', '-e', 'root = this.a.uppercase()'], failing.io)).toBe(1);
-    expect(failing.out.err).toBe('stdin:1: failed assignment (line 1): field `this.a`: expected string value, got number (1)\n');
+    expect(failing.out.err).toBe('stdin:1: failed assignment (line 1): expected string value, got number from field `this.a` (1)\n');
     const usage = io();
     expect(await mapCommand(['--lang', 'python', '-e', '1'], usage.io)).toBe(1);
     expect(usage.out.err).toMatch(/^--lang takes jsonata, bloblang or auto, not "python"/);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { registry } from '../../src/components/index.js';
 import { formatProblem } from '../../src/config/problems.js';
-import type { Cache } from '../../src/engine/component.js';
+import type { Cache, RateLimit } from '../../src/engine/component.js';
 import { preparePipeline } from '../../src/service.js';
 import { runCli } from '../support/cli.js';
 import { withDefaults } from '../support/defaults.js';
@@ -114,14 +114,10 @@ output:
     expect(found[0]).toMatch(new RegExp(`^${join(dir, 'res.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\(5,\\d+\\) processor_resources\\[1\\]\\.mapping: `));
   });
 
-  it("rate_limit_resources local paces http_client's requests: count per interval, shared by every attempt", async () => {
-    const received: number[] = [];
+  it("http_client takes every attempt's token from the rate_limit resource it names", async () => {
     const sink = createServer((req, res) => {
       req.resume();
-      req.on('end', () => {
-        received.push(Date.now());
-        res.end();
-      });
+      req.on('end', () => res.end());
     });
     await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve));
     try {
@@ -129,23 +125,39 @@ output:
         'c.yaml': `
 input: { generate: { mapping: '{"n": 1}', count: 5, interval: "" } }
 output:
-  http_client: { url: "http://127.0.0.1:${(sink.address() as AddressInfo).port}/", rate_limit: two_per_window, max_in_flight: 5 }
+  http_client: { url: "http://127.0.0.1:${(sink.address() as AddressInfo).port}/", rate_limit: shared }
 rate_limit_resources:
-  - label: two_per_window
-    local: { count: 2, interval: 400ms }
+  - label: shared
+    local: { count: 1000, interval: 1s }
+http: { enabled: false }
 `,
       });
-      const { code } = await runCli(['run', join(dir, 'c.yaml')]);
-      expect(code).toBe(0);
-      expect(received).toHaveLength(5);
-      // Two per window: the 3rd and 5th requests each open a new window. Arrivals are timed at the
-      // sink, so a slow first connection can shorten a gap; unpaced, they would be milliseconds apart.
-      expect(received[2]! - received[0]!).toBeGreaterThanOrEqual(250);
-      expect(received[4]! - received[2]!).toBeGreaterThanOrEqual(250);
+      const prepared = preparePipeline(join(dir, 'c.yaml'), { quiet: true, env: {} });
+      expect(prepared.problems).toEqual([]);
+      await prepared.ready!.pipeline.run(new AbortController().signal);
+      const checked = (await prepared.ready!.metrics.registry.getSingleMetric('rate_limit_checked')!.get()).values;
+      expect(checked).toEqual([{ labels: { label: 'shared', path: 'rate_limit_resources[0]' }, value: 5 }]);
     } finally {
       sink.closeAllConnections();
       sink.close();
     }
+  });
+
+  it('the local rate limit lets count accesses through per interval, the next waiting for the next window', async () => {
+    const spec = registry.get('rate_limit', 'local')!;
+    const limit = spec.create(withDefaults(spec, { count: 2, interval: '300ms' }), testSettings()) as RateLimit;
+    const signal = new AbortController().signal;
+    const waited: boolean[] = [];
+    const at: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      waited.push(await limit.access(signal));
+      at.push(performance.now());
+    }
+    expect(waited).toEqual([false, false, true, false, true]);
+    // The window opened by the first access: the 3rd waits until 300ms after it, the 5th 600ms.
+    expect(at[2]! - at[0]!).toBeGreaterThanOrEqual(295);
+    expect(at[4]! - at[0]!).toBeGreaterThanOrEqual(595);
+    await limit.close();
   });
 
   it("cache_resources: OpenMeter's quickstart dedupe-cache file loads as a -r file", () => {

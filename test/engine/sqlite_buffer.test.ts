@@ -60,7 +60,7 @@ http: { address: 127.0.0.1:0 }
     const proc = startCli(['run', config]);
     const [, url] = await proc.waitForLog(/Listening for HTTP requests at (http:\/\/[\d.]+:\d+)/);
     proc.child.stdin.write(Array.from({ length: 50 }, (_, i) => JSON.stringify({ n: i })).join('\n') + '\n');
-    await waitForAsync(async () => /buffer_received\{label="",path="buffer"\} 50/.test(await (await fetch(`${url}/metrics`)).text()));
+    await waitForAsync(async () => /buffer_received\{label="",path="root.buffer"\} 50/.test(await (await fetch(`${url}/metrics`)).text()));
     proc.child.kill('SIGKILL');
     await proc.exited;
 

@@ -13,9 +13,9 @@ describe('sluice lint --explain-compile', () => {
     const { code, stdout, stderr } = await runCli(['lint', '--explain-compile', file]);
     expect(stderr).toBe('');
     expect(code).toBe(0);
-    // `%` is on line 2 of the expression, after `a.b` (the parser places it at the step it follows).
+    // The transform starts on line 2 of the expression at column 19 (the parser's position is just past its `|`).
     expect(stdout).toBe(
-      `${file} pipeline.processors[0].mapping: compiled\n` + `${file} pipeline.processors[1].mapping.expression: interpreted: the parent operator (%) at line 2, column 16\n`,
+      `${file} pipeline.processors[0].mapping: compiled\n` + `${file} pipeline.processors[1].mapping.expression: interpreted: a transform (|...|...|) at line 2, column 20\n`,
     );
   });
 

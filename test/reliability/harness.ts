@@ -54,9 +54,9 @@ export function collectorSet(options: CollectorOptions): string[] {
   return [
     `input.run_ai.schedule="* * * * * *"`,
     `input.run_ai.state={path: ${JSON.stringify(join(options.dir, 'state.db'))}, max_backfill: ${options.maxBackfill ?? '1h'}}`,
-    'output.output.http_client.retry_period=20ms',
-    'output.output.http_client.max_retry_backoff=200ms',
-    `output.output.http_client.timeout=${options.sinkTimeout ?? '5s'}`,
+    'output.drop_on.output.http_client.retry_period=20ms',
+    'output.drop_on.output.http_client.max_retry_backoff=200ms',
+    `output.drop_on.output.http_client.timeout=${options.sinkTimeout ?? '5s'}`,
     'shutdown_timeout=20s',
     ...(options.set ?? []),
   ];

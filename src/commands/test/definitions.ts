@@ -2,9 +2,8 @@
 // `<name>_sluice_test.yaml` file, in Redpanda Connect's unit-test format. They are read from the
 // file's raw text: `${VAR}` in a test stays as written, because `environment` is for the config
 // under test. Every problem is reported in one pass with file(line,col) and its path.
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { createAjv, describeAjvError, isObject, nodeAt } from '../../config/load.js';
+import { createAjv, describeAjvError, isObject, nodeAt, readConfigText } from '../../config/load.js';
 import { formatPath, type ConfigPath, type Problem } from '../../config/problems.js';
 import type { Schema } from '../../engine/component.js';
 import { compileExpression, MappingSyntaxError } from '../../mapping/environment.js';
@@ -154,8 +153,8 @@ const ajv = createAjv();
 const validateTestFile = ajv.compile(testFileSchema);
 const validateInline = ajv.compile(inlineSchema);
 
-/** Whether a file name marks a test file rather than a config. */
-export const TEST_FILE = /_sluice_test\.ya?ml$/;
+/** Whether a file name marks a test file rather than a config: `_sluice_test`, or Connect's `_benthos_test`. */
+export const TEST_FILE = /_(sluice|benthos)_test\.ya?ml$/;
 
 /**
  * Reads the tests of `file`: a test file (every key checked), or a config whose `tests` key is
@@ -164,7 +163,7 @@ export const TEST_FILE = /_sluice_test\.ya?ml$/;
 export function readTestFile(file: string): TestFile {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
     return { file, tests: [], problems: [problem(file, { line: 1, column: 1 }, [], `failed to read: ${(err as Error).message}`)] };
   }

@@ -205,6 +205,15 @@ function applyMocks(root: Record<string, unknown>, test: TestDefinition, file: s
       continue;
     }
     const path = key.startsWith('/') ? parsePointer(key) : findLabel(root, key, registry);
+    // JSON Pointer's append form (`/pipeline/processors/-`, as Connect's own mock tests use): the
+    // mock is added at the end of that processor list.
+    if (path !== undefined && path[path.length - 1] === '-') {
+      const list = getAt(root, path.slice(0, -1));
+      if (Array.isArray(list) && list.every((n) => isProcessor(n, registry))) {
+        list.push(validated.node);
+        continue;
+      }
+    }
     if (path === undefined || !isProcessor(getAt(root, path), registry)) {
       failures.push({ path: at, message: `mock target ${JSON.stringify(key)} matches no processor in ${file}`, details: [] });
       continue;
@@ -320,9 +329,9 @@ function near(testFile: string, path: string): string {
   return isAbsolute(path) ? path : join(dirname(testFile), path);
 }
 
-/** `foo.yaml` for `foo_sluice_test.yaml`. */
+/** `foo.yaml` for `foo_sluice_test.yaml` (or Connect's `foo_benthos_test.yaml`). */
 export function siblingName(testFile: string): string {
-  return testFile.replace(/_sluice_test(\.ya?ml)$/, '$1');
+  return testFile.replace(/_(sluice|benthos)_test(\.ya?ml)$/, '$2');
 }
 
 function note(message: string): Failure {

@@ -1,5 +1,6 @@
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { defineCache, type Cache } from '../../engine/component.js';
+import { componentPath, type Metrics } from '../../engine/metrics.js';
 
 interface MemoryConfig {
   default_ttl: string;
@@ -27,8 +28,8 @@ export default defineCache<MemoryConfig>({
     },
   },
   example: { default_ttl: '1h' },
-  create(config) {
-    return new MemoryCache(parseDurationMs(config.default_ttl), config.compaction_interval === '' ? 0 : parseDurationMs(config.compaction_interval), config.init_values);
+  create(config, { metrics, label, path }) {
+    return observedCache(metrics, label, componentPath(path), new MemoryCache(parseDurationMs(config.default_ttl), config.compaction_interval === '' ? 0 : parseDurationMs(config.compaction_interval), config.init_values));
   },
 });
 
@@ -87,4 +88,33 @@ class MemoryCache implements Cache {
     this.#lastCompaction = now;
     for (const [key, entry] of this.#entries) if (entry.expires <= now) this.#entries.delete(key);
   }
+}
+
+/** Redpanda Connect's cache series around a cache: cache_success/error/latency_ns/not_found/duplicate{operation}. */
+function observedCache(metrics: Metrics, label: string, path: string, cache: Cache): Cache {
+  const labelNames = ['label', 'path', 'operation'];
+  const count = (name: string, help: string, operation: string) => metrics.counter(name, help, labelNames).labels(label, path, operation);
+  const observe = async <T>(operation: string, run: () => Promise<T>, outcome: (result: T) => 'success' | 'not_found' | 'duplicate'): Promise<T> => {
+    const started = process.hrtime.bigint();
+    try {
+      const result = await run();
+      const kind = outcome(result);
+      count('cache_success', 'Successful cache operations.', operation).inc();
+      if (kind === 'not_found') count('cache_not_found', 'Gets that found no value.', operation).inc();
+      if (kind === 'duplicate') count('cache_duplicate', 'Adds refused because the key existed.', operation).inc();
+      return result;
+    } catch (err) {
+      count('cache_error', 'Cache operations that failed.', operation).inc();
+      throw err;
+    } finally {
+      metrics.timer('cache_latency_ns', 'Time of a cache operation, in ns.', labelNames).labels(label, path, operation).observe(Number(process.hrtime.bigint() - started));
+    }
+  };
+  return {
+    get: (key) => observe('get', () => cache.get(key), (v) => (v === undefined ? 'not_found' : 'success')),
+    set: (key, value, ttl) => observe('set', () => cache.set(key, value, ttl), () => 'success'),
+    add: (key, value, ttl) => observe('add', () => cache.add(key, value, ttl), (added) => (added ? 'success' : 'duplicate')),
+    delete: (key) => observe('delete', () => cache.delete(key), () => 'success'),
+    close: () => cache.close(),
+  };
 }

@@ -1,4 +1,5 @@
 import type { Settings } from '../../engine/component.js';
+import { componentPath } from '../../engine/metrics.js';
 
 /** The HTTP client series (the engine counts the output_* series around write()). */
 export class HttpMetrics {
@@ -7,7 +8,7 @@ export class HttpMetrics {
 
   constructor(settings: Settings) {
     this.#metrics = settings.metrics;
-    this.#labels = { label: settings.label, path: settings.path };
+    this.#labels = { label: settings.label, path: componentPath(settings.path) };
   }
 
   /** One attempt: its status (undefined for a connection error or timeout) and duration. */

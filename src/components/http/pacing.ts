@@ -35,8 +35,9 @@ export class LocalRateLimit implements RateLimit {
     this.#intervalMs = intervalMs;
   }
 
-  async access(signal: AbortSignal): Promise<void> {
-    for (;;) {
+  /** Resolves once allowed: true when it had to wait for a new window (the limit was triggered). */
+  async access(signal: AbortSignal): Promise<boolean> {
+    for (let waited = false; ; waited = true) {
       const now = Date.now();
       if (now - this.#windowStart >= this.#intervalMs) {
         this.#windowStart = now;
@@ -44,7 +45,7 @@ export class LocalRateLimit implements RateLimit {
       }
       if (this.#used < this.#count) {
         this.#used++;
-        return;
+        return waited;
       }
       await sleep(this.#windowStart + this.#intervalMs - now, signal);
     }

@@ -3,6 +3,7 @@
 // The official OpenMeter config uses it to drop the events OpenMeter rejects as `Bad Request`.
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import { componentPath } from '../../engine/metrics.js';
 import type { Message } from '../../engine/message.js';
 import { DeliveryError, outcomeOf, type GivenUp } from '../../engine/delivery.js';
 
@@ -160,7 +161,7 @@ class DropOn implements Output {
     }
     if (dropped.length > 0) {
       const { metrics, label, path, logger } = this.#settings;
-      metrics.counter('output_dropped', 'Messages an output dropped (acked without delivery) as configured.').inc({ label, path }, dropped.length);
+      metrics.counter('output_dropped', 'Messages an output dropped (acked without delivery) as configured.').inc({ label, path: componentPath(path) }, dropped.length);
       logger.warn(
         { dropped: dropped.length, batch_size: batch.length, ...(pattern ? { pattern: pattern.source } : {}), err: dropped[0]!.reason.replace(/^dropped by drop_on: /, '') },
         `Dropped ${dropped.length} message${dropped.length === 1 ? '' : 's'} the output failed to deliver.`,

@@ -1,4 +1,5 @@
 import { defineProcessor } from '../../engine/component.js';
+import { componentPath } from '../../engine/metrics.js';
 import { compileInterpolation, type Interpolated } from '../../mapping/interpolation.js';
 
 interface MetricConfig {
@@ -27,8 +28,10 @@ export default defineProcessor<MetricConfig>({
     },
   },
   example: { type: 'counter', name: 'events_seen' },
-  create(config, { metrics, logger }) {
-    const labelNames = Object.keys(config.labels);
+  create(config, { metrics, logger, label, path }) {
+    // As in Connect, the series also carry the processor's label and path (unless configured labels take those names).
+    const own = Object.fromEntries(Object.entries({ label, path: componentPath(path) }).filter(([k]) => !(k in config.labels)));
+    const labelNames = [...Object.keys(config.labels), ...Object.keys(own)];
     const labels: [string, Interpolated][] = Object.entries(config.labels).map(([k, v]) => [k, compileInterpolation(v)]);
     const value = compileInterpolation(String(config.value));
     const help = `Custom ${config.type} from a metric processor.`;
@@ -43,7 +46,7 @@ export default defineProcessor<MetricConfig>({
         for (let index = 0; index < batch.length; index++) {
           const context = { message: batch[index]!, batch, index };
           try {
-            const values: Record<string, string> = {};
+            const values: Record<string, string> = { ...own };
             for (const [k, v] of labels) values[k] = await v.render(context);
             if (config.type === 'counter') {
               (metric as ReturnType<typeof metrics.counter>).inc(values, 1);

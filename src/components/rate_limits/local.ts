@@ -1,5 +1,6 @@
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { defineRateLimit } from '../../engine/component.js';
+import { componentPath } from '../../engine/metrics.js';
 import { LocalRateLimit } from '../http/pacing.js';
 
 interface LocalConfig {
@@ -19,9 +20,23 @@ export default defineRateLimit<LocalConfig>({
     },
   },
   example: { count: 10, interval: '1s' },
-  create(config) {
+  create(config, { metrics, label, path }) {
     const intervalMs = parseDurationMs(config.interval);
     if (intervalMs <= 0) throw Object.assign(new Error('must be greater than 0s'), { field: 'interval' });
-    return new LocalRateLimit(config.count, intervalMs);
+    const limit = new LocalRateLimit(config.count, intervalMs);
+    const at = [label, componentPath(path)];
+    const checked = metrics.counter('rate_limit_checked', 'Times the rate limit was probed.').labels(...at);
+    const triggered = metrics.counter('rate_limit_triggered', 'Times a probe had to wait for the rate limit.').labels(...at);
+    triggered.inc(0);
+    metrics.counter('rate_limit_error', 'Times probing the rate limit failed.').labels(...at).inc(0);
+    return {
+      async access(signal) {
+        checked.inc();
+        const waited = await limit.access(signal);
+        if (waited) triggered.inc();
+        return waited;
+      },
+      close: () => limit.close(),
+    };
   },
 });

@@ -154,14 +154,14 @@ export class Compiler {
         return (ctx, run, caps) => body(target(ctx, run, caps), { run, ctx, captures: caps, label: 'context' });
       }
       case 'binary':
-        return this.#binary(e.op, this.expr(e.left), this.expr(e.right), label(e.left, this.#source), label(e.right, this.#source));
+        return this.#binary(e.op, this.expr(e.left), this.expr(e.right), labelOf(e.left, this.#source), labelOf(e.right, this.#source));
       case 'not': {
         const operand = this.expr(e.operand);
-        return (ctx, run, caps) => !getBool(operand(ctx, run, caps), label(e.operand, this.#source));
+        return (ctx, run, caps) => !getBool(operand(ctx, run, caps), labelOf(e.operand, this.#source));
       }
       case 'negate': {
         const operand = this.expr(e.operand);
-        return (ctx, run, caps) => -getNumber(operand(ctx, run, caps), label(e.operand, this.#source));
+        return (ctx, run, caps) => -getNumber(operand(ctx, run, caps), labelOf(e.operand, this.#source));
       }
       case 'if': {
         const branches = e.branches.map(([c, v]) => [this.expr(c), this.expr(v)] as const);
@@ -207,7 +207,7 @@ export class Compiler {
     const entries = e.entries.map(([k, v]) => {
       const staticKey = k.kind === 'literal' && typeof k.value === 'string' ? k.value : undefined;
       if (k.kind === 'literal' && staticKey === undefined) throw syntaxError(this.#source, k.at, 'object keys must be strings or queries that resolve to strings');
-      return { staticKey, key: staticKey === undefined ? this.expr(k) : undefined, keyLabel: label(k, this.#source), value: this.expr(v) };
+      return { staticKey, key: staticKey === undefined ? this.expr(k) : undefined, keyLabel: labelOf(k, this.#source), value: this.expr(v) };
     });
     return (ctx, run, caps) => {
       const out: Record<string, unknown> = {};
@@ -312,8 +312,9 @@ export class Compiler {
     const argFns = this.#bind(spec, args, label, at);
     const rest = spec.params.findIndex((p) => p.rest);
     const impl = spec.impl;
+    const state: Record<string, unknown> = {};
     return (ctx, run, caps) => {
-      const site: CallSite = { run, ctx, captures: caps, label };
+      const site: CallSite = { run, ctx, captures: caps, label, state };
       const values = collect(argFns, rest, ctx, run, caps);
       let result: unknown;
       try {
@@ -515,10 +516,6 @@ function assignMeta(run: Run, key: string | undefined, v: unknown): void {
 }
 
 /** How an expression is named in error messages, as Connect annotates its functions. */
-export function label(e: Expr, source: string): string {
-  return labelOf(e, source);
-}
-
 function labelOf(e: Expr, source: string): string {
   switch (e.kind) {
     case 'literal':

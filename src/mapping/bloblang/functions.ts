@@ -3,7 +3,7 @@
 import { hostname } from 'node:os';
 import { metadataString } from '../../engine/message.js';
 import { formatQuantity, parseQuantity } from '../../kubernetes/quantity.js';
-import { params, type FunctionSpec } from './registry.js';
+import { params, type FunctionSpec, type Query } from './registry.js';
 import { BloblangError, bytesToString, copyObject, DELETED, Failure, getField, getString, NOTHING, Timestamp, toText, typeError } from './values.js';
 import { splitPath, toInt } from './methods/core.js';
 
@@ -71,6 +71,7 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = Object.freeze({
   batch_index: { params: [], impure: true, impl: (_a, site) => site.run.context.index },
   batch_size: { params: [], impure: true, impl: (_a, site) => site.run.context.batch.length },
   deleted: { params: [], impl: () => DELETED },
+  pi: { params: [], impl: () => Math.PI },
   nothing: { params: [], impl: () => NOTHING },
   throw: {
     params: params('why'),
@@ -91,6 +92,32 @@ export const FUNCTIONS: Readonly<Record<string, FunctionSpec>> = Object.freeze({
       const key = getString(name, 'argument');
       const next = (counters.get(key) ?? 0) + 1;
       counters.set(key, next);
+      return next;
+    },
+  },
+  counter: {
+    params: params('min?', 'max?', 'set?!'),
+    impure: true,
+    impl: ([min, max, set], site) => {
+      const state = site.state!;
+      if (state.i === undefined) {
+        const lo = min === undefined ? 1 : toInt(min, 'min');
+        const hi = max === undefined ? Number.MAX_SAFE_INTEGER : toInt(max, 'max');
+        if (lo < 0) throw new BloblangError(`min argument must be >0, got ${lo}`);
+        if (hi <= lo) throw new BloblangError(`max argument must be >0 and >min, got ${hi}`);
+        Object.assign(state, { min: lo, max: hi, i: lo - 1 });
+      }
+      if (set !== undefined) {
+        const v = (set as Query)(site.ctx, site);
+        if (v === null) return state.i;
+        if (v === DELETED) state.i = (state.min as number) - 1;
+        else if (v !== NOTHING) {
+          state.i = toInt(v, 'set');
+          return state.i;
+        }
+      }
+      const next = (state.i as number) + 1;
+      state.i = next >= (state.max as number) ? (state.min as number) - 1 : next;
       return next;
     },
   },

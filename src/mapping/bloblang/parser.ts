@@ -329,7 +329,7 @@ class Parser {
         else expr = { kind: 'get', target: expr, path: [seg.text], at: expr.at };
       } else if (seg.kind === 'punct' && seg.text === '(') {
         this.#skipNewlines();
-        const body = this.#lambdaOrExpression();
+        const body = this.#expression();
         this.#skipNewlines();
         this.#expect(')');
         expr = { kind: 'context', target: expr, body, at: seg.offset };
@@ -354,7 +354,7 @@ class Parser {
       case 'punct':
         if (t.text === '(') {
           this.#skipNewlines();
-          const inner = this.#lambdaOrExpression();
+          const inner = this.#expression();
           this.#skipNewlines();
           this.#expect(')');
           return inner;
@@ -389,10 +389,6 @@ class Parser {
       return { kind: 'lambda', param: t.text, body: this.#expression(), at };
     }
     return { kind: 'name', name: t.text, at };
-  }
-
-  #lambdaOrExpression(): Expr {
-    return this.#expression();
   }
 
   #args(): Args {

@@ -48,6 +48,8 @@ export interface CallSite {
   readonly captures: Captures | undefined;
   /** "method map_each", "function uuid_v4": for error messages. */
   readonly label: string;
+  /** State kept by this call site across executions (`counter()`); functions only. */
+  readonly state?: Record<string, unknown>;
 }
 
 /**

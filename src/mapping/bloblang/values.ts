@@ -129,22 +129,16 @@ export function isObject(v: unknown): v is Record<string, unknown> {
   return !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Timestamp);
 }
 
-/** A short rendering of a value for error messages: `string ("abc")`, `number (5)`, `null`. */
-export function describe(v: unknown): string {
-  const type = typeOf(v);
-  if (type === 'null' || type === 'delete' || type === 'nothing') return type;
-  let text: string;
-  try {
-    text = type === 'string' ? JSON.stringify(v) : toText(v);
-  } catch {
-    text = '';
-  }
-  if (text.length > 40) text = text.slice(0, 37) + '...';
-  return `${type} (${text})`;
-}
-
+/**
+ * Connect's type error: `expected string value, got number from field \`this.a\` (1)` (the value
+ * shown for strings, numbers and booleans only).
+ */
 export function typeError(expected: string, got: unknown, from?: string): BloblangError {
-  return new BloblangError(() => `${from ? `${from}: ` : ''}expected ${expected} value, got ${describe(got)}`);
+  return new BloblangError(() => {
+    const type = typeOf(got);
+    const shown = type === 'string' ? `"${got as string}"` : type === 'number' || type === 'bool' ? toText(got) : '';
+    return `expected ${expected} value, got ${type}${from ? ` from ${from}` : ''}${shown ? ` (${shown})` : ''}`;
+  });
 }
 
 /** Go's strconv.FormatFloat(f, 'g', -1, 64) for the numbers Bloblang prints. */

@@ -37,6 +37,12 @@ interface Calls {
 }
 const noCalls = (): Calls => ({ names: new Set(), args: new Set(), computed: false });
 
+/**
+ * Where a node's value goes, for the escape analysis of function values: an argument of a call,
+ * the right side of a binding, a procedure called in place, the right side of `~>`, or anywhere else.
+ */
+type Role = 'arg' | 'bindRhs' | 'procedure' | 'applied' | 'other';
+
 export const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', '=', '!=', '<', '<=', '>', '>=', '&', 'and', 'or', 'in', '..']);
 
 export class Analysis {
@@ -47,6 +53,15 @@ export class Analysis {
    * built-ins named without a call): a result holding one is then left to the interpreter.
    */
   functionValues = false;
+  /** A function value (lambda, partial application, regex, built-in) may reach data directly. */
+  private escapes = false;
+  /** A function value is passed to a call somewhere (so a parameter may hold one). */
+  private functionArgument = false;
+  /** Variables bound to a lambda or a partial application. */
+  private readonly functionBound = new Set<string>();
+  /** Variables read as a value other than a call's argument, and as a call's argument. */
+  private readonly valueRefs = new Set<string>();
+  private readonly argRefs = new Set<string>();
   /** Variables read but bound nowhere in the expression (they come from the bindings or are built-ins). */
   readonly free = new Set<string>();
   /** Variables bound somewhere in the expression. */
@@ -72,6 +87,13 @@ export class Analysis {
   run(ast: Node, impure: ReadonlySet<string>): void {
     this.visit(ast, { scope: this.root, inConstructor: false });
     for (const scope of this.tupleScopes.values()) for (const name of this.tupleNames) scope.declare(name);
+    // A function reaches data when one is made where data goes, when a variable holding one is read
+    // as data, or when a parameter is read as data while functions are passed to calls.
+    const holdsFunction = (name: string) => this.functionBound.has(name);
+    this.functionValues =
+      this.escapes ||
+      [...this.valueRefs].some(holdsFunction) ||
+      ((this.functionArgument || [...this.argRefs].some(holdsFunction)) && [...this.valueRefs].some((name) => this.params.has(name)));
     // The interpreter evaluates the items of a constructor concurrently: two items that may call
     // an impure function would interleave differently. A function held in a variable may be one.
     if ([...impure].some((name) => this.referenced.has(name))) {
@@ -101,7 +123,7 @@ export class Analysis {
     return this.risky(uses, seen);
   }
 
-  private visit(node: Node, ctx: Context, calls: Calls = noCalls()): Calls {
+  private visit(node: Node, ctx: Context, calls: Calls = noCalls(), role: Role = 'other'): Calls {
     this.flags(node);
     if (node.predicate !== undefined) {
       // Over a tuple stream (a path a parent is sought through), predicates see the tuples' names.
@@ -127,13 +149,13 @@ export class Analysis {
       case 'descendant':
         break;
       case 'regex':
-        this.functionValues = true;
+        this.functionMade(role, false);
         break;
       case 'parent':
         this.tupleName((node as unknown as { slot: { label: string } }).slot.label);
         break;
       case 'variable':
-        this.reference(node.value, ctx, false);
+        this.reference(node.value, ctx, role);
         break;
       case 'path':
         node.steps!.forEach((step, i) => {
@@ -197,13 +219,14 @@ export class Analysis {
         this.declared.add(name);
         const rhs = node.rhs as Node;
         if (rhs.type === 'lambda' && !rhs.thunk) {
-          this.functionValues = true;
+          this.functionBound.add(name);
           const uses = this.lambdaUses.get(name) ?? noCalls();
           this.lambda(rhs, ctx, uses);
           this.lambdaUses.set(name, uses);
         } else {
+          if (rhs.type === 'partial') this.functionBound.add(name);
           this.valueBound.add(name);
-          this.visit(rhs, ctx, calls);
+          this.visit(rhs, ctx, calls, 'bindRhs');
         }
         break;
       }
@@ -212,7 +235,7 @@ export class Analysis {
           // A tail call, as the parser rewrites it inside a lambda body.
           this.call(node.body!, ctx, calls);
         } else {
-          this.functionValues = true;
+          this.functionMade(role, true);
           // Called where it flows, within the item that makes it (items bind no variables).
           this.lambda(node, ctx, calls);
         }
@@ -221,12 +244,12 @@ export class Analysis {
         this.call(node, ctx, calls);
         break;
       case 'partial':
-        this.functionValues = true;
+        this.functionMade(role, true);
         this.visitProcedure(node.procedure!, ctx, calls);
         for (const arg of node.arguments!) {
           if (arg.type === 'operator' && arg.value === '?') continue;
           if (arg.type === 'variable' && arg.value !== '' && arg.value !== '$') calls.args.add(arg.value);
-          this.visit(arg, ctx, calls);
+          this.visit(arg, ctx, calls, 'arg');
         }
         break;
       case 'apply': {
@@ -235,9 +258,8 @@ export class Analysis {
         if (rhs.type === 'function') {
           this.call(rhs, ctx, calls);
         } else {
-          this.functionValues = true;
           calls.computed = true;
-          this.visit(rhs, ctx, calls);
+          this.visit(rhs, ctx, calls, 'applied');
         }
         break;
       }
@@ -292,12 +314,33 @@ export class Analysis {
     this.visit(node.body!, { scope, inConstructor: false }, calls);
   }
 
+  /**
+   * A function value made here (`callable`: a lambda or partial application, which a binding or
+   * an in-place call keeps out of data; a regex's matcher is kept out only by a call's argument).
+   */
+  private functionMade(role: Role, callable: boolean): void {
+    if (role === 'arg') this.functionArgument = true;
+    else if (!(callable && (role === 'bindRhs' || role === 'procedure' || role === 'applied'))) this.escapes = true;
+  }
+
   /** A variable read; `called`: as the procedure of a call. */
-  private reference(name: string, ctx: Context, called: boolean): void {
+  private reference(name: string, ctx: Context, role: Role | 'called'): void {
     if (name === '' || name === '$') return;
     this.referenced.add(name);
-    if (!ctx.scope.declares(name)) this.free.add(name);
-    if (!called && (FUNCTION_NAMES.has(name) || this.callees.has(name))) this.functionValues = true;
+    if (role === 'called') {
+      if (!ctx.scope.declares(name)) this.free.add(name);
+      return;
+    }
+    if (ctx.scope.declares(name)) {
+      (role === 'arg' ? this.argRefs : this.valueRefs).add(name);
+      return;
+    }
+    this.free.add(name);
+    // A built-in or registered function named as a value (or a binding of the same name).
+    if (FUNCTION_NAMES.has(name) || this.callees.has(name)) {
+      if (role === 'arg') this.functionArgument = true;
+      else if (role !== 'applied') this.escapes = true;
+    }
   }
 
   /** `proc(args)`; the procedure is evaluated first, then the arguments. */
@@ -307,19 +350,19 @@ export class Analysis {
     for (const arg of node.arguments!) {
       // A function passed by name is called by the function it is passed to.
       if (arg.type === 'variable' && arg.value !== '' && arg.value !== '$') calls.args.add(arg.value);
-      this.visit(arg, ctx, calls);
+      this.visit(arg, ctx, calls, 'arg');
     }
   }
 
   private visitProcedure(procedure: Node, ctx: Context, calls: Calls): void {
     if (procedure.type === 'variable' && procedure.value !== '' && procedure.value !== '$' && !procedure.predicate && !procedure.keepArray && procedure.group === undefined) {
       const name = procedure.value as string;
-      this.reference(name, ctx, true);
+      this.reference(name, ctx, 'called');
       calls.names.add(name);
       if (!ctx.scope.declares(name) && !this.callees.has(name) && NOT_COMPILED.has(name)) refuse(`$${name}() is not compiled`, procedure);
     } else {
       calls.computed = true;
-      this.visit(procedure, ctx, calls);
+      this.visit(procedure, ctx, calls, 'procedure');
     }
   }
 }

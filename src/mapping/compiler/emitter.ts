@@ -216,7 +216,8 @@ export class Emitter {
       steps,
       firstIsVariable: node.steps![0]!.type === 'variable',
       keepSingletonArray: node.keepSingletonArray === true,
-      tuple: node.tuple === true,
+      // A grouping after the path takes its tuples (evaluatePath hands it tupleBindings).
+      tuple: node.tuple === true || (tuple !== undefined && node.group !== undefined),
       ...(tuple === undefined ? {} : { makeFrame: tuple.makeFrame }),
     };
     if (node.group !== undefined) {

@@ -72,9 +72,11 @@ export const FUNCTION_NAMES: ReadonlySet<string> = new Set(JSONATA_FUNCTIONS);
  * the interpreter. A function argument reaches it as the interpreter's closure would (a function
  * of the same arity; none of these implementations calls it).
  */
-export function invokeSync(implementation: (...args: any[]) => unknown): Invoke {
+export function invokeSync(implementation: (...args: any[]) => unknown, signature?: Validator): Invoke {
+  // Only a parameter of type f or x (or no signature) lets a function through validation.
+  const mayTakeFunctions = signature === undefined || /[fx]/.test(signature.definition.replace(/:.*$/, ''));
   return (args, input, run, raw) => {
-    for (let i = 0; i < args.length; i++) {
+    if (mayTakeFunctions) for (let i = 0; i < args.length; i++) {
       const arg = args[i];
       if (typeof arg === 'object' && arg !== null && isFunction(arg)) {
         if (raw) return handOver();
@@ -92,7 +94,7 @@ for (const [name, definition] of Object.entries(DEFINITIONS)) {
   if (name === 'now' || name === 'millis') continue;
   const implementation = definition.implementation;
   if (implementation.constructor.name === 'AsyncFunction') continue;
-  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(implementation), implementation));
+  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(implementation, definition.signature), implementation));
 }
 
 function standIn(func: unknown): unknown {
@@ -362,7 +364,19 @@ export interface Callees {
   readonly natives: Map<object, Native>;
 }
 
+/** Callee tables by `options.functions`: parsing every signature (with JSONata's parser) per expression cost most of a compile. */
+const calleeTables = new WeakMap<object, Callees>();
+const NO_FUNCTIONS = {};
+
+/** The functions compiled code may call, built once per `options.functions` object. */
 export function calleeTable(options: CompilerOptions): Callees {
+  const key = options.functions ?? NO_FUNCTIONS;
+  let table = calleeTables.get(key);
+  if (table === undefined) calleeTables.set(key, (table = buildCalleeTable(options)));
+  return table;
+}
+
+function buildCalleeTable(options: CompilerOptions): Callees {
   const byName = new Map(BUILTINS);
   byName.set('now', NOW);
   byName.set('millis', MILLIS);
@@ -374,7 +388,7 @@ export function calleeTable(options: CompilerOptions): Callees {
       byName.delete(name);
       definitions.delete(name);
     } else {
-      byName.set(name, new Native(name, validator, invokeSync(implementation), implementation));
+      byName.set(name, new Native(name, validator, invokeSync(implementation, validator), implementation));
       definitions.set(name, { _jsonata_function: true, implementation, signature: validator });
     }
   }

@@ -218,22 +218,22 @@ export function setKey(object: Record<string, unknown>, key: string, value: unkn
 export function focusOf(run: Run, input: unknown): Focus {
   let focus = run.focus;
   if (focus === undefined) {
-    const bindings = run.bindings;
-    focus = run.focus = {
-      input,
-      environment: {
-        lookup: (name: string) => (name === '$' ? run.root : hasOwn(bindings, name) ? bindings[name] : undefined),
-        // The evaluation's instant, as the interpreter's environment.timestamp ($toMillis with a
-        // picture lacking date parts takes them from it).
-        get timestamp() {
-          return new Date((run.timestamp ??= Date.now()));
-        },
-      },
-      options: undefined,
-      createSequence,
-    };
+    focus = run.focus = { input, environment: new FocusEnvironment(run), options: undefined, createSequence };
   } else {
     focus.input = input;
   }
   return focus;
+}
+
+/** The `environment` JSONata gives the functions it calls: variable look-up and the evaluation's instant. */
+class FocusEnvironment {
+  constructor(private readonly run: Run) {}
+  lookup(name: string): unknown {
+    const run = this.run;
+    return name === '$' ? run.root : hasOwn(run.bindings, name) ? run.bindings[name] : undefined;
+  }
+  /** As the interpreter's environment.timestamp ($toMillis with a picture lacking date parts takes them from it). */
+  get timestamp(): Date {
+    return new Date((this.run.timestamp ??= Date.now()));
+  }
 }

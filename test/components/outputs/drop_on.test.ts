@@ -64,7 +64,7 @@ describe('drop_on', () => {
     expect(sim.events).toHaveLength(99);
     expect(sim.events.some((e) => e.id === 'evt-42')).toBe(false);
     const dropped = (await metrics.registry.getSingleMetric('output_dropped')!.get()).values;
-    expect(dropped).toEqual([{ labels: { label: 'openmeter', path: 'output.drop_on' }, value: 1 }]);
+    expect(dropped).toEqual([{ labels: { label: 'openmeter', path: 'output' }, value: 1 }]);
     const line = lines.find((l) => typeof l.msg === 'string' && l.msg.startsWith('Dropped'));
     expect(line).toMatchObject({ msg: 'Dropped 1 message the output failed to deliver.', dropped: 1, pattern: 'Bad Request', level: 40 });
     expect(String(line?.err)).toMatch(/\(400\): 400 Bad Request, Error: .*subject/);

@@ -680,7 +680,8 @@ describe('http_client metrics', () => {
     for (const r of sim.requests) if (r.status !== undefined) byStatus.set(String(r.status), (byStatus.get(String(r.status)) ?? 0) + 1);
     const counted = await metricValues(metrics, 'http_request_status');
     expect(new Map(counted.map((v) => [String(v.labels.code), v.value]))).toEqual(byStatus);
-    expect(counted.every((v) => v.labels.label === 'openmeter' && v.labels.path === 'output.http_client')).toBe(true);
+    // Labelled with the output's node, as Connect's path (root.output), not the component key.
+    expect(counted.every((v) => v.labels.label === 'openmeter' && v.labels.path === 'output')).toBe(true);
     const tier = (t: number) => sim.requests.filter((r) => r.status !== undefined && Math.floor(r.status / 100) === t).length;
     for (const t of [2, 4, 5]) expect(await metricTotal(metrics, `http_request_code_${t}xx`)).toBe(tier(t));
     expect(await metricTotal(metrics, 'http_request_error')).toBe(sim.requests.filter((r) => r.status === undefined).length);

@@ -80,6 +80,30 @@ output: { memory: {} }
     expect(await compileInterpolation('${! meta("http_status_code").or("204") }').render(context)).toBe('204');
   });
 
+  it('evaluates meta: expressions in Bloblang when the mapping is, and runs Bloblang generate mappings', async () => {
+    const processor = mapping.create({ expression: 'root = this', meta: { k: 'this.a.uppercase()' }, lang: 'bloblang' }, testSettings());
+    const [batch] = (await processor.process([Message.fromJSON({ a: 'x' })])) as Message[][];
+    expect([batch![0]!.json(), batch![0]!.metadata]).toEqual([{ a: 'x' }, { k: 'X' }]);
+
+    const state = memoryState([]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input:
+  generate:
+    mapping: 'root = {"n": count("bloblang_generate_test"), "at": timestamp_unix() > 0}'
+    count: 2
+    interval: ''
+output: { memory: {} }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(state.output.writes.flat().map((m) => m.json())).toEqual([
+      { n: 1, at: true },
+      { n: 2, at: true },
+    ]);
+  });
+
   it('fires a Bloblang batching check', async () => {
     const state = memoryState([[{ id: 'a', last: false }], [{ id: 'b', last: true }], [{ id: 'c', last: false }]]);
     const { pipeline } = pipelineFromYaml(

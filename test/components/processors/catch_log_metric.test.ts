@@ -45,9 +45,10 @@ output: { memory: {} }
     );
     await pipeline.run(new AbortController().signal);
     const text = await metrics.registry.metrics();
-    expect(text).toMatch(/events_by_type\{type="a"\} 2/);
-    expect(text).toMatch(/events_by_type\{type="b"\} 1/);
-    expect(text).toMatch(/last_size 3/);
+    // With the processor's label and path, as Connect's metric processor.
+    expect(text).toMatch(/events_by_type\{label="",path="pipeline.processors\[0\]",type="a"\} 2/);
+    expect(text).toMatch(/events_by_type\{label="",path="pipeline.processors\[0\]",type="b"\} 1/);
+    expect(text).toMatch(/last_size\{label="",path="pipeline.processors\[1\]"\} 3/);
     expect(state.output.writes.flat()).toHaveLength(3);
   });
 });

@@ -154,7 +154,7 @@ describe('operators', () => {
     expect(query('"a" + "b"')).toBe('ab');
     expect(fails('root = this.a + 1', { a: 'x' })).toBe('failed assignment (line 1): cannot add types string (from field `this.a`) and number (from number literal)');
     expect(fails('root = this.a / 0', { a: 1 })).toMatch(/attempted to divide by zero/);
-    expect(fails('root = this.a && true', { a: 1 })).toMatch(/expected bool value, got number \(1\)/);
+    expect(fails('root = this.a && true', { a: 1 })).toMatch(/expected bool value, got number from field `this.a` \(1\)/);
   });
 });
 
@@ -187,7 +187,7 @@ describe('control flow and lambdas', () => {
     expect(query('this.a.number().catch(e -> e)', { a: 'x' })).toMatch(/expected number value/);
     expect(query('this.a.or("default")', {})).toBe('default');
     expect(query('this.a.uppercase().or("d")', { a: 1 })).toBe('d');
-    expect(fails('root = this.a.uppercase()', { a: 1 })).toBe('failed assignment (line 1): field `this.a`: expected string value, got number (1)');
+    expect(fails('root = this.a.uppercase()', { a: 1 })).toBe('failed assignment (line 1): expected string value, got number from field `this.a` (1)');
   });
 
   it('formats strings with .format() as Go does', () => {

@@ -57,6 +57,17 @@ export function toInt(v: unknown, from: string, unsigned = false): number {
   return n;
 }
 
+/** The float32 nearest `n`, written with the fewest digits that still read back as it (as Go prints a float32). */
+function shortestFloat32(n: number): number {
+  const f = Math.fround(n);
+  if (!Number.isFinite(f) || f === 0) return f;
+  for (let p = 1; p <= 9; p++) {
+    const candidate = Number(f.toPrecision(p));
+    if (Math.fround(candidate) === f) return candidate;
+  }
+  return f;
+}
+
 function parseBool(v: unknown): boolean | undefined {
   if (typeof v === 'boolean') return v;
   if (typeof v === 'number') return v !== 0;
@@ -137,7 +148,7 @@ export const CORE: Record<string, MethodSpec> = {
     impl: (target, args, site) => withDefault(target as Thunk, args, toNumber, 'number', site.label),
   },
   float64: { params: [], impl: (v, _a, site) => withDefault(() => v, [], toNumber, 'number', site.label) },
-  float32: { params: [], impl: (v, _a, site) => Math.fround(withDefault(() => v, [], toNumber, 'number', site.label) as number) },
+  float32: { params: [], impl: (v, _a, site) => shortestFloat32(withDefault(() => v, [], toNumber, 'number', site.label) as number) },
   int64: { params: [], impl: (v, _a, site) => toInt(v, site.label) },
   int32: {
     params: [],
@@ -147,12 +158,44 @@ export const CORE: Record<string, MethodSpec> = {
       return n;
     },
   },
+  int16: {
+    params: [],
+    impl: (v, _a, site) => {
+      const n = toInt(v, site.label);
+      if (n > 32767 || n < -32768) throw new BloblangError(`${site.label}: value ${n} overflows int16`);
+      return n;
+    },
+  },
+  int8: {
+    params: [],
+    impl: (v, _a, site) => {
+      const n = toInt(v, site.label);
+      if (n > 127 || n < -128) throw new BloblangError(`${site.label}: value ${n} overflows int8`);
+      return n;
+    },
+  },
   uint64: { params: [], impl: (v, _a, site) => toInt(v, site.label, true) },
   uint32: {
     params: [],
     impl: (v, _a, site) => {
       const n = toInt(v, site.label, true);
       if (n > 4294967295) throw new BloblangError(`${site.label}: value ${n} overflows uint32`);
+      return n;
+    },
+  },
+  uint16: {
+    params: [],
+    impl: (v, _a, site) => {
+      const n = toInt(v, site.label, true);
+      if (n > 65535) throw new BloblangError(`${site.label}: value ${n} overflows uint16`);
+      return n;
+    },
+  },
+  uint8: {
+    params: [],
+    impl: (v, _a, site) => {
+      const n = toInt(v, site.label, true);
+      if (n > 255) throw new BloblangError(`${site.label}: value ${n} overflows uint8`);
       return n;
     },
   },

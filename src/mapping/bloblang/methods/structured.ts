@@ -187,6 +187,20 @@ export const STRUCTURED: Record<string, MethodSpec> = {
     impl: (v, [rest], site) => (rest as unknown[]).reduce<unknown[]>((acc, a) => [...acc, ...getArray(a, site.label)], [...getArray(v, site.label)]),
   },
   merge: { params: params('with'), impl: (v, [other]) => mergeValues(v, other) },
+  squash: {
+    params: [],
+    impl: (v, _a, site) => getArray(v, site.label).reduce<unknown>((acc, item) => (acc === undefined ? item : mergeValues(acc, item)), undefined) ?? {},
+  },
+  zip: {
+    params: params('arrays*'),
+    impl: (v, [rest], site) => {
+      const arrays = (rest as unknown[]).map((a) => getArray(a, 'argument'));
+      if (arrays.length === 0) throw new BloblangError('zip requires at least one argument');
+      const base = getArray(v, site.label);
+      if (arrays.some((a) => a.length !== base.length)) throw new BloblangError("can't zip different length array values");
+      return base.map((item, i) => [item, ...arrays.map((a) => a[i])]);
+    },
+  },
   assign: { params: params('with'), impl: (v, [other]) => assignValues(v, other) },
   with: {
     params: params('paths*'),

@@ -87,6 +87,7 @@ export const TIME: Record<string, MethodSpec> = {
   floor: { params: [], impl: (v, _a, site) => Math.floor(getNumber(v, site.label)) },
   ceil: { params: [], impl: (v, _a, site) => Math.ceil(getNumber(v, site.label)) },
   abs: { params: [], impl: (v, _a, site) => Math.abs(getNumber(v, site.label)) },
+  pow: { params: params('exponent'), impl: (v, [e], site) => getNumber(v, site.label) ** getNumber(e, 'exponent') },
   log: { params: [], impl: (v, _a, site) => Math.log(getNumber(v, site.label)) },
   log10: { params: [], impl: (v, _a, site) => Math.log10(getNumber(v, site.label)) },
   parse_duration: {
