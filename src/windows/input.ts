@@ -67,6 +67,8 @@ export class WindowedInput<R> implements Input {
   #closed = false;
   /** Batches read and not yet settled: the ledger stays open until they are. */
   #outstanding = 0;
+  /** Ledger ids of the batches read and not yet settled. */
+  #reading = new Set<number>();
   /** Batches ready for read(), oldest first: one per window. */
   #batches: Queued[] = [];
   /** Deliveries acked but not yet written to the ledger (see #recordDelivered). */
@@ -137,6 +139,7 @@ export class WindowedInput<R> implements Input {
       const queued = this.#batches.shift();
       if (queued !== undefined) {
         this.#outstanding++;
+        if (queued.ledgerId !== undefined) this.#reading.add(queued.ledgerId);
         return { batch: queued.messages, ack: this.#ack(queued) };
       }
       if (this.#stop.signal.aborted || signal.aborted) return null;
@@ -176,6 +179,7 @@ export class WindowedInput<R> implements Input {
       if (settled) return;
       settled = true;
       this.#outstanding--;
+      if (queued.ledgerId !== undefined) this.#reading.delete(queued.ledgerId);
       try {
         if (error === undefined || error instanceof Undeliverable) {
           const givenUp = error ? this.#givenUp(queued, error) : [];
@@ -430,7 +434,8 @@ export class WindowedInput<R> implements Input {
         this.#owed.set({ type: this.#source.type }, 0);
       }
     }
-    const pending = ledger.pendingBatches();
+    // Batches read in an earlier term and not settled yet are still on their way: not queued twice.
+    const pending = ledger.pendingBatches().filter((b) => !this.#reading.has(b.id));
     for (const batch of pending) this.#batches.push(queuedOf(batch));
     if (pending.length > 0) this.#notify();
     const plan = this.#resume(ledger, this.#config.state!);
@@ -440,10 +445,12 @@ export class WindowedInput<R> implements Input {
 
   /** Ends a leadership term: what is queued and not read is not sent by a follower (the ledger keeps it). */
   #follow(): void {
+    // Closing: what is unread stays for close() to account for.
+    if (this.#stop.signal.aborted) return;
     this.#batches = [];
     this.#due = [];
     this.#missing.clear();
-    if (!this.#stop.signal.aborted) this.#settings.logger.info({}, `${this.#source.name} stops scraping: this replica no longer leads`);
+    this.#settings.logger.info({}, `${this.#source.name} stops scraping: this replica no longer leads`);
   }
 
   /** Whether this replica may scrape and emit now: always without leader election. */
