@@ -26,68 +26,12 @@ import { Undeliverable } from '../engine/delivery.js';
 import { Message } from '../engine/message.js';
 import { formatDuration } from '../config/duration.js';
 import type { WindowingConfig } from './config.js';
-import { planResume, WindowLedger, type GapReason, type LedgerWindow, type PendingBatch, type StoredMessage } from './ledger.js';
+import { planResume, WindowLedger, type GapReason, type PendingBatch, type StoredMessage } from './ledger.js';
 import { SharedWatermark } from './shared_watermark.js';
 import { sleepUntil } from './sleep_until.js';
+import { MAX_ATTEMPTS, MAX_DUE_WINDOWS, MAX_PENDING_BATCHES, MAX_WINDOWS_PER_SCRAPE, MIN_OWED_PER_SCRAPE, OWED_PROBES, owedBackoff, type Window, type WindowSource } from './source.js';
 
-
-/** Without `state`: scrapes a resource's missing window is tried in before it is given up (logged and counted). */
-export const MAX_ATTEMPTS = 10;
-/** Without `state`: windows kept due while listing fails; older ones are dropped (logged and counted). With `state`, max_backfill decides. */
-export const MAX_DUE_WINDOWS = 120;
-/** Windows one scrape covers when it has fallen behind, so catching up stays bounded in memory. */
-export const MAX_WINDOWS_PER_SCRAPE = 4;
-/** Undelivered batches after which scraping pauses (windows stay due) until the output catches up. */
-export const MAX_PENDING_BATCHES = 120;
-/**
- * Owed resource windows retried per scrape while the source answers fetches: at least this many,
- * or four times the resources listed, oldest first. The rest wait for the next scrape.
- */
-export const MIN_OWED_PER_SCRAPE = 1_000;
-/** Owed resource windows retried per scrape while the last scrape's fetches all failed (an outage): probes. */
-export const OWED_PROBES = 10;
-/** The longest an owed resource window waits between retries (see owedBackoff). */
-export const OWED_MAX_BACKOFF_MS = 10 * 60_000;
-
-/**
- * How long an owed window waits after its `attempts`-th failure: none after the first (it is
- * retried at the next scrape), then 1, 2, 4... window lengths (at least 1s), at most
- * OWED_MAX_BACKOFF_MS. Half a window is taken off, so a retry due "in one window" is due at the
- * next tick however long the failed scrape took.
- */
-export function owedBackoff(attempts: number, window: { start: number; end: number }): number {
-  const base = Math.max(1000, window.end - window.start);
-  if (attempts <= 1) return 0;
-  return Math.min(OWED_MAX_BACKOFF_MS, base * 2 ** Math.min(30, attempts - 2) - base / 2);
-}
-
-/** A window: [start, end] in epoch ms, and the nominal schedule tick it belongs to. */
-export type Window = LedgerWindow;
-
-/** What a windowed input scrapes: its outside system. R is one resource (a workload, a query). */
-export interface WindowSource<R> {
-  /** The system as log lines name it (`Run:ai`). */
-  readonly name: string;
-  /** The input's YAML key (`run_ai`), in errors. */
-  readonly component: string;
-  /** Prefix of the input's metrics (`run_ai` gives `run_ai_scrape_errors_total`). */
-  readonly metricPrefix: string;
-  /** The `type` label of those metrics, and what the ledger records (another type is refused). */
-  readonly type: string;
-  /** Checks that the system is reachable (credentials...); throws a message for the user. */
-  connect(signal: AbortSignal): Promise<void>;
-  /** Idempotent and safe without connect(). */
-  close(): Promise<void>;
-  /** The resources to fetch for new windows. Throws when they cannot be listed now: the windows stay due. */
-  list(signal: AbortSignal): Promise<readonly R[]>;
-  idOf(resource: R): string;
-  /** The messages of one resource for one window (none is fine). Throws when it failed. */
-  fetch(resource: R, window: Window, signal: AbortSignal): Promise<Message[]>;
-  /** The fetch failed because the resource no longer exists: its window is given up, not retried. */
-  gone(error: Error): boolean;
-  /** The resource a message emitted by this source is about, for gaps. */
-  resourceIdOf(message: Message): string;
-}
+export type { Window, WindowSource } from './source.js';
 
 /** One resource to fetch over one window. */
 interface Job<R> {
@@ -123,6 +67,8 @@ export class WindowedInput<R> implements Input {
   #closed = false;
   /** Batches read and not yet settled: the ledger stays open until they are. */
   #outstanding = 0;
+  /** Ledger ids of the batches read and not yet settled. */
+  #reading = new Set<number>();
   /** Batches ready for read(), oldest first: one per window. */
   #batches: Queued[] = [];
   /** Deliveries acked but not yet written to the ledger (see #recordDelivered). */
@@ -193,6 +139,7 @@ export class WindowedInput<R> implements Input {
       const queued = this.#batches.shift();
       if (queued !== undefined) {
         this.#outstanding++;
+        if (queued.ledgerId !== undefined) this.#reading.add(queued.ledgerId);
         return { batch: queued.messages, ack: this.#ack(queued) };
       }
       if (this.#stop.signal.aborted || signal.aborted) return null;
@@ -232,6 +179,7 @@ export class WindowedInput<R> implements Input {
       if (settled) return;
       settled = true;
       this.#outstanding--;
+      if (queued.ledgerId !== undefined) this.#reading.delete(queued.ledgerId);
       try {
         if (error === undefined || error instanceof Undeliverable) {
           const givenUp = error ? this.#givenUp(queued, error) : [];
@@ -486,7 +434,8 @@ export class WindowedInput<R> implements Input {
         this.#owed.set({ type: this.#source.type }, 0);
       }
     }
-    const pending = ledger.pendingBatches();
+    // Batches read in an earlier term and not settled yet are still on their way: not queued twice.
+    const pending = ledger.pendingBatches().filter((b) => !this.#reading.has(b.id));
     for (const batch of pending) this.#batches.push(queuedOf(batch));
     if (pending.length > 0) this.#notify();
     const plan = this.#resume(ledger, this.#config.state!);
@@ -496,10 +445,12 @@ export class WindowedInput<R> implements Input {
 
   /** Ends a leadership term: what is queued and not read is not sent by a follower (the ledger keeps it). */
   #follow(): void {
+    // Closing: what is unread stays for close() to account for.
+    if (this.#stop.signal.aborted) return;
     this.#batches = [];
     this.#due = [];
     this.#missing.clear();
-    if (!this.#stop.signal.aborted) this.#settings.logger.info({}, `${this.#source.name} stops scraping: this replica no longer leads`);
+    this.#settings.logger.info({}, `${this.#source.name} stops scraping: this replica no longer leads`);
   }
 
   /** Whether this replica may scrape and emit now: always without leader election. */

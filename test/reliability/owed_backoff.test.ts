@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import runAi, { DEFAULT_METRICS, type RunAiConfig } from '../../src/components/inputs/run_ai.js';
-import { OWED_MAX_BACKOFF_MS, OWED_PROBES, owedBackoff } from '../../src/windows/input.js';
+import { OWED_MAX_BACKOFF_MS, OWED_PROBES, owedBackoff } from '../../src/windows/source.js';
 import type { Input, ReadResult } from '../../src/engine/component.js';
 import { Metrics } from '../../src/engine/metrics.js';
 import { Secrets } from '../../src/engine/secrets.js';
