@@ -2,41 +2,78 @@
 // argv -> commands. The only file that prints usage and exits.
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs, parseEnv, type ParseArgsConfig } from 'node:util';
 
 type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
-import { stringify } from 'yaml';
 import { SIM_USAGE } from './commands/sim_usage.js';
-import { components, registry } from './components/index.js';
-import { parseDuration } from './config/duration.js';
-import { configJsonSchema } from './config/jsonschema.js';
-import { loadConfigFile } from './config/load.js';
-import { mergeResources } from './config/resources.js';
-import { formatProblem, type Problem } from './config/problems.js';
+import { printable, type Problem } from './config/problems.js';
 import type { Kind } from './engine/component.js';
-import { isSecretHeader } from './engine/secrets.js';
-import { preparePipeline, runPrepared, shutdownTimeoutMs, VERSION } from './service.js';
+import { VERSION } from './version.js';
+import { LEADER_ELECTION_FLAGS, type LeaderElectionFlags } from './leader_election.js';
+// Everything else is imported by the command that needs it: `--version` and `--help` load nothing.
 
 const USAGE = `sluice ${VERSION}: declarative YAML pipelines
 
 Usage:
   sluice run <config.yaml> [-s path=value]... [-e .env]... [-r resources.yaml]... [-w] [--log.level LEVEL] [--chilled] [--output stdout|drop|file:PATH] [--state-dir DIR]
+             [--leader-election] [--lease-lock-namespace NS] [--lease-lock-name NAME] [--lease-lock-identity ID] [--lease-duration 15s]
+             [--lease-renew-deadline 10s] [--lease-retry-period 2s] [--lease-health-check-timeout 0s]
   sluice streams [-o service.yaml] [-r resources.yaml]... <stream.yaml|dir>...
-  sluice lint [--skip-env-var-check] [-r resources.yaml]... <file|dir|dir/...>...
+  sluice lint [--skip-env-var-check] [--explain-compile] [-r resources.yaml]... <file|dir|dir/...>...
   sluice echo <config.yaml> [-s path=value]... [-e .env]...
   sluice list [inputs|processors|outputs|rate-limits|caches]... [--format text|json|jsonschema]
+  sluice list <component>
+  sluice create <input>/[<processor>/...]<output>
   sluice test [--log LEVEL] [file|dir|dir/...|glob]...
-  sluice map <mapping.jsonata | -e EXPR> [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
+  sluice map <mapping.jsonata | -e EXPR> [--lang auto|jsonata|bloblang] [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
 ${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL]   (what npm start runs)
-  sluice --version
+  sluice --version | -v
+  sluice <command> --help
 `;
+
+/** What must happen before an early exit (the dry run's throwaway state folder is removed). */
+const beforeEarlyExit: (() => void)[] = [];
+
+// A closed stdout (`sluice run p.yaml | head -2`) ends the process at once and quietly, with exit
+// code 0, as `head` expects of the command before it. What was read but not yet written is not
+// acknowledged: a durable input (a buffer, run_ai's ledger) sends it again on the next run.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  for (const cleanup of beforeEarlyExit) cleanup();
+  process.exit(0);
+});
 
 /** An error meant for the user: printed as one line, no stack. */
 class UsageError extends Error {}
 
+/** What each command does, after its usage line(s), for `sluice <command> --help`. */
+const HELP: Record<string, string> = {
+  run: 'Runs a pipeline until its input is exhausted or SIGINT/SIGTERM, then drains. Exit 0 on a clean end, 1 on config errors or a forced end.\n--output swaps the output for a dry run, whose buffer and input state live in a throwaway folder unless --state-dir.',
+  lint: 'Checks config files offline (every problem of a file in one pass): file(line,col) path: message. Exit 1 if any error.',
+  echo: 'Prints the config as sluice reads it: environment resolved, defaults filled, secrets scrubbed.',
+  list: 'Lists the components, prints one component\'s fields (type, default, description), or the JSON Schema of config files (--format jsonschema).',
+  create: 'Prints a config with the named components and every field at its default, e.g. sluice create run_ai/mapping/http_client.',
+  demo: 'Runs the Run:ai collector against simulated Run:ai and OpenMeter on loopback, printing what each customer is billed.',
+  sim: 'Starts a simulator on loopback and prints the environment to point a pipeline at it.',
+};
+
+/** The usage lines of `command` (and `sub`, for sim) from USAGE, then what it does. */
+function commandHelp(command: string, sub: string | undefined): string {
+  const prefix = `  sluice ${command}${command === 'sim' && sub && !sub.startsWith('-') ? ` ${sub}` : ''} `;
+  const lines = USAGE.split('\n').filter((l) => l.startsWith(prefix) || l === prefix.trimEnd());
+  return `Usage:\n${lines.join('\n')}\n\n${HELP[command]}\n`;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
+  // `sluice <command> --help` (test and map print their own, longer help).
+  const end = args.indexOf('--');
+  const flags = end === -1 ? args : args.slice(0, end);
+  if (command !== undefined && HELP[command] && (flags.includes('--help') || flags.includes('-h'))) {
+    process.stdout.write(commandHelp(command, args[0]));
+    return 0;
+  }
   switch (command) {
     case 'run':
       return run(args);
@@ -46,6 +83,14 @@ async function main(argv: string[]): Promise<number> {
       return echo(args);
     case 'list':
       return list(args);
+    case 'create': {
+      const { createConfig } = await import('./commands/reference.js');
+      if (args.length !== 1) throw new UsageError(`create takes one input/processor.../output spec\n\n${USAGE}`);
+      const created = createConfig(args[0]!);
+      if ('error' in created) throw new UsageError(created.error);
+      process.stdout.write(created.yaml);
+      return 0;
+    }
     case 'test':
       // Commands other than run/lint/echo/list are loaded when used: `run` starts faster.
       return (await import('./commands/test.js')).testCommand(args);
@@ -58,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     case 'demo':
       return (await import('./commands/demo.js')).demoCommand(args);
     case '--version':
+    case '-v':
     case 'version':
       process.stdout.write(`${VERSION}\n`);
       return 0;
@@ -107,7 +153,8 @@ function outputOverride(spec: string | undefined): string[] {
   throw new UsageError(`--output takes stdout, drop or file:PATH, not ${JSON.stringify(spec)}`);
 }
 
-function printProblems(problems: readonly Problem[]): void {
+async function printProblems(problems: readonly Problem[]): Promise<void> {
+  const { formatProblem } = await import('./config/problems.js');
   for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
 }
 
@@ -118,6 +165,7 @@ async function run(args: string[]): Promise<number> {
     chilled: { type: 'boolean', default: false },
     output: { type: 'string' },
     'state-dir': { type: 'string' },
+    ...LEADER_ELECTION_FLAGS,
     watch: { type: 'boolean', short: 'w', default: false },
   });
   if (positionals.length !== 1) throw new UsageError(`run takes one config file\n\n${USAGE}`);
@@ -127,6 +175,7 @@ async function run(args: string[]): Promise<number> {
   const dryRun = values.output !== undefined;
   const stateDir = values['state-dir'] !== undefined ? resolve(values['state-dir']) : dryRun ? mkdtempSync(join(tmpdir(), 'sluice-dry-run-')) : undefined;
   const throwaway = dryRun && values['state-dir'] === undefined ? stateDir : undefined;
+  if (throwaway) beforeEarlyExit.push(() => rmSync(throwaway, { recursive: true, force: true }));
   try {
     return await runConfig(positionals[0]!, values, stateDir, dryRun);
   } finally {
@@ -136,21 +185,25 @@ async function run(args: string[]): Promise<number> {
 
 async function runConfig(
   file: string,
-  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; watch: boolean; 'log.level'?: string },
+  values: { set?: string[]; resources?: string[]; output?: string; chilled: boolean; watch: boolean; 'log.level'?: string } & LeaderElectionFlags,
   stateDir: string | undefined,
   dryRun: boolean,
 ): Promise<number> {
+  const [{ preparePipeline, runPrepared, shutdownTimeoutMs }, { parseDuration }] = await Promise.all([import('./service.js'), import('./config/duration.js')]);
   const options = {
     resources: values.resources,
     set: [...(values.set ?? []), ...outputOverride(values.output)],
     chilled: values.chilled,
     logLevel: values['log.level'],
     stateDir,
+    // A dry run neither campaigns nor writes the shared watermark: it must not take over from the real replicas.
+    ...(dryRun ? {} : { leaderElection: values }),
   };
   const prepared = preparePipeline(file, options);
-  printProblems(prepared.problems);
+  await printProblems(prepared.problems.filter((p) => p.severity !== 'note'));
   if (!prepared.ready) {
-    const env = prepared.problems.some((p) => p.message.startsWith('required environment variables'));
+    // The hint only where it helps: with --chilled, unset variables are warnings already.
+    const env = prepared.problems.some((p) => p.severity === 'error' && p.message.startsWith('required environment variables'));
     process.stderr.write(`shutting down due to config errors${env ? '; to run despite unset environment variables use --chilled' : ''}\n`);
     return 1;
   }
@@ -191,25 +244,40 @@ async function runConfig(
 }
 
 async function lint(args: string[]): Promise<number> {
-  const { values, positionals } = parse(args, { 'skip-env-var-check': { type: 'boolean', default: false }, resources: CONFIG_OPTIONS.resources });
+  const { values, positionals } = parse(args, {
+    'skip-env-var-check': { type: 'boolean', default: false },
+    'explain-compile': { type: 'boolean', default: false },
+    resources: CONFIG_OPTIONS.resources,
+  });
   if (positionals.length === 0) throw new UsageError(`lint takes at least one file\n\n${USAGE}`);
+  const { preparePipeline } = await import('./service.js');
   let failed = false;
   const { readTestFile, TEST_FILE } = await import('./commands/test/definitions.js');
   for (const file of positionals.flatMap(expandTargets)) {
+    // --explain-compile: what the mapping processors log when built (compiled, or why interpreted).
+    const logged: { msg?: string; path?: string; interpreted?: string[] }[] = [];
+    const logger = values['explain-compile'] ? (await import('pino')).pino({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) }) : undefined;
     // A test file (<name>_sluice_test.yaml, Connect's _benthos_test.yaml) is checked as tests; a
     // config as a pipeline, plus its inline tests.
     const isTestFile = TEST_FILE.test(file);
-    const problems = [
-      ...(isTestFile ? [] : preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources }).problems),
-      ...readTestFile(file).problems,
-    ];
-    printProblems(problems);
+    const prepared = isTestFile ? undefined : preparePipeline(file, { quiet: true, chilled: values['skip-env-var-check'], resources: values.resources, ...(logger ? { logger } : {}) });
+    // A config that could not be read or parsed as YAML has said so once: its tests are not read again.
+    const readable = prepared === undefined || prepared.loaded.candidate !== undefined;
+    const problems = [...(prepared?.problems ?? []), ...(readable ? readTestFile(file).problems : [])];
+    await printProblems(problems);
     if (problems.some((p) => p.severity === 'error')) failed = true;
+    for (const entry of logged) {
+      if (entry.msg === 'Mapping runs compiled to JavaScript.') process.stdout.write(`${file} ${entry.path}: compiled\n`);
+      for (const reason of entry.interpreted ?? []) process.stdout.write(`${file} ${entry.path}.${reason.replace(': ', ': interpreted: ')}\n`);
+    }
   }
   return failed ? 1 : 0;
 }
 
-/** A file as is; a directory (or `dir/...`) as every .yaml/.yml below it, tests excluded. */
+/**
+ * A file as is; a directory (or `dir/...`) as every .yaml/.yml below it, tests excluded. Says on
+ * stderr which files of a directory it skipped because they are not config files.
+ */
 function expandTargets(target: string): string[] {
   const dir = target.endsWith('/...') ? target.slice(0, -4) : target;
   let stats;
@@ -219,46 +287,59 @@ function expandTargets(target: string): string[] {
     return [target];
   }
   if (!stats.isDirectory()) return [target];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .filter((f) => /\.ya?ml$/.test(f) && !/_(sluice|benthos)_test\.ya?ml$/.test(f))
-    .sort()
-    .map((f) => join(dir, f));
+  const entries = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory());
+  const names = entries.map((e) => relative(dir, join(e.parentPath, e.name))).sort();
+  const skipped = names.filter((f) => !/\.ya?ml$/.test(f));
+  if (skipped.length > 0) {
+    const shown = skipped.slice(0, 10).map((f) => printable(join(dir, f)));
+    const more = skipped.length > shown.length ? `, and ${skipped.length - shown.length} more` : '';
+    process.stderr.write(`${printable(dir)}: skipped ${skipped.length} file(s) that are not config files (*.yaml, *.yml): ${shown.join(', ')}${more}\n`);
+  }
+  return names.filter((f) => /\.ya?ml$/.test(f) && !/_(sluice|benthos)_test\.ya?ml$/.test(f)).map((f) => join(dir, f));
 }
 
 async function echo(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, CONFIG_OPTIONS);
   if (positionals.length !== 1) throw new UsageError(`echo takes one config file\n\n${USAGE}`);
   loadEnvFiles(values['env-file']);
+  const [{ loadConfigFile }, { registry }, { scrubConfig }, { mergeResources }, { stringify }] = await Promise.all([
+    import('./config/load.js'),
+    import('./components/index.js'),
+    import('./config/scrub.js'),
+    import('./config/resources.js'),
+    import('yaml'),
+  ]);
   const loaded = loadConfigFile(positionals[0]!, { registry, set: values.set, chilled: true });
   const extras = (values.resources ?? []).map((f) => loadConfigFile(f, { registry, chilled: true, resourcesOnly: true }));
-  printProblems([...loaded.problems, ...extras.flatMap((e) => e.problems)]);
+  await printProblems([...loaded.problems, ...extras.flatMap((e) => e.problems)]);
   if (!loaded.config || extras.some((e) => !e.config)) return 1;
   const merged = mergeResources(loaded as typeof loaded & { config: NonNullable<typeof loaded.config> }, extras);
-  printProblems(merged.problems);
-  process.stdout.write(stringify(scrub(merged.config, new Set([...loaded.secrets, ...extras.flatMap((e) => e.secrets)]))));
+  await printProblems(merged.problems);
+  process.stdout.write(stringify(scrubConfig(merged.config, new Set([...loaded.secrets, ...extras.flatMap((e) => e.secrets)]))));
   return 0;
-}
-
-const SCRUBBED = '!!!SECRET_SCRUBBED!!!';
-
-/** The config with secret fields and credential headers replaced, for `echo`. */
-function scrub(value: unknown, secrets: ReadonlySet<string>, key = ''): unknown {
-  if (typeof value === 'string') return secrets.has(value) || (value !== '' && isSecretHeader(key)) ? SCRUBBED : value;
-  if (Array.isArray(value)) return value.map((v) => scrub(v, secrets));
-  if (value === null || typeof value !== 'object') return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, secrets, k)]));
 }
 
 const KIND_OF: Record<string, Kind> = { inputs: 'input', processors: 'processor', outputs: 'output', 'rate-limits': 'rate_limit', caches: 'cache' };
 
 async function list(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { format: { type: 'string', default: 'text' } });
-  for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors, outputs, rate-limits or caches, not ${JSON.stringify(p)}`);
+  if (positionals.length === 1 && !KIND_OF[positionals[0]!]) {
+    // `sluice list http_client`: one component's reference.
+    const { componentsNamed, componentReference } = await import('./commands/reference.js');
+    const found = componentsNamed(positionals[0]!);
+    if (typeof found === 'string') throw new UsageError(found);
+    process.stdout.write(found.map(componentReference).join('\n'));
+    return 0;
+  }
+  for (const p of positionals) if (!KIND_OF[p]) throw new UsageError(`list takes inputs, processors, outputs, rate-limits, caches or one component's name, not ${JSON.stringify(p)}`);
   const kinds = (positionals.length > 0 ? positionals : Object.keys(KIND_OF)).map((p) => KIND_OF[p]!);
+  const { components, registry } = await import('./components/index.js');
   switch (values.format) {
-    case 'jsonschema':
+    case 'jsonschema': {
+      const { configJsonSchema } = await import('./config/jsonschema.js');
       process.stdout.write(`${JSON.stringify(configJsonSchema(registry), null, 2)}\n`);
       return 0;
+    }
     case 'json': {
       const out = Object.fromEntries(kinds.map((k) => [`${k}s`, components.filter((c) => c.kind === k).map((c) => c.name).sort()]));
       process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

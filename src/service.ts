@@ -6,19 +6,24 @@ import { pino, type Logger } from 'pino';
 import { registry as defaultRegistry } from './components/index.js';
 import { parseDuration } from './config/duration.js';
 import { glob, GLOB } from './config/files.js';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { loadConfigFile, loadConfigText, type LoadedConfig } from './config/load.js';
 import { mergeResources } from './config/resources.js';
 import { formatPath, type Problem } from './config/problems.js';
-import type { RootConfig } from './config/root.js';
+import type { ComponentNode, RootConfig } from './config/root.js';
 import { startHttpServer } from './engine/http_server.js';
 import { createLogger } from './engine/logger.js';
 import { Metrics, type MetricsOptions } from './engine/metrics.js';
 import { compileExpression, DELETED } from './mapping/environment.js';
+import { PipelineBuilder } from './engine/build.js';
 import { buildPipeline, type Pipeline, type RunResult } from './engine/pipeline.js';
+import type { BuildProblem } from './engine/build.js';
 import type { Registry } from './engine/registry.js';
 import { Secrets } from './engine/secrets.js';
+import { VERSION } from './version.js';
+import type { LeaseLeadership } from './kubernetes/leadership.js';
+import { createLeadership, resolveLeaderElection, type LeaderElectionFlags } from './leader_election.js';
 
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export { VERSION };
 
 export interface PrepareOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
@@ -31,9 +36,13 @@ export interface PrepareOptions {
   readonly logLevel?: string;
   /** Silences the logger (lint). */
   readonly quiet?: boolean;
+  /** Logs to this logger instead (lint --explain-compile collects what building logs). */
+  readonly logger?: Logger;
   readonly registry?: Registry;
   /** Resources files (`-r`, globs allowed): their `*_resources` join the config's. */
   readonly resources?: readonly string[];
+  /** Set by `run`: leader election is set up (credentials discovered) with these flags over the config's section. */
+  readonly leaderElection?: LeaderElectionFlags;
   /** Streams mode: the stream's id, a `stream` label on its metrics and a field of its logs. */
   readonly stream?: string;
 }
@@ -43,27 +52,50 @@ export interface Prepared {
   /** Every problem: config validation, then building (bad mappings, bad cron...). */
   readonly problems: readonly Problem[];
   /** Present when there is no error among the problems. */
-  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets; tls?: { cert: Buffer; key: Buffer } };
+  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets; tls?: { cert: Buffer; key: Buffer }; leadership?: LeaseLeadership };
 }
 
 /** Loads, validates and builds a pipeline without connecting anything: the offline half of `run`, all of `lint`. */
 export function preparePipeline(file: string, options: PrepareOptions = {}): Prepared {
   const registry = options.registry ?? defaultRegistry;
   const loaded = loadConfigFile(file, { registry, env: options.env, set: options.set, chilled: options.chilled, stateDir: options.stateDir });
+  return prepareLoaded(loaded, registry, options);
+}
+
+/** preparePipeline for YAML text; `file` names it in problems, and relative paths resolve against its folder. */
+export function preparePipelineText(text: string, file: string, options: PrepareOptions = {}): Prepared {
+  const registry = options.registry ?? defaultRegistry;
+  const loaded = loadConfigText(text, file, { registry, env: options.env, set: options.set, chilled: options.chilled, stateDir: options.stateDir });
+  return prepareLoaded(loaded, registry, options);
+}
+
+function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: PrepareOptions): Prepared {
+  const file = loaded.file;
   const resourceFiles = (options.resources ?? []).flatMap((pattern) => (GLOB.test(pattern) ? glob(pattern) : [pattern]));
   const extras = resourceFiles.map((f) => loadConfigFile(f, { registry, env: options.env, chilled: options.chilled, stateDir: options.stateDir, resourcesOnly: true }));
   const loadProblems = [...loaded.problems, ...extras.flatMap((e) => e.problems)];
-  if (!loaded.config || extras.some((e) => !e.config)) return { loaded, problems: loadProblems };
+  if (!loaded.config) return { loaded, problems: [...loadProblems, ...buildProblemsDespite(loaded, registry)].sort((a, b) => a.line - b.line || a.column - b.column) };
+  if (extras.some((e) => !e.config)) return { loaded, problems: loadProblems };
   const merged = mergeResources(loaded as typeof loaded & { config: RootConfig }, extras);
   const config = merged.config;
   const secrets = new Secrets();
   for (const secret of [...loaded.secrets, ...extras.flatMap((e) => e.secrets)]) secrets.add(secret);
   const loggerConfig = { ...config.logger, level: options.logLevel ?? config.logger.level };
-  const rootLogger = options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets);
+  const rootLogger = options.logger ?? (options.quiet ? pino({ level: 'silent' }) : createLogger(loggerConfig, secrets));
   const logger = options.stream === undefined ? rootLogger : rootLogger.child({ stream: options.stream });
-  const serviceProblems: { path: (string | number)[]; message: string; inner?: { line: number; column: number } }[] = [];
+  const serviceProblems: BuildProblem[] = [];
   const metrics = new Metrics({ ...metricsOptions(config, serviceProblems), ...(options.stream === undefined ? {} : { defaultLabels: { stream: options.stream } }) });
   const tls = readServerTls(config, loaded.baseDir, serviceProblems);
+  let leadership: LeaseLeadership | undefined;
+  if (options.leaderElection) {
+    try {
+      const settings = resolveLeaderElection(config.leader_election, options.leaderElection, options.env ?? process.env);
+      if (settings) leadership = createLeadership(settings, { logger, metrics, secrets });
+    } catch (err) {
+      const field = (err as { field?: string }).field;
+      serviceProblems.push({ path: field ? ['leader_election', field] : ['leader_election'], message: (err as Error).message });
+    }
+  }
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
     registry,
     logger,
@@ -75,6 +107,7 @@ export function preparePipeline(file: string, options: PrepareOptions = {}): Pre
     ...(registry === defaultRegistry
       ? { workers: { script: new URL('./processors_worker.js', import.meta.url), logger: options.quiet ? undefined : loggerConfig, secrets: [...loaded.secrets, ...extras.flatMap((e) => e.secrets)] } }
       : {}),
+    ...(leadership ? { leadership } : {}),
   });
   const problems: Problem[] = [...loadProblems, ...merged.problems];
   for (const p of [...serviceProblems, ...buildProblems]) {
@@ -82,15 +115,15 @@ export function preparePipeline(file: string, options: PrepareOptions = {}): Pre
     const origin = typeof p.path[0] === 'string' && p.path[0].endsWith('_resources') ? merged.origins.get(formatPath(p.path.slice(0, 2))) : undefined;
     const at = origin ? { loaded: origin.loaded, path: [p.path[0]!, origin.index, ...p.path.slice(2)] } : { loaded, path: p.path };
     const { line, column } = at.loaded.locate(at.path, p.inner);
-    problems.push({ file: at.loaded.file, line, column, path: formatPath(at.path), message: p.message, severity: 'error' });
+    problems.push({ file: at.loaded.file, line, column, path: formatPath(at.path), message: p.message, severity: p.severity ?? 'error' });
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.some((p) => p.severity === 'error')) return { loaded, problems };
-  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets, tls } };
+  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets, tls, ...(leadership ? { leadership } : {}) } };
 }
 
 /** The `metrics` section as the registry's options; a bad `mapping` is a problem. */
-function metricsOptions(config: RootConfig, problems: { path: (string | number)[]; message: string; inner?: { line: number; column: number } }[]): MetricsOptions {
+function metricsOptions(config: RootConfig, problems: BuildProblem[]): MetricsOptions {
   const { prometheus, none, mapping } = config.metrics;
   let rename: MetricsOptions['rename'];
   if (mapping !== '') {
@@ -116,7 +149,7 @@ function metricsOptions(config: RootConfig, problems: { path: (string | number)[
 }
 
 /** http.cert_file and key_file, read when the config is prepared so a missing file fails before anything starts. */
-function readServerTls(config: RootConfig, baseDir: string, problems: { path: (string | number)[]; message: string }[]): { cert: Buffer; key: Buffer } | undefined {
+function readServerTls(config: RootConfig, baseDir: string, problems: BuildProblem[]): { cert: Buffer; key: Buffer } | undefined {
   const { cert_file, key_file, enabled } = config.http;
   if (!enabled || cert_file === '' || key_file === '') return undefined;
   const read = (field: 'cert_file' | 'key_file', file: string) => {
@@ -131,11 +164,49 @@ function readServerTls(config: RootConfig, baseDir: string, problems: { path: (s
 }
 
 /**
+ * The problems building finds (bad mappings, bad cron...) in a config that has errors already, so
+ * that every problem of a file is reported in one pass. Each part is built on its own and nothing
+ * is connected or opened; a problem at or around a path that already has one is left out, since
+ * it would only restate it.
+ */
+function buildProblemsDespite(loaded: LoadedConfig, registry: Registry): Problem[] {
+  const candidate = loaded.candidate as Partial<Record<'input' | 'output', unknown>> & { pipeline?: { processors?: unknown } } | undefined;
+  if (candidate === null || typeof candidate !== 'object') return [];
+  const builder = new PipelineBuilder({
+    registry,
+    logger: pino({ level: 'silent' }),
+    metrics: new Metrics(),
+    secrets: new Secrets(),
+    baseDir: loaded.baseDir,
+    strict: false,
+  });
+  const attempt = (build: () => unknown) => {
+    try {
+      build();
+    } catch {
+      // A part too broken to build: validation has said why.
+    }
+  };
+  if (candidate.input) attempt(() => builder.input(candidate.input as ComponentNode, ['input']));
+  if (Array.isArray(candidate.pipeline?.processors)) {
+    candidate.pipeline.processors.forEach((node, i) => attempt(() => builder.processor(node as ComponentNode, ['pipeline', 'processors', i])));
+  }
+  if (candidate.output) attempt(() => builder.sink(candidate.output as ComponentNode, ['output']));
+  void builder.closeProcessors();
+  const known = loaded.problems.filter((p) => p.severity === 'error' && p.path !== '').map((p) => p.path);
+  const related = (a: string, b: string) => a === b || (a.startsWith(b) && /^[.[]/.test(a.slice(b.length))) || (b.startsWith(a) && /^[.[]/.test(b.slice(a.length)));
+  return builder.problems
+    .map((p) => ({ p, path: formatPath(p.path) }))
+    .filter(({ path }) => !known.some((k) => related(path, k)))
+    .map(({ p, path }) => ({ file: loaded.file, ...loaded.locate(p.path, p.inner), path, message: p.message, severity: p.severity ?? ('error' as const) }));
+}
+
+/**
  * Runs a prepared pipeline with its HTTP server until the input is exhausted or `stop` aborts,
  * then shuts down gracefully. Resolves true on a clean end, false when the shutdown timeout forced it.
  */
 export async function runPrepared(ready: NonNullable<Prepared['ready']>, stop: AbortSignal): Promise<RunResult> {
-  const { config, pipeline, logger, metrics } = ready;
+  const { config, pipeline, logger, metrics, leadership } = ready;
   const { http } = config;
   const server = http.enabled
     ? await startHttpServer({
@@ -148,11 +219,15 @@ export async function runPrepared(ready: NonNullable<Prepared['ready']>, stop: A
         tls: ready.tls,
         basicAuth: http.basic_auth.enabled ? http.basic_auth : undefined,
         cors: http.cors.enabled ? http.cors : undefined,
+        ...(leadership ? { leadership: { status: () => leadership.status(), check: () => leadership.elector.check() } } : {}),
       })
     : undefined;
+  // Campaigning starts with the pipeline; a leader releases the Lease once its pipeline has drained.
+  leadership?.start();
   try {
     return await pipeline.run(stop);
   } finally {
+    await leadership?.stop();
     await server?.close();
   }
 }

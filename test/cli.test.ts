@@ -1,8 +1,12 @@
 // The CLI's commands as users type them: echo, list, --version, usage errors, and the flags of
 // run that change what runs (-e, -s, --chilled, --output).
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { components, registry } from '../src/components/index.js';
@@ -84,6 +88,39 @@ logger:
     expect(echoed.shutdown_timeout).toBe('20s');
     expect(echoed.logger.static_fields).toEqual({ Authorization: SCRUBBED, api_token: SCRUBBED, team: 'billing' });
     expect(stdout).not.toMatch(/abc123|t0k3n/);
+  });
+
+  it('redacts as the logs do: URL passwords and credential query values, credential-named headers, secret_headers; lint never quotes a secret', async () => {
+    const file = tempFile(
+      'secrets.yaml',
+      `
+input:
+  run_ai:
+    url: http://collector:pw-SECRET-1@runai.example/?api_key=qs-SECRET-2&page=1
+    app_id: a
+    app_secret: app-SECRET-3
+output:
+  http_client:
+    url: http://user:pw-SECRET-4@ingest.example/api/v1/events?token=qs-SECRET-5&x=1
+    headers:
+      X-Auth-Key: hdr-SECRET-6
+      X-Tenant-Credential: hdr-SECRET-7
+      X-Custom: hdr-SECRET-8
+      Content-Type: application/json
+    secret_headers: [x-custom]
+`,
+    );
+    const { code, stdout } = await runCli(['echo', file]);
+    expect(code).toBe(0);
+    expect(stdout).not.toMatch(/SECRET-/);
+    const echoed = parse(stdout);
+    expect(echoed.input.run_ai.url).toBe('http://collector:xxxxx@runai.example/?api_key=[REDACTED]&page=1');
+    expect(echoed.output.http_client.url).toBe('http://user:xxxxx@ingest.example/api/v1/events?token=[REDACTED]&x=1');
+    expect(echoed.output.http_client.headers).toEqual({ 'X-Auth-Key': SCRUBBED, 'X-Tenant-Credential': SCRUBBED, 'X-Custom': SCRUBBED, 'Content-Type': 'application/json' });
+
+    const numeric = tempFile('numeric.yaml', 'input:\n  run_ai:\n    url: https://x.run.ai\n    app_id: a\n    app_secret: 90817263544\n');
+    const lint = await runCli(['lint', numeric]);
+    expect(lint.stderr).toBe(`${numeric}(5,17) input.run_ai.app_secret: expected string, got number\n`);
   });
 
   it('its output is a config that echoes to itself', async () => {
@@ -182,10 +219,44 @@ describe('sluice list', () => {
     expect(JSON.parse(stdout)).toEqual({ processors: registry.names('processor') });
   });
 
+  it('prints one component\'s every field with its type, default and description, from its schema', async () => {
+    const { code, stdout } = await runCli(['list', 'http_client']);
+    expect(code).toBe(0);
+    const spec = components.find((c) => c.name === 'http_client')!;
+    expect(stdout.split('\n')[0]).toBe(`http_client (output): ${spec.summary}`);
+    const properties = spec.schema['properties'] as Record<string, Schema>;
+    for (const [name, field] of Object.entries(properties)) {
+      const facts = stdout.split('\n').find((l) => l.startsWith(`  ${name} (`));
+      expect(facts, name).toBeDefined();
+      if ('default' in field) expect(facts).toContain(`default ${JSON.stringify(field['default'])}`);
+      if (field['description']) expect(stdout).toContain(`      ${String(field['description'])}\n`);
+    }
+    expect(stdout).toMatch(/^ {2}url \(string, required\)$/m);
+    expect(stdout).toMatch(/^ {2}batching\.count \(integer, default 0\)$/m);
+  });
+
+  it('create prints a config with every default that lints clean', async () => {
+    const { code, stdout } = await runCli(['create', 'run_ai/mapping/http_client']);
+    expect(code).toBe(0);
+    const config = parse(stdout) as { input: { run_ai: Record<string, unknown> }; pipeline: { processors: unknown[] }; output: { http_client: Record<string, unknown> } };
+    const runAi = components.find((c) => c.name === 'run_ai')!;
+    expect(config.input.run_ai['schedule']).toBe((runAi.schema['properties'] as Record<string, Schema>)['schedule']!['default']);
+    expect(config.input.run_ai['url']).toBe((runAi.example as Record<string, unknown>)['url']);
+    expect(config.pipeline.processors).toHaveLength(1);
+    const httpClient = components.find((c) => c.name === 'http_client')!;
+    expect(config.output.http_client['retries']).toBe((httpClient.schema['properties'] as Record<string, Schema>)['retries']!['default']);
+    const file = tempFile('created.yaml', stdout);
+    expect(await runCli(['lint', file])).toMatchObject({ code: 0, stderr: '' });
+
+    const bad = await runCli(['create', 'run_ia/http_client']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^no input named "run_ia" \(did you mean run_ai\?\)/);
+  });
+
   it('rejects an unknown kind or format with exit 1 and no stack trace', async () => {
     for (const args of [['list', 'tracers'], ['list', '--format', 'cue']]) {
       const { code, stderr } = await runCli(args);
-      expect(stderr).toMatch(/^list takes|^--format takes/);
+      expect(stderr).toMatch(/^no component named "tracers"|^--format takes/);
       expect(stderr).not.toMatch(/\n\s+at /);
       expect(code).toBe(1);
     }
@@ -197,6 +268,29 @@ describe('sluice usage', () => {
     const { code, stdout } = await runCli(['--version']);
     expect(stdout).toBe(`${VERSION}\n`);
     expect(code).toBe(0);
+  });
+
+  it('-v is --version, and bin/sluice (the checkout\'s CLI) runs it', async () => {
+    const [short, bin] = await Promise.all([
+      runCli(['-v']),
+      promisify(execFile)(fileURLToPath(new URL('../bin/sluice', import.meta.url)), ['--version']),
+    ]);
+    expect(short).toMatchObject({ code: 0, stdout: `${VERSION}\n` });
+    expect(bin.stdout).toBe(`${VERSION}\n`);
+  });
+
+  it('--help on every command prints its own usage to stdout, exit 0, and runs nothing', async () => {
+    const commands = [['run'], ['lint'], ['echo'], ['list'], ['test'], ['map'], ['demo'], ['sim'], ['sim', 'runai'], ['sim', 'openmeter'], ['sim', 'kubernetes']];
+    const results = await Promise.all(commands.map((command) => runCli([...command, '--help'])));
+    results.forEach(({ code, stdout, stderr }, i) => {
+      const name = commands[i]!.join(' ');
+      expect({ name, code, stderr }).toEqual({ name, code: 0, stderr: '' });
+      expect(stdout).toMatch(new RegExp(`^Usage:\\s+sluice ${name} `, 'm'));
+      // Only this command's usage: no other command's line.
+      const other = ['run', 'lint', 'echo', 'list', 'test', 'map', 'demo', 'sim'].filter((c) => c !== commands[i]![0]);
+      expect(stdout).not.toMatch(new RegExp(`sluice (${other.join('|')}) `));
+    });
+    expect((await runCli(['run', 'x.yaml', '-h'])).code).toBe(0);
   });
 
   it('an unknown command exits 1 with usage, without a stack trace', async () => {
@@ -229,6 +323,27 @@ describe('sluice run', () => {
     expect(chilled.stderr.split('\n')[0]).toBe(`${file}(1,1) warning: required environment variables were not set: [SLUICE_CLI_TEST_WORD]`);
     expect(chilled.code).toBe(0);
     expect(readFileSync(join(dir, 'configured.jsonl'), 'utf8')).toBe('{"word":""}\n{"word":""}\n');
+    expect(refused.stderr).toMatch(/use --chilled/);
+
+    // Refused with --chilled for another reason: no hint to use the flag already given.
+    const other = await runCli(['run', file, '--chilled', ...NO_HTTP, '-s', 'pipeline.threads=many']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/pipeline\.threads: expected integer/);
+    expect(other.stderr).not.toMatch(/--chilled/);
+  });
+
+  it('names the http.address setting when its port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = `127.0.0.1:${(taken.address() as AddressInfo).port}`;
+    try {
+      const { code, stderr } = await runCli(['run', wordPipeline(tempDir()), '--chilled', '-s', `http.address=${address}`]);
+      expect(code).toBe(1);
+      expect(stderr).toContain(`http.address ${address}: the address is already in use; set another address (-s http.address=`);
+      expect(stderr).not.toMatch(/\n\s+at /);
+    } finally {
+      taken.close();
+    }
   });
 
   it('-e sets variables from a dotenv file, overriding the process environment', async () => {

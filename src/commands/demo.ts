@@ -52,18 +52,34 @@ export async function demoCommand(args: string[]): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let shown = 0;
+  const show = tableWriter(process.stdout);
   const timer = setInterval(() => {
     if (openMeter.events.length === shown) return;
     shown = openMeter.events.length;
-    process.stdout.write(formatSummary(openMeter.summary(), shown));
+    show(formatSummary(openMeter.summary(), shown));
   }, 1000);
   try {
     const result = await runPrepared(prepared.ready, stop.signal);
-    process.stdout.write(formatSummary(openMeter.summary(), openMeter.events.length));
+    show(formatSummary(openMeter.summary(), openMeter.events.length));
+    process.stdout.write(`Stopped: ${openMeter.events.length} unique events billed${result.undelivered > 0 ? `, ${result.undelivered} undelivered` : ''}; the demo's state is removed.\n`);
     return result.undelivered > 0 ? 1 : 0;
   } finally {
     clearInterval(timer);
     await Promise.all([runAi.close(), openMeter.close()]);
     rmSync(state, { recursive: true, force: true });
   }
+}
+
+/**
+ * Writes successive tables: on a terminal each replaces the previous one in place (one screen, not
+ * a new table every few seconds); elsewhere (a pipe, a file) each is appended.
+ */
+export function tableWriter(stream: { isTTY?: boolean; write(text: string): unknown }): (table: string) => void {
+  let lines = 0;
+  return (table) => {
+    // Up to the previous table's first line, then clear to the end of the screen.
+    if (stream.isTTY && lines > 0) stream.write(`\x1b[${lines}A\x1b[J`);
+    stream.write(table);
+    lines = table.split('\n').length - 1;
+  };
 }

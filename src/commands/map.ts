@@ -1,4 +1,4 @@
-// `sluice map`: the fastest loop for writing a mapping. Runs a JSONata mapping, exactly as the
+// `sluice map`: the fastest loop for writing a mapping. Runs a JSONata or Bloblang mapping, exactly as the
 // `mapping` processor would, on one JSON document or on JSON lines from stdin, and prints each
 // result as JSON. `--watch` re-runs on every save of the mapping file.
 import { watch, type FSWatcher } from 'node:fs';
@@ -7,7 +7,8 @@ import { basename, dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { Message, toJSONText } from '../engine/message.js';
-import { compileExpression, DELETED, MappingSyntaxError, type CompiledExpression } from '../mapping/environment.js';
+import { DELETED, MappingSyntaxError, type CompiledExpression } from '../mapping/environment.js';
+import { compileMappingText, type LanguageChoice } from '../mapping/language.js';
 import { applyDeterminism, parseInstant } from './determinism.js';
 import { processIO, type CommandIO } from './io.js';
 
@@ -18,6 +19,8 @@ input is - or omitted) and prints each result as one line of JSON.
 
 Options:
   -e, --expression EXPR   the mapping itself instead of a file
+  --lang LANG             jsonata, bloblang or auto (default: auto; Bloblang when the mapping's
+                          statements are Bloblang assignments such as root = ...)
   --meta key=value        metadata for $meta("key") / $metadata("key"); repeatable
   --now TIME              freeze $now() and $millis() at an RFC 3339 time
   --uuid-seed SEED        make $uuid_v4() return the same ids on every run
@@ -39,6 +42,7 @@ interface MapOptions {
   readonly watch: boolean;
   readonly now?: string;
   readonly uuidSeed?: string;
+  readonly lang: LanguageChoice;
 }
 
 /** One input document and how to name it in an error (`input.json`, `stdin:3`). */
@@ -51,7 +55,8 @@ interface Document {
 export async function mapCommand(args: string[], io: CommandIO = processIO()): Promise<number> {
   const options = parseOptions(args);
   if (typeof options === 'string') {
-    io.stderr.write(options === '' ? USAGE : `${options}\n\n${USAGE}`);
+    if (options === '') io.stdout.write(USAGE);
+    else io.stderr.write(`${options}\n\n${USAGE}`);
     return options === '' ? 0 : 1;
   }
   if (options.watch) return watchMapping(options, io);
@@ -79,6 +84,7 @@ function parseOptions(args: string[]): MapOptions | string {
       strict: true,
       options: {
         expression: { type: 'string', short: 'e' },
+        lang: { type: 'string', default: 'auto' },
         meta: { type: 'string', multiple: true },
         now: { type: 'string' },
         'uuid-seed': { type: 'string' },
@@ -98,6 +104,7 @@ function parseOptions(args: string[]): MapOptions | string {
   if (extra.length > 0) return `unexpected arguments: ${extra.join(' ')}`;
   if (values.watch && file === undefined) return '--watch needs a mapping file to watch, not -e';
   if (values.now !== undefined && parseInstant(values.now) === undefined) return `--now takes an RFC 3339 time with a zone, such as 2025-01-01T00:00:00Z, not ${JSON.stringify(values.now)}`;
+  if (!['auto', 'jsonata', 'bloblang'].includes(values.lang)) return `--lang takes jsonata, bloblang or auto, not ${JSON.stringify(values.lang)}`;
   const meta: Record<string, string> = {};
   for (const pair of values.meta ?? []) {
     const eq = pair.indexOf('=');
@@ -113,6 +120,7 @@ function parseOptions(args: string[]): MapOptions | string {
     watch: values.watch,
     now: values.now,
     uuidSeed: values['uuid-seed'],
+    lang: values.lang as LanguageChoice,
   };
 }
 
@@ -129,7 +137,7 @@ async function compileSource(options: MapOptions, io: CommandIO): Promise<Compil
     }
   }
   try {
-    return compileExpression(source!);
+    return compileMappingText(source!, options.lang);
   } catch (err) {
     if (!(err instanceof MappingSyntaxError)) throw err;
     io.stderr.write(`${name}(${err.line},${err.column}) ${err.message}\n${excerpt(source!, err.line, err.column)}`);

@@ -41,6 +41,9 @@ const COLUMNS: [string, string][] = [
   ['cpu_memory_request_gigabyte_minutes', 'Mem GiB min'],
 ];
 
+/** What the columns count, in one line under the table. */
+export const LEGEND = 'Per subject, since start: GPU-minutes allocated and used (allocation x utilization), CPU core-minutes and memory GiB-minutes requested.';
+
 /** A per-subject table of the billed quantities the Run:ai mapping produces. */
 export function formatSummary(summary: UsageSummary, events: number): string {
   const rows = Object.entries(summary)
@@ -56,5 +59,5 @@ export function formatSummary(summary: UsageSummary, events: number): string {
   const header = ['subject', 'events', ...COLUMNS.map(([, title]) => title)];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return `\n${new Date().toISOString()}  ${events} unique events billed\n${[line(header), ...rows.map(line)].join('\n')}\n`;
+  return `\n${new Date().toISOString()}  ${events} unique events billed\n${[line(header), ...rows.map(line)].join('\n')}\n${LEGEND}\n`;
 }

@@ -4,10 +4,12 @@ import memoryCache from './caches/memory.js';
 import generate from './inputs/generate.js';
 import kubernetesResources from './inputs/kubernetes_resources.js';
 import inputResource from './inputs/resource.js';
+import prometheus from './inputs/prometheus.js';
 import runAi from './inputs/run_ai.js';
 import schedule from './inputs/schedule.js';
 import stdin from './inputs/stdin.js';
 import archive from './processors/archive.js';
+import bloblang from './processors/bloblang.js';
 import catchProcessor from './processors/catch.js';
 import log from './processors/log.js';
 import mapping from './processors/mapping.js';
@@ -31,10 +33,12 @@ export const components: readonly ComponentSpec[] = [
   generate,
   kubernetesResources,
   inputResource,
+  prometheus,
   runAi,
   schedule,
   stdin,
   archive,
+  bloblang,
   catchProcessor,
   log,
   mapping,

@@ -5,26 +5,26 @@ import { join, relative, sep } from 'node:path';
 
 export const GLOB = /[*?[]/;
 
-/** Every file under `dir`, sorted; node_modules and hidden directories are skipped. */
-export function walk(dir: string): string[] {
+/** Every file under `dir`, sorted; node_modules, hidden directories and those named in `skip` are skipped. */
+export function walk(dir: string, skip: readonly string[] = []): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
     const path = dir === '.' ? entry.name : join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name !== 'node_modules' && !entry.name.startsWith('.')) out.push(...walk(path));
+      if (entry.name !== 'node_modules' && !entry.name.startsWith('.') && !skip.includes(entry.name)) out.push(...walk(path, skip));
     } else if (entry.isFile()) out.push(path);
   }
   return out;
 }
 
 /** Files matching a glob with `*`, `?`, `[...]` and `**` (any depth), searched from its fixed prefix. */
-export function glob(pattern: string): string[] {
+export function glob(pattern: string, skip: readonly string[] = []): string[] {
   const parts = pattern.split('/');
   const first = parts.findIndex((p) => GLOB.test(p));
   const base = parts.slice(0, first).join('/') || '.';
   const regex = globRegex(parts.slice(first).join('/'));
   if (!existsSync(base) || !statSync(base).isDirectory()) return [];
-  return walk(base).filter((f) => regex.test(relative(base, f).split(sep).join('/')));
+  return walk(base, skip).filter((f) => regex.test(relative(base, f).split(sep).join('/')));
 }
 
 function globRegex(pattern: string): RegExp {

@@ -1,6 +1,6 @@
 // text -> env interpolation -> YAML -> --set overrides -> validated config with defaults.
 // Pure: reads the file and nothing else. Every problem is collected, none thrown.
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isMap, isScalar, LineCounter, parse as parseYaml, parseDocument, Scalar, type Document, type Node } from 'yaml';
@@ -36,6 +36,12 @@ export interface LoadedConfig {
   readonly baseDir: string;
   /** The validated config; present only when no error was found. */
   readonly config: RootConfig | undefined;
+  /**
+   * The config as far as validation got, defaults filled, even when it found errors: what lint
+   * builds to find the problems only building finds (a JSONata syntax error) in the same pass.
+   * Undefined when the text is not YAML.
+   */
+  readonly candidate?: unknown;
   readonly problems: readonly Problem[];
   /** Values of fields marked `x-secret`, to scrub from logs and `echo`. */
   readonly secrets: readonly string[];
@@ -57,10 +63,34 @@ const RESERVED: Record<Kind, readonly string[]> = {
 };
 const LABEL = /^[a-z0-9][a-z0-9_-]*$/;
 
+/** The largest config file read: a config is kilobytes; past this it is not one (or `/dev/zero`). */
+export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Reads at most MAX_CONFIG_BYTES of `file` (a device or pipe included) as UTF-8; throws past it
+ * without reading further.
+ */
+export function readConfigText(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    const buffer = Buffer.alloc(MAX_CONFIG_BYTES + 1);
+    let length = 0;
+    for (;;) {
+      const n = readSync(fd, buffer, length, buffer.length - length, null);
+      if (n === 0) break;
+      length += n;
+      if (length > MAX_CONFIG_BYTES) throw new Error(`the file is larger than ${MAX_CONFIG_BYTES / 1024 / 1024} MB, the most a config may be`);
+    }
+    return buffer.toString('utf8', 0, length);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export function loadConfigFile(file: string, options: LoadOptions): LoadedConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
     const problem: Problem = { file, line: 1, column: 1, path: '', message: `failed to read config: ${(err as Error).message}`, severity: 'error' };
     return { file, baseDir: dirname(resolve(file)), config: undefined, problems: [problem], secrets: [], references: [], locate: () => ({ line: 1, column: 1 }) };
@@ -80,6 +110,16 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
     if (result.missing.length > 0) {
       const message = `required environment variables were not set: [${[...new Set(result.missing)].join(' ')}]`;
       report(1, 1, [], message, options.chilled ? 'warning' : 'error');
+    }
+    for (const literal of result.literalDefaults ?? []) {
+      const before = text.slice(0, literal.offset).split('\n');
+      report(
+        before.length,
+        before.at(-1)!.length + 1,
+        [],
+        `${literal.reference}: its default is used as written; \${${literal.inner}} inside a default is not interpolated (as in Redpanda Connect)`,
+        'warning',
+      );
     }
   } catch (err) {
     // As in Connect, a failed decode stops the read: the text still holding `${...}` would only
@@ -156,7 +196,7 @@ export function loadConfigText(text: string, file: string, options: LoadOptions)
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   const failed = problems.some((p) => p.severity === 'error');
-  return { file, baseDir, config: failed ? undefined : (config as RootConfig), problems, secrets: validator.secrets, references: validator.references, locate };
+  return { file, baseDir, config: failed ? undefined : (config as RootConfig), candidate: config, problems, secrets: validator.secrets, references: validator.references, locate };
 }
 
 const COMPILED = new WeakMap<Registry, { ajv: Ajv; compiled: Map<Schema, ValidateFunction> }>();
@@ -322,8 +362,16 @@ export function describeAjvError(error: ErrorObject): { path: ConfigPath; messag
     }
     case 'required':
       return { path: [...path, String(error.params.missingProperty)], message: 'field is required', key: false };
-    case 'type':
-      return { path, message: `expected ${String(error.params.type).split(',').join(' or ')}, got ${typeName(error.data)}`, key: false };
+    case 'type': {
+      // `timeout: 5`: a duration needs its unit, and the message shows the value with one.
+      if (String(error.parentSchema?.['format'] ?? '').startsWith('duration') && typeof error.data === 'number') {
+        return { path, message: `expected a duration such as "${error.data}s", got number ${error.data}`, key: false };
+      }
+      // A secret field's value is never quoted, even when it has the wrong type.
+      const secret = (error.parentSchema as { 'x-secret'?: boolean } | undefined)?.['x-secret'] === true;
+      const got = secret ? (error.data === null ? 'null' : Array.isArray(error.data) ? 'array' : typeof error.data) : typeName(error.data);
+      return { path, message: `expected ${String(error.params.type).split(',').join(' or ')}, got ${got}`, key: false };
+    }
     case 'enum': {
       const allowed = error.params.allowedValues as unknown[];
       const hint = typeof error.data === 'string' ? didYouMean(error.data, allowed.map(String)) : '';
@@ -352,10 +400,20 @@ export function createAjv(): Ajv {
   ajv.addKeyword({ keyword: 'x-expected', schemaType: 'string' });
   ajv.addFormat('duration', { type: 'string', validate: isDuration });
   ajv.addFormat('duration-or-empty', { type: 'string', validate: (s: string) => s === '' || isDuration(s) });
+  ajv.addFormat('signed-duration', { type: 'string', validate: isSignedDuration });
   return ajv;
 }
 
+/** A duration that is not negative: no sluice duration (a timeout, a period, an offset) means anything below zero. */
 function isDuration(text: string): boolean {
+  try {
+    return parseDuration(text) >= 0;
+  } catch {
+    return false;
+  }
+}
+
+function isSignedDuration(text: string): boolean {
   try {
     parseDuration(text);
     return true;
@@ -365,12 +423,16 @@ function isDuration(text: string): boolean {
 }
 
 function formatMessage(format: string, data: unknown): string {
-  if (format.startsWith('duration')) return `invalid duration ${JSON.stringify(data)} (expected e.g. 30s, 1m0s, 100ms, 1h2m3s)`;
+  if (format.endsWith('duration') || format.startsWith('duration')) {
+    if (typeof data === 'string' && isSignedDuration(data)) return `must not be negative, got ${data}`;
+    return `invalid duration ${JSON.stringify(data)} (expected e.g. 30s, 1m0s, 100ms, 1h2m3s)`;
+  }
   return `must be a valid ${format}`;
 }
 
 function typeName(value: unknown): string {
   if (value === null) return 'null';
+  if (typeof value === 'number' && !Number.isFinite(value)) return `number ${value} (too large to represent)`;
   if (Array.isArray(value)) return 'array';
   return typeof value === 'object' ? 'object' : `${typeof value} ${JSON.stringify(value)}`;
 }

@@ -25,10 +25,24 @@ interface RootSections {
   shutdown_delay: string;
   error_handling: { strict: boolean };
   buffer: { none?: Record<string, never>; sqlite?: SqliteBufferConfig & { pre_processors?: ComponentNode[]; post_processors?: ComponentNode[] } };
+  leader_election: LeaderElectionConfig;
   tests?: unknown[];
 }
 
 export type RootConfig = RootSections & ResourcesConfig;
+
+/** `leader_election`: OpenMeter's leader-election flags as a config section (flags and env vars override it). */
+export interface LeaderElectionConfig {
+  enabled: boolean;
+  lease_lock_namespace: string;
+  lease_lock_name: string;
+  /** '' means the host name, as OpenMeter's default. */
+  lease_lock_identity: string;
+  lease_duration: string;
+  lease_renew_deadline: string;
+  lease_retry_period: string;
+  lease_health_check_timeout: string;
+}
 
 /** A component as written: exactly one component key, plus optional `label` and `processors`. */
 export type ComponentNode = Record<string, unknown>;
@@ -49,6 +63,7 @@ export const rootSchema: Schema = {
         threads: {
           type: 'integer',
           default: -1,
+          maximum: 1024,
           description:
             'How many batches are processed concurrently (<= 0: one per CPU); order is kept either way. Set above 1 with a CPU-bound processor (a mapping in the JSONata interpreter) and only processors that can (mapping, log), they run on that many worker threads.',
         },
@@ -120,6 +135,27 @@ export const rootSchema: Schema = {
             post_processors: { type: 'array', items: { 'x-component': 'processor' }, description: 'Processors run on messages read from the buffer, before the output.' },
           },
         },
+      },
+    },
+    leader_election: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description:
+        "Kubernetes Lease leader election among replicas (OpenMeter's leader-election flags; --leader-election, --lease-lock-namespace... and their env vars override these): " +
+        'only the leader scrapes (run_ai, prometheus, schedule); followers stay ready and idle. With an input `state`, the ledger watermark is kept on the Lease, so a new leader backfills from where the old one stopped.',
+      properties: {
+        enabled: { type: 'boolean', default: false, description: 'Enable leader election (LEADER_ELECTION).' },
+        lease_lock_namespace: { type: 'string', default: '', description: 'Namespace of the lease lock (K8S_NAMESPACE, LEASE_LOCK_NAMESPACE); required when enabled.' },
+        lease_lock_name: { type: 'string', default: '', description: 'Name of the lease lock (K8S_APP_INSTANCE, LEASE_LOCK_NAME); required when enabled.' },
+        lease_lock_identity: { type: 'string', default: '', description: 'Identity of the lease lock (K8S_POD_NAME, LEASE_LOCK_IDENTITY); empty: the host name.' },
+        lease_duration: durationSchema('Duration of the lease (LEASE_DURATION).', '15s'),
+        lease_renew_deadline: durationSchema('Renew deadline of the lease (LEASE_RENEW_DEADLINE): a leader that could not renew for this long stops scraping, before the lease can be taken.', '10s'),
+        lease_retry_period: durationSchema('Retry period of the lease (LEASE_RETRY_PERIOD).', '2s'),
+        lease_health_check_timeout: durationSchema(
+          'Timeout for lease health check (LEASE_HEALTH_CHECK_TIMEOUT); should be longer than lease duration for inactive leader detection. 0s: 1.5 x lease_duration.',
+          '0s',
+        ),
       },
     },
     tests: { type: 'array', description: 'Unit tests for this pipeline (sluice test).' },

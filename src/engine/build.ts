@@ -6,12 +6,13 @@ import type { LoggerConfig } from './logger.js';
 import { formatPath, type ConfigPath } from '../config/problems.js';
 import type { ComponentNode } from '../config/root.js';
 import type { BatchingConfig } from './batching.js';
-import type { Builder, Built, Cache, ChildOutput, ComponentSpec, Input, Kind, Output, Processor, RateLimit, Settings, Submission } from './component.js';
+import { FieldErrors, type Builder, type Built, type Cache, type ChildOutput, type ComponentSpec, type Input, type Kind, type Output, type Processor, type RateLimit, type Settings, type Submission } from './component.js';
 import { allDelivered } from './delivery.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import { observed, runProcessors } from './processors.js';
 import type { Registry } from './registry.js';
+import type { Leadership } from './leadership.js';
 import type { Secrets } from './secrets.js';
 import { Batcher, Writer, type Sink, type SinkContext } from './sink.js';
 
@@ -31,6 +32,8 @@ export interface BuildEnvironment {
    * processors concurrently on the main thread.
    */
   readonly workers?: { readonly script: URL; readonly logger?: LoggerConfig; readonly secrets: readonly string[] };
+  /** Leader election among replicas, handed to every component (Settings.leadership). */
+  readonly leadership?: Leadership;
 }
 
 /** A create() failure, addressed by config path. */
@@ -39,6 +42,17 @@ export interface BuildProblem {
   readonly message: string;
   /** Where in the field's text the problem is (a JSONata syntax error's line and column). */
   readonly inner?: { line: number; column: number };
+  /** A warning or a note (information for `lint`) is not an error; absent means an error. */
+  readonly severity?: 'warning' | 'note';
+}
+
+/** Further problems an error thrown by create() carries in `more` (every syntax error of a mapping, lint warnings). */
+export interface MoreProblem {
+  readonly message: string;
+  readonly line: number;
+  readonly column: number;
+  /** Absent: an error. */
+  readonly severity?: 'warning';
 }
 
 export interface BuiltInput {
@@ -78,7 +92,7 @@ export class PipelineBuilder {
   }
 
   processors(nodes: readonly ComponentNode[], path: ConfigPath): Processor[] {
-    return nodes.map((node, i) => this.#processor(node, [...path, i]));
+    return nodes.map((node, i) => this.processor(node, [...path, i]));
   }
 
   /**
@@ -97,7 +111,7 @@ export class PipelineBuilder {
             built = childInput(this.input(node, path));
             break;
           case 'processor':
-            built = this.#processor(node, path);
+            built = this.processor(node, path);
             break;
           case 'output':
             built = childOutput(this.sink(node, path));
@@ -120,7 +134,8 @@ export class PipelineBuilder {
     return found as Built[K];
   }
 
-  #processor(node: ComponentNode, at: ConfigPath): Processor {
+  /** One processor at `at` (e.g. `pipeline.processors[2]`). */
+  processor(node: ComponentNode, at: ConfigPath): Processor {
     const { type, spec, label, config } = splitComponent(this.#env.registry, 'processor', node);
     const processor = this.#create(spec, config, [...at, type], label, FAILED_PROCESSOR);
     return this.#env.observe ? this.#env.observe(processor, label, formatPath(at)) : observed(processor, this.#env.metrics, label, formatPath(at));
@@ -144,7 +159,15 @@ export class PipelineBuilder {
       const batchingPath = [...componentPath, 'batching'];
       const problem = Batcher.problem(batching);
       if (problem) this.problems.push({ path: batchingPath, message: problem });
-      sink = new Batcher(sink as Writer, batching, this.processors(batching.processors as ComponentNode[], [...batchingPath, 'processors']), context);
+      const batchProcessors = this.processors(batching.processors as ComponentNode[], [...batchingPath, 'processors']);
+      try {
+        sink = new Batcher(sink as Writer, batching, batchProcessors, context);
+      } catch (err) {
+        // A `check` that does not compile: reported at the field, with its position in the expression.
+        const { line, column } = err as { line?: number; column?: number };
+        const inner = typeof line === 'number' && typeof column === 'number' ? { line, column } : undefined;
+        this.problems.push({ path: [...batchingPath, 'check'], message: (err as Error).message, inner });
+      }
     }
     if (processors.length > 0) sink = processingSink(sink, this.processors(processors, [...path, 'processors']));
     return sink;
@@ -171,6 +194,12 @@ export class PipelineBuilder {
       metrics: this.#env.metrics,
       secrets: this.#env.secrets,
       build: builder,
+      note: (message, options = {}) => {
+        const { field, line, column, warning } = options;
+        const inner = line !== undefined && column !== undefined ? { line, column } : undefined;
+        this.problems.push({ path: field ? [...path, ...parsePath(field)] : path, message, severity: warning ? 'warning' : 'note', inner });
+      },
+      ...(this.#env.leadership ? { leadership: this.#env.leadership } : {}),
     };
   }
 
@@ -180,12 +209,18 @@ export class PipelineBuilder {
       if (spec.kind === 'processor') this.#closables.push(component as Processor);
       return component;
     } catch (err) {
-      const { field, line, column } = err as { field?: string; line?: number; column?: number };
+      if (err instanceof FieldErrors) {
+        for (const p of err.problems) this.problems.push({ path: p.field ? [...path, ...parsePath(p.field)] : path, message: p.message });
+        return fallback();
+      }
+      const { field, line, column, more } = err as { field?: string; line?: number; column?: number; more?: readonly MoreProblem[] };
+      const at = field ? [...path, ...parsePath(field)] : path;
       this.problems.push({
-        path: field ? [...path, ...parsePath(field)] : path,
+        path: at,
         message: (err as Error).message,
         inner: typeof line === 'number' && typeof column === 'number' ? { line, column } : undefined,
       });
+      for (const p of more ?? []) this.problems.push({ path: at, message: p.message, inner: { line: p.line, column: p.column }, severity: p.severity });
       return fallback();
     }
   }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Leadership } from './leadership.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 import type { Secrets } from './secrets.js';
@@ -144,6 +145,14 @@ export interface Settings {
   /** Values to scrub from every log line; components add credentials they obtain at run time. */
   readonly secrets: Secrets;
   readonly build: Builder;
+  /**
+   * Records a note for `lint` (which mapping language was detected), or with `warning` a warning
+   * (a mapping that runs but reads null), at this component or its `field`, at a line and column
+   * of the field's text.
+   */
+  note?(message: string, options?: { field?: string; line?: number; column?: number; warning?: boolean }): void;
+  /** Set when replicas elect a leader: scheduled inputs scrape only while it leads (engine/leadership.ts). */
+  readonly leadership?: Leadership;
 }
 
 /** A rate limit resource (`rate_limit_resources`), shared by the components naming it. */
@@ -211,6 +220,17 @@ export interface ComponentSpec<K extends Kind = Kind, C = any> {
    * (`pipeline.threads` above 1), built there from the same config.
    */
   readonly pure?: boolean;
+}
+
+/**
+ * Thrown by create() for every problem of a config at once, each at its field (a path relative to
+ * the component, e.g. `http.timeout`; '' for the component itself), so lint reports them all.
+ */
+export class FieldErrors extends Error {
+  override readonly name = 'FieldErrors';
+  constructor(readonly problems: readonly { readonly field: string; readonly message: string }[]) {
+    super(problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('\n'));
+  }
 }
 
 export const defineInput = <C>(spec: Omit<ComponentSpec<'input', C>, 'kind'>): ComponentSpec<'input', C> => ({

@@ -19,6 +19,8 @@ export interface HttpServerOptions {
   readonly tls?: { readonly cert: Buffer; readonly key: Buffer };
   readonly basicAuth?: BasicAuth;
   readonly cors?: Cors;
+  /** With leader election: who leads (in /ready's body), and the elector's health (a stuck leader fails /ping). */
+  readonly leadership?: { status(): Record<string, unknown>; check(): Error | undefined };
 }
 
 export interface RunningHttpServer {
@@ -26,10 +28,12 @@ export interface RunningHttpServer {
   close(): Promise<void>;
 }
 
+const ROUTES = new Set(['/ping', '/ready', '/metrics', '/version']);
+
 /**
  * The service endpoints Redpanda Connect users and Kubernetes probes expect:
  * `/ping` (liveness), `/ready` (200 only when input and output are connected, else 503 with
- * per-component status), `/metrics` (Prometheus), `/version`.
+ * per-component status), `/metrics` (Prometheus), `/version`. GET and HEAD only (405 otherwise).
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
   const { host, port } = splitAddress(options.address);
@@ -39,14 +43,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     if (!check(req, res)) return;
     let path = (req.url ?? '/').split('?')[0]!;
     if (root !== '' && path.startsWith(`${root}/`)) path = path.slice(root.length);
-    const send = (status: number, type: string, body: string) => res.writeHead(status, { 'content-type': type }).end(body);
+    const head = req.method === 'HEAD';
+    const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) =>
+      res.writeHead(status, { 'content-type': type, ...headers }).end(head ? undefined : body);
+    if (!ROUTES.has(path)) return send(404, 'text/plain', 'not found');
+    // Every route only reads: GET and HEAD. Anything else is refused, saying what is allowed.
+    if (req.method !== 'GET' && !head) return send(405, 'text/plain', `method ${req.method ?? ''} not allowed on ${path}; use GET or HEAD`, { allow: 'GET, HEAD' });
     switch (path) {
-      case '/ping':
-        return send(200, 'text/plain', 'pong');
+      case '/ping': {
+        const unhealthy = options.leadership?.check();
+        return unhealthy ? send(503, 'text/plain', unhealthy.message) : send(200, 'text/plain', 'pong');
+      }
       case '/ready': {
+        // Followers are ready too: they are connected and idle, waiting to lead.
         const statuses = options.statuses();
         const ready = statuses.every((s) => s.connected);
-        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses }));
+        const leaderElection = options.leadership?.status();
+        return send(ready ? 200 : 503, 'application/json', JSON.stringify({ statuses, ...(leaderElection ? { leader_election: leaderElection } : {}) }));
       }
       case '/metrics':
       case '/stats':
@@ -63,7 +76,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
   const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // The setting to change, not only the errno: 4195 is taken by any other sluice already running.
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message;
+      reject(new Error(`http.address ${options.address}: ${why}; set another address (-s http.address=127.0.0.1:4196) or turn the server off (-s http.enabled=false)`));
+    });
     server.listen(port, host, () => resolve());
   });
   const bound = server.address() as AddressInfo;

@@ -27,7 +27,56 @@ export class Secrets {
   }
 }
 
-/** Header names whose values are credentials, whatever the value looks like. */
+/**
+ * Header names whose values are credentials, whatever the value looks like: any name containing
+ * auth, key, token, secret, password (or passwd), cookie or credential (`X-Auth-Key`, `Api-Key`,
+ * `Proxy-Authorization`, `Set-Cookie`...).
+ */
 export function isSecretHeader(name: string): boolean {
-  return /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key)$/i.test(name) || /token|secret/i.test(name);
+  return /auth|key|token|secret|passw|cookie|credential/i.test(name);
+}
+
+/**
+ * The narrower set of header names that always carry a credential (Authorization, cookies, API
+ * keys, tokens, secrets): a value computed per message under such a name is registered as a
+ * secret. Under a name like `Idempotency-Key` it would register every message's id, so names that
+ * merely contain `key` or `auth` are redacted (isSecretHeader) but not registered.
+ */
+export function isCredentialHeader(name: string): boolean {
+  return /^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key)$/i.test(name) || /token|secret|passw/i.test(name);
+}
+
+/** Query parameter names whose values are credentials. */
+const SECRET_QUERY_KEY = /token|secret|passw|key|signature|sig|auth|credential/i;
+
+/**
+ * A URL as it may be shown: the password of its userinfo replaced by `xxxxx`, and the values of
+ * query parameters named like credentials (`api_key`, `token`, `signature`...) by `[REDACTED]`.
+ * Text that is not a URL has any `//user:pass@` replaced by `//xxxxx@`.
+ */
+export function redactUrl(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return text.replace(/\/\/[^/@\s]*@/, '//xxxxx@');
+  }
+  let changed = false;
+  if (url.password) {
+    url.password = 'xxxxx';
+    changed = true;
+  }
+  for (const key of [...url.searchParams.keys()]) {
+    if (SECRET_QUERY_KEY.test(key)) {
+      url.searchParams.set(key, REDACTED);
+      changed = true;
+    }
+  }
+  // Unchanged, the text is returned as written (URL would normalise it, e.g. add a trailing slash).
+  return changed ? url.toString().replaceAll(encodeURIComponent(REDACTED), REDACTED) : text;
+}
+
+/** Whether redactUrl would change `text`: a URL with a password or a credential in its query. */
+export function urlHasSecrets(text: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(text) && redactUrl(text) !== text;
 }

@@ -3,7 +3,8 @@
 import type { Logger } from 'pino';
 import type { BufferState } from './buffer_store.js';
 import { parseDuration } from '../config/duration.js';
-import { compileExpression, type CompiledExpression } from '../mapping/environment.js';
+import type { CompiledExpression } from '../mapping/environment.js';
+import { compileQuery } from '../mapping/language.js';
 import type { BatchingConfig } from './batching.js';
 import type { Output, Processor, Submission } from './component.js';
 import { allDelivered, DeliveryError, outcomeOf, type GivenUp, type Outcome } from './delivery.js';
@@ -184,7 +185,7 @@ export class Batcher implements Sink {
     this.#count = policy.count;
     this.#byteSize = policy.byte_size;
     this.#periodMs = policy.period === '' ? 0 : parseDuration(policy.period) / 1e6;
-    this.#check = policy.check === '' ? undefined : compileExpression(policy.check);
+    this.#check = policy.check === '' ? undefined : compileQuery(policy.check);
   }
 
   /** Connect's IsNoop: a policy with no trigger but `count <= 1` means no batching at all. */

@@ -132,6 +132,36 @@ export class LeaderElector {
     return undefined;
   }
 
+  /** An annotation of the Lease as the API server has it now; undefined when absent or there is no Lease. */
+  async readAnnotation(key: string, signal: AbortSignal): Promise<string | undefined> {
+    const lease = await this.#options.client.getLease(this.settings.namespace, this.settings.name, signal);
+    return lease?.metadata.annotations?.[key];
+  }
+
+  /**
+   * Sets an annotation of the Lease, only while this replica leads: the write is conditional on
+   * the resourceVersion of a Lease read with this replica as its holder, so once another replica
+   * took the Lease (which changes it) the write is refused. Conflicts with this replica's own
+   * renewals are retried. False when refused for leadership; throws when the API server fails.
+   */
+  async writeAnnotation(key: string, value: string, signal: AbortSignal): Promise<boolean> {
+    const { client } = this.#options;
+    const { namespace, name, identity } = this.settings;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      if (!this.isLeader()) return false;
+      const current = await client.getLease(namespace, name, signal);
+      if (current === undefined || current.spec.holderIdentity !== identity || !this.isLeader()) return false;
+      try {
+        const updated = await client.updateLease({ ...current, metadata: { ...current.metadata, annotations: { ...current.metadata.annotations, [key]: value } } }, signal);
+        this.#observe(updated);
+        return true;
+      } catch (err) {
+        if (!(err instanceof KubernetesError && err.kind === 'conflict')) throw err;
+      }
+    }
+    return false;
+  }
+
   /** Starts campaigning: acquire, renew, and campaign again after losing, until stop(). */
   start(): void {
     this.#loop ??= this.#run(this.#stop.signal).catch((err: unknown) => {

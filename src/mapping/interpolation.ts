@@ -1,7 +1,8 @@
 // `${! <jsonata> }` interpolation in string fields that declare it (x-interpolated): log
 // messages, URLs, headers, file paths. `${{! ... }}` escapes to a literal `${! ... }`.
 import { toJSONText } from '../engine/message.js';
-import { compileExpression, type CompiledExpression, type MappingContext } from './environment.js';
+import type { CompiledExpression, MappingContext } from './environment.js';
+import { compileQuery } from './language.js';
 
 export interface Interpolated {
   /** True when the text holds no `${! }`: render() then always returns the same string. */
@@ -61,7 +62,7 @@ function parse(text: string): Part[] {
       if (end === -1) throw new Error(`unclosed interpolation "\${!" at character ${i + 1}`);
       if (literal) parts.push(literal);
       literal = '';
-      parts.push(compileExpression(text.slice(i + 3, end).trim()));
+      parts.push(compileQuery(text.slice(i + 3, end).trim()));
       i = end + 1;
       continue;
     }

@@ -27,6 +27,29 @@ export const DEFAULT_CONCURRENCY = 64;
 /** A token is refreshed this long before its `exp`, or a tenth of its lifetime when that is shorter. */
 export const TOKEN_REFRESH_MARGIN_MS = 30_000;
 
+/**
+ * What one listing may take before it is stopped as runaway (a server that always answers `next`,
+ * or answers the same page whatever the offset): a listing past any of them rejects with kind
+ * `limit`, so the scrape fails, is logged and its windows stay due.
+ */
+export interface RunAiListLimits {
+  /** Pages one listing may request. */
+  readonly maxPages: number;
+  /** Rows one listing may return (kept or not). */
+  readonly maxRows: number;
+  /** Bytes of answers one listing may read. */
+  readonly maxBytes: number;
+  /** Time one listing may take, retries included. */
+  readonly deadlineMs: number;
+  /** Listing requests per second, after a burst of as many: a runaway cannot hammer Run:ai. */
+  readonly pagesPerSecond: number;
+}
+
+/** 100,000 rows in pages of 500 is 200 pages; a Run:ai tenant with more running workloads is not one sluice expects. */
+export const DEFAULT_LIST_LIMITS: RunAiListLimits = { maxPages: 1_000, maxRows: 100_000, maxBytes: 256 * 1024 * 1024, deadlineMs: 5 * 60_000, pagesPerSecond: 20 };
+/** The largest single answer read (a listing page, a metrics answer, a token): past it the request fails with kind `limit`. */
+export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
+
 export type RunAiCredentials =
   | { readonly grantType: 'app_token'; readonly appId: string; readonly appSecret: string }
   | { readonly grantType: 'client_credentials'; readonly clientId: string; readonly clientSecret: string };
@@ -50,6 +73,10 @@ export interface RunAiClientOptions {
   readonly http: RunAiHttpOptions;
   /** Metrics requests in flight at once. Default DEFAULT_CONCURRENCY. */
   readonly concurrency?: number;
+  /** Bounds of one listing; each absent field takes DEFAULT_LIST_LIMITS'. */
+  readonly listLimits?: Partial<RunAiListLimits>;
+  /** The largest answer read. Default MAX_RESPONSE_BYTES. */
+  readonly maxResponseBytes?: number;
   readonly logger: Logger;
   readonly metrics: Metrics;
   /** The app secret and every access token are added here, so no log line can carry them. */
@@ -66,7 +93,9 @@ export type RunAiErrorKind =
   /** No complete answer within `http.timeout` (after retries). */
   | 'timeout'
   /** A 2xx answer the client can't read: not JSON, wrong shape, a value that isn't a number. */
-  | 'malformed';
+  | 'malformed'
+  /** A listing went past its pages, rows, bytes or deadline, or repeated a page; an answer was too large. */
+  | 'limit';
 
 /** A failed Run:ai call. The message names the route, what came back and what was wrong. */
 export class RunAiError extends Error {
@@ -205,6 +234,8 @@ interface Request {
   readonly path: string;
   readonly query?: Readonly<Record<string, string>>;
   readonly body?: string;
+  /** The most bytes of answer to read; default the client's maxResponseBytes. */
+  readonly maxBytes?: number;
 }
 
 interface Reply {
@@ -212,6 +243,8 @@ interface Reply {
   readonly contentType: string;
   readonly retryAfter: string | undefined;
   readonly text: string;
+  /** Bytes of the body read. */
+  readonly bytes: number;
   /** The normalised route, as metric labels and error messages name it. */
   readonly route: string;
 }
@@ -236,6 +269,10 @@ export class RunAiClient {
    * (Run:ai 2.25 documents at most 10 filters, the reference sends 11). Filtering is then local.
    */
   #serverQuery = true;
+  #limits: RunAiListLimits;
+  /** The listing pacer: when the next listing request may start (token bucket of pagesPerSecond). */
+  #listAllowance: number;
+  #listCheckedAt = Date.now();
   #requestTimer: Summary;
   #resourceGauge: Gauge;
   #malformed: Counter;
@@ -247,6 +284,8 @@ export class RunAiClient {
       throw new Error(`page size must be between 1 and 500, got ${options.pageSize}`);
     }
     this.#options = options;
+    this.#limits = { ...DEFAULT_LIST_LIMITS, ...options.listLimits };
+    this.#listAllowance = this.#limits.pagesPerSecond;
     this.#basePath = url.pathname.replace(/\/+$/, '');
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.#queue = new PQueue({ concurrency });
@@ -391,45 +430,93 @@ export class RunAiClient {
     decode: Decoder<T>,
     signal: AbortSignal,
   ): Promise<Listing<T>> {
+    const limits = this.#limits;
     const items: T[] = [];
     const seen = new Set<string>();
     const problems: string[] = [];
     let skipped = 0;
     let duplicates = 0;
     let offset = 0;
-    for (;;) {
-      const pageQuery = { ...query, limit: String(this.#options.pageSize), offset: String(offset) };
-      const page = await this.#page(key, path, pageQuery, signal);
-      for (const [i, raw] of page.rows.entries()) {
-        const before = problems.length;
-        const decoded = decode(raw, `${key}[${offset + i}]`, problems);
-        if (problems.length > before) this.#malformed.inc({ kind: decoded === undefined ? 'row' : 'field' });
-        if (decoded === undefined) {
-          skipped++;
-          continue;
+    let pages = 0;
+    let bytes = 0;
+    const deadline = AbortSignal.timeout(limits.deadlineMs);
+    const bounded = AbortSignal.any([signal, deadline]);
+    const stop = (why: string): RunAiError =>
+      new RunAiError('limit', `listing ${key} stopped ${why} after ${pages} page(s), ${offset} row(s), ${bytes} bytes; the server keeps answering "next"`);
+    try {
+      for (;;) {
+        if (pages >= limits.maxPages) throw stop(`at ${limits.maxPages} pages (the most one listing may take)`);
+        if (offset >= limits.maxRows) throw stop(`at ${limits.maxRows} rows (the most one listing may return)`);
+        await this.#paceListing(bounded);
+        const pageQuery = { ...query, limit: String(this.#options.pageSize), offset: String(offset) };
+        const page = await this.#page(key, path, pageQuery, bounded, Math.min(this.#maxResponseBytes, limits.maxBytes - bytes));
+        pages++;
+        bytes += page.bytes;
+        let fresh = 0;
+        for (const [i, raw] of page.rows.entries()) {
+          const before = problems.length;
+          const decoded = decode(raw, `${key}[${offset + i}]`, problems);
+          if (problems.length > before) this.#malformed.inc({ kind: decoded === undefined ? 'row' : 'field' });
+          if (decoded === undefined) {
+            skipped++;
+            continue;
+          }
+          if (seen.has(decoded.item.id)) {
+            duplicates++;
+            continue;
+          }
+          fresh++;
+          seen.add(decoded.item.id);
+          if (decoded.keep) items.push(decoded.item);
         }
-        if (seen.has(decoded.item.id)) {
-          duplicates++;
-          continue;
+        // Advance by what the server returned, not by what was kept: the reference's offset bug.
+        if (page.rows.length === 0 || page.next === undefined) break;
+        if (fresh === 0 && page.rows.length > skipped) {
+          // Every readable row was listed before: the server ignores `offset`, and would loop forever.
+          this.#malformed.inc({ kind: 'repeated_page' });
+          throw new RunAiError('limit', `listing ${key}: page ${pages} (offset ${offset}) repeats rows already listed and still answers "next"; stopping instead of looping`);
         }
-        seen.add(decoded.item.id);
-        if (decoded.keep) items.push(decoded.item);
+        offset += page.rows.length;
       }
-      // Advance by what the server returned, not by what was kept: the reference's offset bug.
-      if (page.rows.length === 0 || page.next === undefined) break;
-      offset += page.rows.length;
+    } catch (err) {
+      if (deadline.aborted && !signal.aborted) throw stop(`at its deadline of ${Math.round(limits.deadlineMs / 1000)}s`);
+      throw err;
     }
     return { items, skipped, duplicates, problems };
   }
 
-  async #page(key: 'workloads' | 'pods', path: string, query: Record<string, string>, signal: AbortSignal): Promise<{ rows: unknown[]; next: number | undefined }> {
-    const reply = await this.#send({ method: 'GET', path, query }, true, signal);
+  /** Waits until the listing pacer allows one more request (a token bucket of pagesPerSecond, as big a burst). */
+  async #paceListing(signal: AbortSignal): Promise<void> {
+    const rate = this.#limits.pagesPerSecond;
+    const now = Date.now();
+    this.#listAllowance = Math.min(rate, this.#listAllowance + ((now - this.#listCheckedAt) / 1000) * rate);
+    this.#listCheckedAt = now;
+    if (this.#listAllowance < 1) {
+      await sleep(((1 - this.#listAllowance) / rate) * 1000, undefined, { signal });
+      this.#listAllowance = 1;
+      this.#listCheckedAt = Date.now();
+    }
+    this.#listAllowance -= 1;
+  }
+
+  get #maxResponseBytes(): number {
+    return this.#options.maxResponseBytes ?? MAX_RESPONSE_BYTES;
+  }
+
+  async #page(
+    key: 'workloads' | 'pods',
+    path: string,
+    query: Record<string, string>,
+    signal: AbortSignal,
+    maxBytes: number,
+  ): Promise<{ rows: unknown[]; next: number | undefined; bytes: number }> {
+    const reply = await this.#send({ method: 'GET', path, query, maxBytes }, true, signal);
     if (reply.status < 200 || reply.status > 299) throw new RunAiError('status', `${reply.route}: ${describeStatus(reply)}`, reply.status);
     const body = this.#json(reply);
     const rows = isObject(body) ? body[key] : undefined;
     if (!Array.isArray(rows)) throw this.#malformedError('shape', `${reply.route}: answer has no "${key}" array`);
     const next = isObject(body) && typeof body['next'] === 'number' && body['next'] > 0 ? body['next'] : undefined;
-    return { rows, next };
+    return { rows, next, bytes: reply.bytes };
   }
 
   // -- metrics -------------------------------------------------------------------------------
@@ -521,6 +608,7 @@ export class RunAiClient {
       try {
         reply = await this.#attempt(request, token, signal);
       } catch (err) {
+        if (err instanceof RunAiError && err.kind === 'limit') throw err;
         if (signal.aborted || attempt >= retryCount) throw signal.aborted ? signal.reason : err;
         this.#options.logger.debug({ route: normaliseRoute(request.path), attempt: attempt + 1, error: (err as Error).message }, 'Run:ai request failed; retrying');
         await sleep(this.#backoff(attempt + 1, undefined), undefined, { signal });
@@ -574,7 +662,23 @@ export class RunAiClient {
         body: request.body ?? null,
         signal: controller.signal,
       });
-      const text = await response.body.text();
+      const max = request.maxBytes ?? this.#maxResponseBytes;
+      const declared = Number(response.headers['content-length']);
+      const chunks: Buffer[] = [];
+      let bytes = 0;
+      if (declared > max) {
+        response.body.on('error', () => undefined).destroy();
+        throw new RunAiError('limit', `${request.method} ${route}: the answer of ${declared} bytes is larger than ${max} bytes (the most sluice reads)`);
+      }
+      for await (const chunk of response.body) {
+        bytes += (chunk as Buffer).length;
+        if (bytes > max) {
+          response.body.on('error', () => undefined).destroy();
+          throw new RunAiError('limit', `${request.method} ${route}: the answer is larger than ${max} bytes (the most sluice reads)`);
+        }
+        chunks.push(chunk as Buffer);
+      }
+      const text = Buffer.concat(chunks).toString('utf8');
       this.#requestTimer.observe({ url: route, status_code: String(response.statusCode) }, Number(process.hrtime.bigint() - started));
       const contentType = response.headers['content-type'];
       const retryAfter = response.headers['retry-after'];
@@ -583,10 +687,12 @@ export class RunAiClient {
         contentType: typeof contentType === 'string' ? contentType : '',
         retryAfter: typeof retryAfter === 'string' ? retryAfter : undefined,
         text,
+        bytes,
         route,
       };
     } catch (err) {
       this.#requestTimer.observe({ url: route, status_code: 'error' }, Number(process.hrtime.bigint() - started));
+      if (err instanceof RunAiError) throw err;
       if (signal.aborted) throw signal.reason;
       if (timedOut) throw new RunAiError('timeout', `${request.method} ${route}: no answer within ${this.#options.http.timeoutMs}ms`);
       throw new RunAiError('transport', `${request.method} ${route}: ${(err as Error).message}`);

@@ -81,7 +81,13 @@ export type FaultEffect =
   /** Destroy the connection without answering. */
   | { readonly reset: true }
   /** Add this much latency, then answer normally. */
-  | { readonly delayMs: number };
+  | { readonly delayMs: number }
+  /**
+   * Listings only: a listing that never ends. `repeat`: the first page whatever the offset, always
+   * with `next`; `fresh`: pages of new rows (the first page's rows with ids suffixed by the offset),
+   * always with `next`.
+   */
+  | { readonly endless: 'repeat' | 'fresh' };
 
 /** A fault applies to the requests it matches; the first matching rule with budget left wins. */
 export interface FaultRule {
@@ -1005,11 +1011,23 @@ class Simulator implements RunAiSimulator {
         if (fault.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(fault.retryAfterSeconds));
         throw new ApiError(fault.status);
       }
+      if (fault && 'endless' in fault && (route === 'workloads' || route === 'pods')) return this.#endless(fault.endless, route, query, token);
       const answer = this.#answer(route, ids, query, body, token);
       return fault && 'status' in fault ? { status: fault.status, body: answer.body } : answer;
     } catch (err) {
       return errorAnswer(err);
     }
+  }
+
+  /** A listing page that always has `next` (the `endless` fault). */
+  #endless(kind: 'repeat' | 'fresh', route: 'workloads' | 'pods', query: URLSearchParams, token: string | undefined): Answer {
+    const offset = Number(query.get('offset') ?? '0') || 0;
+    const first = new URLSearchParams(query);
+    first.set('offset', '0');
+    const answer = this.#answer(route, [], first, '', token);
+    const rows = ((answer.body as Row)[route] as Row[] | undefined) ?? [];
+    const page = kind === 'repeat' ? rows : rows.map((row) => ({ ...row, id: `${String(row['id'])}-${offset}` }));
+    return { status: answer.status, body: { [route]: page, next: offset + Math.max(1, page.length) } };
   }
 
   #record(entry: SimRequest): void {

@@ -1,8 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { runCli, startCli } from '../support/cli.js';
+import { CLI, runCli, startCli } from '../support/cli.js';
 
 function tempConfig(yaml: string): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-run-'));
@@ -12,6 +14,56 @@ function tempConfig(yaml: string): { dir: string; file: string } {
 }
 
 describe('sluice run', () => {
+  it('resolves every relative path in a config against its folder, and paths on the command line against the working directory', async () => {
+    const { dir, file } = tempConfig(`
+input: { stdin: {} }
+pipeline:
+  processors:
+    - mapping: { file: mappings/double.jsonata }
+buffer: { sqlite: { path: state/buffer.db } }
+output: { file: { path: out/events.jsonl } }
+http: { enabled: false }
+`);
+    mkdirSync(join(dir, 'mappings'));
+    writeFileSync(join(dir, 'mappings', 'double.jsonata'), '{ "n": n * 2 }');
+    const cwd = mkdtempSync(join(tmpdir(), 'sluice-cwd-'));
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null }>((resolve) => {
+        const child = spawn(process.execPath, [CLI, ...args], { cwd });
+        child.stdin.end('{"n":1}\n{"n":2}\n');
+        child.on('exit', (code) => resolve({ code }));
+      });
+    expect(await run(['run', file])).toEqual({ code: 0 });
+    expect(readFileSync(join(dir, 'out', 'events.jsonl'), 'utf8')).toBe('{"n":2}\n{"n":4}\n');
+    expect(existsSync(join(dir, 'state', 'buffer.db'))).toBe(true);
+    expect(readdirSync(cwd)).toEqual([]);
+    // --output file:PATH and --state-dir are the user's paths: the working directory's.
+    expect(await run(['run', file, '--output', 'file:dry/events.jsonl', '--state-dir', 'st'])).toEqual({ code: 0 });
+    expect(readFileSync(join(cwd, 'dry', 'events.jsonl'), 'utf8')).toBe('{"n":2}\n{"n":4}\n');
+    expect(readdirSync(cwd).sort()).toEqual(['dry', 'st']);
+  });
+
+  it('ends at once, quietly and with exit 0 when stdout is closed (`| head -2`), leaving no dry-run state behind', async () => {
+    const { dir, file } = tempConfig(`
+input: { generate: { interval: 1ms, mapping: '{"id": $uuid_v4()}' } }
+output: { stdout: {} }
+http: { enabled: false }
+shutdown_timeout: 60s
+`);
+    const tmp = mkdtempSync(join(tmpdir(), 'sluice-epipe-'));
+    const script = `"${process.execPath}" "${CLI}" run "${file}" --output stdout 2>"${dir}/stderr" | head -2; echo "\${PIPESTATUS[0]}" >"${dir}/code"`;
+    const started = Date.now();
+    const { stdout } = await promisify(execFile)('bash', ['-c', script], { env: { ...process.env, TMPDIR: tmp } });
+    // Well within shutdown_timeout: nothing waited for a stdout that is gone.
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(stdout.split('\n').filter(Boolean)).toHaveLength(2);
+    expect(readFileSync(join(dir, 'code'), 'utf8').trim()).toBe('0');
+    const stderr = readFileSync(join(dir, 'stderr'), 'utf8');
+    expect(stderr).not.toMatch(/EPIPE|Failed to send|level=(warn|error)/);
+    // The dry run's throwaway state folder was removed on the way out.
+    expect(readdirSync(tmp)).toEqual([]);
+  });
+
   it('runs a stdin -> mapping -> stdout pipeline to the end of input and exits 0', async () => {
     const { file } = tempConfig(`
 input: { stdin: {} }

@@ -293,3 +293,17 @@ describe('node dist/cli.js test', () => {
     expect(run.status).toBe(1);
   });
 });
+
+describe('sluice test: default discovery', () => {
+  it('at the repo root passes: directories named fixtures (failing on purpose) are skipped unless named', async () => {
+    const root = await sluiceTest();
+    expect(root.out).not.toContain('test/fixtures/');
+    expect(root.out).toMatch(/PASS examples\//);
+    expect(root.out).toMatch(/^\d+ passed, 0 failed$/m);
+    expect(root.code).toBe(0);
+    // Named, a fixtures folder is tested as before.
+    const named = await sluiceTest(`${FIXTURES}/failing`);
+    expect(named.out).toContain('FAIL test/fixtures/tests/failing/');
+    expect(named.code).toBe(1);
+  });
+});

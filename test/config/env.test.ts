@@ -195,3 +195,73 @@ describe('interpolateEnv properties', () => {
     );
   });
 });
+
+// Redpanda Connect's patterns, as sluice used them before interpolation became a linear scan: the
+// oracle the scan must agree with.
+const CONNECT_ENV_VAR = /\$\{[0-9A-Za-z_.]+(:((\$\{[^}]+\})|[^}])*)?(?:\|[0-9A-Za-z]+)?\}/g;
+const CONNECT_ESCAPED = /\$\{(\{[0-9A-Za-z_.]+(:((\$\{[^}]+\})|[^}])*)?\})\}/g;
+function connectInterpolate(text: string, env: Record<string, string>): { text: string; missing: string[] } {
+  const missing: string[] = [];
+  const replaced = text.replace(CONNECT_ENV_VAR, (match) => {
+    const inner = match.slice(2, -1);
+    const colon = inner.indexOf(':');
+    const pipe = (t: string) => (t.lastIndexOf('|') === -1 ? [t, undefined] : [t.slice(0, t.lastIndexOf('|')), t.slice(t.lastIndexOf('|') + 1)]);
+    let value: string;
+    let fn: string | undefined;
+    if (colon === -1) {
+      const [n, f] = pipe(inner);
+      fn = f;
+      if (!Object.hasOwn(env, n!)) missing.push(n!);
+      value = env[n!] ?? '';
+    } else {
+      const [d, f] = pipe(inner.slice(colon + 1));
+      fn = f;
+      const found = Object.hasOwn(env, inner.slice(0, colon)) ? env[inner.slice(0, colon)] : undefined;
+      value = found === undefined || found === '' ? d! : found;
+    }
+    if (fn !== undefined) throw new Error('decoder');
+    return value.replaceAll('\n', '\\n');
+  });
+  return { text: replaced.replace(CONNECT_ESCAPED, (_m, inner: string) => '$' + inner), missing };
+}
+
+describe('interpolateEnv: linear, and as Connect where Connect is not wrong (issue 12 items 8, 12)', () => {
+  it('agrees with Connect’s patterns on any text without a decode function', () => {
+    const unit = fc.constantFrom('$', '{', '}', '${', '}}', 'A', 'B', 'C', ':', '.', 'x', '\n', ' ', '!');
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 40 }), (text) => {
+        const env = { A: 'one', B: '', C: 'x\ny' };
+        const mine = interpolateEnv(text, env);
+        expect({ text: mine.text, missing: mine.missing }).toEqual(connectInterpolate(text, env));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('takes linear time: `${A:` followed by 200,000 `${` (Connect’s regex backtracks quadratically: 100,000 took 8.4 s to 38 s)', () => {
+    const text = '${A:' + '${'.repeat(200_000);
+    const started = process.hrtime.bigint();
+    expect(interpolateEnv(text, {}).text).toBe(text);
+    // Closed, the default is every `${` (the oracle agrees on a short one).
+    expect(interpolateEnv(`${text}}`, {}).text).toBe('${'.repeat(200_000));
+    expect(interpolateEnv('${A:${${${}', {}).text).toBe(connectInterpolate('${A:${${${}', {}).text);
+    // A linear scan of 400 KB takes milliseconds; the bound only has to rule out quadratic.
+    expect(Number(process.hrtime.bigint() - started) / 1e6).toBeLessThan(1000);
+  });
+
+  it('`${A:hello|world}` defaults to `hello|world`: after a default only a known decode function is one', () => {
+    expect(interpolateEnv('${A:hello|world}', {})).toEqual({ text: 'hello|world', missing: [] });
+    expect(interpolateEnv('${A:aGk=|base64decode}', {})).toEqual({ text: 'hi', missing: [] });
+    expect(() => interpolateEnv('${A|world}', { A: 'x' })).toThrow('unknown env var decode function: world');
+  });
+
+  it('reports a default that holds another variable’s reference: used as written, not interpolated', () => {
+    expect(interpolateEnv('url: ${A:${B}}', { B: 'set' })).toEqual({
+      text: 'url: ${B}',
+      missing: [],
+      literalDefaults: [{ offset: 5, reference: '${A:${B}}', inner: 'B' }],
+    });
+    // Bloblang interpolations in defaults are not variable references.
+    expect(interpolateEnv('${A:${!metadata:foo}}', {}).literalDefaults).toBeUndefined();
+  });
+});

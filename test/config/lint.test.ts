@@ -1,15 +1,21 @@
 // `sluice lint` through the real CLI: every bad fixture prints exactly the lines expected, with
 // line and column computed here from the fixture's own text.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { WORKLOAD_METRIC_TYPES } from '../../src/runai/api.js';
 import { runCli } from '../support/cli.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DIR = relative(process.cwd(), join(ROOT, 'test/fixtures/lint')) || '.';
 const fixture = (name: string) => join(DIR, name);
 const text = (name: string) => readFileSync(join(ROOT, 'test/fixtures/lint', name), 'utf8');
+
+const escape = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+/** The line of the first `needle` in fixture `name`. */
+const line = (name: string, needle: string): string => at(name, needle).split(',')[0]!;
 
 /** `line,col` (1-based) of the `nth` occurrence of `needle` in the fixture. */
 function at(name: string, needle: string, nth = 1): string {
@@ -25,41 +31,82 @@ function at(name: string, needle: string, nth = 1): string {
 
 const lint = (...args: string[]) => runCli(['lint', ...args]);
 const LEVELS = '"FATAL", "ERROR", "WARN", "INFO", "DEBUG", "TRACE", "ALL"';
+const WORKLOAD_TYPES = WORKLOAD_METRIC_TYPES.join(', ');
 const DURATION_HINT = '(expected e.g. 30s, 1m0s, 100ms, 1h2m3s)';
 
+const ONE_LINE_CASES: [string, (f: string, name: string) => string[]][] = [
+  ['unknown-field.yaml', (f, n) => [`${f}(${at(n, 'codc')}) output.stdout.codc: unknown field (did you mean codec?)`]],
+  [
+    'unknown-component.yaml',
+    (f, n) => [`${f}(${at(n, 'mappin:')}) pipeline.processors[0].mappin: unknown processor "mappin" (did you mean mapping?)`],
+  ],
+  ['wrong-type.yaml', (f, n) => [`${f}(${at(n, 'three')}) input.generate.count: expected integer, got string "three"`]],
+  ['bad-duration.yaml', (f, n) => [`${f}(${at(n, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`]],
+  // A number where a duration is expected: the unit is what is missing.
+  ['duration-number.yaml', (f, n) => [`${f}(${at(n, '5\n')}) shutdown_timeout: expected a duration such as "5s", got number 5`]],
+  [
+    'enum.yaml',
+    (f, n) => [`${f}(${at(n, 'WARM')}) pipeline.processors[0].log.level: "WARM" is not one of ${LEVELS} (did you mean WARN?)`],
+  ],
+  ['missing-env.yaml', (f, n) => [`${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_DIR]`]],
+  // The value of a compact mapping cannot itself be a mapping: the error is where it starts.
+  ['yaml-syntax.yaml', (f, n) => [`${f}(${at(n, 'root: this')}) YAML syntax error: Nested mappings are not allowed in compact mappings`]],
+  [
+    'duplicate-label.yaml',
+    (f, n) => [`${f}(${at(n, 'enrich', 2)}) pipeline.processors[1].label: label 'enrich' collides with the label at pipeline.processors[0]`],
+  ],
+  // A batching policy is checked when the output is built: processors need a trigger to run on.
+  [
+    'batching-no-trigger.yaml',
+    (f, n) => [
+      `${f}(${at(n, 'processors')}) output.drop.batching: batch policy must have at least one active trigger (count, byte_size, period or check)`,
+    ],
+  ],
+  [
+    'wrong-values.yaml',
+    (f, n) => [
+      `${f}(${at(n, '-30s')}) input.run_ai.metrics_offset: must not be negative, got -30s`,
+      `${f}(${at(n, '100000000')}) pipeline.threads: must be <= 1024`,
+      `${f}(${at(n, '-1s')}) output.http_client.timeout: must not be negative, got -1s`,
+      `${f}(${at(n, '1e400')}) output.http_client.batching.count: expected integer, got number Infinity (too large to represent)`,
+      `${f}(${at(n, '-5s')}) output.http_client.batching.period: must not be negative, got -5s`,
+      `${f}(${at(n, '-1s', 2)}) shutdown_timeout: must not be negative, got -1s`,
+    ],
+  ],
+  [
+    'run-ai-build.yaml',
+    (f, n) => [
+      `${f}(${at(n, 'ftp:')}) input.run_ai.url: url "ftp://myorg.run.ai" must use http or https`,
+      `${f}(${at(n, 'GPU_UTILIZATION_PER_GPU')}) input.run_ai.metrics[1]: GPU_UTILIZATION_PER_GPU is not a workload metric type (workload types: ${WORKLOAD_TYPES})`,
+      `${f}(${at(n, '10s')}) input.run_ai.state.max_backfill: 10s is shorter than one window of the schedule (30s): every window would be given up as a gap`,
+      // Absent (its default applies): located at the object that holds it.
+      `${f}(${at(n, '{ timeout')}) input.run_ai.http.retry_max_wait_time: 1s is shorter than http.retry_wait_time (2s)`,
+      `${f}(${at(n, '0s,')}) input.run_ai.http.timeout: must be positive, got 0s`,
+    ],
+  ],
+  // Raw control bytes from the file are written escaped: they cannot drive the terminal.
+  ['binary.yaml', (f) => [`${f}(4,3) output.\\x01\\x02\\x1b[31mred: unknown output "\\x01\\x02\\x1b[31mred"`]],
+];
+
 describe('sluice lint', () => {
-  it.each<[string, (f: string, name: string) => string[]]>([
-    ['unknown-field.yaml', (f, n) => [`${f}(${at(n, 'codc')}) output.stdout.codc: unknown field (did you mean codec?)`]],
-    [
-      'unknown-component.yaml',
-      (f, n) => [`${f}(${at(n, 'mappin:')}) pipeline.processors[0].mappin: unknown processor "mappin" (did you mean mapping?)`],
-    ],
-    ['wrong-type.yaml', (f, n) => [`${f}(${at(n, 'three')}) input.generate.count: expected integer, got string "three"`]],
-    ['bad-duration.yaml', (f, n) => [`${f}(${at(n, '5 minutes')}) shutdown_timeout: invalid duration "5 minutes" ${DURATION_HINT}`]],
-    [
-      'enum.yaml',
-      (f, n) => [`${f}(${at(n, 'WARM')}) pipeline.processors[0].log.level: "WARM" is not one of ${LEVELS} (did you mean WARN?)`],
-    ],
-    ['missing-env.yaml', (f, n) => [`${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_DIR]`]],
-    // The value of a compact mapping cannot itself be a mapping: the error is where it starts.
-    ['yaml-syntax.yaml', (f, n) => [`${f}(${at(n, 'root: this')}) YAML syntax error: Nested mappings are not allowed in compact mappings`]],
-    [
-      'duplicate-label.yaml',
-      (f, n) => [`${f}(${at(n, 'enrich', 2)}) pipeline.processors[1].label: label 'enrich' collides with the label at pipeline.processors[0]`],
-    ],
-    // A batching policy is checked when the output is built: processors need a trigger to run on.
-    [
-      'batching-no-trigger.yaml',
-      (f, n) => [
-        `${f}(${at(n, 'processors')}) output.drop.batching: batch policy must have at least one active trigger (count, byte_size, period or check)`,
-      ],
-    ],
-  ])('%s: one line per problem, exit 1', async (name, expected) => {
+  // One lint run over every fixture below (a process each would cost half a second of CPU apiece):
+  // each file's lines are its own, in file order.
+  let all: Awaited<ReturnType<typeof lint>>;
+  beforeAll(async () => {
+    all = await lint(...ONE_LINE_CASES.map(([name]) => fixture(name)));
+  });
+
+  it('exits 1 when any file has an error, printing nothing on stdout and no line of no file', () => {
+    expect(all.code).toBe(1);
+    expect(all.stdout).toBe('');
+    const files = ONE_LINE_CASES.map(([name]) => fixture(name));
+    expect(all.stderr.split('\n').filter((l) => l !== '' && !files.some((f) => l.startsWith(`${f}(`)))).toEqual([]);
+  });
+
+  it.each(ONE_LINE_CASES)('%s: one line per problem', (name, expected) => {
     const file = fixture(name);
-    const { code, stdout, stderr } = await lint(file);
-    expect(stderr).toBe(expected(file, name).map((l) => `${l}\n`).join(''));
-    expect(stdout).toBe('');
-    expect(code).toBe(1);
+    const mine = all.stderr.split('\n').filter((l) => l.startsWith(`${file}(`));
+    expect(mine).toEqual(expected(file, name));
   });
 
   it('locates a JSONata syntax error inside a `mapping: |` block at its line and column in the file', async () => {
@@ -83,10 +130,13 @@ describe('sluice lint', () => {
     expect(stderr.split('\n')).toEqual([
       `${f}(1,1) required environment variables were not set: [SLUICE_LINT_TEST_UNSET_A]`,
       `${f}(${at(name, 'csv')}) output.stdout.codec: "csv" is not one of "lines", "append", "all-bytes", "delim:X"`,
+      // Problems only building finds (JSONata syntax) come in the same pass as the schema's.
+      expect.stringMatching(new RegExp(`^${escape(f)}\\(${line(name, 'size >')},\\d+\\) output\\.stdout\\.batching\\.check: JSONata syntax error at line 1, column \\d+: `)),
       `${f}(${at(name, 'many')}) pipeline.threads: expected integer, got string "many"`,
       `${f}(${at(name, 'Bad-Label')}) pipeline.processors[0].label: label must be lower case letters, digits, _ and -, not starting with _ or -`,
       // A missing field is located at the object that lacks it.
       `${f}(${at(name, '{}')}) pipeline.processors[1].archive.format: field is required`,
+      expect.stringMatching(new RegExp(`^${escape(f)}\\(${line(name, '"gpu"')},\\d+\\) pipeline\\.processors\\[2\\]\\.mapping: JSONata syntax error at line 1, column \\d+: `)),
       `${f}(${at(name, 'cout')}) input.generate.cout: unknown field (did you mean count?)`,
       `${f}(${at(name, 'loggr')}) loggr: unknown field (did you mean logger?)`,
       '',
@@ -108,10 +158,19 @@ describe('sluice lint', () => {
   });
 
   it('exits 0 silently on good files, including every example', async () => {
-    const { code, stdout, stderr } = await lint(fixture('good.yaml'), fixture('batching-count-one.yaml'), join(relative(process.cwd(), ROOT) || '.', 'examples'));
-    // The one example kept exactly as OpenMeter publishes it warns about its sibling `output:`.
-    expect(stderr).toMatch(/^(\S*openmeter-runai-full\.yaml\(\d+,\d+\) output\.output: warning: read as drop_on\.output; indent it under drop_on\n)?$/);
+    const examples = join(relative(process.cwd(), ROOT) || '.', 'examples');
+    const credentials = { RUNAI_URL: 'https://myorg.run.ai', RUNAI_APP_ID: 'app', RUNAI_APP_SECRET: 'secret', OPENMETER_TOKEN: 'om_token' };
+    const { code, stdout, stderr } = await runCli(['lint', fixture('good.yaml'), fixture('batching-count-one.yaml'), examples], credentials);
+    expect(stderr).toBe('');
     expect(stdout).toBe('');
+    expect(code).toBe(0);
+  });
+
+  it("reads OpenMeter's published layout (output beside drop_on) as drop_on's output, with a warning", async () => {
+    const name = 'drop-on-sibling-output.yaml';
+    const f = fixture(name);
+    const { code, stderr } = await lint(f);
+    expect(stderr).toBe(`${f}(${at(name, 'output:\n    http_client')}) output.output: warning: read as drop_on.output; indent it under drop_on\n`);
     expect(code).toBe(0);
   });
 
@@ -120,6 +179,33 @@ describe('sluice lint', () => {
     const bad = fixture('wrong-type.yaml');
     const { code, stderr } = await lint(good, bad);
     expect(stderr).toBe(`${bad}(${at('wrong-type.yaml', 'three')}) input.generate.count: expected integer, got string "three"\n`);
+    expect(code).toBe(1);
+  });
+
+  it('lints only *.yaml and *.yml in a directory, naming the files it skipped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-lint-dir-'));
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'pipeline.yml'), readFileSync(join(ROOT, 'test/fixtures/lint/good.yaml')));
+    writeFileSync(join(dir, 'blob.bin'), Buffer.from([0, 1, 2, 255, 27, 91, 50, 74]));
+    writeFileSync(join(dir, 'sub', 'notes.txt'), 'not a config\n');
+    writeFileSync(join(dir, 'sub', 'pipeline_sluice_test.yaml'), 'tests: []\n');
+    const { code, stderr } = await lint(dir);
+    expect(stderr).toBe(`${dir}: skipped 2 file(s) that are not config files (*.yaml, *.yml): ${join(dir, 'blob.bin')}, ${join(dir, 'sub', 'notes.txt')}\n`);
+    expect(code).toBe(0);
+  });
+
+  it('warns (exit 0) when a default holds another variable’s reference, which is not interpolated', async () => {
+    const file = fixture('literal-default.yaml');
+    const { code, stderr } = await lint(file);
+    expect(stderr).toBe(
+      `${file}(${at('literal-default.yaml', '${SLUICE')}) warning: \${SLUICE_LINT_TEST_UNSET_A:\${SLUICE_LINT_TEST_UNSET_B}}: its default is used as written; \${SLUICE_LINT_TEST_UNSET_B} inside a default is not interpolated (as in Redpanda Connect)\n`,
+    );
+    expect(code).toBe(0);
+  });
+
+  it('refuses a file past the config size limit without reading it all (/dev/zero)', async () => {
+    const { code, stderr } = await lint('/dev/zero');
+    expect(stderr).toBe('/dev/zero(1,1) failed to read config: the file is larger than 4 MB, the most a config may be\n');
     expect(code).toBe(1);
   });
 

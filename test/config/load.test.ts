@@ -37,7 +37,7 @@ describe('locate: a position inside a string value maps to the same character in
 
 describe('loadConfigText turns bad input into problems', () => {
   it('stops at a failed env decode instead of validating text still holding `${...}`', () => {
-    expect(lines('input:\n  generate:\n    mapping: "1"\n    count: ${N|lolwut}\n    interval: ${M:x|rot13}\n', { env: {} })).toEqual([
+    expect(lines('input:\n  generate:\n    mapping: "1"\n    count: ${N|lolwut}\n    interval: ${M|rot13}\n', { env: {} })).toEqual([
       'c.yaml(1,1) unknown env var decode function: lolwut',
       'c.yaml(1,1) unknown env var decode function: rot13',
     ]);

@@ -48,6 +48,22 @@ output: { memory: {} }
     stop.abort();
     await running;
   });
+
+  it('answers GET and HEAD only: 405 with Allow for any other method, 404 for an unknown path', async () => {
+    const { metrics } = pipelineFromYaml('input: { memory: {} }\noutput: { memory: {} }\n', memoryComponents(memoryState([]).input, memoryState([]).output));
+    server = await startHttpServer({ address: '127.0.0.1:0', metrics, statuses: () => [], version: '1.2.3', logger: pino({ level: 'silent' }) });
+    for (const path of ['/ping', '/ready', '/metrics', '/version']) {
+      for (const method of ['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+        const response = await fetch(`${server.url}${path}`, { method, body: method === 'OPTIONS' ? null : 'x' });
+        expect([path, method, response.status, response.headers.get('allow')]).toEqual([path, method, 405, 'GET, HEAD']);
+        await response.text();
+      }
+      const head = await fetch(`${server.url}${path}`, { method: 'HEAD' });
+      expect([path, head.status, await head.text()]).toEqual([path, 200, '']);
+      expect((await fetch(`${server.url}${path}`)).status).toBe(200);
+    }
+    expect((await fetch(`${server.url}/nope`, { method: 'POST', body: 'x' })).status).toBe(404);
+  });
 });
 
 async function until(check: () => Promise<boolean>, timeoutMs = 3000): Promise<void> {

@@ -1,5 +1,5 @@
 // The Run:ai pipeline as `sluice run` runs it, killed and restarted: SIGKILL at three points (kills
-// are placed with the simulators' hooks, no crash points in the code), a graceful stop for 20
+// are placed with the simulators' hooks, no crash points in the code), a graceful stop for 10
 // windows, and a stop longer than max_backfill. After a final SIGTERM drain, the assertions of
 // harness.ts hold, and the ledger explains every window: delivered, or a reported gap.
 import { afterAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { startRunAiSimulator, type SimRequest } from '../../src/runai/sim.js';
 import type { CliProcess } from '../support/cli.js';
 import {
   CLUSTER,
+  SCRAPEABLE,
   OFFSET_MS,
   TOKEN,
   WINDOW_MS,
@@ -69,9 +70,10 @@ async function killed(proc: CliProcess): Promise<void> {
   expect(proc.child.signalCode).toBe('SIGKILL');
 }
 
+/** Where the ledger resumes: the end of its last window or gap (a run on a slow machine may itself skip windows past max_backfill). */
 const lastEnd = (dir: string): number => {
-  const { windows } = readLedger(dir);
-  return windows[windows.length - 1]!.end;
+  const { windows, gaps } = readLedger(dir);
+  return Math.max(windows[windows.length - 1]!.end, ...gaps.map((g) => g.end));
 };
 
 const sleepUntil = (at: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, Math.max(0, at - Date.now())));
@@ -100,7 +102,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     const options = { dir, runai, openmeter };
     const kills: number[] = [];
 
-    // 1. Mid-scrape: killed as Run:ai answers the 150th metrics request of a scrape (of 428).
+    // 1. Mid-scrape: killed as Run:ai answers the 150th metrics request of a scrape (of 210).
     let proc = collector(options);
     await waitFor(() => doneWindows(dir) >= 2, 30_000, 'two windows');
     let midScrapeWindow = '';
@@ -120,7 +122,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     await openmeter.down();
     proc = collector(options);
     const doneBefore = doneWindows(dir);
-    await waitFor(() => bufferedMessages(dir) >= 3 * 214 && doneWindows(dir) >= doneBefore + 3, 30_000, 'three windows buffered');
+    await waitFor(() => bufferedMessages(dir) >= 3 * SCRAPEABLE && doneWindows(dir) >= doneBefore + 3, 30_000, 'three windows buffered');
     sigkill(proc, kills);
     await killed(proc);
     const buffered = bufferedMessages(dir);
@@ -168,7 +170,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     });
   }, 90_000);
 
-  it('S11 stopped for 20 windows: the restart backfills them with the ids and bytes of an uninterrupted run', async () => {
+  it('S11 stopped for 10 windows: the restart backfills them with the ids and bytes of an uninterrupted run', async () => {
     const began = Date.now();
     const runai = await startRunAiSimulator(CLUSTER);
     const openmeter = await startOpenMeterSimulator({ token: TOKEN });
@@ -184,26 +186,30 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     await waitFor(() => doneWindows(dir) >= 3, 30_000, 'three windows');
     await stopGracefully(proc);
     const stoppedAt = lastEnd(dir);
-    // Down until 20 windows have closed (each is due OFFSET after its end).
-    await sleepUntil(stoppedAt + OFFSET_MS + 20 * WINDOW_MS + 100);
+    // Down until 10 windows have closed (each is due OFFSET after its end).
+    await sleepUntil(stoppedAt + OFFSET_MS + 10 * WINDOW_MS + 100);
     const restartedAt = Date.now();
 
     proc = collector({ dir, runai, openmeter });
     const backfill = await logLine(proc, 'Run:ai backfills the windows missed');
-    expect(backfill['windows']).toBeGreaterThanOrEqual(20);
+    expect(backfill['windows']).toBeGreaterThanOrEqual(10);
     expect(backfill['from']).toBe(new Date(stoppedAt).toISOString().replace('.000Z', 'Z'));
     // Caught up, and two live windows after.
     await waitFor(() => lastEnd(dir) >= restartedAt - OFFSET_MS + 2 * WINDOW_MS, 30_000, 'caught up');
-    const metrics = await metricsText(proc);
+    // The counter moves as backfilled windows are delivered, which on a loaded machine can trail
+    // the live windows that satisfied "caught up": wait for it, then check it stops at the count.
+    let metrics = '';
+    const backfilled = () => metricOf(metrics, 'run_ai_windows_backfilled_total{type="workload"}');
+    await waitFor(async () => (metrics = await metricsText(proc)) !== '' && backfilled() >= (backfill['windows'] as number), 30_000, 'every backfilled window counted');
     await stopGracefully(proc);
-    expect(metricOf(metrics, 'run_ai_windows_backfilled_total{type="workload"}')).toBe(backfill['windows']);
+    expect(backfilled()).toBe(backfill['windows']);
     expect(metricOf(metrics, 'run_ai_windows_skipped_total{type="workload",reason="max_backfill"}')).toBe(0);
 
     await waitFor(() => lastEnd(goldenDir) >= lastEnd(dir), 30_000, 'the golden run passed the restarted one');
     await stopGracefully(golden);
 
     const { starts } = assertLedgerClean(dir);
-    expect(starts.filter((s) => s >= stoppedAt && s < stoppedAt + 20 * WINDOW_MS)).toHaveLength(20);
+    expect(starts.filter((s) => s >= stoppedAt && s < stoppedAt + 10 * WINDOW_MS)).toHaveLength(10);
     const expected = expectedEvents(runai, starts);
     const numbers = assertDelivered(openmeter, expected);
     // Window for window, the restarted run sent what the uninterrupted one sent, byte for byte.
@@ -212,7 +218,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     const differing = [...mine].filter(([key, text]) => theirs.get(key) !== text).map(([key]) => key);
     expect(differing).toEqual([]);
     report({
-      scenario: 'S11 stopped 20 windows',
+      scenario: 'S11 stopped 10 windows',
       windows: starts.length,
       events: expected.size,
       ...numbers,

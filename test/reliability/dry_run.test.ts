@@ -7,6 +7,7 @@ import { startRunAiSimulator } from '../../src/runai/sim.js';
 import { startCli, type CliProcess } from '../support/cli.js';
 import {
   CLUSTER,
+  SCRAPEABLE,
   EXAMPLE,
   TOKEN,
   assertDelivered,
@@ -55,14 +56,14 @@ describe('a dry run between real runs', () => {
     await waitFor(() => doneWindows(dir) >= 2, 60_000, 'two windows delivered');
     await sink.down();
     const delivered = doneWindows(dir);
-    await waitFor(() => doneWindows(dir) > delivered && bufferedMessages(dir) >= 214, 60_000, 'a window buffered');
+    await waitFor(() => doneWindows(dir) > delivered && bufferedMessages(dir) >= SCRAPEABLE, 60_000, 'a window buffered');
     expect(await stop(real)).toBe(0);
     const ledgerBefore = readLedger(dir);
     const bufferedBefore = bufferedMessages(dir);
 
     // The dry run: the same config with its output swapped, until it printed two windows.
     const dry = registered(startCli(['run', EXAMPLE, ...collectorSet(options).flatMap((s) => ['-s', s]), '-s', 'http.enabled=false', '--output', 'stdout'], collectorEnv(options)));
-    await waitFor(() => dry.stdout.split('\n').filter((l) => l.startsWith('{')).length >= 2 * 214, 60_000, 'two windows printed');
+    await waitFor(() => dry.stdout.split('\n').filter((l) => l.startsWith('{')).length >= 2 * SCRAPEABLE, 60_000, 'two windows printed');
     expect(await stop(dry)).toBe(0);
     expect(dry.stderr).toMatch(/Dry run \(--output stdout\): buffer and input state are kept apart from the config's, which are not touched\./);
     // Nothing of the real state moved: same windows, same resume point, the buffer as it was.

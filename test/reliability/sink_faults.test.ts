@@ -8,6 +8,7 @@ import { startRunAiSimulator, type RunAiSimulator } from '../../src/runai/sim.js
 import { metricValue } from '../runai/helpers.js';
 import {
   CLUSTER,
+  SCRAPEABLE,
   OFFSET_MS,
   TOKEN,
   assertDelivered,
@@ -28,6 +29,7 @@ afterAll(async () => {
 
 async function simulators(openmeterOptions: OpenMeterSimulatorOptions): Promise<{ runai: RunAiSimulator; openmeter: OpenMeterSimulator }> {
   const runai = await startRunAiSimulator(CLUSTER);
+  expect(runai.scrapeableWorkloads()).toHaveLength(SCRAPEABLE);
   const openmeter = await startOpenMeterSimulator({ token: TOKEN, ...openmeterOptions });
   closers.push(() => runai.close(), () => openmeter.close());
   return { runai, openmeter };
@@ -128,9 +130,9 @@ describe.concurrent('the Run:ai pipeline against OpenMeter faults', () => {
       }
       await openmeter.up();
       const upAt = Date.now();
-      await waitFor(() => bufferedMessages(dir) < 214, 40_000, 'buffer drained after the outage');
+      await waitFor(() => bufferedMessages(dir) < SCRAPEABLE, 40_000, 'buffer drained after the outage');
       drainedMs = Date.now() - upAt;
-      expect(peak).toBeGreaterThanOrEqual(4 * 214);
+      expect(peak).toBeGreaterThanOrEqual(4 * SCRAPEABLE);
       return `buffer peaked at ${peak} messages, drained ${(drainedMs / 1000).toFixed(1)} s after recovery`;
     });
   }, 90_000);

@@ -395,10 +395,11 @@ describe('malformed metrics answers', () => {
 });
 
 describe('scale', () => {
-  // RUNAI_SCALE_WORKLOADS=10000 npx vitest run test/runai/client.test.ts -t scale  is the full benchmark.
+  // Correctness at scale; its speed is bench/scrape.mjs's to measure (a wall-clock bound here
+  // fails on a busy machine). RUNAI_SCALE_WORKLOADS=10000 raises the count.
   const workloads = Number(process.env['RUNAI_SCALE_WORKLOADS'] ?? 2000);
 
-  it(`lists and fetches ${workloads} workloads at 25 ms latency well within a 30 s interval`, async () => {
+  it(`lists and fetches ${workloads} workloads at 25 ms latency, every one with its own metrics`, async () => {
     const sim = await start({ workloads, latencyMs: 25, phases: { Running: 1 }, zeroPodRunningFraction: 0 });
     const { client } = connect(sim, { pageSize: 500, http: { timeoutMs: 30_000, retryCount: 1, retryWaitMs: 100, retryMaxWaitMs: 1000 } });
     const began = performance.now();
@@ -411,9 +412,6 @@ describe('scale', () => {
       `scale: ${workloads} workloads, ${requests} requests, listing ${Math.round(listed - began)} ms, total ${Math.round(took)} ms, ${Math.round((requests / took) * 1000)} req/s`,
     );
     expect(results).toHaveLength(workloads);
-    expect(results[0]).toEqual(expectedMetrics(sim.resource(listing.items[0]!.id)!, WORKLOAD_METRICS, WINDOW));
-    // Proportionally inside a 30 s schedule (6 s for 2,000), with the simulator sharing this
-    // process's event loop; measured figures for 10,000 are in the component's report.
-    expect(took).toBeLessThan((workloads / 10_000) * 30_000);
+    listing.items.forEach((w, i) => expect(results[i]).toEqual(expectedMetrics(sim.resource(w.id)!, WORKLOAD_METRICS, WINDOW)));
   }, 60_000);
 });

@@ -22,6 +22,7 @@ export function pipelineFromYaml(yaml: string, extra: ComponentSpec[] = []): { p
     baseDir: process.cwd(),
     strict: loaded.config.error_handling.strict,
   });
-  if (problems.length > 0) throw new Error(problems.map((p) => `${p.path.join('.')}: ${p.message}`).join('\n'));
+  const errors = problems.filter((p) => p.severity !== 'note');
+  if (errors.length > 0) throw new Error(errors.map((p) => `${p.path.join('.')}: ${p.message}`).join('\n'));
   return { pipeline, metrics };
 }

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import type { ConfigPath } from '../../config/problems.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import { bodyOf, compileExpression } from '../../mapping/environment.js';
+import { compileBloblangExpression } from '../../mapping/language.js';
 import { CONDITIONS, type Conditions } from './definitions.js';
 import { jsonContains, jsonDifferences, jsonEqual, preview, shorten } from './diff.js';
 
@@ -100,6 +101,14 @@ const CHECKS: Record<(typeof CONDITIONS)[number], Check> = {
   jsonata: async (source: string, { message, batch, index }) => {
     try {
       const result = await compileExpression(source).evaluate({ message, batch, index }, bodyOf(message));
+      return result === true ? undefined : [`returned ${preview(result)}, want true`, `received: ${preview(bodyOf(message), 1000)}`];
+    } catch (err) {
+      return [`failed: ${(err as Error).message}`];
+    }
+  },
+  bloblang: async (source: string, { message, batch, index }) => {
+    try {
+      const result = await compileBloblangExpression(source).evaluate({ message, batch, index });
       return result === true ? undefined : [`returned ${preview(result)}, want true`, `received: ${preview(bodyOf(message), 1000)}`];
     } catch (err) {
       return [`failed: ${(err as Error).message}`];

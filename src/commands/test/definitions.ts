@@ -2,12 +2,12 @@
 // `<name>_sluice_test.yaml` file, in Redpanda Connect's unit-test format. They are read from the
 // file's raw text: `${VAR}` in a test stays as written, because `environment` is for the config
 // under test. Every problem is reported in one pass with file(line,col) and its path.
-import { readFileSync } from 'node:fs';
 import { LineCounter, parseDocument } from 'yaml';
-import { createAjv, describeAjvError, isObject, nodeAt } from '../../config/load.js';
+import { createAjv, describeAjvError, isObject, nodeAt, readConfigText } from '../../config/load.js';
 import { formatPath, type ConfigPath, type Problem } from '../../config/problems.js';
 import type { Schema } from '../../engine/component.js';
 import { compileExpression, MappingSyntaxError } from '../../mapping/environment.js';
+import { compileBloblangExpression } from '../../mapping/language.js';
 import { parseInstant } from '../determinism.js';
 
 /** One message of an input batch; at most one of the body fields is set (none: an empty body). */
@@ -33,6 +33,8 @@ export interface Conditions {
   readonly file_json_contains?: string;
   /** A JSONata expression evaluated on the message; it must return true. */
   readonly jsonata?: string;
+  /** A Bloblang query (Connect's condition) evaluated on the message; it must return true. */
+  readonly bloblang?: string;
 }
 
 export const CONDITIONS = [
@@ -45,6 +47,7 @@ export const CONDITIONS = [
   'file_json_equals',
   'file_json_contains',
   'jsonata',
+  'bloblang',
 ] as const satisfies readonly (keyof Conditions)[];
 
 export interface TestCase {
@@ -109,6 +112,7 @@ const conditions: Schema = {
     file_json_equals: { type: 'string' },
     file_json_contains: { type: 'string' },
     jsonata: { type: 'string', description: 'A JSONata expression on the message that must return true.' },
+    bloblang: { type: 'string', description: 'A Bloblang query on the message that must return true (as in Connect test files).' },
   },
 };
 
@@ -159,7 +163,7 @@ export const TEST_FILE = /_(sluice|benthos)_test\.ya?ml$/;
 export function readTestFile(file: string): TestFile {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
     return { file, tests: [], problems: [problem(file, { line: 1, column: 1 }, [], `failed to read: ${(err as Error).message}`)] };
   }
@@ -236,6 +240,13 @@ function checkCase(test: TestCase, at: ConfigPath): { path: ConfigPath; message:
           new RegExp(c.content_matches, 'u');
         } catch (err) {
           report([...path, 'content_matches'], `invalid regular expression: ${(err as Error).message}`);
+        }
+      }
+      if (c.bloblang !== undefined) {
+        try {
+          compileBloblangExpression(c.bloblang);
+        } catch (err) {
+          report([...path, 'bloblang'], err instanceof MappingSyntaxError ? err.message : `invalid Bloblang: ${(err as Error).message}`);
         }
       }
       if (c.jsonata !== undefined) {

@@ -103,8 +103,8 @@ function buildTarget(test: TestDefinition, config: string | undefined, options: 
   builder.resources(resourceLists(root as unknown as RootConfig));
   let processors = builder.processors(selected.nodes, selected.path);
   if (selected.index !== undefined) processors = [processors[selected.index]!];
-  if (builder.problems.length > 0) {
-    const failures = builder.problems.map((p) => {
+  if (builder.problems.some((p) => p.severity !== 'note')) {
+    const failures = builder.problems.filter((p) => p.severity !== 'note').map((p) => {
       const { line, column } = loaded.locate(p.path, p.inner);
       return note(formatProblem({ file: target.file, line, column, path: formatPath(p.path), message: p.message, severity: 'error' }));
     });
@@ -130,8 +130,8 @@ function buildMapping(test: TestDefinition, options: RunOptions): BuiltTarget | 
   // Relative to the working directory, as the test file's own path is, so errors name the file as the user sees it.
   const builder = builderFor(process.cwd(), options);
   const processors = builder.processors([{ mapping: { file } }], ['target_mapping']);
-  if (builder.problems.length > 0) {
-    const failures = builder.problems.map((p): Failure => {
+  if (builder.problems.some((p) => p.severity !== 'note')) {
+    const failures = builder.problems.filter((p) => p.severity !== 'note').map((p): Failure => {
       if (p.inner) return note(`${file}(${p.inner.line},${p.inner.column}) ${p.message}`);
       // A syntax error already located in the file: `file(line,col): ...`.
       if (p.message.startsWith(`${file}(`)) return note(p.message);

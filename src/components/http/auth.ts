@@ -1,7 +1,7 @@
 // Credentials an HTTP output adds to each attempt: basic auth or an OAuth 2 client-credentials token.
 import { request, type Dispatcher } from 'undici';
 import type { Secrets } from '../../engine/secrets.js';
-import { describeTransportError, headerValue, parseTargetUrl, redactUrl, registerCredential } from './support.js';
+import { describeTransportError, headerValue, parseTargetUrl, readAtMost, redactUrl, registerCredential } from './support.js';
 
 /** The `oauth2` and `basic_auth` blocks of an HTTP component. */
 export interface AuthConfig {
@@ -87,7 +87,7 @@ export class Authorizer {
         body: form.toString(),
         signal: AbortSignal.any([signal, ...timeout]),
       });
-      text = await response.body.text();
+      text = await readAtMost(response.body);
     } catch (err) {
       throw new Error(`oauth2: token request to ${redactUrl(token_url)} failed: ${describeTransportError(err as Error)}`);
     }

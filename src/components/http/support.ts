@@ -1,6 +1,7 @@
 // Small pieces every HTTP component shares: URL and header checks, credential registration,
 // redaction for logs, error descriptions.
-import type { Secrets } from '../../engine/secrets.js';
+import type { Dispatcher } from 'undici';
+import { redactUrl, type Secrets } from '../../engine/secrets.js';
 import { formatDuration } from '../../config/duration.js';
 import { compileInterpolation, type Interpolated } from '../../mapping/interpolation.js';
 
@@ -95,19 +96,7 @@ export function headerValue(headers: Record<string, string | string[] | undefine
 }
 
 
-export function redactUrl(text: string): string {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return text.replace(/\/\/[^/@]*@/, '//xxxxx@');
-  }
-  if (url.password) url.password = 'xxxxx';
-  for (const key of [...url.searchParams.keys()]) {
-    if (/token|secret|password|passwd|key|signature|sig|auth|credential/i.test(key)) url.searchParams.set(key, '[REDACTED]');
-  }
-  return url.toString();
-}
+export { redactUrl };
 
 export function redactHeaders(
   headers: Record<string, string | string[] | undefined>,
@@ -137,3 +126,26 @@ export function formatWait(ms: number): string {
   return formatDuration(Math.round(ms) * 1e6);
 }
 
+
+/**
+ * The most of an answer read (1 MB): a sink's answer is a status and at most a problem document,
+ * a token answer a few hundred bytes. The rest is not read (the connection is dropped), so a huge
+ * or endless answer costs no memory; what was read is kept, marked as cut.
+ */
+export const MAX_RESPONSE_BYTES = 1024 * 1024;
+
+export async function readAtMost(body: Dispatcher.ResponseData['body'], max = MAX_RESPONSE_BYTES): Promise<string> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    if (bytes + buffer.length > max) {
+      chunks.push(buffer.subarray(0, max - bytes));
+      body.on('error', () => undefined).destroy();
+      return `${Buffer.concat(chunks).toString('utf8')}... (answer cut at ${max} bytes)`;
+    }
+    bytes += buffer.length;
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -3,7 +3,8 @@ import { parseDuration } from '../../config/duration.js';
 import { defineInput, type ReadResult } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
 import { sleep } from '../../engine/sleep.js';
-import { compileExpression, DELETED } from '../../mapping/environment.js';
+import { DELETED } from '../../mapping/environment.js';
+import { compileMappingText } from '../../mapping/language.js';
 
 interface GenerateConfig {
   mapping: string;
@@ -41,7 +42,7 @@ export default defineInput<GenerateConfig>({
     if (!config.auto_replay_nacks) logger.warn('auto_replay_nacks: false is not supported: failed messages are sent again; wrap the output in drop_on or reject_errored to drop them.');
     let compiled;
     try {
-      compiled = compileExpression(config.mapping);
+      compiled = compileMappingText(config.mapping);
     } catch (err) {
       throw Object.assign(err as Error, { field: 'mapping' });
     }

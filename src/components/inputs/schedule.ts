@@ -13,6 +13,7 @@
 //   overran it, is logged and counted in `schedule_ticks_missed_total`; it is never silently lost.
 //   After an overrun, one read catches up, at the latest tick.
 // - A read that lists nothing emits nothing.
+// - Under leader election only the leader reads its child; a follower lets the ticks pass.
 
 import type { Counter } from 'prom-client';
 import { durationSchema, formatDuration, parseDuration } from '../../config/duration.js';
@@ -84,6 +85,11 @@ class ScheduleInput implements Input {
       if (this.#pending === undefined) {
         const tick = await this.#nextTick(signal);
         if (tick === undefined) return null;
+        if (this.#settings.leadership && !this.#settings.leadership.isLeader()) {
+          // A follower stays idle: the leader reads this tick.
+          this.#last = tick;
+          continue;
+        }
         this.#pending = tick;
       }
       const read = await this.#child.read(signal);

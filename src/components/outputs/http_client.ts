@@ -11,7 +11,7 @@ import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput, type Output, type RateLimit, type Settings } from '../../engine/component.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import type { Secrets } from '../../engine/secrets.js';
-import { isSecretHeader } from '../../engine/secrets.js';
+import { isCredentialHeader, isSecretHeader } from '../../engine/secrets.js';
 import type { Interpolated } from '../../mapping/interpolation.js';
 import { Authorizer, type AuthConfig } from '../http/auth.js';
 import { combine, multipartBody, RequestError, splitJsonArray, summarise, type Leftover } from '../http/bodies.js';
@@ -28,6 +28,7 @@ import {
   isPermanentError,
   metadataFilter,
   parseTargetUrl,
+  readAtMost,
   redactUrl,
   registerCredential,
   responseDetail,
@@ -38,6 +39,7 @@ import { judgeStatus, SPLIT_STATUSES, type Verdict } from '../http/status.js';
 import { jwtSigner, oauth1Header } from '../http/signers.js';
 import { dispatcherOptions, tlsSchema, type TlsConfig } from '../http/tls.js';
 
+export { MAX_RESPONSE_BYTES } from '../http/support.js';
 export { parseRetryAfter, splitJsonArray };
 import { DeliveryError } from '../../engine/delivery.js';
 import type { MappingContext } from '../../mapping/environment.js';
@@ -263,6 +265,8 @@ class HttpClient implements Output {
   #jwt: (() => string) | undefined;
   /** `multipart`: explicit parts each request is made of, instead of the message. */
   #parts: { contentType: Interpolated; disposition: Interpolated; body: Interpolated }[];
+  /** Whether a header's value computed per message is registered as a secret (see isCredentialHeader). */
+  #registersDynamic: (name: string) => boolean;
 
   constructor(config: HttpClientConfig, settings: Settings) {
     this.#config = config;
@@ -278,6 +282,7 @@ class HttpClient implements Output {
     });
     const secretNames = new Set(config.secret_headers.map((n) => n.toLowerCase()));
     this.#isSecret = (name) => isSecretHeader(name) || secretNames.has(name.toLowerCase());
+    this.#registersDynamic = (name) => isCredentialHeader(name) || secretNames.has(name.toLowerCase());
     for (const [name, value] of Object.entries(config.headers)) if (this.#isSecret(name)) registerCredential(this.#secrets, value);
     this.#metadataFilter = metadataFilter(config.metadata);
     this.#timeoutMs = parseDurationMs(config.timeout);
@@ -561,7 +566,7 @@ class HttpClient implements Output {
         body,
         signal: controller.signal,
       });
-      const text = await response.body.text();
+      const text = await readAtMost(response.body);
       result = { kind: 'response', status: response.statusCode, headers: response.headers, body: text };
     } catch (err) {
       throwIfAborted(signal);
@@ -633,7 +638,7 @@ class HttpClient implements Output {
       } catch (err) {
         throw new TargetError(`header ${name} interpolation error: ${(err as Error).message}`);
       }
-      if (!value.isStatic && this.#isSecret(name)) registerCredential(this.#secrets, headers[name.toLowerCase()]);
+      if (!value.isStatic && this.#registersDynamic(name)) registerCredential(this.#secrets, headers[name.toLowerCase()]);
     }
     headers['content-type'] ??= 'application/octet-stream';
     return { url, headers: { ...this.#metadataHeaders(context.message), ...headers } };

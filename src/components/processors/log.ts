@@ -1,6 +1,6 @@
 import { defineProcessor } from '../../engine/component.js';
 import { pinoLevel } from '../../engine/logger.js';
-import { compileExpression } from '../../mapping/environment.js';
+import { compileMappingText } from '../../mapping/language.js';
 import { compileInterpolation } from '../../mapping/interpolation.js';
 
 interface LogConfig {
@@ -26,7 +26,7 @@ export default defineProcessor<LogConfig>({
   create(config, { logger }) {
     const level = pinoLevel(config.level) as 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
     const message = compileInterpolation(config.message);
-    const fields = config.fields_mapping === '' ? undefined : compileExpression(config.fields_mapping);
+    const fields = config.fields_mapping === '' ? undefined : compileMappingText(config.fields_mapping);
     return {
       async process(batch) {
         if (!logger.isLevelEnabled(level)) return [batch.slice()];

@@ -1,21 +1,32 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { defineProcessor } from '../../engine/component.js';
+import { defineProcessor, type Settings } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
-import { compileExpression, DELETED, type MappingContext } from '../../mapping/environment.js';
+import { compileBloblangMapping, DELETED as BLOBLANG_DELETED, NOTHING, type BloblangMapping } from '../../mapping/bloblang/index.js';
+import { lintMapping, type LintWarning } from '../../mapping/bloblang/lint.js';
+import { cleanForOutput } from '../../mapping/bloblang/values.js';
+import { compileExpression, currentHooks, DELETED, type CompiledExpression, type MappingContext } from '../../mapping/environment.js';
+import { asSyntaxError, compileQuery, detectMappingLanguage, type Language, type LanguageChoice } from '../../mapping/language.js';
 
-type MappingConfig = string | { expression?: string; file?: string; meta?: Record<string, string>; compile?: boolean };
+export type MappingConfig = string | { expression?: string; file?: string; meta?: Record<string, string>; compile?: boolean; lang?: LanguageChoice };
 
 export default defineProcessor<MappingConfig>({
   name: 'mapping',
   pure: true,
-  summary: 'Replaces each message body with the result of a JSONata expression; metadata is kept.',
+  summary:
+    'Replaces each message body with the result of a mapping, in JSONata or Bloblang (detected, or set by `lang`); metadata is kept unless a Bloblang mapping assigns it.',
   schema: {
     type: ['string', 'object'],
     description:
-      'A JSONata expression, or an object with `expression` or `file` (a .jsonata file relative to the config) and optional `meta` (key: JSONata expression; null removes the key).',
+      'A mapping, or an object with `expression` or `file` (a file relative to the config), optional `meta` (key: expression; null removes the key) and `lang`. A mapping whose statements are Bloblang assignments (`root = ...`, `meta k = ...`, `let x = ...`, `map name {`, `import "..."`) is Bloblang; otherwise JSONata.',
     additionalProperties: false,
     properties: {
+      lang: {
+        type: 'string',
+        enum: ['auto', 'jsonata', 'bloblang'],
+        default: 'auto',
+        description: 'The mapping language: `auto` detects it (Bloblang when its statements are Bloblang assignments), or force `jsonata` / `bloblang`.',
+      },
       expression: { type: 'string', description: 'The JSONata expression.' },
       file: { type: 'string', description: 'A file holding the expression, relative to the config file.' },
       meta: {
@@ -32,8 +43,21 @@ export default defineProcessor<MappingConfig>({
     },
   },
   example: '{ "id": $uuid_v4(), "name": name }',
-  create(config, { baseDir, logger }) {
-    const { body, meta } = compile(config, baseDir);
+  create: (config, settings) => createMapping(config, settings, undefined),
+});
+
+/**
+ * Builds a mapping processor; `forced` fixes the language (the `bloblang` processor), otherwise
+ * the config's `lang` or detection decides.
+ */
+export function createMapping(config: MappingConfig, settings: Settings, forced: Language | undefined) {
+  const { baseDir, logger } = settings;
+  {
+    const field = typeof config === 'string' ? undefined : config.file !== undefined ? 'file' : 'expression';
+    const warn = (w: LintWarning) => settings.note?.(w.message, { field, line: w.line, column: w.column, warning: true });
+    const { body, meta, language, detected } = compile(config, baseDir, forced, warn);
+    if (detected && language === 'bloblang') settings.note?.('mapping detected as Bloblang (set lang: jsonata to read it as JSONata)', { field });
+    if (body && 'execute' in body) return bloblangProcessor(body, meta, settings);
     const interpreted = [...(body ? [['expression', body] as const] : []), ...meta.map(([key, e]) => [`meta.${key}`, e] as const)]
       .filter(([, expression]) => !expression.compiled)
       .map(([field, expression]) => `${field}: ${expression.interpretedBecause}`);
@@ -73,9 +97,27 @@ export default defineProcessor<MappingConfig>({
       return next.withMetadata(metadata);
     };
 
+    // A body that is not a JSON object (a plain-text line, a number) is the mapping's `$` as is:
+    // its text, or the number. Field names then find nothing, so a mapping that reads fields says
+    // so once, at its first such message, instead of silently producing `{}` for each.
+    let notObjectSeen = !(body?.readsFields ?? false);
+    const noteNotObject = (message: Message) => {
+      let kind: string;
+      try {
+        const value = message.json();
+        if (value !== null && typeof value === 'object') return;
+        kind = `a JSON ${value === null ? 'null' : typeof value}`;
+      } catch {
+        kind = 'not JSON';
+      }
+      notObjectSeen = true;
+      logger.warn(`A message body is ${kind}: this mapping reads fields, which find nothing in it ($ is the body itself, as text when it is not JSON). Logged once.`);
+    };
+
     /** One message mapped: synchronous when every expression ran compiled, else a Promise. */
     const mapOne = (batch: readonly Message[], index: number): Message | undefined | Promise<Message | undefined> => {
       const message = batch[index]!;
+      if (!notObjectSeen) noteNotObject(message);
       const context = { message, batch, index };
       try {
         const result = body ? body.evaluateSync(context) : undefined;
@@ -101,21 +143,31 @@ export default defineProcessor<MappingConfig>({
     };
 
     return {
-      process: (batch) => mapFrom(batch, 0, []),
+      process: (batch: readonly Message[]) => mapFrom(batch, 0, []),
       close: async () => {},
       cpuBound: interpreted.length > 0,
     };
-  },
-});
+  }
+}
 
 function setMeta(next: Record<string, unknown>, key: string, value: unknown): void {
   if (value === undefined || value === null) delete next[key];
   else next[key] = value;
 }
 
-function compile(config: MappingConfig, baseDir: string) {
+type Meta = (readonly [string, CompiledExpression])[];
+
+function compile(config: MappingConfig, baseDir: string, forced: Language | undefined, warn: (w: LintWarning) => void): { body: CompiledExpression | BloblangMapping | undefined; meta: Meta; language: Language; detected: boolean } {
+  const choose = (source: string, lang: LanguageChoice | undefined) => {
+    if (forced) return { language: forced, detected: false };
+    if (lang === undefined || lang === 'auto') return { language: detectMappingLanguage(source), detected: true };
+    return { language: lang, detected: false };
+  };
   // The string form has no `compile` key: it compiles, as the schema's default says.
-  if (typeof config === 'string') return { body: compileExpression(config), meta: [] };
+  if (typeof config === 'string') {
+    const { language, detected } = choose(config, 'auto');
+    return { body: language === 'bloblang' ? compileBloblang(config, baseDir, warn) : compileExpression(config), meta: [], language, detected };
+  }
   if ((config.expression === undefined) === (config.file === undefined) && config.meta === undefined) {
     throw Object.assign(new Error('set exactly one of expression or file'), { field: '' });
   }
@@ -132,9 +184,75 @@ function compile(config: MappingConfig, baseDir: string) {
   }
   const options = { compile: config.compile };
   const field = config.file !== undefined ? 'file' : 'expression';
-  const body = source === undefined ? undefined : withField(field, () => compileExpression(source, options));
-  const meta = Object.entries(config.meta ?? {}).map(([key, expr]) => [key, withField(`meta.${key}`, () => compileExpression(expr, options))] as const);
-  return { body, meta };
+  const { language, detected } = source === undefined ? choose('', config.lang === 'auto' ? 'jsonata' : config.lang) : choose(source, config.lang);
+  const body =
+    source === undefined ? undefined : withField(field, () => (language === 'bloblang' ? compileBloblang(source, baseDir, warn) : compileExpression(source, options)));
+  const meta = Object.entries(config.meta ?? {}).map(
+    ([key, expr]) => [key, withField(`meta.${key}`, () => compileQuery(expr, language === 'bloblang' && !detected ? 'bloblang' : 'auto', options))] as const,
+  );
+  return { body, meta, language, detected };
+}
+
+/** Compiles a Bloblang mapping; lint warnings on it go to `warn`. */
+function compileBloblang(source: string, baseDir: string, warn: (w: LintWarning) => void): BloblangMapping {
+  let mapping: BloblangMapping;
+  try {
+    mapping = compileBloblangMapping(source, { importFile: (path) => readFileSync(resolve(baseDir, path), 'utf8') });
+  } catch (err) {
+    throw asSyntaxError(err);
+  }
+  for (const w of lintMapping(source, mapping.program)) warn(w);
+  return mapping;
+}
+
+/** The processor for a Bloblang mapping: root, meta and deleted() as Connect's `mapping`; failures flag the message as JSONata's do. */
+function bloblangProcessor(mapping: BloblangMapping, meta: Meta, { logger }: Settings) {
+  logger.info('Mapping runs as Bloblang compiled to JavaScript.');
+  const failed = (message: Message, err: unknown): Message => {
+    logger.error({ err: (err as Error).message }, 'Mapping failed, the message passes on unchanged and flagged.');
+    return message.withError(err as Error);
+  };
+  /** One message mapped: synchronous unless `meta` expressions are configured. */
+  const mapOne = (batch: readonly Message[], index: number): Message | undefined | Promise<Message | undefined> => {
+    const message = batch[index]!;
+    const context = { message, batch, index };
+    let next = message;
+    try {
+      const result = mapping.execute(context, currentHooks());
+      const root = result.root;
+      if (root === BLOBLANG_DELETED) return undefined;
+      if (root !== NOTHING) {
+        next = typeof root === 'string' || root instanceof Uint8Array ? message.withBytes(root) : message.withJSON(cleanForOutput(root));
+        next.text();
+      }
+      if (result.meta) next = next.withMetadata(result.meta);
+    } catch (err) {
+      return failed(message, err);
+    }
+    if (meta.length === 0) return next;
+    return (async () => {
+      const metadata: Record<string, unknown> = { ...next.metadata };
+      for (const [key, expression] of meta) setMeta(metadata, key, await expression.evaluate(context));
+      return next.withMetadata(metadata);
+    })().catch((err: unknown) => failed(message, err));
+  };
+  const mapFrom = (batch: readonly Message[], from: number, out: Message[]): Message[][] | Promise<Message[][]> => {
+    for (let index = from; index < batch.length; index++) {
+      const mapped = mapOne(batch, index);
+      if (mapped instanceof Promise) {
+        return mapped.then((m) => {
+          if (m !== undefined) out.push(m);
+          return mapFrom(batch, index + 1, out);
+        });
+      }
+      if (mapped !== undefined) out.push(mapped);
+    }
+    return out.length > 0 ? [out] : [];
+  };
+  return {
+    process: (batch: readonly Message[]) => mapFrom(batch, 0, []),
+    close: async () => {},
+  };
 }
 
 function withField<T>(field: string, fn: () => T): T {

@@ -18,7 +18,7 @@ const problems = (config: Record<string, unknown>): string => configProblems(run
 
 /** The `input.run_ai` block of the OpenMeter Run:ai doc, verbatim, with its env references filled. */
 function seedConfig(env: Record<string, string>): Record<string, unknown> {
-  const doc = readFileSync(new URL('../../../../shared/reference/seed-openmeter-runai.txt', import.meta.url), 'utf8');
+  const doc = readFileSync(new URL('../../fixtures/openmeter-runai-doc-input.yaml', import.meta.url), 'utf8');
   const yaml = /^input:\n(?: {2}.*\n)+/m.exec(doc)![0];
   const text = yaml.replace(/\$\{(\w+):([^}]*)\}/g, (_, name: string, fallback: string) => env[name] ?? fallback);
   return (parseYaml(text) as { input: { run_ai: Record<string, unknown> } }).input.run_ai;
@@ -63,7 +63,7 @@ describe('run_ai config', () => {
     [{ metrics: ['GPU_HOURS'] }, 'metrics[0]: "GPU_HOURS" is not one of'],
     [{ metrics: ['POD_COUNT', 'POD_COUNT'] }, 'metrics: must NOT have duplicate items'],
     [{ metrics_offset: '30 seconds' }, 'metrics_offset: invalid duration "30 seconds"'],
-    [{ http: { timeout: 30 } }, 'http.timeout: expected string, got number 30'],
+    [{ http: { timeout: 30 } }, 'http.timeout: expected a duration such as "30s", got number 30'],
   ])('rejects %j', (extra, message) => {
     expect(problems({ url: 'https://x.run.ai', app_id: 'a', app_secret: 'b', ...extra })).toContain(message);
   });
@@ -75,8 +75,8 @@ describe('run_ai config', () => {
     [{ schedule: '@fortnightly' }, 'schedule "@fortnightly" is not a known descriptor'],
     [{ resource_type: 'pod', metrics: ['CPU_USAGE_CORES', 'CPU_LIMIT_CORES'] }, 'metrics[1]: CPU_LIMIT_CORES is not a pod metric type'],
     [{ resource_type: 'pod' }, ''],
-    [{ http: { timeout: '0s' } }, 'http.timeout must be positive, got 0s'],
-    [{ http: { retry_wait_time: '2s' } }, 'http.retry_max_wait_time (1s) is shorter than http.retry_wait_time (2s)'],
+    [{ http: { timeout: '0s' } }, 'http.timeout: must be positive, got 0s'],
+    [{ http: { retry_wait_time: '2s' } }, 'http.retry_max_wait_time: 1s is shorter than http.retry_wait_time (2s)'],
     [{ url: 'myorg.run.ai' }, 'url "myorg.run.ai" is not a URL (expected e.g. https://myorg.run.ai)'],
   ])('create() checks %j', async (extra, message) => {
     const config = validated({ url: 'https://x.run.ai', app_id: 'a', app_secret: 'b', ...extra });
@@ -243,7 +243,7 @@ describe('run_ai scraping', () => {
     const w = windowOf(first);
     expect(body(victimMessages[0]!).metrics.values).toEqual(expectedMetrics(sim.resource(victim)!, DEFAULT_METRICS.workload, { start: Date.parse(w.start), end: Date.parse(w.end) }).values);
     expect(await metricValue(settings.metrics, 'run_ai_resource_failures_total', { type: 'workload' })).toBe(1);
-    expect(lines.some((l) => l.includes('their windows are retried at the next scrape'))).toBe(true);
+    expect(lines.some((l) => l.includes('their windows are owed and retried with back-off'))).toBe(true);
   });
 
   it('keeps windows due when the listing fails, and scrapes them next tick', async () => {

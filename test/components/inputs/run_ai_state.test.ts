@@ -10,7 +10,7 @@ import type { Input, ReadResult } from '../../../src/engine/component.js';
 import type { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { Secrets } from '../../../src/engine/secrets.js';
-import { WindowLedger } from '../../../src/runai/ledger.js';
+import { WindowLedger } from '../../../src/windows/ledger.js';
 import { expectedMetrics, startRunAiSimulator, type RunAiSimulator, type RunAiSimulatorOptions } from '../../../src/runai/sim.js';
 import { configProblems, withDefaults } from '../../support/defaults.js';
 import { testSettings } from '../../support/settings.js';
@@ -31,7 +31,11 @@ describe('run_ai state config', () => {
   });
 
   it('refuses a negative max_backfill, and creates no file until connect', async () => {
-    expect(() => runAi.create(validated({ ...base, state: { path: 'x.db', max_backfill: '-1m' } }), testSettings())).toThrow('state.max_backfill must not be negative, got -1m');
+    expect(() => runAi.create(validated({ ...base, state: { path: 'x.db', max_backfill: '-1m' } }), testSettings())).toThrow('state.max_backfill: must not be negative, got -1m');
+    // 0s (or less than one window) would give every window up as a gap.
+    expect(() => runAi.create(validated({ ...base, state: { path: 'x.db', max_backfill: '0s' } }), testSettings())).toThrow(
+      'state.max_backfill: must be more than 0s, got 0s: every window would be given up as a gap',
+    );
     const dir = tempDir();
     const input = runAi.create(validated({ ...base, state: { path: 'state.db' } }), testSettings({ baseDir: dir }));
     await input.close();

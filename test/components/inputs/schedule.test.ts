@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import schedule from '../../../src/components/inputs/schedule.js';
 import type { Input, ReadResult } from '../../../src/engine/component.js';
+import type { Leadership } from '../../../src/engine/leadership.js';
 import { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { configProblems, withDefaults } from '../../support/defaults.js';
@@ -36,10 +37,10 @@ const batchOf = (n: number, ack?: (e?: Error) => void): ReadResult => ({
   ack: ack ?? (() => {}),
 });
 
-function build(child: Input, interval = '15s') {
+function build(child: Input, interval = '15s', leadership?: Leadership) {
   const metrics = new Metrics();
   const log = captureLog();
-  const settings = testSettings({ metrics, logger: log.logger, path: 'input.schedule', build: { ...testSettings().build, input: () => child } });
+  const settings = testSettings({ metrics, logger: log.logger, path: 'input.schedule', build: { ...testSettings().build, input: () => child }, ...(leadership ? { leadership } : {}) });
   const input = schedule.create(withDefaults(schedule, { interval, input: { stdin: {} } }), settings);
   return { input, metrics, log };
 }
@@ -172,5 +173,28 @@ output:
     const times = messages.map((m) => Date.parse(m.metadata['schedule_time'] as string));
     expect(times[1]! - times[0]!).toBe(1000);
     expect(messages.every((m) => m.metadata['schedule_interval'] === '1s')).toBe(true);
+  });
+
+  it('under leader election reads its child only while this replica leads; a follower lets ticks pass, uncounted', async () => {
+    vi.useFakeTimers({ now: START });
+    let leading = false;
+    const leadership: Leadership = {
+      identity: 'pod-a',
+      isLeader: () => leading,
+      whenLeading: async () => true,
+      onChange: () => () => {},
+      readShared: async () => undefined,
+      writeShared: async () => false,
+    };
+    const { child, state } = scriptedChild([() => batchOf(1)]);
+    const { input, metrics } = build(child, '15s', leadership);
+    const read = input.read(never);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(state.reads).toEqual([]);
+    leading = true;
+    await vi.advanceTimersByTimeAsync(15_000);
+    expect(state.reads).toEqual([Date.parse('2025-01-01T00:01:15Z')]);
+    expect((await read)!.batch[0]!.metadata['schedule_time']).toBe('2025-01-01T00:01:15Z');
+    expect(await metricValue(metrics, 'schedule_ticks_missed_total')).toBe(0);
   });
 });

@@ -7,8 +7,9 @@ import { Writable } from 'node:stream';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import httpClient, { parseRetryAfter, splitJsonArray } from '../../../src/components/outputs/http_client.js';
+import httpClient, { MAX_RESPONSE_BYTES, parseRetryAfter, splitJsonArray } from '../../../src/components/outputs/http_client.js';
 import type { Output, Settings } from '../../../src/engine/component.js';
+import { Secrets } from '../../../src/engine/secrets.js';
 import { outcomeOf, type DeliveryError, type GivenUp } from '../../../src/engine/delivery.js';
 import { Message } from '../../../src/engine/message.js';
 import { Metrics } from '../../../src/engine/metrics.js';
@@ -549,6 +550,52 @@ describe('http_client security', () => {
     const everything = lines.join('\n') + String(error);
     for (const secret of [token, 'om_live_WRONG_0987654321', 'qs-secret-value']) expect(everything).not.toContain(secret);
     expect(everything).not.toMatch(/(Bearer|Basic)\s+(?!\[REDACTED\])\S/);
+  });
+
+  it('dumps redact headers named like credentials (auth, key, token, secret, password, cookie) and those in secret_headers', async () => {
+    const { logger, lines } = capturedLogger();
+    const sim = await simulator();
+    const headers = { 'Content-Type': 'application/json', 'X-Auth-Key': 'hdr-SECRET-1', 'X-Session-Cookie': 'hdr-SECRET-2', 'X-Db-Password': 'hdr-SECRET-3', 'X-Custom': 'hdr-SECRET-4', 'X-Team': 'billing' };
+    const output = await client({ url: sim.ingestUrl, headers, secret_headers: ['X-CUSTOM'], dump_request_log_level: 'DEBUG' }, { logger });
+    await output.write([archived([cloudEvent(1)])], never());
+    const dump = lines.map((l) => JSON.parse(l) as { msg: string; access_log?: { request: { header: Record<string, string> } } }).find((l) => l.msg === 'http request log');
+    expect(dump?.access_log?.request.header).toMatchObject({ 'x-auth-key': '[REDACTED]', 'x-session-cookie': '[REDACTED]', 'x-db-password': '[REDACTED]', 'x-custom': '[REDACTED]', 'x-team': 'billing' });
+    expect(lines.join('\n')).not.toMatch(/hdr-SECRET/);
+  });
+
+  it('a per-message header named like a key (Idempotency-Key) is redacted in dumps but its values are not registered as secrets', async () => {
+    const { logger, lines } = capturedLogger();
+    const server = await recordingServer();
+    const secrets = new Secrets();
+    const output = await client(
+      { url: server.url, headers: { 'Idempotency-Key': '${! $meta("id") }', 'X-Api-Token': '${! $meta("token") }' }, dump_request_log_level: 'DEBUG' },
+      { logger, secrets },
+    );
+    await output.write([Message.fromJSON({ a: 1 }, { id: 'msg-0001', token: 'tok-SECRET-1' })], never());
+    expect(server.requests[0]?.headers).toMatchObject({ 'idempotency-key': 'msg-0001', 'x-api-token': 'tok-SECRET-1' });
+    // A token computed per message is a secret from then on; an id is not (registering every id would grow without bound).
+    expect(secrets.scrub('msg-0001 tok-SECRET-1')).toBe('msg-0001 [REDACTED]');
+    const dump = lines.map((l) => JSON.parse(l) as { msg: string; access_log?: { request: { header: Record<string, string> } } }).find((l) => l.msg === 'http request log');
+    expect(dump?.access_log?.request.header).toMatchObject({ 'idempotency-key': '[REDACTED]', 'x-api-token': '[REDACTED]' });
+  });
+
+  it('reads at most MAX_RESPONSE_BYTES of an answer: an endless error body fails the request instead of filling memory', async () => {
+    let sent = 0;
+    const server = await recordingServer((_req, _body, res) => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      const pump = (): void => {
+        // Endless unless the client stops reading and drops the connection.
+        while (!res.destroyed && res.write(chunk)) sent += chunk.length;
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+    });
+    const output = await client({ url: server.url, retries: 0 });
+    const error = (await output.write([Message.fromJSON({ a: 1 })], never()).catch((err: Error) => err)) as Error;
+    expect(error.message).toMatch(/^POST \S+: HTTP request returned unexpected response code \(500\): 500 Internal Server Error, Error: x+…$/);
+    // The server could write its socket buffers full, not the body it meant to send.
+    expect(sent).toBeLessThan(64 * MAX_RESPONSE_BYTES);
   });
 
   it('authenticates with basic auth and OAuth 2 client credentials, registering every credential as a secret', async () => {

@@ -22,6 +22,23 @@ function capture() {
 const flush = () => new Promise((r) => setImmediate(r));
 
 describe('mapping', () => {
+  it('reads a body that is not JSON as its text, and warns once when it reads fields of one', async () => {
+    const log = capture();
+    const processor = mapping.create({ expression: '{ "n": $number(gpu), "raw": $ }', meta: {}, compile: true }, testSettings({ logger: log.logger }));
+    const input = ['plain text', '{"gpu": "3"}', 'more text', '7'].map((t) => Message.fromBytes(t));
+    const [batch] = await processor.process(input);
+    expect(batch!.map((m) => m.json())).toEqual([{ raw: 'plain text' }, { n: 3, raw: { gpu: '3' } }, { raw: 'more text' }, { raw: 7 }]);
+    const warnings = log.lines.filter((l) => l['level'] === 40);
+    expect(warnings.map((w) => w['msg'])).toEqual([expect.stringMatching(/^A message body is not JSON: this mapping reads fields, which find nothing in it .*Logged once\.$/)]);
+
+    // A mapping that reads no field ($, $content()) has nothing to warn about.
+    const quiet = capture();
+    const whole = mapping.create({ expression: '$uppercase($)', meta: {}, compile: true }, testSettings({ logger: quiet.logger }));
+    const [upper] = await whole.process([Message.fromBytes('plain text')]);
+    expect(upper!.map((m) => m.text())).toEqual(['PLAIN TEXT']);
+    expect(quiet.lines.filter((l) => l['level'] === 40)).toEqual([]);
+  });
+
   it('maps a compiled batch synchronously, without a promise', () => {
     const processor = mapping.create({ expression: '{ "n": n * 2 }', meta: { twice: '$string(n * 2)' }, compile: true }, testSettings());
     const result = processor.process([Message.fromJSON({ n: 1 }), Message.fromJSON({ n: 2 })]);
@@ -43,11 +60,11 @@ describe('mapping', () => {
 
   it('logs once at build whether it runs compiled; compile: false interprets', async () => {
     const compiled = capture();
-    mapping.create({ expression: 'n', meta: { k: '$sort(a)' }, compile: true }, testSettings({ logger: compiled.logger }));
+    mapping.create({ expression: 'n', meta: { k: '| a | {"b": 1} |' }, compile: true }, testSettings({ logger: compiled.logger }));
     const interpreted = capture();
     const processor = mapping.create({ expression: 'n + 1', compile: false }, testSettings({ logger: interpreted.logger }));
     await flush();
-    expect(compiled.lines.map((l) => [l.msg, l.interpreted])).toEqual([['Mapping runs in the JSONata interpreter.', ['meta.k: $sort() is not compiled']]]);
+    expect(compiled.lines.map((l) => [l.msg, l.interpreted])).toEqual([['Mapping runs in the JSONata interpreter.', ['meta.k: a transform (|...|...|) at line 1, column 2']]]);
     expect(interpreted.lines.map((l) => [l.msg, l.interpreted])).toEqual([['Mapping runs in the JSONata interpreter.', ['expression: compile: false']]]);
     const result = processor.process([Message.fromJSON({ n: 1 })]);
     expect(result).toBeInstanceOf(Promise);

@@ -1,4 +1,4 @@
-// The window ledger of the `run_ai` input (`input.run_ai.state`): one SQLite file (WAL) that
+// The window ledger of the windowed inputs (`run_ai`, `prometheus`: their `state`): one SQLite file (WAL) that
 // records which usage windows were scraped, what each emitted, which were delivered, which
 // resources are still owed for a window, and which windows were given up. A restart resumes from
 // it: undelivered batches are emitted again byte for byte, missed windows are backfilled with the
@@ -92,7 +92,14 @@ export interface ScrapeRecord {
   /** Messages to emit, one batch each: a new window's, or retried resources of an earlier window. */
   readonly batches: readonly { readonly window: LedgerWindow; readonly kind: 'window' | 'retry'; readonly messages: readonly StoredMessage[] }[];
   /** Resources whose metrics failed: new debts, or another failed attempt of an existing one. */
-  readonly failed: readonly { readonly window: LedgerWindow; readonly resourceId: string; readonly resource: unknown; readonly error: string }[];
+  readonly failed: readonly {
+    readonly window: LedgerWindow;
+    readonly resourceId: string;
+    readonly resource: unknown;
+    readonly error: string;
+    /** When it may be tried again, epoch ms; absent: at the next scrape. */
+    readonly retryAt?: number;
+  }[];
   /** Owed resources that succeeded (their message is in `batches`). */
   readonly recovered: readonly { readonly window: LedgerWindow; readonly resourceId: string }[];
   /** Owed resources given up, each recorded as a one-resource gap. */
@@ -154,6 +161,7 @@ CREATE TABLE IF NOT EXISTS missing (
   attempts INTEGER NOT NULL,
   last_error TEXT NOT NULL,
   first_failed_at INTEGER NOT NULL,
+  retry_at INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (start_ms, resource_id)
 );
 CREATE TABLE IF NOT EXISTS gaps (
@@ -213,6 +221,9 @@ export class WindowLedger {
     const db = openStateFile(options.file, options.sync);
     try {
       db.exec(SCHEMA);
+      // Files written before owed retries backed off have no retry_at: every debt is due at once.
+      const columns = db.prepare('PRAGMA table_info(missing)').all() as { name: string }[];
+      if (!columns.some((c) => c.name === 'retry_at')) db.exec('ALTER TABLE missing ADD COLUMN retry_at INTEGER NOT NULL DEFAULT 0');
       this.changes = checkIdentity(db, options.identity);
     } catch (err) {
       db.close();
@@ -235,6 +246,35 @@ export class WindowLedger {
     return row === undefined ? undefined : Number(row.value);
   }
 
+  /**
+   * Where everything before is settled: the start of the oldest window with a batch not yet
+   * delivered (to the sink: a batch a durable buffer holds counts as not delivered) or a resource
+   * still owed, else the resume point. Under leader election this is what a new leader continues
+   * from; undefined for a new ledger.
+   */
+  watermark(): number | undefined {
+    const last = this.resumePoint();
+    if (last === undefined) return undefined;
+    const row = this.#db.prepare('SELECT MIN(start_ms) AS m FROM (SELECT start_ms FROM outbox UNION ALL SELECT start_ms FROM missing)').get() as { m: number | null };
+    return row.m === null ? last : Math.min(row.m, last);
+  }
+
+  /**
+   * Continues from a watermark another replica (the previous leader) left, ahead of this ledger:
+   * every window before it was delivered or given up there, so this ledger's undelivered batches
+   * and owed resources (all before it) are dropped, and the next window starts at `end`. Refused
+   * (false) when `end` is not ahead of the resume point.
+   */
+  adopt(end: number): boolean {
+    return this.#db.transaction(() => {
+      const last = this.resumePoint();
+      if (last !== undefined && end <= last) return false;
+      this.#db.exec("DELETE FROM outbox_messages; DELETE FROM outbox; DELETE FROM missing; UPDATE windows SET state = 'done', done_at = " + String(this.#now()) + " WHERE state = 'emitted';");
+      this.#setLastEnd(end);
+      return true;
+    })();
+  }
+
   /** Batches emitted and not yet acked (or acked by a buffer that lost them), oldest first, with their stored messages. */
   pendingBatches(): PendingBatch[] {
     const batches = this.#db.prepare('SELECT id, kind, start_ms, end_ms, tick_ms FROM outbox WHERE buffer_id IS NULL ORDER BY id').all() as OutboxRow[];
@@ -250,11 +290,14 @@ export class WindowLedger {
     }));
   }
 
-  /** Resources owed for earlier windows, oldest window first. */
-  missing(): MissingResource[] {
+  /**
+   * Resources owed for earlier windows, oldest window first: all of them, or with `due` only those
+   * whose next retry is due at that time (epoch ms), at most `limit`.
+   */
+  missing(options: { due?: number; limit?: number } = {}): MissingResource[] {
     const rows = this.#db
-      .prepare('SELECT start_ms, end_ms, tick_ms, resource_id, resource, attempts, last_error FROM missing ORDER BY start_ms, resource_id')
-      .all() as { start_ms: number; end_ms: number; tick_ms: number; resource_id: string; resource: string; attempts: number; last_error: string }[];
+      .prepare('SELECT start_ms, end_ms, tick_ms, resource_id, resource, attempts, last_error FROM missing WHERE retry_at <= ? ORDER BY start_ms, resource_id LIMIT ?')
+      .all(options.due ?? Number.MAX_SAFE_INTEGER, options.limit ?? -1) as { start_ms: number; end_ms: number; tick_ms: number; resource_id: string; resource: string; attempts: number; last_error: string }[];
     return rows.map((r) => ({
       window: { start: r.start_ms, end: r.end_ms, tick: r.tick_ms },
       resourceId: r.resource_id,
@@ -262,6 +305,11 @@ export class WindowLedger {
       attempts: r.attempts,
       lastError: r.last_error,
     }));
+  }
+
+  /** How many resource windows are owed. */
+  owed(): number {
+    return (this.#db.prepare('SELECT COUNT(*) AS n FROM missing').get() as { n: number }).n;
   }
 
   /**
@@ -302,10 +350,10 @@ export class WindowLedger {
       }
 
       const upsertMissing = this.#db.prepare(
-        `INSERT INTO missing (start_ms, end_ms, tick_ms, resource_id, resource, attempts, last_error, first_failed_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?)
-         ON CONFLICT (start_ms, resource_id) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error`,
+        `INSERT INTO missing (start_ms, end_ms, tick_ms, resource_id, resource, attempts, last_error, first_failed_at, retry_at) VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)
+         ON CONFLICT (start_ms, resource_id) DO UPDATE SET attempts = attempts + 1, last_error = excluded.last_error, retry_at = excluded.retry_at`,
       );
-      for (const f of record.failed) upsertMissing.run(f.window.start, f.window.end, f.window.tick, f.resourceId, JSON.stringify(f.resource), f.error, now);
+      for (const f of record.failed) upsertMissing.run(f.window.start, f.window.end, f.window.tick, f.resourceId, JSON.stringify(f.resource), f.error, now, f.retryAt ?? 0);
       const deleteMissing = this.#db.prepare('DELETE FROM missing WHERE start_ms = ? AND resource_id = ?');
       for (const r of record.recovered) deleteMissing.run(r.window.start, r.resourceId);
       for (const g of record.givenUp) {

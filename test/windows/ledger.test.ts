@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LEDGER_VERSION, WindowLedger, planResume, type LedgerWindow, type PendingBatch, type StoredMessage } from '../../src/runai/ledger.js';
-import { compileSchedule } from '../../src/runai/schedule.js';
+import { LEDGER_VERSION, WindowLedger, planResume, type LedgerWindow, type PendingBatch, type StoredMessage } from '../../src/windows/ledger.js';
+import { compileSchedule } from '../../src/windows/schedule.js';
 
 const file = () => join(mkdtempSync(join(tmpdir(), 'sluice-ledger-')), 'state.db');
 const identity = { resourceType: 'workload', schedule: '@every 1s', offsetMs: 0 };
@@ -169,6 +169,45 @@ describe('window ledger', () => {
     expect(ledger.pendingBatches()).toEqual([]);
     expect(ledger.reconcile({ buffer: 'b1', committed: 4, delivered: 0 }).map((b) => b.id)).toEqual([1]);
     ledger.close();
+  });
+});
+
+describe('window ledger under leader election', () => {
+  it('its watermark stops at the oldest undelivered batch or owed resource, a buffer-held batch included', () => {
+    const ledger = open(file());
+    expect(ledger.watermark()).toBeUndefined();
+    const [b0] = ledger.recordScrape({ windows: [{ window: w(0), listed: 1 }], batches: [{ window: w(0), kind: 'window', messages: [msg('a')] }], failed: [], recovered: [], givenUp: [] });
+    const [b1] = ledger.recordScrape({
+      windows: [{ window: w(1), listed: 2 }],
+      batches: [{ window: w(1), kind: 'window', messages: [msg('b')] }],
+      failed: [{ window: w(1), resourceId: 'r', resource: { id: 'r' }, error: '503' }],
+      recovered: [],
+      givenUp: [],
+    });
+    expect(ledger.watermark()).toBe(w(0).start);
+    ledger.delivered(b0!, { position: { buffer: 'buf', seq: 1 } });
+    expect(ledger.watermark()).toBe(w(0).start);
+    ledger.reconcile({ buffer: 'buf', committed: 1, delivered: 1 });
+    expect(ledger.watermark()).toBe(w(1).start);
+    ledger.delivered(b1!);
+    // Window 1 still owes resource r.
+    expect(ledger.watermark()).toBe(w(1).start);
+    ledger.recordScrape({ windows: [{ window: w(2), listed: 0 }], batches: [], failed: [], recovered: [], givenUp: [{ window: w(1), resourceId: 'r', reason: 'not_found', detail: '404' }] });
+    expect(ledger.watermark()).toBe(w(2).end);
+  });
+
+  it('adopts a watermark ahead of it: what it holds is dropped and the next window starts there; refuses one behind', () => {
+    const ledger = open(file());
+    ledger.recordScrape({ windows: [{ window: w(0), listed: 1 }], batches: [{ window: w(0), kind: 'window', messages: [msg('a')] }], failed: [{ window: w(0), resourceId: 'r', resource: {}, error: 'x' }], recovered: [], givenUp: [] });
+    expect(ledger.adopt(w(0).end)).toBe(false);
+    expect(ledger.adopt(w(5).start)).toBe(true);
+    expect(ledger.resumePoint()).toBe(w(5).start);
+    expect(ledger.pendingBatches()).toEqual([]);
+    expect(ledger.missing()).toEqual([]);
+    expect(ledger.watermark()).toBe(w(5).start);
+    expect(planResume(every, 0, ledger.resumePoint(), w(7).end, 60_000)).toMatchObject({ start: w(5).start, tick: w(5).tick, backfill: 3 });
+    // The next window continues exactly there.
+    expect(() => ledger.recordScrape({ windows: [{ window: w(5), listed: 0 }], batches: [], failed: [], recovered: [], givenUp: [] })).not.toThrow();
   });
 });
 

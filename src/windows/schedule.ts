@@ -1,4 +1,4 @@
-// The `schedule` of the `run_ai` input: what OpenMeter's collector accepts (robfig/cron with
+// The `schedule` of the windowed inputs (`run_ai`, `prometheus`): what OpenMeter's collector accepts (robfig/cron with
 // seconds and descriptors), computed with croner. Only tick times are computed here; the input
 // owns the timer, so a window can be anchored to its nominal tick.
 

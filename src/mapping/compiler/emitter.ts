@@ -1,0 +1,523 @@
+// Pass 2: closures.
+import { Analysis, Scope } from './analysis.js';
+import { type Node, refuse } from './ast.js';
+import { Composition, HOLE, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
+import { type Callees, fnString, truthy } from './functions.js';
+import { matcherFor } from './regex.js';
+import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
+import { arithmetic, compare, includes, range } from './operators.js';
+import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
+import { type Filter, type Fn, Frame, Lambda, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
+
+export class Emitter {
+  constructor(
+    private readonly analysis: Analysis,
+    private readonly callees: Callees,
+  ) {}
+
+  /** A node as jsonata's evaluate() runs it: the node, its predicates, then sequence normalisation. */
+  compile(node: Node, scope: Scope): Fn {
+    const tuple = node.tuple === true && node.predicate !== undefined ? this.tupleScope(node) : undefined;
+    const filters = node.predicate?.map((stage) => (tuple !== undefined ? this.tupleFilter(stage.expr, tuple) : this.filter(stage.expr, scope)));
+    const keepArray = node.keepArray === true;
+    // Predicates and [] see the node's result before normalisation: only without them may a
+    // variable, path or call normalise its own result (saving a closure per node).
+    const group = node.type !== 'path' && node.group !== undefined ? this.group(node.group.lhs, scope) : undefined;
+    const selfNormalising = filters === undefined && !keepArray && group === undefined && SELF_NORMALISING.has(node.type);
+    const raw = this.raw(node, scope, selfNormalising);
+    // Constants, constructors, operators (but ..) and lambdas never give a sequence; anything
+    // else may, even an unnormalised one (a tail call's result reaches a caller unnormalised).
+    const maySequence = !(
+      node.type === 'string' ||
+      node.type === 'number' ||
+      node.type === 'value' ||
+      node.type === 'unary' ||
+      node.type === 'lambda' ||
+      node.type === 'regex' ||
+      node.type === 'partial' ||
+      (node.type === 'binary' && node.value !== '..')
+    );
+    if (filters === undefined && group === undefined) {
+      if (!keepArray && (!maySequence || selfNormalising)) return raw;
+      return (input, frame) => norm(raw(input, frame), keepArray);
+    }
+    return (input, frame) => {
+      let result = raw(input, frame);
+      if (filters !== undefined) for (const filter of filters) result = filter(result, frame);
+      if (group !== undefined) result = group(result, frame);
+      return norm(result, keepArray);
+    };
+  }
+
+  /** A grouping after a path carrying tuples: over a tuple stream, keys and values see the tuples' names. */
+  private tupleGroup(lhs: readonly [Node, Node][], tuple: { scope: Scope; makeFrame: TupleFrame }): (input: unknown, frame: Frame) => unknown {
+    const pairs = lhs.map(([key, value]) => [this.compile(key, tuple.scope), this.compile(value, tuple.scope)] as const);
+    return (input, frame) => {
+      if (Array.isArray(input) && (input as Seq).tupleStream) return tupleGroup(pairs, input as Tuple[], frame, tuple.makeFrame);
+      if (Array.isArray(input) && input.length === 0) {
+        if (!(input as Seq).sequence) return handOver();
+        input = [undefined];
+      }
+      return evaluateGroup(pairs, input, tuple.makeFrame(undefined, frame));
+    };
+  }
+
+  /** A grouping `{key: value, ...}` after an expression: evaluateGroupExpression() over its result. */
+  private group(lhs: readonly [Node, Node][], scope: Scope): (input: unknown, frame: Frame) => unknown {
+    const pairs = lhs.map(([key, value]) => [this.compile(key, scope), this.compile(value, scope)] as const);
+    return (input, frame) => {
+      // The interpreter pushes `undefined` into an empty input (mutating a document's array): only a sequence of its own is safe.
+      if (Array.isArray(input) && input.length === 0) {
+        if (!(input as Seq).sequence) return handOver();
+        input = [undefined];
+      }
+      return evaluateGroup(pairs, input, frame);
+    };
+  }
+
+  /** The node alone; `normalise`: a variable, path or call normalises its result too. */
+  private raw(node: Node, scope: Scope, normalise: boolean): Fn {
+    switch (node.type) {
+      case 'string':
+      case 'number':
+      case 'value': {
+        const value = node.value;
+        return () => value;
+      }
+      case 'variable':
+        return this.variable(node.value, scope, normalise);
+      case 'path':
+        return this.path(node, scope, normalise);
+      case 'binary':
+        return this.binary(node, scope);
+      case 'unary':
+        return node.value === '-' ? this.negate(node, scope) : node.value === '[' ? this.array(node, scope) : this.object(node, scope);
+      case 'wildcard':
+        return (input) => wildcard(input);
+      case 'descendant':
+        return (input) => descendants(input);
+      case 'parent':
+        // The item a tuple bound under this label; nothing outside a tuple.
+        return this.lookup((node as unknown as { slot: { label: string } }).slot.label, scope, () => undefined);
+      case 'regex': {
+        const literal = node.value as RegExp;
+        return () => matcherFor(literal);
+      }
+      case 'partial':
+        return this.partial(node, scope);
+      case 'condition':
+        return this.condition(node, scope);
+      case 'block':
+        return this.block(node, scope);
+      case 'bind':
+        return this.bind(node, scope);
+      case 'function':
+        return this.call(node, scope, undefined, normalise);
+      case 'apply':
+        if ((node.rhs as Node).type === 'function') return this.call(node.rhs as Node, scope, this.compile(node.lhs as Node, scope), normalise);
+        return this.applyValue(node, scope, normalise);
+      case 'lambda':
+        return node.thunk ? this.tailCall(node, scope) : this.lambda(node);
+      default:
+        return refuse(`a ${node.type} expression`, node);
+    }
+  }
+
+  private variable(name: string, scope: Scope, normalise: boolean): Fn {
+    const done = normalise ? normal : (value: unknown) => value;
+    if (name === '') return (input) => done(input && (input as Seq).outerWrapper ? (input as Seq)[0] : input);
+    if (name === '$') return (_input, frame) => done(frame.run.root);
+    // Unbound in the expression: a binding, else a built-in or registered function's definition.
+    const definition = this.callees.definitions.get(name);
+    const lookup = this.lookup(name, scope, (run) => (hasOwn(run.bindings, name) ? run.bindings[name] : definition));
+    return normalise ? (input, frame) => normal(lookup(input, frame)) : lookup;
+  }
+
+  /** A variable's value: the innermost frame that bound it at run time, else `unbound`. */
+  private lookup(name: string, scope: Scope, unbound: (run: Run) => unknown): Fn {
+    const candidates: [hops: number, slot: number][] = [];
+    let hops = 0;
+    for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
+      const slot = s.names.get(name);
+      if (slot !== undefined) candidates.push([hops, slot]);
+      if (s.materialized) hops++;
+    }
+    if (candidates.length === 0) return (_input, frame) => unbound(frame.run);
+    const [firstHops, firstSlot] = candidates[0]!;
+    if (candidates.length === 1 && firstHops === 0) {
+      return (_input, frame) => {
+        const value = frame.vars[firstSlot];
+        return value !== UNBOUND ? value : unbound(frame.run);
+      };
+    }
+    const hopsList = candidates.map(([h]) => h);
+    const slots = candidates.map(([, slot]) => slot);
+    return (_input, frame) => {
+      if (firstHops === 0) {
+        const value = frame.vars[firstSlot];
+        if (value !== UNBOUND) return value;
+      }
+      for (let c = firstHops === 0 ? 1 : 0; c < slots.length; c++) {
+        let f = frame;
+        for (let i = hopsList[c]!; i > 0; i--) f = f.parent!;
+        const value = f.vars[slots[c]!];
+        if (value !== UNBOUND) return value;
+      }
+      return unbound(frame.run);
+    };
+  }
+
+  private filter(expr: Node, scope: Scope): Filter {
+    if (expr.type === 'number') {
+      const value = expr.value as number;
+      return (input) => indexFilter(value, input);
+    }
+    const predicate = this.compile(expr, scope);
+    return (input, frame) => predicateFilter(predicate, input, frame);
+  }
+
+  /** The scope binding every tuple name (made by the analysis for `key`), and how to make its frame from a tuple. */
+  private tupleScope(key: object): { scope: Scope; makeFrame: TupleFrame } {
+    const inner = this.analysis.tupleScopes.get(key as Node)!;
+    return { scope: inner, makeFrame: tupleFrameMaker(inner.names) };
+  }
+
+  /** A predicate over what may be a tuple stream, compiled in a tuple scope. */
+  private tupleFilter(expr: Node, tuple: { scope: Scope; makeFrame: TupleFrame }): Filter {
+    return tupleFilter(expr.type === 'number' ? (expr.value as number) : this.compile(expr, tuple.scope), tuple.makeFrame);
+  }
+
+  private path(node: Node, scope: Scope, normalise: boolean): Fn {
+    // From the first step that binds (@, #, or a parent sought), the path carries tuples: those
+    // steps, their predicates and order-bys are evaluated in frames made from each tuple.
+    const tupleFrom = node.steps!.findIndex((step) => step.tuple === true);
+    const tuple = tupleFrom === -1 ? undefined : this.tupleScope(node.steps!);
+    const steps: Step[] = node.steps!.map((step, i) => {
+      const inTuples = tuple !== undefined && i >= tupleFrom;
+      const s = inTuples ? tuple.scope : scope;
+      return {
+        fn: step.type === 'name' ? nameStep(step.value, step.keepArray === true) : step.type === 'sort' ? () => undefined : this.compile(step, s),
+        stages: step.stages?.map((stage) =>
+          stage.type === 'index' ? indexStage((stage as unknown as { value: string }).value) : inTuples ? this.tupleFilter(stage.expr, tuple) : this.filter(stage.expr, s),
+        ),
+        consarray: i === 0 && step.consarray === true,
+        sort:
+          step.type === 'sort'
+            ? sortStep(
+                step.terms!.map((term) => ({ descending: term.descending === true, key: this.compile(term.expression, s) })),
+                inTuples ? tuple.makeFrame : undefined,
+              )
+            : undefined,
+        tuple: step.tuple === true,
+        binding: { focus: step.focus, index: step.index, ancestor: (step.ancestor as { label: string } | undefined)?.label },
+      };
+    });
+    const plan: PathPlan = {
+      steps,
+      firstIsVariable: node.steps![0]!.type === 'variable',
+      keepSingletonArray: node.keepSingletonArray === true,
+      // A grouping after the path takes its tuples (evaluatePath hands it tupleBindings).
+      tuple: node.tuple === true || (tuple !== undefined && node.group !== undefined),
+      ...(tuple === undefined ? {} : { makeFrame: tuple.makeFrame }),
+    };
+    if (node.group !== undefined) {
+      const group = tuple === undefined ? this.group(node.group.lhs, scope) : this.tupleGroup(node.group.lhs, tuple);
+      return normalise ? (input, frame) => normal(group(evaluatePath(plan, input, frame), frame)) : (input, frame) => group(evaluatePath(plan, input, frame), frame);
+    }
+    if (tuple !== undefined) return normalise ? (input, frame) => normal(evaluatePath(plan, input, frame)) : (input, frame) => evaluatePath(plan, input, frame);
+    const slow: Fn = normalise ? (input, frame) => normal(evaluatePath(plan, input, frame)) : (input, frame) => evaluatePath(plan, input, frame);
+    if (!normalise) return slow;
+
+    // Fast path: field names (optionally after a variable) over objects, no arrays met.
+    const simple = (step: Node) => !step.stages && !step.predicate && !step.keepArray && !step.consarray;
+    const first = node.steps![0]!;
+    const startsWithVariable = first.type === 'variable' && simple(first);
+    const rest = startsWithVariable ? node.steps!.slice(1) : node.steps!;
+    if (plan.keepSingletonArray || rest.length === 0 || !rest.every((step) => step.type === 'name' && simple(step))) return slow;
+    const names = rest.map((step) => step.value as string);
+    const start = startsWithVariable ? steps[0]!.fn : undefined;
+    return (input, frame) => {
+      let value: unknown;
+      if (start !== undefined) {
+        value = start(input, frame);
+        if (value === undefined) return undefined;
+      } else {
+        value = input;
+      }
+      if (Array.isArray(value)) return slow(input, frame);
+      for (let i = 0; i < names.length; i++) {
+        if (value === null || typeof value !== 'object') return undefined;
+        const key = names[i]!;
+        if (!hasOwn(value, key)) return undefined;
+        const object = value as Record<string, unknown> & { _jsonata_function?: unknown; _jsonata_lambda?: unknown };
+        if (object._jsonata_function === true || object._jsonata_lambda === true) return undefined;
+        value = object[key];
+        if (value === undefined) return undefined;
+        if (Array.isArray(value)) return slow(input, frame);
+      }
+      return value;
+    };
+  }
+
+  private binary(node: Node, scope: Scope): Fn {
+    const op = node.value as string;
+    const lhs = this.compile(node.lhs, scope);
+    const rhs = this.compile(node.rhs, scope);
+    switch (op) {
+      case 'and':
+        return (input, frame) => truthy(lhs(input, frame)) && truthy(rhs(input, frame));
+      case 'or':
+        return (input, frame) => truthy(lhs(input, frame)) || truthy(rhs(input, frame));
+      case '+':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l + r : arithmetic(op, l, r);
+        };
+      case '-':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l - r : arithmetic(op, l, r);
+        };
+      case '*':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l * r : arithmetic(op, l, r);
+        };
+      case '/':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l / r : arithmetic(op, l, r);
+        };
+      case '%':
+        return (input, frame) => arithmetic(op, lhs(input, frame), rhs(input, frame));
+      case '=':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return l === undefined || r === undefined ? false : isDeepEqual(l, r);
+        };
+      case '!=':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          return l === undefined || r === undefined ? false : !isDeepEqual(l, r);
+        };
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        return (input, frame) => compare(op, lhs(input, frame), rhs(input, frame));
+      case '&':
+        return (input, frame) => {
+          const l = lhs(input, frame);
+          const r = rhs(input, frame);
+          if (typeof l === 'string' && typeof r === 'string') return l + r;
+          return (l === undefined ? '' : fnString(l)!).concat(r === undefined ? '' : fnString(r)!);
+        };
+      case 'in':
+        return (input, frame) => includes(lhs(input, frame), rhs(input, frame));
+      case '..':
+        return (input, frame) => range(lhs(input, frame), rhs(input, frame));
+      default:
+        return refuse(`the ${op} operator`);
+    }
+  }
+
+  private negate(node: Node, scope: Scope): Fn {
+    const expression = this.compile(node.expression!, scope);
+    return (input, frame) => {
+      const value = expression(input, frame);
+      if (value === undefined) return undefined;
+      return isNumeric(value) ? -value : handOver();
+    };
+  }
+
+  private array(node: Node, scope: Scope): Fn {
+    // A range item gives a fresh array: the first one becomes the result as it is, where the
+    // interpreter copies it into `[]` (fn.append) with the same items.
+    const ranges = node.expressions!.map((item) => item.type === 'binary' && item.value === '..' && !item.predicate && !item.keepArray && item.group === undefined);
+    const items = node.expressions!.map((item, i) => {
+      if (!ranges[i]) return this.compile(item, scope);
+      const lhs = this.compile(item.lhs, scope);
+      const rhs = this.compile(item.rhs, scope);
+      return (input: unknown, frame: Frame) => range(lhs(input, frame), rhs(input, frame), true);
+    });
+    const nested = node.expressions!.map((item) => item.value === '[');
+    const cons = node.consarray === true;
+    return (input, frame) => {
+      let result: unknown[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const value = items[i]!(input, frame);
+        if (value === undefined) continue;
+        if (ranges[i] && result.length === 0) result = value as unknown[];
+        else if (nested[i] || !Array.isArray(value)) result.push(value);
+        // As the interpreter's fn.append (concat): a large array (a range) is copied in one go.
+        else if (value.length > 32) result = result.concat(value);
+        else for (let k = 0; k < value.length; k++) result.push(value[k]);
+      }
+      if (cons) Object.defineProperty(result, 'cons', { enumerable: false, configurable: false, value: true });
+      return result;
+    };
+  }
+
+  private object(node: Node, scope: Scope): Fn {
+    const pairs = (node.lhs as [Node, Node][]).map(([key, value]) => [this.compile(key, scope), this.compile(value, scope)] as const);
+    const generic: Fn = (input, frame) => evaluateGroup(pairs, input, frame);
+    const keys = (node.lhs as [Node, Node][]).map(([key]) => (key.type === 'string' && !key.predicate && !key.keepArray ? (key.value as string) : undefined));
+    const literal =
+      keys.every((key) => key !== undefined && key !== '_jsonata_lambda' && key !== '_jsonata_function' && key !== '__proto__') &&
+      new Set(keys).size === keys.length;
+    if (!literal) return generic;
+    // Fast path: literal distinct keys over one (non-array) input. The object is built by a
+    // function generated for these keys, so its property stores have one shape to learn.
+    const values = pairs.map(([, value]) => value);
+    const build = objectBuilder(keys as string[]);
+    return (input, frame) => (Array.isArray(input) ? generic(input, frame) : build(values, input, frame));
+  }
+
+  private condition(node: Node, scope: Scope): Fn {
+    const condition = this.compile(node.condition!, scope);
+    const then = this.compile(node.then!, scope);
+    const otherwise = node.else === undefined ? undefined : this.compile(node.else, scope);
+    return (input, frame) => {
+      if (truthy(condition(input, frame))) return then(input, frame);
+      return otherwise === undefined ? undefined : otherwise(input, frame);
+    };
+  }
+
+  private block(node: Node, scope: Scope): Fn {
+    const inner = this.analysis.scopes.get(node)!;
+    const expressions = node.expressions!.map((expression) => this.compile(expression, inner));
+    const size = inner.materialized ? inner.names.size : 0;
+    if (expressions.length === 0) return () => undefined;
+    if (size === 0 && expressions.length === 1) return expressions[0]!;
+    return (input, frame) => {
+      const f = size > 0 ? new Frame(newVars(size), frame, frame.run) : frame;
+      let result: unknown;
+      for (let i = 0; i < expressions.length; i++) result = expressions[i]!(input, f);
+      return result;
+    };
+  }
+
+  private bind(node: Node, scope: Scope): Fn {
+    const slot = scope.names.get(node.lhs.value)!;
+    const value = this.compile(node.rhs as Node, scope);
+    return (input, frame) => {
+      const v = value(input, frame);
+      frame.vars[slot] = v;
+      return v;
+    };
+  }
+
+  private lambda(node: Node): Fn {
+    const inner = this.analysis.scopes.get(node)!;
+    const def: LambdaDef = {
+      arity: node.arguments!.length,
+      slots: node.arguments!.map((param) => inner.names.get(param.value)!),
+      frameSize: inner.materialized ? inner.names.size : 0,
+      signature: node.signature,
+      body: this.compile(node.body!, inner),
+    };
+    return (input, frame) => new Lambda(def, input, frame);
+  }
+
+  /** The function a call names: a value bound in a frame, else a binding, a registered function or a built-in. */
+  private callee(name: string, scope: Scope): Fn {
+    const native = this.callees.byName.get(name);
+    const definition = this.callees.definitions.get(name);
+    const global =
+      native === undefined
+        ? (run: Run) => (hasOwn(run.bindings, name) ? run.bindings[name] : definition)
+        : (run: Run) => (run.overrides && hasOwn(run.bindings, name) ? run.bindings[name] : native);
+    if (scope.declares(name)) return this.lookup(name, scope, global);
+    return (_input, frame) => global(frame.run);
+  }
+
+  /** A call's procedure: a name, or any expression giving a function. */
+  private procedure(procedure: Node, scope: Scope): Fn {
+    if (procedure.type === 'variable' && procedure.value !== '' && procedure.value !== '$' && !procedure.predicate && !procedure.keepArray && procedure.group === undefined) {
+      return this.callee(procedure.value as string, scope);
+    }
+    return this.compile(procedure, scope);
+  }
+
+  /** jsonata's evaluateFunction(); `first` is the left side of `~>` (evaluated first). */
+  private call(node: Node, scope: Scope, first: Fn | undefined, normalise: boolean): Fn {
+    const done = normalise ? normal : (value: unknown) => value;
+    const procedure = node.procedure!;
+    const args = node.arguments!.map((arg) => this.compile(arg, scope));
+    if (first !== undefined) args.unshift(first);
+    const argc = args.length;
+    const [a0, a1] = args;
+    const evaluateArgs: (input: unknown, frame: Frame) => unknown[] =
+      argc === 0
+        ? () => []
+        : argc === 1
+          ? (input, frame) => [a0!(input, frame)]
+          : argc === 2
+            ? (input, frame) => [a0!(input, frame), a1!(input, frame)]
+            : (input, frame) => args.map((arg) => arg(input, frame));
+    const name = procedure.type === 'variable' ? (procedure.value as string) : undefined;
+    const native = name === undefined ? undefined : this.callees.byName.get(name);
+    if (name === undefined || native === undefined || scope.declares(name) || procedure.predicate || procedure.keepArray || procedure.group !== undefined) {
+      const callee = this.procedure(procedure, scope);
+      if (first !== undefined) {
+        const rest = args.slice(1);
+        return (input, frame) => {
+          const lhs = first(input, frame);
+          const proc = callee(input, frame);
+          const values = [lhs];
+          for (let i = 0; i < rest.length; i++) values.push(rest[i]!(input, frame));
+          return done(apply(proc, values, input, frame.run));
+        };
+      }
+      return (input, frame) => {
+        const proc = callee(input, frame);
+        return done(apply(proc, evaluateArgs(input, frame), input, frame.run));
+      };
+    }
+    const check = fastCheck(native, argc);
+    return (input, frame) => {
+      const run = frame.run;
+      if (run.overrides && hasOwn(run.bindings, name!)) return done(apply(run.bindings[name!], evaluateArgs(input, frame), input, run));
+      const values = evaluateArgs(input, frame);
+      if (check !== undefined && check(values)) return done(native.invoke(values, input, run, false));
+      return done(applyInner(native, values, input, run, false));
+    };
+  }
+
+  /** `proc(a, ?, c)`: the arguments first, then the procedure, as evaluatePartialApplication(). */
+  private partial(node: Node, scope: Scope): Fn {
+    const args = node.arguments!.map((arg) => (arg.type === 'operator' && arg.value === '?' ? undefined : this.compile(arg, scope)));
+    const procedure = this.procedure(node.procedure!, scope);
+    return (input, frame) => {
+      const values = args.map((arg) => (arg === undefined ? HOLE : arg(input, frame)));
+      return partiallyApply(procedure(input, frame), values, frame.run);
+    };
+  }
+
+  /** `lhs ~> rhs` where rhs is not a call: applies the function rhs gives, or composes two functions. */
+  private applyValue(node: Node, scope: Scope, normalise: boolean): Fn {
+    const done = normalise ? normal : (value: unknown) => value;
+    const lhs = this.compile(node.lhs as Node, scope);
+    const rhs = this.compile(node.rhs as Node, scope);
+    return (input, frame) => {
+      const value = lhs(input, frame);
+      const func = rhs(input, frame);
+      if (!isFunction(func)) return handOver();
+      if (isFunction(value)) return new Composition(value, func);
+      return done(apply(func, [value], null, frame.run));
+    };
+  }
+
+  /** A tail call in a lambda body: the interpreter returns it as a thunk for apply()'s trampoline. */
+  private tailCall(node: Node, scope: Scope): Fn {
+    const call = node.body!;
+    const site: TailSite = { callee: this.procedure(call.procedure!, scope), args: call.arguments!.map((arg) => this.compile(arg, scope)) };
+    return (input, frame) => new Thunk(site, input, frame);
+  }
+}

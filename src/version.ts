@@ -1,0 +1,4 @@
+// The package version, on its own so `sluice --version` and `--help` load nothing else.
+import { createRequire } from 'node:module';
+
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
