@@ -4,6 +4,7 @@ import { createMapping } from './mapping.js';
 /** Connect's older name for `mapping`, always Bloblang: Connect configs run as they are. */
 export default defineProcessor<string>({
   name: 'bloblang',
+  pure: true,
   summary: 'Connect\'s alias of `mapping` for a Bloblang mapping: replaces each message body with `root`, sets metadata with `meta k = ...`.',
   schema: {
     type: 'string',
