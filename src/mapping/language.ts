@@ -124,6 +124,11 @@ export function compileBloblangMappingExpression(source: string): CompiledExpres
     if (root === NOTHING) return bodyOf(context.message);
     return plain(root);
   };
+  return bloblangExpression(source, evaluateSync);
+}
+
+/** A compiled Bloblang evaluation as a CompiledExpression: a failure rejects rather than throws, as JSONata's do. */
+function bloblangExpression(source: string, evaluateSync: (context?: MappingContext) => unknown): CompiledExpression & { readonly language: 'bloblang' } {
   return {
     source,
     language: 'bloblang',
@@ -155,21 +160,7 @@ export function compileBloblangExpression(source: string): CompiledExpression & 
     if (value === NOTHING) return undefined;
     return plain(value);
   };
-  return {
-    source,
-    language: 'bloblang',
-    compiled: true,
-    // JSONata's warning for field reads on a body that is not an object; Bloblang reports those itself.
-    readsFields: false,
-    evaluate: async (context) => evaluateSync(context),
-    evaluateSync: (context) => {
-      try {
-        return evaluateSync(context);
-      } catch (err) {
-        return Promise.reject(err as Error);
-      }
-    },
-  };
+  return bloblangExpression(source, evaluateSync);
 }
 
 /**

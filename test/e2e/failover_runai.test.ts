@@ -13,21 +13,13 @@ import { uuidV5 } from '../../src/mapping/environment.js';
 import { startOpenMeterSimulator } from '../../src/openmeter/sim.js';
 import { startRunAiSimulator } from '../../src/runai/sim.js';
 import { startCli, type CliProcess } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await Promise.resolve(probe()).catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 interface Replica {
   readonly name: string;

@@ -9,21 +9,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startKubernetesSimulator, type KubernetesSimulator } from '../../src/kubernetes/sim.js';
 import { startPrometheusSimulator, type PrometheusSimulator } from '../../src/prometheus/sim.js';
 import { startCli, type CliProcess } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const close of closers.splice(0).reverse()) await close();
 });
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await Promise.resolve(probe()).catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 interface Replica {
   readonly name: string;

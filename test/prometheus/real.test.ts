@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, type CliProcess } from '../support/cli.js';
+import { waitFor } from '../support/wait.js';
 
 const installed = spawnSync('sh', ['-c', 'command -v prometheus']).status === 0;
 
@@ -31,15 +32,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const events = (proc: CliProcess): Event[] =>
   proc.stdout

@@ -12,6 +12,7 @@ import type { Leadership } from '../../src/engine/leadership.js';
 import { startPrometheusSimulator, type PrometheusSimulator } from '../../src/prometheus/sim.js';
 import { withDefaults } from '../support/defaults.js';
 import { testSettings } from '../support/settings.js';
+import { waitFor } from '../support/wait.js';
 
 function scripted(identity: string, shared = new Map<string, string>()) {
   let leading = false;
@@ -61,15 +62,6 @@ const read = async (i: Input): Promise<ReadResult> => (await i.read(AbortSignal.
 const start = (r: ReadResult) => Date.parse(r.batch[0]!.metadata['window_start'] as string);
 const end = (r: ReadResult) => Date.parse(r.batch[0]!.metadata['window_end'] as string);
 
-async function waitFor<T>(what: string, probe: () => T | undefined): Promise<T> {
-  const started = Date.now();
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() - started > 10_000) throw new Error(`${what} not reached`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('windowed inputs under leader election', () => {
   it('scrape only while leading, share the watermark once delivered, and never queue a batch twice across terms', async () => {

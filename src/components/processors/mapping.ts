@@ -128,22 +128,8 @@ export function createMapping(config: MappingConfig, settings: Settings, forced:
       }
     };
 
-    const mapFrom = (batch: readonly Message[], from: number, out: Message[]): Message[][] | Promise<Message[][]> => {
-      for (let index = from; index < batch.length; index++) {
-        const mapped = mapOne(batch, index);
-        if (mapped instanceof Promise) {
-          return mapped.then((m) => {
-            if (m !== undefined) out.push(m);
-            return mapFrom(batch, index + 1, out);
-          });
-        }
-        if (mapped !== undefined) out.push(mapped);
-      }
-      return out.length > 0 ? [out] : [];
-    };
-
     return {
-      process: (batch: readonly Message[]) => mapFrom(batch, 0, []),
+      process: mapEach(mapOne),
       close: async () => {},
       cpuBound: interpreted.length > 0,
     };
@@ -236,6 +222,19 @@ function bloblangProcessor(mapping: BloblangMapping, meta: Meta, { logger }: Set
       return next.withMetadata(metadata);
     })().catch((err: unknown) => failed(message, err));
   };
+  return {
+    process: mapEach(mapOne),
+    close: async () => {},
+  };
+}
+
+type MapOne = (batch: readonly Message[], index: number) => Message | undefined | Promise<Message | undefined>;
+
+/**
+ * A processor's process() mapping each message of a batch in order with `mapOne` (undefined drops
+ * it): synchronous while every message maps synchronously, so compiled mappings cost no promise.
+ */
+function mapEach(mapOne: MapOne): (batch: readonly Message[]) => Message[][] | Promise<Message[][]> {
   const mapFrom = (batch: readonly Message[], from: number, out: Message[]): Message[][] | Promise<Message[][]> => {
     for (let index = from; index < batch.length; index++) {
       const mapped = mapOne(batch, index);
@@ -249,10 +248,7 @@ function bloblangProcessor(mapping: BloblangMapping, meta: Meta, { logger }: Set
     }
     return out.length > 0 ? [out] : [];
   };
-  return {
-    process: (batch: readonly Message[]) => mapFrom(batch, 0, []),
-    close: async () => {},
-  };
+  return (batch) => mapFrom(batch, 0, []);
 }
 
 function withField<T>(field: string, fn: () => T): T {
