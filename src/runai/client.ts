@@ -18,14 +18,20 @@ import { Pool } from 'undici';
 import type { Counter, Gauge, Summary } from 'prom-client';
 import type { Metrics } from '../engine/metrics.js';
 import type { Secrets } from '../engine/secrets.js';
-import { EXCLUDED_PHASES, encodeQuery, isPerGpuMetric, rfc3339Seconds } from './api.js';
+import { EXCLUDED_PHASES, encodeQuery, rfc3339Seconds } from './api.js';
+import { decodePod, decodeWorkload, isObject, type Decoder, type Pod, type Workload } from './rows.js';
+import { refreshTime } from './token.js';
+import { RunAiError, clip } from './errors.js';
+import { reduceMeasurements, type MetricValues } from './measurements.js';
+
+export { RunAiError, type RunAiErrorKind } from './errors.js';
+export type { MetricValues } from './measurements.js';
+export type { AllocatedResources, Pod, Quantities, RequestedResources, Workload } from './rows.js';
 
 /** Metric types per metrics request; OpenMeter's collector chunks by 9 "to not exceed the max". */
 export const MAX_METRIC_TYPES_PER_REQUEST = 9;
 /** Metrics requests in flight at once when the caller sets no `concurrency`. */
 export const DEFAULT_CONCURRENCY = 64;
-/** A token is refreshed this long before its `exp`, or a tenth of its lifetime when that is shorter. */
-export const TOKEN_REFRESH_MARGIN_MS = 30_000;
 
 /**
  * What one listing may take before it is stopped as runaway (a server that always answers `next`,
@@ -83,110 +89,7 @@ export interface RunAiClientOptions {
   readonly secrets: Secrets;
 }
 
-export type RunAiErrorKind =
-  /** The server answered a status the call can't use (after retries, for 429/5xx). */
-  | 'status'
-  /** The token request was refused: bad credentials. */
-  | 'auth'
-  /** Connection refused or reset, DNS failure (after retries). */
-  | 'transport'
-  /** No complete answer within `http.timeout` (after retries). */
-  | 'timeout'
-  /** A 2xx answer the client can't read: not JSON, wrong shape, a value that isn't a number. */
-  | 'malformed'
-  /** A listing went past its pages, rows, bytes or deadline, or repeated a page; an answer was too large. */
-  | 'limit';
-
-/** A failed Run:ai call. The message names the route, what came back and what was wrong. */
-export class RunAiError extends Error {
-  override readonly name = 'RunAiError';
-  constructor(
-    readonly kind: RunAiErrorKind,
-    message: string,
-    /** The HTTP status, when there was an answer. */
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
-
 // -- What the client returns ------------------------------------------------------------------
-
-export interface Quantities<T> {
-  limit: T;
-  request: T;
-}
-
-/** Requested resources, as the reference decodes them (nulls become 0 and ""). */
-export interface RequestedResources {
-  gpuRequestType: string;
-  gpu: Quantities<number>;
-  gpuMemory: Quantities<string>;
-  cpu: Quantities<number>;
-  cpuMemory: Quantities<string>;
-}
-
-export interface AllocatedResources {
-  gpu: number;
-  gpuMemory: string;
-  cpu: number;
-  cpuMemory: string;
-}
-
-/**
- * A workload as OpenMeter's collector decodes and re-emits it (its Go `runai.Workload`): exactly
- * these keys in this order, null or missing fields as Go zero values, `preemptible`, `idleGpus` and
- * `idleAllocatedGpus` omitted when null. Times are the API's strings, passed through.
- */
-export interface Workload {
-  tenantId: number;
-  type: string;
-  namespace: string;
-  name: string;
-  id: string;
-  priorityClassName: string;
-  submittedBy: string;
-  clusterId: string;
-  projectName: string;
-  projectId: string;
-  departmentName: string;
-  departmentId: string;
-  runningPods: number;
-  workloadRequestedResources: RequestedResources;
-  allocatedResources: AllocatedResources;
-  phase: string;
-  preemptible?: boolean;
-  /** Always `{count: 0}` in the reference: the API has no `requestedPods.count`. Kept for byte-compatibility. */
-  requestedPods: { count: number };
-  idleGpus?: number;
-  idleAllocatedGpus?: number;
-  createdAt: string;
-}
-
-/** A pod as OpenMeter's collector decodes and re-emits it (its Go `runai.Pod`); pointer fields are null when absent. */
-export interface Pod {
-  name: string;
-  id: string;
-  priorityClassName: string;
-  workloadId: string;
-  clusterId: string;
-  projectId: string | null;
-  nodeName: string | null;
-  createdAt: string;
-  completedAt: string | null;
-  containers: { name: string; image: string; startedAt: string | null }[] | null;
-  currentNodePool: string | null;
-  /** Always null in the reference: the API has `requestedNodePools` (plural). Kept for byte-compatibility. */
-  requestedNodePool: string | null;
-  requestedResources: RequestedResources;
-  allocatedResources: AllocatedResources;
-  k8sPhase: string;
-  tenantId: number;
-  k8sPhaseUpdatedAt: string;
-  updatedAt: string;
-  projectName: string;
-  workloadName: string;
-}
 
 export interface Listing<T> {
   /** The resources to scrape, in the API's order, each id once. */
@@ -209,24 +112,8 @@ export type MetricsTarget =
   | { readonly kind: 'workload'; readonly workloadId: string }
   | { readonly kind: 'pod'; readonly workloadId: string; readonly podId: string };
 
-/**
- * One resource's metrics over a window, reduced like the reference: the last sample of each type;
- * a type whose `values` is empty or null is 0; a type the server did not return is absent.
- *
- * Per-GPU types (`*_PER_GPU`) answer one measurement per GPU. `values[type]` keeps the reference's
- * reading (the last GPU in the answer) so existing mappings see the same number; `perGpu[type]` keeps
- * every GPU, keyed by its `gpu` label (or its position when unlabelled): `{"0": 92, "1": 40}`, `{}`
- * for a resource without GPUs.
- */
-export interface MetricValues {
-  values: Record<string, number>;
-  perGpu: Record<string, Record<string, number>>;
-}
 
 // -- The client --------------------------------------------------------------------------------
-
-/** Decodes one listed row; undefined when it can't be scraped. `keep` says whether it passes the filter. */
-type Decoder<T> = (raw: unknown, at: string, problems: string[]) => { item: T; keep: boolean } | undefined;
 
 interface Request {
   readonly method: 'GET' | 'POST';
@@ -532,45 +419,7 @@ export class RunAiClient {
     const body = this.#json(reply);
     const list = isObject(body) ? body['measurements'] : undefined;
     if (!Array.isArray(list)) throw this.#malformedError('shape', `${reply.route}: answer has no "measurements" array`);
-    return this.#reduce(list, types, reply.route);
-  }
-
-  /** Reduces measurements to the last sample per type (and per GPU); throws on anything unreadable. */
-  #reduce(list: unknown[], types: readonly string[], route: string): MetricValues {
-    const result: MetricValues = { values: {}, perGpu: {} };
-    for (const type of types) if (isPerGpuMetric(type)) result.perGpu[type] = {};
-    for (const [i, m] of list.entries()) {
-      if (!isObject(m) || typeof m['type'] !== 'string') throw this.#malformedError('shape', `${route}: measurements[${i}] has no type`);
-      const type = m['type'];
-      if (!types.includes(type)) continue;
-      const value = this.#lastValue(m['values'], `${route}: ${type}`);
-      result.values[type] = value;
-      if (isPerGpuMetric(type)) {
-        const labels = m['labels'];
-        const gpu = isObject(labels) && typeof labels['gpu'] === 'string' ? labels['gpu'] : String(Object.keys(result.perGpu[type]!).length);
-        result.perGpu[type]![gpu] = value;
-      }
-    }
-    return result;
-  }
-
-  #lastValue(values: unknown, what: string): number {
-    if (values === null || values === undefined || (Array.isArray(values) && values.length === 0)) {
-      // The spec allows `values: null`: no samples in the window. The reference reads 0; counted so it shows.
-      this.#malformed.inc({ kind: 'empty_values' });
-      return 0;
-    }
-    if (!Array.isArray(values)) throw this.#malformedError('shape', `${what}: values is not an array`);
-    const last: unknown = values[values.length - 1];
-    const text = isObject(last) ? last['value'] : undefined;
-    if (typeof text !== 'string' || !DECIMAL.test(text)) {
-      throw this.#malformedError('value', `${what}: value ${clip(JSON.stringify(text) ?? 'undefined')} is not a non-negative number`);
-    }
-    const value = Number(text);
-    if (!Number.isFinite(value)) throw this.#malformedError('value', `${what}: value ${clip(text)} is out of range`);
-    // Every Run:ai metric is a quantity or a percentage: a negative one is corrupt, not usage.
-    if (value < 0) throw this.#malformedError('value', `${what}: value ${clip(text)} is negative`);
-    return value;
+    return reduceMeasurements(list, types, reply.route, { malformed: (kind, message) => this.#malformedError(kind, message), empty: () => this.#malformed.inc({ kind: 'empty_values' }) });
   }
 
   // -- transport -----------------------------------------------------------------------------
@@ -705,8 +554,6 @@ export class RunAiClient {
 
 // -- helpers -----------------------------------------------------------------------------------
 
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-
 /** The route as `run_ai_http_request_ns{url}` labels it: ids replaced, so the label set stays small. */
 export function normaliseRoute(path: string): string {
   return path
@@ -716,32 +563,6 @@ export function normaliseRoute(path: string): string {
 
 function secretOf(credentials: RunAiCredentials): string {
   return credentials.grantType === 'app_token' ? credentials.appSecret : credentials.clientSecret;
-}
-
-/**
- * When to fetch a new token: before the JWT `exp` (or `expiresIn`) by TOKEN_REFRESH_MARGIN_MS or a
- * tenth of the lifetime, whichever is shorter, so a short-lived token is not refetched every call.
- */
-function refreshTime(token: string, expiresIn: number | undefined, requestedAt: number): number {
-  const exp = jwtExpiry(token);
-  let expiresAt = exp !== undefined && exp > requestedAt ? exp : undefined;
-  if (expiresAt === undefined && expiresIn !== undefined && expiresIn > 0) expiresAt = requestedAt + expiresIn * 1000;
-  if (expiresAt === undefined) return Infinity;
-  const lifetime = expiresAt - requestedAt;
-  return expiresAt - Math.min(TOKEN_REFRESH_MARGIN_MS, lifetime / 10);
-}
-
-/** The `exp` claim of a JWT in epoch ms, read without verifying the signature (as the reference does). */
-export function jwtExpiry(token: string): number | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-    const exp = isObject(claims) ? claims['exp'] : undefined;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function describeStatus(reply: Reply): string {
@@ -755,8 +576,6 @@ function describeStatus(reply: Reply): string {
   return `status ${reply.status}${message}`;
 }
 
-const clip = (text: string): string => (text.length > 80 ? `${text.slice(0, 77)}...` : text);
-
 async function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) throw signal.reason;
   let onAbort: (() => void) | undefined;
@@ -769,181 +588,4 @@ async function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T
   } finally {
     signal.removeEventListener('abort', onAbort!);
   }
-}
-
-// -- decoding rows the way Go's encoding/json decodes the reference's structs -------------------
-
-type Obj = Record<string, unknown>;
-const isObject = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
-const typeName = (value: unknown): string => (Array.isArray(value) ? 'array' : typeof value);
-const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-/** Reads fields of one object with Go zero values for null or missing ones; a wrong type is a problem. */
-function fields(obj: Obj, at: string, problems: string[]) {
-  const wrong = (key: string, expected: string): void => {
-    problems.push(`${at}.${key}: expected ${expected}, got ${typeName(obj[key])}`);
-  };
-  const absent = (key: string): boolean => obj[key] === null || obj[key] === undefined;
-  return {
-    str(key: string): string {
-      const v = obj[key];
-      if (typeof v === 'string') return v;
-      if (!absent(key)) wrong(key, 'string');
-      return '';
-    },
-    time(key: string): string {
-      const v = obj[key];
-      if (typeof v === 'string') return v;
-      if (!absent(key)) wrong(key, 'date-time string');
-      return ZERO_TIME;
-    },
-    int(key: string): number {
-      const v = obj[key];
-      if (typeof v === 'number' && Number.isInteger(v)) return v;
-      if (!absent(key)) wrong(key, 'integer');
-      return 0;
-    },
-    num(key: string): number {
-      const v = obj[key];
-      if (typeof v === 'number' && Number.isFinite(v)) return v;
-      if (!absent(key)) wrong(key, 'number');
-      return 0;
-    },
-    /** A Go pointer field: null when absent. */
-    strOrNull(key: string): string | null {
-      const v = obj[key];
-      if (typeof v === 'string') return v;
-      if (!absent(key)) wrong(key, 'string');
-      return null;
-    },
-    /** A Go `omitempty` pointer: undefined (left out of the JSON) when absent. */
-    optional<T>(key: string, check: (v: unknown) => v is T, expected: string): T | undefined {
-      const v = obj[key];
-      if (check(v)) return v;
-      if (!absent(key)) wrong(key, expected);
-      return undefined;
-    },
-    obj(key: string): Obj {
-      const v = obj[key];
-      if (isObject(v)) return v;
-      if (!absent(key)) wrong(key, 'object');
-      return {};
-    },
-  };
-}
-
-const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
-const isInteger = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-function requestedResources(obj: Obj, at: string, problems: string[]): RequestedResources {
-  const f = fields(obj, at, problems);
-  const gpu = fields(f.obj('gpu'), `${at}.gpu`, problems);
-  const gpuMemory = fields(f.obj('gpuMemory'), `${at}.gpuMemory`, problems);
-  const cpu = fields(f.obj('cpu'), `${at}.cpu`, problems);
-  const cpuMemory = fields(f.obj('cpuMemory'), `${at}.cpuMemory`, problems);
-  return {
-    gpuRequestType: f.str('gpuRequestType'),
-    gpu: { limit: gpu.num('limit'), request: gpu.num('request') },
-    gpuMemory: { limit: gpuMemory.str('limit'), request: gpuMemory.str('request') },
-    cpu: { limit: cpu.num('limit'), request: cpu.num('request') },
-    cpuMemory: { limit: cpuMemory.str('limit'), request: cpuMemory.str('request') },
-  };
-}
-
-function allocatedResources(obj: Obj, at: string, problems: string[]): AllocatedResources {
-  const f = fields(obj, at, problems);
-  return { gpu: f.num('gpu'), gpuMemory: f.str('gpuMemory'), cpu: f.num('cpu'), cpuMemory: f.str('cpuMemory') };
-}
-
-/** The row's id, or undefined (with a problem) when the row can't be scraped at all. */
-function idOf(raw: unknown, key: string, at: string, problems: string[]): string | undefined {
-  if (!isObject(raw)) {
-    problems.push(`${at}: expected object, got ${raw === null ? 'null' : typeName(raw)}`);
-    return undefined;
-  }
-  const id = raw[key];
-  if (typeof id === 'string' && id !== '') return id;
-  problems.push(`${at}.${key}: expected non-empty string, got ${id === null ? 'null' : typeName(id)}`);
-  return undefined;
-}
-
-const ADMITTED_PHASES = new Set<string>(['Deleting', 'Running', 'Degraded']);
-
-/** Decodes a workload row; `keep` applies the reference's filter (phase, runningPods > 0) locally too. */
-export function decodeWorkload(raw: unknown, at: string, problems: string[]): { item: Workload; keep: boolean } | undefined {
-  if (idOf(raw, 'id', at, problems) === undefined) return undefined;
-  const obj = raw as Obj;
-  const f = fields(obj, at, problems);
-  const requestedPods = fields(f.obj('requestedPods'), `${at}.requestedPods`, problems);
-  const item: Workload = {
-    tenantId: f.int('tenantId'),
-    type: f.str('type'),
-    namespace: f.str('namespace'),
-    name: f.str('name'),
-    id: f.str('id'),
-    priorityClassName: f.str('priorityClassName'),
-    submittedBy: f.str('submittedBy'),
-    clusterId: f.str('clusterId'),
-    projectName: f.str('projectName'),
-    projectId: f.str('projectId'),
-    departmentName: f.str('departmentName'),
-    departmentId: f.str('departmentId'),
-    runningPods: f.int('runningPods'),
-    workloadRequestedResources: requestedResources(f.obj('workloadRequestedResources'), `${at}.workloadRequestedResources`, problems),
-    allocatedResources: allocatedResources(f.obj('allocatedResources'), `${at}.allocatedResources`, problems),
-    phase: f.str('phase'),
-  } as Workload;
-  const preemptible = f.optional('preemptible', isBoolean, 'boolean');
-  if (preemptible !== undefined) item.preemptible = preemptible;
-  item.requestedPods = { count: requestedPods.int('count') };
-  const idleGpus = f.optional('idleGpus', isInteger, 'integer');
-  if (idleGpus !== undefined) item.idleGpus = idleGpus;
-  const idleAllocatedGpus = f.optional('idleAllocatedGpus', isNumber, 'number');
-  if (idleAllocatedGpus !== undefined) item.idleAllocatedGpus = idleAllocatedGpus;
-  item.createdAt = f.time('createdAt');
-  // An unreadable runningPods keeps the workload (reported above): better a message with zero pods than a lost one.
-  const runningPods = obj['runningPods'];
-  const holdsPods = typeof runningPods === 'number' && Number.isInteger(runningPods) ? runningPods > 0 : true;
-  return { item, keep: ADMITTED_PHASES.has(item.phase) && holdsPods };
-}
-
-/** Decodes a pod row; a pod without a workloadId can't be scraped (its metrics path needs it). */
-export function decodePod(raw: unknown, at: string, problems: string[]): { item: Pod; keep: boolean } | undefined {
-  if (idOf(raw, 'id', at, problems) === undefined || idOf(raw, 'workloadId', at, problems) === undefined) return undefined;
-  const f = fields(raw as Obj, at, problems);
-  const containers = (raw as Obj)['containers'];
-  let decodedContainers: Pod['containers'] = null;
-  if (Array.isArray(containers)) {
-    decodedContainers = containers.map((c: unknown, i) => {
-      const cf = fields(isObject(c) ? c : {}, `${at}.containers[${i}]`, problems);
-      if (!isObject(c)) problems.push(`${at}.containers[${i}]: expected object, got ${typeName(c)}`);
-      return { name: cf.str('name'), image: cf.str('image'), startedAt: cf.strOrNull('startedAt') };
-    });
-  } else if (containers !== null && containers !== undefined) {
-    problems.push(`${at}.containers: expected array, got ${typeName(containers)}`);
-  }
-  const item: Pod = {
-    name: f.str('name'),
-    id: f.str('id'),
-    priorityClassName: f.str('priorityClassName'),
-    workloadId: f.str('workloadId'),
-    clusterId: f.str('clusterId'),
-    projectId: f.strOrNull('projectId'),
-    nodeName: f.strOrNull('nodeName'),
-    createdAt: f.time('createdAt'),
-    completedAt: f.strOrNull('completedAt'),
-    containers: decodedContainers,
-    currentNodePool: f.strOrNull('currentNodePool'),
-    requestedNodePool: f.strOrNull('requestedNodePool'),
-    requestedResources: requestedResources(f.obj('requestedResources'), `${at}.requestedResources`, problems),
-    allocatedResources: allocatedResources(f.obj('allocatedResources'), `${at}.allocatedResources`, problems),
-    k8sPhase: f.str('k8sPhase'),
-    tenantId: f.int('tenantId'),
-    k8sPhaseUpdatedAt: f.time('k8sPhaseUpdatedAt'),
-    updatedAt: f.time('updatedAt'),
-    projectName: f.str('projectName'),
-    workloadName: f.str('workloadName'),
-  };
-  return { item, keep: true };
 }
