@@ -12,12 +12,12 @@
 //   wrong and are counted in `run_ai_malformed_total{kind}`, never silently zero.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import PQueue from 'p-queue';
 import type { Logger } from 'pino';
 import { Pool } from 'undici';
 import type { Counter, Gauge, Summary } from 'prom-client';
 import type { Metrics } from '../engine/metrics.js';
 import type { Secrets } from '../engine/secrets.js';
+import { AdaptiveLimit, type Signal } from './adaptive.js';
 import { EXCLUDED_PHASES, encodeQuery, rfc3339Seconds } from './api.js';
 import { decodePod, decodeWorkload, isObject, type Decoder, type Pod, type Workload } from './rows.js';
 import { refreshTime } from './token.js';
@@ -30,8 +30,12 @@ export type { AllocatedResources, Pod, Quantities, RequestedResources, Workload 
 
 /** Metric types per metrics request; OpenMeter's collector chunks by 9 "to not exceed the max". */
 export const MAX_METRIC_TYPES_PER_REQUEST = 9;
-/** Metrics requests in flight at once when the caller sets no `concurrency`. */
-export const DEFAULT_CONCURRENCY = 64;
+/** The most metrics requests in flight when the caller sets no `concurrency`. */
+export const DEFAULT_CONCURRENCY = 256;
+/** The least metrics requests in flight the adaptive limit keeps, when the caller sets no `minConcurrency`. */
+export const DEFAULT_MIN_CONCURRENCY = 4;
+/** Where the adaptive limit starts (within its bounds): what used to be the fixed default. */
+export const INITIAL_CONCURRENCY = 64;
 
 /**
  * What one listing may take before it is stopped as runaway (a server that always answers `next`,
@@ -77,8 +81,14 @@ export interface RunAiClientOptions {
   /** `limit` of listing requests, 1-500. */
   readonly pageSize: number;
   readonly http: RunAiHttpOptions;
-  /** Metrics requests in flight at once. Default DEFAULT_CONCURRENCY. */
+  /**
+   * The most metrics requests in flight at once. Default DEFAULT_CONCURRENCY. The number in flight
+   * adapts between `minConcurrency` and this (adaptive.ts): it grows while answers come back fast and
+   * healthy, halves on 429, 503, timeouts and broken connections, and shrinks when answers slow down.
+   */
   readonly concurrency?: number;
+  /** The least metrics requests in flight the adaptive limit keeps; equal to `concurrency` for a fixed number. Default DEFAULT_MIN_CONCURRENCY (capped at `concurrency`). */
+  readonly minConcurrency?: number;
   /** Bounds of one listing; each absent field takes DEFAULT_LIST_LIMITS'. */
   readonly listLimits?: Partial<RunAiListLimits>;
   /** The largest answer read. Default MAX_RESPONSE_BYTES. */
@@ -123,6 +133,8 @@ interface Request {
   readonly body?: string;
   /** The most bytes of answer to read; default the client's maxResponseBytes. */
   readonly maxBytes?: number;
+  /** Each attempt's latency and outcome adjust the in-flight limit (metrics requests). */
+  readonly adaptive?: boolean;
 }
 
 interface Reply {
@@ -141,13 +153,16 @@ interface Token {
   readonly refreshAt: number;
 }
 
+/** Answers that say the server is overloaded or rate-limiting: the in-flight limit halves. */
+const THROTTLING_STATUSES = new Set([429, 502, 503, 504]);
+
 const JSON_CONTENT_TYPE = /^(application\/(json|[\w.+-]*\+json)|text\/json)\s*(;|$)/i;
 
 export class RunAiClient {
   #options: RunAiClientOptions;
   #pool: Pool;
   #basePath: string;
-  #queue: PQueue;
+  #limit: AdaptiveLimit;
   #closing = new AbortController();
   #token: Token | undefined;
   #tokenRequest: Promise<Token> | undefined;
@@ -163,6 +178,7 @@ export class RunAiClient {
   #requestTimer: Summary;
   #resourceGauge: Gauge;
   #malformed: Counter;
+  #limitGauge: Gauge;
 
   constructor(options: RunAiClientOptions) {
     const url = new URL(options.url);
@@ -175,13 +191,21 @@ export class RunAiClient {
     this.#listAllowance = this.#limits.pagesPerSecond;
     this.#basePath = url.pathname.replace(/\/+$/, '');
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    this.#queue = new PQueue({ concurrency });
-    // One connection per queued request, plus room for the token and listing calls beside them.
+    const min = Math.min(concurrency, options.minConcurrency ?? DEFAULT_MIN_CONCURRENCY);
+    this.#limit = new AdaptiveLimit({ min, max: concurrency, initial: INITIAL_CONCURRENCY });
+    // One connection per request in flight, plus room for the token and listing calls beside them.
     this.#pool = new Pool(url.origin, { connections: concurrency + 2, keepAliveTimeout: 30_000 });
     options.secrets.add(secretOf(options.credentials));
     this.#requestTimer = options.metrics.timer('run_ai_http_request_ns', 'Run:ai API request latency in nanoseconds.', ['url', 'status_code']);
     this.#resourceGauge = options.metrics.gauge('run_ai_resource_count', 'Run:ai resources listed by the last scrape.', ['type']);
     this.#malformed = options.metrics.counter('run_ai_malformed_total', 'Run:ai answers or rows that could not be read, by kind.', ['kind']);
+    this.#limitGauge = options.metrics.gauge('run_ai_in_flight_limit', 'Metrics requests the Run:ai client allows in flight now (adapts between http.min_in_flight and http.max_in_flight).', []);
+    this.#limitGauge.set({}, this.#limit.limit);
+  }
+
+  /** The metrics requests allowed in flight now. */
+  get inFlightLimit(): number {
+    return this.#limit.limit;
   }
 
   /**
@@ -220,7 +244,8 @@ export class RunAiClient {
 
   /**
    * The metrics of one resource over `window`, `numberOfSamples=1`, in requests of at most
-   * MAX_METRIC_TYPES_PER_REQUEST types that run through the shared queue. Rejects when any request
+   * MAX_METRIC_TYPES_PER_REQUEST types that wait their turn under the adaptive in-flight limit
+   * (first come, first served). Rejects when any request
    * fails after retries or answers something unreadable: a resource's metrics are all or nothing.
    * `signal` gains an abort listener per queued request: a caller sharing one signal across
    * thousands of calls should lift its limit (`events.setMaxListeners(0, signal)`).
@@ -229,10 +254,10 @@ export class RunAiClient {
     const chunks: string[][] = [];
     for (let i = 0; i < types.length; i += MAX_METRIC_TYPES_PER_REQUEST) chunks.push(types.slice(i, i + MAX_METRIC_TYPES_PER_REQUEST));
     const parts = await Promise.all(
-      // No `signal` option: p-queue would add an abort listener per queued request to the one
-      // shared signal, and EventTarget's duplicate check makes each addition O(listeners).
+      // The queued task checks the signal itself: an abort listener per queued request on one
+      // shared signal would make each addition O(listeners) (EventTarget's duplicate check).
       chunks.map((chunk) =>
-        this.#queue.add(() => {
+        this.#limit.run(() => {
           signal.throwIfAborted();
           return this.#metricsChunk(target, chunk, window, signal);
         }),
@@ -414,7 +439,7 @@ export class RunAiClient {
         ? `/api/v1/workloads/${encodeURIComponent(target.workloadId)}/metrics`
         : `/api/v1/workloads/${encodeURIComponent(target.workloadId)}/pods/${encodeURIComponent(target.podId)}/metrics`;
     const query = { metricType: types.join(','), start: rfc3339Seconds(window.start), end: rfc3339Seconds(window.end), numberOfSamples: '1' };
-    const reply = await this.#send({ method: 'GET', path, query }, true, signal);
+    const reply = await this.#send({ method: 'GET', path, query, adaptive: true }, true, signal);
     if (reply.status < 200 || reply.status > 299) throw new RunAiError('status', `${reply.route}: ${describeStatus(reply)}`, reply.status);
     const body = this.#json(reply);
     const list = isObject(body) ? body['measurements'] : undefined;
@@ -478,6 +503,13 @@ export class RunAiClient {
     }
   }
 
+  #adapt(latencyMs: number, outcome: Signal): void {
+    const before = this.#limit.limit;
+    this.#limit.observe(latencyMs, outcome);
+    const after = this.#limit.limit;
+    if (after !== before) this.#limitGauge.set({}, after);
+  }
+
   /** resty's jittered backoff: random in [t/2, t) with t = min(max, min * 2^attempt), at least min. */
   #backoff(attempt: number, retryAfter: string | undefined): number {
     const { retryWaitMs, retryMaxWaitMs } = this.#options.http;
@@ -528,7 +560,9 @@ export class RunAiClient {
         chunks.push(chunk as Buffer);
       }
       const text = Buffer.concat(chunks).toString('utf8');
-      this.#requestTimer.observe({ url: route, status_code: String(response.statusCode) }, Number(process.hrtime.bigint() - started));
+      const elapsed = Number(process.hrtime.bigint() - started);
+      this.#requestTimer.observe({ url: route, status_code: String(response.statusCode) }, elapsed);
+      if (request.adaptive) this.#adapt(elapsed / 1e6, THROTTLING_STATUSES.has(response.statusCode) ? 'throttled' : 'ok');
       const contentType = response.headers['content-type'];
       const retryAfter = response.headers['retry-after'];
       return {
@@ -540,9 +574,11 @@ export class RunAiClient {
         route,
       };
     } catch (err) {
-      this.#requestTimer.observe({ url: route, status_code: 'error' }, Number(process.hrtime.bigint() - started));
+      const elapsed = Number(process.hrtime.bigint() - started);
+      this.#requestTimer.observe({ url: route, status_code: 'error' }, elapsed);
       if (err instanceof RunAiError) throw err;
       if (signal.aborted) throw signal.reason;
+      if (request.adaptive) this.#adapt(elapsed / 1e6, 'failed');
       if (timedOut) throw new RunAiError('timeout', `${request.method} ${route}: no answer within ${this.#options.http.timeoutMs}ms`);
       throw new RunAiError('transport', `${request.method} ${route}: ${(err as Error).message}`);
     } finally {
