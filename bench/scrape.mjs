@@ -4,6 +4,7 @@
 //
 //   node bench/scrape.mjs [--workloads 10000] [--latency 25ms] [--rounds 5] [--max-in-flight N] [--min-in-flight N]
 //                         [--concurrency 16,32,64,128,256] [--skip-pipeline] [--skip-client] [--also-root ../other-checkout]
+//                         [--profile DIR] (a --cpu-prof profile of each `sluice run` into DIR; summarise with bench/profile.mjs)
 //
 // 1. `sluice run` of a pipeline run_ai -> drop, scheduled to fire once a few seconds after start:
 //    the scrape's wall time (run_ai_scrape_duration_ns), requests and their statuses
@@ -23,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, CLI, ROOT, fmt, median, options, printMachine, runNode, sleep } from './lib/common.mjs';
 
-const opts = options({ workloads: 10_000, latency: '25ms', rounds: 5, concurrency: '16,32,64,128,256', 'max-in-flight': '', 'min-in-flight': '', shards: 1, 'skip-pipeline': false, 'also-root': '', 'skip-client': false });
+const opts = options({ workloads: 10_000, latency: '25ms', rounds: 5, concurrency: '16,32,64,128,256', 'max-in-flight': '', 'min-in-flight': '', shards: 1, 'skip-pipeline': false, 'also-root': '', profile: '', 'skip-client': false });
 const TICKS_PER_SECOND = 100;
 
 /** The smallest simulated cluster with `running` scrapeable workloads (the simulator mixes in other phases). */
@@ -120,7 +121,7 @@ async function pipelineRun(sim, cli = CLI) {
   );
   const simCpu = sim.cpuMs();
   let child;
-  const run = runNode([cli, 'run', config], { onSpawn: (c) => (child = c) });
+  const run = runNode([cli, 'run', config], { ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}), onSpawn: (c) => (child = c) });
   let scrape;
   const deadline = Date.now() + 10 * 60_000;
   while (Date.now() < deadline) {
