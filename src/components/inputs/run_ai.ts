@@ -41,6 +41,7 @@ import { DEFAULT_LIST_LIMITS, RunAiClient, RunAiError, type Listing, type Metric
 import { compileWindowing, scheduleInterval, stateSchema, type FieldProblem, type StateConfig, type WindowingConfig } from '../../windows/config.js';
 import type { Schedule } from '../../windows/schedule.js';
 import { WindowedInput, type Window, type WindowSource } from '../../windows/input.js';
+import { inShard, parseShard, shardSchema, type Shard } from '../../windows/shard.js';
 
 export interface RunAiConfig {
   url: string;
@@ -60,6 +61,9 @@ export interface RunAiConfig {
     max_in_flight: number;
     min_in_flight: number;
   };
+  /** Replicas sharing the workloads, and which share this one scrapes (windows/shard.ts). */
+  shards: number;
+  shard: number | string;
   /** Absent: windows live in memory only, as in OpenMeter's collector. */
   state?: StateConfig;
 }
@@ -144,6 +148,7 @@ const schema = {
         },
       },
     },
+    ...shardSchema('workloads'),
     state: stateSchema('Run:ai', 'run_ai'),
   },
 };
@@ -174,6 +179,7 @@ interface Compiled {
   readonly http: { timeoutMs: number; retryCount: number; retryWaitMs: number; retryMaxWaitMs: number };
   readonly maxInFlight: number;
   readonly minInFlight: number;
+  readonly shard: Shard;
 }
 
 function compile(config: RunAiConfig): Compiled {
@@ -210,11 +216,13 @@ function compile(config: RunAiConfig): Compiled {
   if (http.retryMaxWaitMs < http.retryWaitMs) {
     problems.push({ field: 'http.retry_max_wait_time', message: `${config.http.retry_max_wait_time} is shorter than http.retry_wait_time (${config.http.retry_wait_time})` });
   }
+  const shard = { count: config.shards, index: check('shard', () => parseShard(config.shard, config.shards), 0) };
   const windowing = compileWindowing(config.schedule, config.metrics_offset, 'metrics_offset', config.state, problems);
   if (!windowing || problems.length > 0) throw new FieldErrors(problems);
   return {
     maxInFlight: config.http.max_in_flight,
     minInFlight: config.http.min_in_flight,
+    shard,
     url: config.url,
     appId: config.app_id,
     appSecret: config.app_secret,
@@ -280,6 +288,8 @@ class RunAiSource implements WindowSource<Workload | Pod> {
       metrics: this.#settings.metrics,
       secrets: this.#settings.secrets,
     });
+    const { shard } = this.#config;
+    if (shard.count > 1) this.#settings.logger.info({ shard: shard.index, shards: shard.count }, `Run:ai input scrapes shard ${shard.index} of ${shard.count}: the workloads whose id hashes to it`);
     try {
       await this.#client.token(signal);
     } catch (err) {
@@ -295,7 +305,8 @@ class RunAiSource implements WindowSource<Workload | Pod> {
     const client = this.#client!;
     const listing: Listing<Workload | Pod> = this.type === 'workload' ? await client.listWorkloads(signal) : await client.listPods(signal);
     this.#reportListing(listing);
-    return listing.items;
+    // A pod goes with its workload: one replica scrapes all of a workload's pods.
+    return inShard(listing.items, (r) => (this.type === 'workload' ? r.id : (r as Pod).workloadId), this.#config.shard);
   }
 
   idOf(resource: Workload | Pod): string {
