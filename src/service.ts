@@ -22,6 +22,7 @@ import { Secrets } from './engine/secrets.js';
 import { VERSION } from './version.js';
 import type { LeaseLeadership } from './kubernetes/leadership.js';
 import { createLeadership, resolveLeaderElection, type LeaderElectionFlags } from './leader_election.js';
+import { shardLeaseSuffix } from './windows/shard.js';
 
 export { VERSION };
 
@@ -90,7 +91,9 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   if (options.leaderElection) {
     try {
       const settings = resolveLeaderElection(config.leader_election, options.leaderElection, options.env ?? process.env);
-      if (settings) leadership = createLeadership(settings, { logger, metrics, secrets });
+      // Each shard of a sharded input elects its own leader: its lease name gets the shard's suffix.
+      const suffix = shardLeaseSuffix(config.input);
+      if (settings) leadership = createLeadership(suffix ? { ...settings, name: `${settings.name}${suffix}` } : settings, { logger, metrics, secrets });
     } catch (err) {
       const field = (err as { field?: string }).field;
       serviceProblems.push({ path: field ? ['leader_election', field] : ['leader_election'], message: (err as Error).message });
