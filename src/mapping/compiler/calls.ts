@@ -125,7 +125,6 @@ export function parseParams(definition: string): Param[] | undefined {
 
 /** signature.js getSymbol(). */
 export function symbolOf(value: unknown): string {
-  if (isFunction(value)) return 'f';
   switch (typeof value) {
     case 'string':
       return 's';
@@ -133,10 +132,32 @@ export function symbolOf(value: unknown): string {
       return 'n';
     case 'boolean':
       return 'b';
+    case 'function':
+      return 'f';
     case 'object':
-      return value === null ? 'l' : Array.isArray(value) ? 'a' : 'o';
+      // A flagged object (a lambda, a definition) is a function, as isFunction() says.
+      return value === null ? 'l' : isFunction(value) ? 'f' : Array.isArray(value) ? 'a' : 'o';
     default:
       return 'm';
+  }
+}
+
+const SYMBOL_BITS: Readonly<Record<string, number>> = { s: 1, n: 2, b: 4, l: 8, a: 16, o: 32, f: 64, m: 128 };
+/** symbolOf() as one bit of SYMBOL_BITS. */
+function symbolBit(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return 1;
+    case 'number':
+      return 2;
+    case 'boolean':
+      return 4;
+    case 'function':
+      return 64;
+    case 'object':
+      return value === null ? 8 : isFunction(value) ? 64 : Array.isArray(value) ? 16 : 32;
+    default:
+      return 128;
   }
 }
 
@@ -150,6 +171,7 @@ export function fastCheck(native: Native, argc: number): ((args: unknown[]) => b
   if (native.signature === undefined || params === undefined || argc > params.length) return undefined;
   for (let j = argc; j < params.length; j++) if (!params[j]!.optional || params[j]!.context) return undefined;
   const used = params.slice(0, argc);
+  const masks = used.map((param) => [...param.types].reduce((mask, symbol) => mask | (SYMBOL_BITS[symbol] ?? 0), 0));
   const size = params.length;
   return (args) => {
     for (let i = 0; i < argc; i++) {
@@ -159,15 +181,15 @@ export function fastCheck(native: Native, argc: number): ((args: unknown[]) => b
         if (param.letter === 'f') return false;
         continue;
       }
-      const symbol = symbolOf(arg);
+      const bit = symbolBit(arg);
       if (param.array) {
-        if (symbol !== 'a') return false;
+        if (bit !== SYMBOL_BITS.a) return false;
         if (param.subtype !== undefined) {
           const list = arg as unknown[];
           const expected = param.subtype.charAt(0);
           for (let k = 0; k < list.length; k++) if (symbolOf(list[k]) !== expected) return false;
         }
-      } else if (!param.types.includes(symbol)) {
+      } else if ((masks[i]! & bit) === 0) {
         return false;
       }
     }

@@ -1,12 +1,12 @@
 // Pass 2: closures.
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
-import { Composition, HOLE, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
+import { Composition, HOLE, type Native, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
 import { type Callees, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
-import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
+import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
 import { type Filter, type Fn, Frame, Lambda, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
 
 export class Emitter {
@@ -236,27 +236,7 @@ export class Emitter {
     if (plan.keepSingletonArray || rest.length === 0 || !rest.every((step) => step.type === 'name' && simple(step))) return slow;
     const names = rest.map((step) => step.value as string);
     const start = startsWithVariable ? steps[0]!.fn : undefined;
-    return (input, frame) => {
-      let value: unknown;
-      if (start !== undefined) {
-        value = start(input, frame);
-        if (value === undefined) return undefined;
-      } else {
-        value = input;
-      }
-      if (Array.isArray(value)) return slow(input, frame);
-      for (let i = 0; i < names.length; i++) {
-        if (value === null || typeof value !== 'object') return undefined;
-        const key = names[i]!;
-        if (!hasOwn(value, key)) return undefined;
-        const object = value as Record<string, unknown> & { _jsonata_function?: unknown; _jsonata_lambda?: unknown };
-        if (object._jsonata_function === true || object._jsonata_lambda === true) return undefined;
-        value = object[key];
-        if (value === undefined) return undefined;
-        if (Array.isArray(value)) return slow(input, frame);
-      }
-      return value;
-    };
+    return namePath(names, start, slow);
   }
 
   private binary(node: Node, scope: Scope): Fn {
@@ -481,13 +461,7 @@ export class Emitter {
       };
     }
     const check = fastCheck(native, argc);
-    return (input, frame) => {
-      const run = frame.run;
-      if (run.overrides && hasOwn(run.bindings, name!)) return done(apply(run.bindings[name!], evaluateArgs(input, frame), input, run));
-      const values = evaluateArgs(input, frame);
-      if (check !== undefined && check(values)) return done(native.invoke(values, input, run, false));
-      return done(applyInner(native, values, input, run, false));
-    };
+    return perSite(nativeCall)({ native, name, args, check, done, apply, applyInner, hasOwn });
   }
 
   /** `proc(a, ?, c)`: the arguments first, then the procedure, as evaluatePartialApplication(). */
@@ -520,4 +494,54 @@ export class Emitter {
     const site: TailSite = { callee: this.procedure(call.procedure!, scope), args: call.arguments!.map((arg) => this.compile(arg, scope)) };
     return (input, frame) => new Thunk(site, input, frame);
   }
+}
+
+/**
+ * A call of a built-in or registered function by its name. Generated once per call site (see
+ * perSite): its calls of the argument closures, the check and the implementation each meet one
+ * target, which V8 can then inline.
+ */
+function nativeCall(deps: {
+  native: Native;
+  name: string;
+  args: Fn[];
+  check: ((args: unknown[]) => boolean) | undefined;
+  done: (value: unknown) => unknown;
+  apply: typeof apply;
+  applyInner: typeof applyInner;
+  hasOwn: typeof hasOwn;
+}): Fn {
+  const { native, name, args, check, done, apply, applyInner, hasOwn } = deps;
+  const argc = args.length;
+  const a0 = args[0]!;
+  const a1 = args[1]!;
+  const a2 = args[2]!;
+  const evaluateArgs = (input: unknown, frame: Frame): unknown[] =>
+    argc === 0
+      ? []
+      : argc === 1
+        ? [a0(input, frame)]
+        : argc === 2
+          ? [a0(input, frame), a1(input, frame)]
+          : argc === 3
+            ? [a0(input, frame), a1(input, frame), a2(input, frame)]
+            : args.map((arg) => arg(input, frame));
+  return (input, frame) => {
+    const run = frame.run;
+    if (run.overrides && hasOwn(run.bindings, name)) return done(apply(run.bindings[name], evaluateArgs(input, frame), input, run));
+    const values = evaluateArgs(input, frame);
+    if (check !== undefined && check(values)) return done(native.invoke(values, input, run, false));
+    return done(applyInner(native, values, input, run, false));
+  };
+}
+
+let sites = 0;
+/**
+ * A fresh copy of `factory` (a function referring to nothing but its parameters and globals),
+ * made from its source text: the closures one copy makes share no type feedback with another's,
+ * so each call site of a hot node kind is monomorphic instead of all of them megamorphic.
+ */
+function perSite<T extends (...args: any[]) => unknown>(factory: T): T {
+  // The comment makes each source unique: V8 would otherwise reuse the compiled copy and its feedback.
+  return new Function(`'use strict';\nreturn ${factory.toString()}\n// site ${++sites}`)() as T;
 }

@@ -36,9 +36,9 @@ export function fastRound(original: Implementation): Implementation {
   };
 }
 
-/** A string without surrogates: one UTF-16 unit per code point, so string indices are JSONata's. */
-function withoutSurrogates(text: string): boolean {
-  for (let i = 0; i < text.length; i++) {
+/** No surrogate in the first `limit` units: there, one UTF-16 unit per code point, so string indices are JSONata's. */
+function withoutSurrogates(text: string, limit: number): boolean {
+  for (let i = 0; i < text.length && i < limit; i++) {
     const unit = text.charCodeAt(i);
     if (unit >= 0xd800 && unit <= 0xdfff) return false;
   }
@@ -48,7 +48,10 @@ function withoutSurrogates(text: string): boolean {
 /** $substring: JSONata's arithmetic on indices, with String.prototype.slice (same index rules as Array's) where no surrogate can be split. */
 export function fastSubstring(original: Implementation): Implementation {
   return function substring(this: unknown, str: unknown, start: number, length?: number) {
-    if (typeof str !== 'string' || !withoutSurrogates(str)) return original.call(this, str, start, length);
+    if (typeof str !== 'string') return original.call(this, str, start, length);
+    // From a start ≥ 0 for a length, only the code points before the end are counted; else all are.
+    const limit = start >= 0 && typeof length === 'number' && length > 0 ? start + length : Infinity;
+    if (!withoutSurrogates(str, limit)) return original.call(this, str, start, length);
     if (str.length + start < 0) start = 0;
     if (typeof length !== 'undefined') {
       if (length <= 0) return '';
