@@ -25,7 +25,14 @@ export interface BufferPosition {
 }
 
 export interface ReadResult {
+  /** The messages read (with `batches`: all of theirs, in order). */
   readonly batch: Message[];
+  /**
+   * Several batches read at once, as that many reads would give them: each is processed as a
+   * batch of its own, in order. One read costs the engine one transaction, however many batches
+   * it holds; `ack` is called once, when every message of every batch has settled.
+   */
+  readonly batches?: Message[][];
   readonly ack: Ack;
 }
 
