@@ -171,31 +171,21 @@ export function fastCheck(native: Native, argc: number): ((args: unknown[]) => b
   if (native.signature === undefined || params === undefined || argc > params.length) return undefined;
   for (let j = argc; j < params.length; j++) if (!params[j]!.optional || params[j]!.context) return undefined;
   const used = params.slice(0, argc);
-  const masks = used.map((param) => [...param.types].reduce((mask, symbol) => mask | (SYMBOL_BITS[symbol] ?? 0), 0));
-  const size = params.length;
-  return (args) => {
-    for (let i = 0; i < argc; i++) {
-      const param = used[i]!;
-      const arg = args[i];
-      if (arg === undefined) {
-        if (param.letter === 'f') return false;
-        continue;
-      }
-      const bit = symbolBit(arg);
-      if (param.array) {
-        if (bit !== SYMBOL_BITS.a) return false;
-        if (param.subtype !== undefined) {
-          const list = arg as unknown[];
-          const expected = param.subtype.charAt(0);
-          for (let k = 0; k < list.length; k++) if (symbolOf(list[k]) !== expected) return false;
-        }
-      } else if ((masks[i]! & bit) === 0) {
-        return false;
-      }
+  // Generated for these parameters: a typeof per argument where one type is allowed.
+  const tests = used.map((param, i) => {
+    const mask = [...param.types].reduce((m, symbol) => m | (SYMBOL_BITS[symbol] ?? 0), 0);
+    let test: string;
+    if (param.array) {
+      test = `if (symbolBit(a) !== ${SYMBOL_BITS.a}) return false;`;
+      if (param.subtype !== undefined) test += `\nfor (let k = 0; k < a.length; k++) if (symbolOf(a[k]) !== ${JSON.stringify(param.subtype.charAt(0))}) return false;`;
+    } else {
+      const only = { 1: 'string', 2: 'number', 4: 'boolean' }[mask];
+      test = only !== undefined ? `if (typeof a !== '${only}') return false;` : `if ((symbolBit(a) & ${mask}) === 0) return false;`;
     }
-    while (args.length < size) args.push(undefined);
-    return true;
-  };
+    return `{\nconst a = args[${i}];\nif (a === undefined) {${param.letter === 'f' ? ' return false; ' : ''}}\nelse {\n${test}\n}\n}`;
+  });
+  const make = new Function('symbolBit', 'symbolOf', `'use strict';\nreturn function check(args) {\n${tests.join('\n')}\nwhile (args.length < ${params.length}) args.push(undefined);\nreturn true;\n};`);
+  return make(symbolBit, symbolOf) as (args: unknown[]) => boolean;
 }
 
 /** jsonata's apply(): applies a function and runs the tail calls it returns. */

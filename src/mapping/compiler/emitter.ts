@@ -4,10 +4,11 @@ import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
 import { type Callees, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, logical, nativeCall, normalising } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
-import { type Filter, type Fn, Frame, Lambda, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
+import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
 
 export class Emitter {
   constructor(
@@ -39,7 +40,7 @@ export class Emitter {
     );
     if (filters === undefined && group === undefined) {
       if (!keepArray && (!maySequence || selfNormalising)) return raw;
-      return (input, frame) => norm(raw(input, frame), keepArray);
+      return perSite(normalising)({ raw, keepArray, norm });
     }
     return (input, frame) => {
       let result = raw(input, frame);
@@ -245,59 +246,25 @@ export class Emitter {
     const rhs = this.compile(node.rhs, scope);
     switch (op) {
       case 'and':
-        return (input, frame) => truthy(lhs(input, frame)) && truthy(rhs(input, frame));
       case 'or':
-        return (input, frame) => truthy(lhs(input, frame)) || truthy(rhs(input, frame));
+        return perSite(logical)({ lhs, rhs, truthy, and: op === 'and' });
       case '+':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l + r : arithmetic(op, l, r);
-        };
       case '-':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l - r : arithmetic(op, l, r);
-        };
       case '*':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l * r : arithmetic(op, l, r);
-        };
       case '/':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l / r : arithmetic(op, l, r);
-        };
+        return perSite(arithmeticOperator)({ lhs, rhs, op, arithmetic });
       case '%':
         return (input, frame) => arithmetic(op, lhs(input, frame), rhs(input, frame));
       case '=':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return l === undefined || r === undefined ? false : isDeepEqual(l, r);
-        };
       case '!=':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return l === undefined || r === undefined ? false : !isDeepEqual(l, r);
-        };
+        return perSite(equality)({ lhs, rhs, equal: op === '=', isDeepEqual });
       case '<':
       case '<=':
       case '>':
       case '>=':
-        return (input, frame) => compare(op, lhs(input, frame), rhs(input, frame));
+        return perSite(comparison)({ lhs, rhs, op, compare });
       case '&':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          if (typeof l === 'string' && typeof r === 'string') return l + r;
-          return (l === undefined ? '' : fnString(l)!).concat(r === undefined ? '' : fnString(r)!);
-        };
+        return perSite(concatenation)({ lhs, rhs, fnString });
       case 'in':
         return (input, frame) => includes(lhs(input, frame), rhs(input, frame));
       case '..':
@@ -363,10 +330,7 @@ export class Emitter {
     const condition = this.compile(node.condition!, scope);
     const then = this.compile(node.then!, scope);
     const otherwise = node.else === undefined ? undefined : this.compile(node.else, scope);
-    return (input, frame) => {
-      if (truthy(condition(input, frame))) return then(input, frame);
-      return otherwise === undefined ? undefined : otherwise(input, frame);
-    };
+    return perSite(conditional)({ condition, then, otherwise, truthy });
   }
 
   private block(node: Node, scope: Scope): Fn {
@@ -494,54 +458,4 @@ export class Emitter {
     const site: TailSite = { callee: this.procedure(call.procedure!, scope), args: call.arguments!.map((arg) => this.compile(arg, scope)) };
     return (input, frame) => new Thunk(site, input, frame);
   }
-}
-
-/**
- * A call of a built-in or registered function by its name. Generated once per call site (see
- * perSite): its calls of the argument closures, the check and the implementation each meet one
- * target, which V8 can then inline.
- */
-function nativeCall(deps: {
-  native: Native;
-  name: string;
-  args: Fn[];
-  check: ((args: unknown[]) => boolean) | undefined;
-  done: (value: unknown) => unknown;
-  apply: typeof apply;
-  applyInner: typeof applyInner;
-  hasOwn: typeof hasOwn;
-}): Fn {
-  const { native, name, args, check, done, apply, applyInner, hasOwn } = deps;
-  const argc = args.length;
-  const a0 = args[0]!;
-  const a1 = args[1]!;
-  const a2 = args[2]!;
-  const evaluateArgs = (input: unknown, frame: Frame): unknown[] =>
-    argc === 0
-      ? []
-      : argc === 1
-        ? [a0(input, frame)]
-        : argc === 2
-          ? [a0(input, frame), a1(input, frame)]
-          : argc === 3
-            ? [a0(input, frame), a1(input, frame), a2(input, frame)]
-            : args.map((arg) => arg(input, frame));
-  return (input, frame) => {
-    const run = frame.run;
-    if (run.overrides && hasOwn(run.bindings, name)) return done(apply(run.bindings[name], evaluateArgs(input, frame), input, run));
-    const values = evaluateArgs(input, frame);
-    if (check !== undefined && check(values)) return done(native.invoke(values, input, run, false));
-    return done(applyInner(native, values, input, run, false));
-  };
-}
-
-let sites = 0;
-/**
- * A fresh copy of `factory` (a function referring to nothing but its parameters and globals),
- * made from its source text: the closures one copy makes share no type feedback with another's,
- * so each call site of a hot node kind is monomorphic instead of all of them megamorphic.
- */
-function perSite<T extends (...args: any[]) => unknown>(factory: T): T {
-  // The comment makes each source unique: V8 would otherwise reuse the compiled copy and its feedback.
-  return new Function(`'use strict';\nreturn ${factory.toString()}\n// site ${++sites}`)() as T;
 }
