@@ -65,6 +65,8 @@ export interface Processor {
   process(batch: readonly Message[]): Message[][] | Promise<Message[][]>;
   /** Idempotent and safe without use. */
   close(): Promise<void>;
+  /** Called when a pipeline starts running, before its first read: starts what processing needs (worker threads). */
+  start?(): void;
   /**
    * Its CPU time dominates a message's cost (e.g. a mapping in the JSONata interpreter), so
    * running it on worker threads pays for copying messages to them (`pipeline.threads`).

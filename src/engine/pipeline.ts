@@ -169,6 +169,7 @@ export class Pipeline {
    */
   async run(stop: AbortSignal): Promise<RunResult> {
     const { input, logger } = this.#parts;
+    for (const processor of this.#parts.processors) processor.start?.();
     try {
       await this.#connect('output', (signal) => this.#parts.sink.connect(signal), stop);
       this.#linkBuffer();
