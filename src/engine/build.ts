@@ -268,8 +268,9 @@ function childInput(built: BuiltInput): Input {
     async read(signal) {
       const read = await built.input.read(signal);
       if (read === null) return null;
-      const batches = await runProcessors(built.processors, [read.batch]).catch((err: Error) => [read.batch.map((m) => m.withError(err))]);
-      return { batch: batches.flat(), ack: read.ack };
+      const inBatches = read.batches ?? [read.batch];
+      const batches = await runProcessors(built.processors, inBatches).catch((err: Error) => inBatches.map((b) => b.map((m) => m.withError(err))));
+      return read.batches ? { batch: batches.flat(), batches, ack: read.ack } : { batch: batches.flat(), ack: read.ack };
     },
   };
 }

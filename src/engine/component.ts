@@ -25,7 +25,14 @@ export interface BufferPosition {
 }
 
 export interface ReadResult {
+  /** The messages read (with `batches`: all of theirs, in order). */
   readonly batch: Message[];
+  /**
+   * Several batches read at once, as that many reads would give them: each is processed as a
+   * batch of its own, in order. One read costs the engine one transaction, however many batches
+   * it holds; `ack` is called once, when every message of every batch has settled.
+   */
+  readonly batches?: Message[][];
   readonly ack: Ack;
 }
 
@@ -58,6 +65,8 @@ export interface Processor {
   process(batch: readonly Message[]): Message[][] | Promise<Message[][]>;
   /** Idempotent and safe without use. */
   close(): Promise<void>;
+  /** Called when a pipeline starts running, before its first read: starts what processing needs (worker threads). */
+  start?(): void;
   /**
    * Its CPU time dominates a message's cost (e.g. a mapping in the JSONata interpreter), so
    * running it on worker threads pays for copying messages to them (`pipeline.threads`).

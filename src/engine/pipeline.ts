@@ -169,6 +169,7 @@ export class Pipeline {
    */
   async run(stop: AbortSignal): Promise<RunResult> {
     const { input, logger } = this.#parts;
+    for (const processor of this.#parts.processors) processor.start?.();
     try {
       await this.#connect('output', (signal) => this.#parts.sink.connect(signal), stop);
       this.#linkBuffer();
@@ -266,7 +267,8 @@ export class Pipeline {
       const transaction = new Transaction(read.ack, read.batch);
       this.#open.add(transaction);
       processing++;
-      const processed = runProcessors(processors, [read.batch]).catch((err: Error) => [read.batch.map((m) => m.withError(err))]);
+      const batches = read.batches ?? [read.batch];
+      const processed = runProcessors(processors, batches).catch((err: Error) => batches.map((b) => b.map((m) => m.withError(err))));
       // Batches are handed to the output in the order they were read, however long each took to process.
       inOrder = inOrder.then(async () => {
         const batches = await processed;
