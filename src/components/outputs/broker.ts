@@ -1,9 +1,10 @@
 // Several outputs behind one (Redpanda Connect's `broker` output): every message to all of them
 // (fan_out, fan_out_sequential), or each batch to one of them (round_robin, greedy).
 import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
-import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import { defineOutput, type ChildOutput, type Settings, type Submission } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
 import { combine, submitPart } from '../io/children.js';
+import { WrapperOutput } from './wrapper.js';
 
 export interface BrokerConfig {
   pattern: 'fan_out' | 'fan_out_sequential' | 'round_robin' | 'greedy';
@@ -36,8 +37,7 @@ export default defineOutput<BrokerConfig>({
   create: (config, settings) => new Broker(config, settings),
 });
 
-class Broker implements Output {
-  #children: ChildOutput[];
+class Broker extends WrapperOutput {
   #pattern: BrokerConfig['pattern'];
   #settings: Settings;
   #closing = new AbortController();
@@ -45,17 +45,14 @@ class Broker implements Output {
   #inFlight: number[];
 
   constructor(config: BrokerConfig, settings: Settings) {
+    const children: ChildOutput[] = [];
+    for (let copy = 0; copy < config.copies; copy++) {
+      config.outputs.forEach((child, i) => children.push(settings.build.output(child, `${settings.path}.outputs[${i}]`)));
+    }
+    super(children);
     this.#pattern = config.pattern;
     this.#settings = settings;
-    this.#children = [];
-    for (let copy = 0; copy < config.copies; copy++) {
-      config.outputs.forEach((child, i) => this.#children.push(settings.build.output(child, `${settings.path}.outputs[${i}]`)));
-    }
-    this.#inFlight = this.#children.map(() => 0);
-  }
-
-  async connect(signal: AbortSignal): Promise<void> {
-    await Promise.all(this.#children.map((child) => child.connect(signal)));
+    this.#inFlight = children.map(() => 0);
   }
 
   /**
@@ -68,21 +65,21 @@ class Broker implements Output {
     switch (this.#pattern) {
       case 'fan_out':
         return combine(
-          this.#children.map((child) => ({ messages: batch, submission: submitPart({ child, messages: batch }, true, this.#closing.signal, logger) })),
+          this.children.map((child) => ({ messages: batch, submission: submitPart({ child, messages: batch }, true, this.#closing.signal, logger) })),
           undefined,
         );
       case 'fan_out_sequential':
         return this.#sequential(batch);
       case 'round_robin': {
-        const child = this.#children[this.#next]!;
-        this.#next = (this.#next + 1) % this.#children.length;
+        const child = this.children[this.#next]!;
+        this.#next = (this.#next + 1) % this.children.length;
         return child.submit(batch);
       }
       case 'greedy': {
         let best = 0;
-        for (let i = 1; i < this.#children.length; i++) if (this.#inFlight[i]! < this.#inFlight[best]!) best = i;
+        for (let i = 1; i < this.children.length; i++) if (this.#inFlight[i]! < this.#inFlight[best]!) best = i;
         this.#inFlight[best]!++;
-        const submission = this.#children[best]!.submit(batch);
+        const submission = this.children[best]!.submit(batch);
         const done = () => void this.#inFlight[best]!--;
         submission.delivered.then(done, done);
         return submission;
@@ -90,18 +87,9 @@ class Broker implements Output {
     }
   }
 
-  async write(batch: readonly Message[]): Promise<void> {
-    const submission = this.submit(batch);
-    await Promise.all([submission.accepted, submission.delivered]);
-  }
-
-  async flush(): Promise<void> {
-    await Promise.all(this.#children.map((child) => child.flush()));
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.#closing.abort();
-    await Promise.all(this.#children.map((child) => child.close()));
+    await super.close();
   }
 
   /** One output after the other, each retried until it delivers, the next starting once it did. */
@@ -110,7 +98,7 @@ class Broker implements Output {
     let accept!: () => void;
     const accepted = new Promise<void>((resolve) => (accept = resolve));
     const delivered = (async () => {
-      for (const [i, child] of this.#children.entries()) {
+      for (const [i, child] of this.children.entries()) {
         const submission = submitPart({ child, messages: batch }, true, this.#closing.signal, logger);
         if (i === 0) void submission.accepted.then(accept, accept);
         await Promise.all([submission.accepted, submission.delivered]);

@@ -1,10 +1,11 @@
 // Routes each message to the outputs of the cases whose check it passes (Redpanda Connect's
 // `switch` output): the first passing case takes it, unless that case says `continue`.
-import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import { defineOutput, type ChildOutput, type Settings, type Submission } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
 import type { CompiledExpression } from '../../mapping/environment.js';
 import { compileQuery } from '../../mapping/language.js';
 import { combine, submitPart } from '../io/children.js';
+import { WrapperOutput } from './wrapper.js';
 
 export interface SwitchConfig {
   retry_until_success: boolean;
@@ -56,16 +57,14 @@ export default defineOutput<SwitchConfig>({
   create: (config, settings) => new Switch(config, settings),
 });
 
-class Switch implements Output {
+class Switch extends WrapperOutput {
   #cases: { check: CompiledExpression | undefined; output: ChildOutput; continue: boolean }[];
   #config: SwitchConfig;
   #settings: Settings;
   #closing = new AbortController();
 
   constructor(config: SwitchConfig, settings: Settings) {
-    this.#config = config;
-    this.#settings = settings;
-    this.#cases = config.cases.map((c, i) => {
+    const cases = config.cases.map((c, i) => {
       let check: CompiledExpression | undefined;
       if (c.check.trim() !== '') {
         try {
@@ -76,10 +75,10 @@ class Switch implements Output {
       }
       return { check, output: settings.build.output(c.output, `${settings.path}.cases[${i}].output`), continue: c.continue };
     });
-  }
-
-  async connect(signal: AbortSignal): Promise<void> {
-    await Promise.all(this.#cases.map((c) => c.output.connect(signal)));
+    super(cases.map((c) => c.output));
+    this.#cases = cases;
+    this.#config = config;
+    this.#settings = settings;
   }
 
   /**
@@ -101,18 +100,9 @@ class Switch implements Output {
     return { accepted, delivered };
   }
 
-  async write(batch: readonly Message[]): Promise<void> {
-    const submission = this.submit(batch);
-    await Promise.all([submission.accepted, submission.delivered]);
-  }
-
-  async flush(): Promise<void> {
-    await Promise.all(this.#cases.map((c) => c.output.flush()));
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.#closing.abort();
-    await Promise.all(this.#cases.map((c) => c.output.close()));
+    await super.close();
   }
 
   async #route(batch: readonly Message[]): Promise<{ groups: Message[][]; unmatched: Message[] }> {
