@@ -82,4 +82,31 @@ describe('inproc', () => {
     stop.abort();
     expect(await read).toBeNull();
   });
+
+  it('a reader told to stop still takes what writers hand over until every batch written is acked (streams stop together)', async () => {
+    const name = uniqueName();
+    const output = inprocOutput.create(name, testSettings());
+    const input = inprocInput.create(name, testSettings());
+    const never = new AbortController().signal;
+    const stop = new AbortController();
+    const first = output.write([Message.fromJSON(1)], never);
+    const r1 = await input.read(stop.signal);
+    const next = input.read(stop.signal);
+    stop.abort();
+    // The first batch is not acked yet: a batch written now (upstream draining) is still read.
+    const second = output.write([Message.fromJSON(2)], never);
+    const r2 = await next;
+    expect(r2?.batch.map((m) => m.json())).toEqual([2]);
+    const last = input.read(stop.signal);
+    let ended = false;
+    void last.then(() => (ended = true));
+    r1!.ack();
+    await first;
+    await new Promise((r) => setImmediate(r));
+    expect(ended).toBe(false);
+    // Once every batch written is acked, the stopped reader ends.
+    r2!.ack();
+    await second;
+    expect(await last).toBeNull();
+  });
 });
