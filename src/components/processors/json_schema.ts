@@ -25,7 +25,7 @@ export default defineProcessor<JsonSchemaConfig>({
       schema_path: {
         type: 'string',
         pattern: '^file://',
-        'x-expected': 'a file:// URL',
+        'x-expected': '"file://<path>"',
         description: 'The schema file, as a file:// URL; a relative path (file://./schema.json) is relative to the config file. Use either this or `schema`.',
       },
     },
