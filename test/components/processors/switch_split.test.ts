@@ -39,6 +39,26 @@ describe('switch processor', () => {
     expect(writes.flat().map((m) => m.json())).toEqual([{ type: 'a', case: 0 }, { type: 'c' }, { type: 'b', case: 1 }, { type: 'a', case: 0 }]);
   });
 
+  it('each message goes through exactly one case, and the batch keeps its order (property)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 12 }), async (ks) => {
+        const { writes } = await run(
+          `
+    - switch:
+        - check: 'k = 0'
+          processors: [ { mapping: '$merge([$, { "c": 0 }])' } ]
+        - check: 'k = 1'
+          processors: [ { mapping: '$merge([$, { "c": 1 }])' }, { mapping: '$merge([$, { "twice": true }])' } ]
+        - processors: [ { mapping: '$merge([$, { "c": 2 }])' } ]
+`,
+          [ks.map((k, i) => ({ k, i }))],
+        );
+        expect(writes.flat().map((m) => m.json())).toEqual(ks.map((k, i) => ({ k, i, c: Math.min(k, 2), ...(k === 1 ? { twice: true } : {}) })));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('an empty check always passes (the default case)', async () => {
     const { writes } = await run(
       `
