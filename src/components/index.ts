@@ -2,6 +2,7 @@ import type { ComponentSpec } from '../engine/component.js';
 import { createRegistry, type Registry } from '../engine/registry.js';
 import memoryCache from './caches/memory.js';
 import generate from './inputs/generate.js';
+import httpServer from './inputs/http_server.js';
 import kubernetesResources from './inputs/kubernetes_resources.js';
 import inputResource from './inputs/resource.js';
 import prometheus from './inputs/prometheus.js';
@@ -16,6 +17,7 @@ import mapping from './processors/mapping.js';
 import metric from './processors/metric.js';
 import processorResource from './processors/resource.js';
 import unarchive from './processors/unarchive.js';
+import syncResponseProcessor from './processors/sync_response.js';
 import drop from './outputs/drop.js';
 import dropOn from './outputs/drop_on.js';
 import fallback from './outputs/fallback.js';
@@ -26,11 +28,13 @@ import outputResource from './outputs/resource.js';
 import rejectErrored from './outputs/reject_errored.js';
 import retry from './outputs/retry.js';
 import stdout from './outputs/stdout.js';
+import syncResponseOutput from './outputs/sync_response.js';
 import localRateLimit from './rate_limits/local.js';
 
 /** Every component sluice can build. Adding one: one file, one line here. */
 export const components: readonly ComponentSpec[] = [
   generate,
+  httpServer,
   kubernetesResources,
   inputResource,
   prometheus,
@@ -45,6 +49,7 @@ export const components: readonly ComponentSpec[] = [
   metric,
   processorResource,
   unarchive,
+  syncResponseProcessor,
   drop,
   dropOn,
   fallback,
@@ -55,6 +60,7 @@ export const components: readonly ComponentSpec[] = [
   rejectErrored,
   retry,
   stdout,
+  syncResponseOutput,
   localRateLimit,
   memoryCache,
 ];

@@ -240,12 +240,16 @@ export class Pipeline {
     const received = this.#parts.env.metrics.counter('input_received', 'Messages received by the input.').labels(input.label, input.path);
     let inOrder: Promise<void> = Promise.resolve();
     let processing = 0;
+    // Reads not yet accepted by the output (processing, or waiting for room): bounded, so an output
+    // that takes nothing (a full buffer, a blocked write) stops the reading instead of queueing reads.
+    let unaccepted = 0;
+    const maxUnaccepted = 2 * threads;
     let slotFreed: (() => void) | undefined;
     let readFailures = 0;
 
     while (!stop.aborted) {
       await this.#replaysDrained(stop);
-      while (processing >= threads && !stop.aborted) await new Promise<void>((resolve) => (slotFreed = resolve));
+      while ((processing >= threads || unaccepted >= maxUnaccepted) && !stop.aborted) await new Promise<void>((resolve) => (slotFreed = resolve));
       if (stop.aborted) break;
       let read;
       try {
@@ -266,6 +270,7 @@ export class Pipeline {
       const transaction = new Transaction(read.ack, read.batch);
       this.#open.add(transaction);
       processing++;
+      unaccepted++;
       const processed = runProcessors(processors, [read.batch]).catch((err: Error) => [read.batch.map((m) => m.withError(err))]);
       // Batches are handed to the output in the order they were read, however long each took to process.
       inOrder = inOrder.then(async () => {
@@ -273,6 +278,8 @@ export class Pipeline {
         processing--;
         slotFreed?.();
         await this.#handOver(batches, transaction);
+        unaccepted--;
+        slotFreed?.();
       });
     }
     // Wakes a wait for a processing slot when stop aborted it.
