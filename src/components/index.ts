@@ -23,6 +23,7 @@ import dropOn from './outputs/drop_on.js';
 import fallback from './outputs/fallback.js';
 import file from './outputs/file.js';
 import httpClient from './outputs/http_client.js';
+import openmeter from './outputs/openmeter.js';
 import reject from './outputs/reject.js';
 import outputResource from './outputs/resource.js';
 import rejectErrored from './outputs/reject_errored.js';
@@ -55,6 +56,7 @@ export const components: readonly ComponentSpec[] = [
   fallback,
   file,
   httpClient,
+  openmeter,
   reject,
   outputResource,
   rejectErrored,
