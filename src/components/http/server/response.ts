@@ -25,14 +25,18 @@ export function answerText(res: ServerResponse, status: number, text: string, he
 }
 
 /**
- * Answers with the responses set for the request, as Connect does: status and headers from the
- * first message set (interpolated; the batch is every message set, in order), metadata headers
- * from every message; the body is the message itself when one was set, else a multipart/form-data
- * body of every message. 204 and 304 carry no body. A status that does not render as a number
- * answers 502.
+ * Answers with the first batch of responses set for the request: status and headers from its
+ * first message (interpolated; the batch is the rest of it), metadata headers from each of its
+ * messages; the body is the message itself when the batch is one message, else a
+ * multipart/form-data body of them all, as Connect writes several. 204 and 304 carry no body. A
+ * status that does not render as a number answers 502.
+ *
+ * Connect joins every batch set into one body; sluice answers with the first, so when a request's
+ * messages took different paths (an invalid event answered 400 by a `catch`, its valid neighbours
+ * 204 later) the client gets the first answer whole, not a multipart of both.
  */
 export async function answerResponses(res: ServerResponse, store: ResponseStore, settings: SyncResponseSettings, logger: Logger): Promise<void> {
-  const messages = store.batches.flat();
+  const messages = store.batches[0]!;
   const first = messages[0]!;
   const context = { message: first, batch: messages, index: 0 };
   const headers: Record<string, string> = {};
