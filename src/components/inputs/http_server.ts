@@ -19,7 +19,7 @@ import { splitAddress } from '../../engine/http_server.js';
 import { Message } from '../../engine/message.js';
 import { expectResponses, ResponseStore } from '../../engine/sync_response.js';
 import type { Secrets } from '../../engine/secrets.js';
-import { BodyTooLarge, readBody, requestMetadata } from '../http/server/request.js';
+import { BodyTooLarge, discardBody, readBody, requestMetadata } from '../http/server/request.js';
 import { answerResponses, answerText, type SyncResponseSettings } from '../http/server/response.js';
 import { compileField, HEADER_NAME, metadataFilter } from '../http/support.js';
 import { lazyRateLimit } from '../http/pacing.js';
@@ -153,6 +153,8 @@ interface Held {
 }
 
 const RETRY_AFTER_SECONDS = '1';
+/** A refused body is read and dropped up to this many times max_body_size, then the connection is closed. */
+const DISCARD_FACTOR = 4;
 
 class HttpServerInput implements Input {
   #config: HttpServerConfig;
@@ -326,8 +328,9 @@ class HttpServerInput implements Input {
         body = await readBody(req, this.#config.max_body_size);
       } catch (err) {
         if (err instanceof BodyTooLarge) {
-          res.setHeader('connection', 'close');
-          return answer(413, err.message);
+          answer(413, err.message);
+          discardBody(req, DISCARD_FACTOR * this.#config.max_body_size);
+          return;
         }
         this.#logger.debug({ err: (err as Error).message }, 'Request read failed.');
         return answer(400, 'Bad request');

@@ -37,6 +37,22 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * Reads and drops the rest of a refused body, so the client can read the answer (a client that is
+ * still sending when the connection closes sees a broken pipe instead); past `cap` bytes the
+ * connection is closed after all.
+ */
+export function discardBody(req: IncomingMessage, cap: number): void {
+  let dropped = 0;
+  req.removeAllListeners('data');
+  req.on('data', (chunk: Buffer) => {
+    dropped += chunk.length;
+    if (dropped > cap) req.socket.destroy();
+  });
+  req.on('error', () => {});
+  req.resume();
+}
+
 /** Go's canonical header key (net/textproto): `content-type` -> `Content-Type`, as Connect's metadata keys read. */
 export function canonicalHeaderKey(name: string): string {
   return name.toLowerCase().replace(/(^|-)([a-z])/g, (_m, dash: string, letter: string) => dash + letter.toUpperCase());
