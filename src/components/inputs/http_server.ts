@@ -20,7 +20,7 @@ import { Message } from '../../engine/message.js';
 import { expectResponses, ResponseStore } from '../../engine/sync_response.js';
 import type { Secrets } from '../../engine/secrets.js';
 import { BodyTooLarge, discardBody, readBody, requestMetadata } from '../http/server/request.js';
-import { answerResponses, answerText, type SyncResponseSettings } from '../http/server/response.js';
+import { answerResponses, answerText, NONE, type SyncResponseSettings } from '../http/server/response.js';
 import { compileField, HEADER_NAME, metadataFilter } from '../http/support.js';
 import { lazyRateLimit } from '../http/pacing.js';
 
@@ -202,7 +202,9 @@ class HttpServerInput implements Input {
       const compiled = field(`sync_response.headers.${name}`, () => compileField(`sync_response.headers.${name}`, value));
       if (compiled) headers.push([name, compiled]);
     }
-    const metadataHeader = field('sync_response.metadata_headers', () => metadataFilter(config.sync_response.metadata_headers)) ?? (() => false);
+    const { include_prefixes, include_patterns } = config.sync_response.metadata_headers;
+    const metadataHeader =
+      include_prefixes.length + include_patterns.length === 0 ? NONE : (field('sync_response.metadata_headers', () => metadataFilter(config.sync_response.metadata_headers)) ?? NONE);
     this.#sync = { status: status!, headers, metadataHeader };
     if (config.address === '') {
       if (config.cert_file !== '' || config.key_file !== '') problems.push({ field: 'cert_file', message: 'TLS needs an address of its own; the service server uses http.cert_file' });

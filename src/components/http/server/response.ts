@@ -9,6 +9,9 @@ import type { ResponseStore } from '../../../engine/sync_response.js';
 import type { Interpolated } from '../../../mapping/interpolation.js';
 import { HEADER_NAME } from '../support.js';
 
+/** A metadata_headers filter that includes nothing (the default): no metadata is looked at. */
+export const NONE = (): boolean => false;
+
 export interface SyncResponseSettings {
   /** `sync_response.status`, interpolated against the first response message. */
   readonly status: Interpolated;
@@ -56,7 +59,7 @@ export async function answerResponses(res: ServerResponse, store: ResponseStore,
     logger.error({ err: (err as Error).message }, 'The sync response status could not be rendered; answering 502.');
     return answerText(res, 502, 'Bad Gateway');
   }
-  for (const message of messages) Object.assign(headers, metadataHeaders(message, settings.metadataHeader));
+  if (settings.metadataHeader !== NONE) for (const message of messages) Object.assign(headers, metadataHeaders(message, settings.metadataHeader));
   if (res.headersSent || res.destroyed) return;
   if (status === 204 || status === 304) {
     delete headers['content-length'];
