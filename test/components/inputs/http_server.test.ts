@@ -1,4 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineOutput } from '../../../src/engine/component.js';
 import type { Message } from '../../../src/engine/message.js';
@@ -9,6 +12,7 @@ import { formatProblem } from '../../../src/config/problems.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { buildPipeline, type Pipeline } from '../../../src/engine/pipeline.js';
 import { Secrets } from '../../../src/engine/secrets.js';
+import { preparePipelineText, runPrepared } from '../../../src/service.js';
 import { memoryComponents, memoryState } from '../../support/memory.js';
 import { pipelineFromYaml } from '../../support/pipeline.js';
 import { waitFor } from '../../support/wait.js';
@@ -243,5 +247,67 @@ output: { memory: {} }
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBe('1');
     expect(state.output.writes.flat().map((m) => m.text())).toEqual(['a']);
+  });
+});
+
+describe('http_server input, served elsewhere', () => {
+  it('serves its path on the service HTTP server when address is empty, next to /ping', async () => {
+    const port = await freePort();
+    const prepared = preparePipelineText(
+      `
+http: { address: 127.0.0.1:${port} }
+input: { http_server: { path: /events } }
+pipeline: { processors: [ { mapping: '{ "echo": $ }' }, { sync_response: {} } ] }
+output: { drop: {} }
+`,
+      'service.yaml',
+      { quiet: true },
+    );
+    expect(prepared.problems.filter((p) => p.severity === 'error')).toEqual([]);
+    const stop = new AbortController();
+    running.push({ stop, done: runPrepared(prepared.ready!, stop.signal) });
+    const base = `http://127.0.0.1:${port}`;
+    await waitFor('the service server', () => fetch(`${base}/ping`).then((r) => (r.ok ? true : undefined)), 10_000, 20);
+    const response = await fetch(`${base}/events`, { method: 'POST', body: '{"a":1}' });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ echo: { a: 1 } });
+    expect(await (await fetch(`${base}/ping`)).text()).toBe('pong');
+  });
+
+  it('an empty address with the service server disabled is a config problem at the field', () => {
+    const prepared = preparePipelineText('http: { enabled: false }\ninput: { http_server: {} }\noutput: { drop: {} }\n', 'off.yaml', { quiet: true });
+    expect(prepared.problems.map((p) => `${p.path}: ${p.message}`)).toEqual([expect.stringMatching(/^input\.http_server\.address: empty means the service HTTP server, which is disabled/)]);
+  });
+
+  it('speaks HTTPS with cert_file and key_file, and answers CORS preflights', async () => {
+    const tls = fileURLToPath(new URL('../../support/tls/', import.meta.url));
+    const port = await freePort();
+    const state = memoryState([]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input:
+  http_server:
+    address: 127.0.0.1:${port}
+    cert_file: ${tls}localhost.crt
+    key_file: ${tls}localhost.key
+    cors: { enabled: true, allowed_origins: [ 'https://app.example' ], allowed_headers: [ Content-Type ] }
+output: { memory: {} }
+`,
+      memoryComponents(state.input, state.output),
+    );
+    const stop = new AbortController();
+    running.push({ stop, done: pipeline.run(stop.signal) });
+    const dispatcher = new Agent({ connect: { ca: readFileSync(`${tls}localhost.crt`) } });
+    const url = `https://localhost:${port}/post`;
+    await waitFor('the HTTPS listener', () => undiciFetch(url, { dispatcher }).then((r) => (r.status === 405 ? true : undefined)), 10_000, 20);
+    const preflight = await undiciFetch(url, { method: 'OPTIONS', dispatcher, headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, x-other' } });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('Content-Type');
+    const posted = await undiciFetch(url, { method: 'POST', dispatcher, body: 'secure', headers: { origin: 'https://app.example' } });
+    expect(posted.status).toBe(200);
+    expect(posted.headers.get('access-control-allow-origin')).toBe('https://app.example');
+    expect(state.output.writes.flat()[0]!.metadata).toMatchObject({ http_server_tls_version: 'TLSv1.3' });
+    await dispatcher.close();
   });
 });
