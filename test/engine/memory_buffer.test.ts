@@ -38,6 +38,7 @@ describe('buffer.memory', () => {
     const { pipeline, metrics } = pipelineFromYaml(
       `
 input: { memory: { keep_open: true } }
+pipeline: { threads: 1 }
 buffer: { memory: { limit: 21 } }
 output: { gate: {} }
 `,
@@ -49,6 +50,9 @@ output: { gate: {} }
     // The fourth read is not acked: the buffer is full, nothing was delivered.
     expect(memory.input.acks.filter((a) => a === 'ok').length).toBe(3);
     expect(out.state.writes).toHaveLength(0);
+    // Nor is more read than the engine lets wait for the output (2 x threads): the rest stays at the source.
+    await waitFor('the read loop blocked', () => (memory.input.reads === 5 ? true : undefined));
+    expect(memory.input.reads).toBe(5);
     expect(await metrics.exposition()).toMatch(/buffer_memory_bytes\{[^}]*\} 21/);
     out.state.release();
     await waitFor('every read acked', () => (memory.input.acks.filter((a) => a === 'ok').length === 10 ? true : undefined));
