@@ -46,6 +46,8 @@ export interface PrepareOptions {
   readonly leaderElection?: LeaderElectionFlags;
   /** Streams mode: the stream's id, a `stream` label on its metrics and a field of its logs. */
   readonly stream?: string;
+  /** Streams mode: the shared service server's endpoints (an http_server input with no address serves there). */
+  readonly endpoints?: Endpoints;
 }
 
 export interface Prepared {
@@ -97,7 +99,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
       serviceProblems.push({ path: field ? ['leader_election', field] : ['leader_election'], message: (err as Error).message });
     }
   }
-  const endpoints = new Endpoints(config.http.enabled);
+  const endpoints = options.endpoints ?? new Endpoints(config.http.enabled);
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
     registry,
     logger,
