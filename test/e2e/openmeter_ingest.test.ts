@@ -155,3 +155,38 @@ describe('the OpenMeter http-server preset, end to end', () => {
     expect([...keys].sort()).toEqual(accepted.map((id) => `ingest-test/${id}`).sort());
   });
 });
+
+describe('the http-server preset verbatim (its Bloblang mappings as published)', () => {
+  it('answers 204 and forwards a valid event, 400 problem+json for an invalid one', async () => {
+    const sim = await startOpenMeterSimulator();
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-ingest-verbatim-'));
+    const proc = startCli(
+      [
+        'run',
+        'test/fixtures/openmeter/http-server_config.yaml',
+        '-s', 'input.http_server.address=127.0.0.1:0',
+        '-s', 'http.address=127.0.0.1:0',
+        '-s', 'output.drop_on.output.http_client.batching.period=100ms',
+      ],
+      { OPENMETER_URL: sim.url, BUFFER_PATH: join(dir, 'buffer.db'), LOG_LEVEL: 'INFO' },
+    );
+    try {
+      const [, base] = await proc.waitForLog(/Receiving HTTP messages at (http:\/\/127\.0\.0\.1:\d+)\/api\/v1\/events/, 20_000);
+      const post = (body: unknown) => fetch(`${base}/api/v1/events`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': SINGLE } });
+      const valid = event();
+      const ok = await post(valid);
+      expect(ok.status).toBe(204);
+      const { id: _id, ...withoutId } = event();
+      const refused = await post(withoutId);
+      expect(refused.status).toBe(400);
+      expect(refused.headers.get('content-type')).toBe('application/problem+json');
+      expect(await refused.json()).toEqual({ type: 'about:blank', title: 'Bad Request', status: 400, detail: 'invalid event: (root) id is required' });
+      await waitFor('the valid event at OpenMeter', () => (sim.events.some((e) => e.id === valid.id) ? true : undefined));
+      expect(sim.deliveries.map((e) => e.id)).toEqual([valid.id]);
+    } finally {
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      await sim.close();
+    }
+  }, 30_000);
+});
