@@ -274,6 +274,30 @@ output: { memory: {} }
     expect(strict.output.writes).toEqual([]);
   });
 
+  it('answers 204 while buffer.memory has room, then 503 after timeout once it is full, and delivers what it took', async () => {
+    const gate = gateOutput();
+    const { url } = await start(
+      `
+input: { http_server: { address: $ADDRESS, timeout: 300ms, sync_response: { status: '204' } }, processors: [ { sync_response: {} } ] }
+pipeline: { threads: 1 }
+buffer: { memory: { limit: 20 } }
+output: { gate: {} }
+`,
+      [gate.spec],
+    );
+    // 10 bytes each: two fit in the buffer's 20.
+    const post = (i: number) => fetch(`${url}/post`, { method: 'POST', body: `message-0${i}` }).then((r) => r.status);
+    expect(await post(0)).toBe(204);
+    expect(await post(1)).toBe(204);
+    // Full: the next reads wait for room (at most 2 x threads of them), the rest are never taken.
+    const later = await Promise.all([2, 3, 4, 5, 6].map(post));
+    expect(later.filter((s) => s === 503).length).toBeGreaterThanOrEqual(3);
+    expect(later.every((s) => s === 503 || s === 408)).toBe(true);
+    gate.state.release();
+    await waitFor('the buffered messages delivered', () => (gate.state.writes.flat().length >= 2 ? true : undefined));
+    expect(gate.state.writes.flat().slice(0, 2).map((m) => m.text())).toEqual(['message-00', 'message-01']);
+  });
+
   it('answers 429 with Retry-After when the rate limit has no token left', async () => {
     const state = memoryState([]);
     const { url } = await start(
