@@ -7,6 +7,10 @@ import { parseArgs } from 'node:util';
 import { pino, type Logger } from 'pino';
 import { registry as defaultRegistry } from '../components/index.js';
 import { glob, GLOB, walk } from '../config/files.js';
+import { loadConfigFile } from '../config/load.js';
+import { resourceLists } from '../config/resources.js';
+import type { ComponentNode } from '../config/root.js';
+import type { Kind } from '../engine/component.js';
 import { formatProblem } from '../config/problems.js';
 import { createLogger } from '../engine/logger.js';
 import type { Registry } from '../engine/registry.js';
@@ -16,13 +20,14 @@ import type { Failure } from './test/conditions.js';
 import { readTestFile, TEST_FILE, type TestDefinition } from './test/definitions.js';
 import { runTest, type RunOptions } from './test/run.js';
 
-const USAGE = `Usage: sluice test [--log LEVEL] [path...]
+const USAGE = `Usage: sluice test [--log LEVEL] [-r resources.yaml]... [path...]
 
 Runs the tests under a config's "tests:" key and in <name>_sluice_test.yaml (or Redpanda
 Connect's <name>_benthos_test.yaml) files.
 A path is a file, a directory (searched recursively, as is dir/...) or a glob ('tests/**/*.yaml').
 With no path, ./... is tested. Directories named fixtures (and node_modules, hidden ones) are
-skipped unless named. --log prints the processors' logs at LEVEL to stderr.
+skipped unless named. --log prints the processors' logs at LEVEL to stderr. -r adds the
+resources of a file (globs allowed) to every config tested, as \`run -r\` does.
 `;
 
 export interface TestCommandOptions {
@@ -33,7 +38,12 @@ export interface TestCommandOptions {
 export async function testCommand(args: string[], io: CommandIO = processIO(), options: TestCommandOptions = {}): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { log: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args,
+      options: { log: { type: 'string' }, resources: { type: 'string', short: 'r', multiple: true }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     io.stderr.write(`${(err as Error).message}\n\n${USAGE}`);
     return 1;
@@ -53,7 +63,16 @@ export async function testCommand(args: string[], io: CommandIO = processIO(), o
   const { suites, problems } = discover(targets);
   for (const problem of problems) io.stderr.write(`${problem}\n`);
   const tally = { passed: 0, failed: 0 };
-  const runOptions: RunOptions = { registry: options.registry ?? defaultRegistry, logger, configs: new Map() };
+  const registry = options.registry ?? defaultRegistry;
+  const resources: { [K in Kind]?: ComponentNode[] } = {};
+  for (const file of (parsed.values.resources ?? []).flatMap((pattern) => (GLOB.test(pattern) ? glob(pattern) : [pattern]))) {
+    const loaded = loadConfigFile(file, { registry, chilled: true, resourcesOnly: true });
+    const errors = loaded.problems.filter((p) => p.severity === 'error');
+    for (const p of errors) io.stderr.write(`${formatProblem(p)}\n`);
+    if (!loaded.config || errors.length > 0) return 1;
+    for (const [kind, nodes] of Object.entries(resourceLists(loaded.config)) as [Kind, ComponentNode[]][]) (resources[kind] ??= []).push(...nodes);
+  }
+  const runOptions: RunOptions = { registry, logger, configs: new Map(), resources };
   for (const suite of suites) await runSuite(suite, runOptions, io.stdout, tally);
   if (tally.passed + tally.failed === 0) {
     io.stderr.write(`no tests found in ${targets.join(' ')}\n`);

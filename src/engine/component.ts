@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Endpoints } from './endpoints.js';
 import type { Leadership } from './leadership.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
@@ -162,6 +163,8 @@ export interface Settings {
   note?(message: string, options?: { field?: string; line?: number; column?: number; warning?: boolean }): void;
   /** Set when replicas elect a leader: scheduled inputs scrape only while it leads (engine/leadership.ts). */
   readonly leadership?: Leadership;
+  /** The service HTTP server's endpoints (absent in lint and worker threads): where an http_server input with no address of its own serves. */
+  readonly endpoints?: Endpoints;
 }
 
 /** A rate limit resource (`rate_limit_resources`), shared by the components naming it. */

@@ -1,11 +1,12 @@
 // The JSONata environment every sluice expression runs in: mappings, `generate`, `${! }`
 // interpolations and batching checks. It stands in for Bloblang, so its functions carry
 // Bloblang's names ($meta, $uuid_v4, $parse_duration, ...) and semantics.
-import { hash, randomUUID } from 'node:crypto';
+import { hash as nodeHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import jsonata from 'jsonata';
 import { parseDuration } from '../config/duration.js';
-import { Message, metadataString } from '../engine/message.js';
+import { Message, metadataString, toJSONText } from '../engine/message.js';
+import { hash } from './hash.js';
 import { parseQuantity, quantityToNumber } from '../kubernetes/quantity.js';
 import { compileToJavaScript, type CompiledFunction } from './compiler.js';
 
@@ -250,7 +251,24 @@ const FUNCTIONS: Record<string, [(this: Focus, ...args: any[]) => unknown, strin
   hostname: [() => hostname(), '<:s>'],
   deleted: [() => DELETED, '<:o>'],
   resource_quantity: [resourceQuantity, '<s:n>'],
+  hash: [hashText, '<xss?:s>'],
 };
+
+/**
+ * `$hash(value, algorithm, encoding?)`: Connect's `.hash(algorithm)` of the value (a string as its
+ * UTF-8 bytes, anything else as compact JSON). xxhash64 gives what Connect gives, the decimal text
+ * of the sum, so `$hash($content(), "xxhash64")` keys a cache exactly as Connect's
+ * `content().hash("xxhash64")`. Other algorithms give digest bytes, written as `encoding`: hex (the
+ * default), base64 or base64url, as Connect's `.hash(a).encode(encoding)`.
+ */
+function hashText(value: unknown, algorithm: string, encoding = 'hex'): string | undefined {
+  if (value === undefined) return undefined;
+  if (algorithm.startsWith('hmac_')) throw new Error(`$hash: ${algorithm} needs a key, which $hash does not take`);
+  const digest = hash(new TextEncoder().encode(typeof value === 'string' ? value : toJSONText(value)), algorithm);
+  if (algorithm === 'xxhash64') return new TextDecoder().decode(digest);
+  if (encoding !== 'hex' && encoding !== 'base64' && encoding !== 'base64url') throw new Error(`$hash: unknown encoding ${JSON.stringify(encoding)} (hex, base64 or base64url)`);
+  return Buffer.from(digest).toString(encoding);
+}
 
 /**
  * `$resource_quantity(q)`: a Kubernetes quantity ("500m", "2Gi") as a number, parsed exactly as
@@ -301,7 +319,7 @@ export function uuidV5(name: string, namespace = ''): string {
     namespaceBytes.set(namespace, nsBytes);
   }
   const nameBytes = Buffer.from(name, 'utf8');
-  const digest = hash('sha1', Buffer.concat([nsBytes, nameBytes], nsBytes.length + nameBytes.length), 'buffer');
+  const digest = nodeHash('sha1', Buffer.concat([nsBytes, nameBytes], nsBytes.length + nameBytes.length), 'buffer');
   digest[6] = (digest[6]! & 0x0f) | 0x50;
   digest[8] = (digest[8]! & 0x3f) | 0x80;
   let id = '';

@@ -9,8 +9,8 @@
 //   `import "..."`, `from "..."`, `if <query> {`; or when it is a Bloblang query (below). Otherwise JSONata.
 //   a QUERY is Bloblang when, outside strings, it calls a function without JSONata's `$`
 //   (`meta("k")`, `content()`, `error()`), reads `@metadata`, starts a path with `this` or
-//   `root`, or uses a lambda `->`. Otherwise JSONata. Text both languages read alike (a
-//   literal, `"a" == "b"`) runs as JSONata, with the same result.
+//   `root`, uses a lambda `->`, or an operator JSONata lacks (`==`, `&&`, `||`). Otherwise JSONata. Text both languages read alike (a
+//   literal, `"a" != "b"`) runs as JSONata, with the same result.
 import { Message } from '../engine/message.js';
 import { lintMapping } from './bloblang/lint.js';
 import { compileBloblangMapping, compileBloblangQuery, BloblangSyntaxError, DELETED as BLOBLANG_DELETED, NOTHING, plain } from './bloblang/index.js';
@@ -92,6 +92,8 @@ export function detectQueryLanguage(source: string): Language {
   if (/(^|[^\w$])@/.test(scanned)) return 'bloblang';
   if (/(^|[^\w$."])(this|root)\b(?!\s*:)/.test(scanned)) return 'bloblang';
   if (/->/.test(scanned)) return 'bloblang';
+  // Operators JSONata lacks (its equality is `=`, its logic `and`/`or`): `"${DEBUG:false}" == "true"`.
+  if (/==|&&|\|\|/.test(scanned)) return 'bloblang';
   return 'jsonata';
 }
 

@@ -243,6 +243,33 @@ describe('sluice test: paths', () => {
   });
 });
 
+describe('sluice test -r', () => {
+  it("adds a resources file's resources to the config tested (a dedupe cache), as run -r does", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-test-r-'));
+    try {
+      writeFileSync(join(dir, 'resources.yaml'), 'cache_resources:\n  - label: seen\n    memory: {}\n');
+      writeFileSync(join(dir, 'config.yaml'), "input: { stdin: {} }\npipeline:\n  processors:\n    - dedupe: { cache: seen, key: '${! id }' }\n");
+      writeFileSync(
+        join(dir, 'config_sluice_test.yaml'),
+        `tests:
+  - name: duplicates are dropped
+    input_batch: [ { json_content: { id: 1 } }, { json_content: { id: 1 } }, { json_content: { id: 2 } } ]
+    output_batches: [ [ { json_equals: { id: 1 } }, { json_equals: { id: 2 } } ] ]
+`,
+      );
+      const withResources = await sluiceTest('-r', join(dir, 'resources.yaml'), dir);
+      expect(withResources.out).toContain('1 passed, 0 failed');
+      expect(withResources.code).toBe(0);
+      // Without it, the cache is missing: the test fails, naming it.
+      const without = await sluiceTest(dir);
+      expect(without.out).toMatch(/cache resource 'seen' was not found/);
+      expect(without.code).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
+
 describe('seeded ids', () => {
   it('are UUID v4 shaped, repeat for a seed and differ between seeds', () => {
     const a = seededUuids(1);

@@ -49,8 +49,8 @@ describe("OpenMeter's published collector configs", () => {
     expect(start).toBeGreaterThan(0);
     const swapped = `${text.slice(0, start)}input:\n  stdin: {}\n${text.slice(end)}`;
     const problems = load(swapped).problems.filter((p) => p.severity === 'error');
-    // split is the one component left (issue 15); every section and field is accepted.
-    expect(problems.map((p) => p.message)).toEqual(['unknown processor "split"']);
+    // Every section, field and component is accepted.
+    expect(problems.map((p) => p.message)).toEqual([]);
   });
 });
 

@@ -9,7 +9,7 @@ import { formatPath, formatProblem, type ConfigPath, type Problem } from '../../
 import { resourceLists } from '../../config/resources.js';
 import type { ComponentNode, RootConfig } from '../../config/root.js';
 import { PipelineBuilder } from '../../engine/build.js';
-import type { Processor } from '../../engine/component.js';
+import type { Kind, Processor } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
 import { Metrics } from '../../engine/metrics.js';
 import { runProcessors } from '../../engine/processors.js';
@@ -29,6 +29,8 @@ export interface RunOptions {
    * every component schema, which would otherwise dominate a test's time.
    */
   readonly configs?: Map<string, LoadedConfig>;
+  /** Resources from `-r` files, added to every config's own (after them). */
+  readonly resources?: { readonly [K in Kind]?: readonly ComponentNode[] };
 }
 
 const DEFAULT_TARGET = '/pipeline/processors';
@@ -100,7 +102,9 @@ function buildTarget(test: TestDefinition, config: string | undefined, options: 
   }
   const builder = builderFor(loaded.baseDir, options);
   // The config's resources, for `resource:` processors (each test builds its own, as in Connect).
-  builder.resources(resourceLists(root as unknown as RootConfig));
+  const own = resourceLists(root as unknown as RootConfig);
+  for (const [kind, nodes] of Object.entries(options.resources ?? {}) as [Kind, ComponentNode[]][]) own[kind] = [...(own[kind] ?? []), ...nodes];
+  builder.resources(own);
   let processors = builder.processors(selected.nodes, selected.path);
   if (selected.index !== undefined) processors = [processors[selected.index]!];
   if (builder.problems.some((p) => p.severity !== 'note')) {

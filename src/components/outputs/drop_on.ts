@@ -2,9 +2,10 @@
 // instead of failing them back to the engine for replay (Redpanda Connect's `drop_on` output).
 // The official OpenMeter config uses it to drop the events OpenMeter rejects as `Bad Request`.
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
-import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import { defineOutput, type Settings, type Submission } from '../../engine/component.js';
 import { componentPath } from '../../engine/metrics.js';
 import type { Message } from '../../engine/message.js';
+import { WrapperOutput } from './wrapper.js';
 import { DeliveryError, outcomeOf, type GivenUp } from '../../engine/delivery.js';
 
 export interface DropOnConfig {
@@ -45,8 +46,7 @@ export default defineOutput<DropOnConfig>({
   create: (config, settings) => new DropOn(config, settings),
 });
 
-class DropOn implements Output {
-  #child: ChildOutput;
+class DropOn extends WrapperOutput {
   #onAnyError: boolean;
   #patterns: RegExp[];
   #backPressureMs: number | undefined;
@@ -59,6 +59,7 @@ class DropOn implements Output {
     if (config.error && config.error_patterns.length > 0) {
       throw new Error('error_patterns: has no effect when error is true (every error is dropped)');
     }
+    super([settings.build.output(config.output, `${settings.path}.output`)]);
     this.#patterns = config.error_patterns.map((pattern, i) => {
       try {
         return new RegExp(pattern);
@@ -70,40 +71,23 @@ class DropOn implements Output {
     this.#backPressure = config.back_pressure;
     this.#backPressureMs = config.back_pressure === undefined ? undefined : parseDurationMs(config.back_pressure);
     this.#settings = settings;
-    this.#child = settings.build.output(config.output, `${settings.path}.output`);
-  }
-
-  connect(signal: AbortSignal): Promise<void> {
-    return this.#child.connect(signal);
   }
 
   /** Hands the batch to the child; messages whose failure matches `error`/`error_patterns` are dropped (see #dropOrFail). */
   submit(batch: readonly Message[]): Submission {
     if (this.#backPressureMs === undefined) {
-      const submission = this.#child.submit(batch);
+      const submission = this.children[0]!.submit(batch);
       return { accepted: submission.accepted, delivered: submission.delivered.catch((err: unknown) => this.#dropOrFail(batch, err)) };
     }
     if (this.#stalled) return { accepted: Promise.resolve(), delivered: this.#dropOrFail(batch, this.#backPressureError()) };
     return this.#submitWithin(batch, this.#backPressureMs);
   }
 
-  async write(batch: readonly Message[]): Promise<void> {
-    const submission = this.submit(batch);
-    // Both at once: a delivery that fails before acceptance must not go unhandled.
-    await Promise.all([submission.accepted, submission.delivered]);
-  }
 
-  flush(): Promise<void> {
-    return this.#child.flush();
-  }
-
-  close(): Promise<void> {
-    return this.#child.close();
-  }
 
   /** Connect's back_pressure: acceptance and delivery together must happen within `ms`. */
   #submitWithin(batch: readonly Message[], ms: number): Submission {
-    const submission = this.#child.submit(batch);
+    const submission = this.children[0]!.submit(batch);
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<'expired'>((resolve) => {
       timer = setTimeout(() => resolve('expired'), ms);

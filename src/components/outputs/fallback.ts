@@ -1,8 +1,9 @@
 // Tries child outputs in order until one accepts the messages (Redpanda Connect's `fallback`
 // output): the usual way to build a dead-letter path. Messages passed on carry the previous
 // failure in the `fallback_error` metadata.
-import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import { defineOutput, type Settings, type Submission } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
+import { WrapperOutput } from './wrapper.js';
 import { DeliveryError, outcomeOf, type GivenUp } from '../../engine/delivery.js';
 
 export type FallbackConfig = unknown[];
@@ -15,15 +16,9 @@ export default defineOutput<FallbackConfig>({
   create: (config, settings) => new Fallback(config, settings),
 });
 
-class Fallback implements Output {
-  #children: ChildOutput[];
-
+class Fallback extends WrapperOutput {
   constructor(config: FallbackConfig, settings: Settings) {
-    this.#children = config.map((child, i) => settings.build.output(child, `${settings.path}[${i}]`));
-  }
-
-  async connect(signal: AbortSignal): Promise<void> {
-    await Promise.all(this.#children.map((child) => child.connect(signal)));
+    super(config.map((child, i) => settings.build.output(child, `${settings.path}[${i}]`)));
   }
 
   /**
@@ -33,29 +28,15 @@ class Fallback implements Output {
    * child could not deliver, and with what was dropped on the way.
    */
   submit(batch: readonly Message[]): Submission {
-    const first = this.#children[0]!.submit(batch);
+    const first = this.children[0]!.submit(batch);
     return { accepted: first.accepted, delivered: first.delivered.catch((err: unknown) => this.#fallThrough(1, batch, err, [])) };
-  }
-
-  async write(batch: readonly Message[]): Promise<void> {
-    const submission = this.submit(batch);
-    // Both at once: a delivery that fails before acceptance must not go unhandled.
-    await Promise.all([submission.accepted, submission.delivered]);
-  }
-
-  async flush(): Promise<void> {
-    await Promise.all(this.#children.map((child) => child.flush()));
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.#children.map((child) => child.close()));
   }
 
   async #fallThrough(next: number, failed: readonly Message[], err: unknown, dropped: readonly GivenUp[]): Promise<void> {
     const outcome = outcomeOf(err, failed);
     const droppedHere = outcome.givenUp.filter((g) => g.kind === 'dropped');
     const allDropped = [...dropped, ...droppedHere];
-    const child = this.#children[next];
+    const child = this.children[next];
     if (!child) {
       const rejected = outcome.givenUp.filter((g) => g.kind !== 'dropped');
       throw new DeliveryError(outcome.reason, { undelivered: outcome.retry, givenUp: [...rejected, ...allDropped], cause: err });

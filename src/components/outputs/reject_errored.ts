@@ -1,8 +1,9 @@
 // Fails messages flagged by a failed processor (e.g. a mapping error) and sends the rest to a
 // child output (Redpanda Connect's `reject_errored`). Inside `fallback` it routes errored
 // messages to a dead-letter output.
-import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import { defineOutput, type Settings, type Submission } from '../../engine/component.js';
 import type { Message } from '../../engine/message.js';
+import { WrapperOutput } from './wrapper.js';
 import { DeliveryError, outcomeOf } from '../../engine/delivery.js';
 
 /** The child output's config itself: `reject_errored: { http_client: {...} }`. */
@@ -16,15 +17,9 @@ export default defineOutput<RejectErroredConfig>({
   create: (config, settings) => new RejectErrored(config, settings),
 });
 
-class RejectErrored implements Output {
-  #child: ChildOutput;
-
+class RejectErrored extends WrapperOutput {
   constructor(config: RejectErroredConfig, settings: Settings) {
-    this.#child = settings.build.output(config, settings.path);
-  }
-
-  connect(signal: AbortSignal): Promise<void> {
-    return this.#child.connect(signal);
+    super([settings.build.output(config, settings.path)]);
   }
 
   /**
@@ -34,12 +29,12 @@ class RejectErrored implements Output {
    */
   submit(batch: readonly Message[]): Submission {
     const errored = batch.filter((m) => m.error !== undefined);
-    if (errored.length === 0) return this.#child.submit(batch);
+    if (errored.length === 0) return this.children[0]!.submit(batch);
     const reason = `rejecting ${errored.length} of ${batch.length} message${batch.length === 1 ? '' : 's'} due to failed processing: ${errored[0]!.error!.message}`;
     const givenUp = errored.map((message) => ({ message, kind: 'rejected' as const, reason: `rejected due to failed processing: ${message.error!.message}` }));
     const clean = batch.filter((m) => m.error === undefined);
     if (clean.length === 0) return { accepted: Promise.resolve(), delivered: Promise.reject(new DeliveryError(reason, { undelivered: [], givenUp })) };
-    const submission = this.#child.submit(clean);
+    const submission = this.children[0]!.submit(clean);
     const delivered = submission.delivered.then(
       () => {
         throw new DeliveryError(reason, { undelivered: [], givenUp });
@@ -52,17 +47,5 @@ class RejectErrored implements Output {
     return { accepted: submission.accepted, delivered };
   }
 
-  async write(batch: readonly Message[]): Promise<void> {
-    const submission = this.submit(batch);
-    // Both at once: a delivery that fails before acceptance must not go unhandled.
-    await Promise.all([submission.accepted, submission.delivered]);
-  }
 
-  flush(): Promise<void> {
-    return this.#child.flush();
-  }
-
-  close(): Promise<void> {
-    return this.#child.close();
-  }
 }

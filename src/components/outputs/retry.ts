@@ -1,9 +1,10 @@
 // Retries a child output until it delivers the messages (Redpanda Connect's `retry` output), so a
 // failed send is re-attempted inside the output instead of being replayed by the engine.
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
-import { defineOutput, type ChildOutput, type Output, type Settings, type Submission } from '../../engine/component.js';
+import { defineOutput, type Settings, type Submission } from '../../engine/component.js';
 import { DeliveryError, outcomeOf, type GivenUp } from '../../engine/delivery.js';
 import type { Message } from '../../engine/message.js';
+import { WrapperOutput } from './wrapper.js';
 
 export interface RetryConfig {
   max_retries: number;
@@ -43,8 +44,7 @@ export default defineOutput<RetryConfig>({
 const MULTIPLIER = 1.5;
 const RANDOMIZATION = 0.5;
 
-class Retry implements Output {
-  #child: ChildOutput;
+class Retry extends WrapperOutput {
   #maxRetries: number;
   #initialMs: number;
   #maxMs: number;
@@ -53,37 +53,24 @@ class Retry implements Output {
   #closing = new AbortController();
 
   constructor(config: RetryConfig, settings: Settings) {
+    super([settings.build.output(config.output, `${settings.path}.output`)]);
     this.#settings = settings;
     this.#maxRetries = config.max_retries;
     this.#initialMs = parseDurationMs(config.backoff.initial_interval);
     this.#maxMs = parseDurationMs(config.backoff.max_interval);
     this.#maxElapsedMs = parseDurationMs(config.backoff.max_elapsed_time);
-    this.#child = settings.build.output(config.output, `${settings.path}.output`);
-  }
-
-  connect(signal: AbortSignal): Promise<void> {
-    return this.#child.connect(signal);
   }
 
   /** Re-submits the same messages (so the same events, same ids) until the child delivers them or the limits are hit. */
   submit(batch: readonly Message[]): Submission {
-    const first = this.#child.submit(batch);
+    const first = this.children[0]!.submit(batch);
     return { accepted: first.accepted, delivered: first.delivered.catch((err: unknown) => this.#retry(batch, err, Date.now())) };
   }
 
-  async write(batch: readonly Message[]): Promise<void> {
-    const submission = this.submit(batch);
-    // Both at once: a delivery that fails before acceptance must not go unhandled.
-    await Promise.all([submission.accepted, submission.delivered]);
-  }
 
-  flush(): Promise<void> {
-    return this.#child.flush();
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     this.#closing.abort(new Error('retry output is closed'));
-    await this.#child.close();
+    await super.close();
   }
 
   /** Re-submits what is still undelivered; messages given up (rejected or dropped) are final and not retried. */
@@ -106,7 +93,7 @@ class Retry implements Output {
       this.#settings.logger.warn({ err: message, retry: retries + 1, wait_ms: Math.round(wait) }, 'Failed to send message, retrying.');
       await sleep(wait, this.#closing.signal);
       if (this.#closing.signal.aborted) throw new DeliveryError(`retry output closed while retrying: ${message}`, { undelivered: pending, givenUp, cause: error });
-      const submission = this.#child.submit(pending);
+      const submission = this.children[0]!.submit(pending);
       try {
         // Both at once: a delivery that fails before acceptance must not go unhandled.
         await Promise.all([submission.accepted, submission.delivered]);

@@ -35,17 +35,20 @@ export class Compiler {
     const fail = (err: unknown): never => {
       throw new BloblangError(`failed assignment (line ${s.line}): ${(err as Error).message}`);
     };
+    /** Evaluates a statement's expression; a failure names the statement's line. */
+    const evaluate = (value: Fn, ctx: unknown, run: Run): unknown => {
+      try {
+        return value(ctx, run, undefined);
+      } catch (err) {
+        return fail(err);
+      }
+    };
     switch (s.kind) {
       case 'let': {
         const value = this.expr(s.value);
         const name = s.name;
         return (ctx, run) => {
-          let v: unknown;
-          try {
-            v = value(ctx, run, undefined);
-          } catch (err) {
-            fail(err);
-          }
+          const v = evaluate(value, ctx, run);
           if (v !== NOTHING) run.vars.set(name, v);
         };
       }
@@ -86,12 +89,7 @@ export class Compiler {
         }
         const path = target.path;
         return (ctx, run) => {
-          let v: unknown;
-          try {
-            v = value(ctx, run, undefined);
-          } catch (err) {
-            fail(err);
-          }
+          const v = evaluate(value, ctx, run);
           if (v === NOTHING) return;
           run.root = path.length === 0 ? v : setPath(run.root, path, 0, v);
         };

@@ -233,10 +233,10 @@ describe('telling Bloblang from JSONata', () => {
   });
 
   it('reads queries with bare function calls, @, this or lambdas as Bloblang', () => {
-    for (const source of ['meta("x")', 'json("a")', 'this.a', '@key', 'content().hash("xxhash64")', 'error()', 'errored()', 'meta("Content-Type").lowercase() == "x"']) {
+    for (const source of ['meta("x")', 'json("a")', 'this.a', '@key', 'content().hash("xxhash64")', 'error()', 'errored()', 'meta("Content-Type").lowercase() == "x"', '"false" == "true"', 'true && false']) {
       expect(detectQueryLanguage(source), source).toBe('bloblang');
     }
-    for (const source of ['$meta("x")', '$error_message()', 'name', '"a" == "b"', 'a.b & "x"', '']) {
+    for (const source of ['$meta("x")', '$error_message()', 'name', '"a" = "b"', '"a" != "b"', 'a.b & "x"', '']) {
       expect(detectQueryLanguage(source), source).toBe('jsonata');
     }
   });

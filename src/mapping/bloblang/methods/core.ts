@@ -57,6 +57,18 @@ export function toInt(v: unknown, from: string, unsigned = false): number {
   return n;
 }
 
+/** A conversion to the Go integer type `type`, whose range is `min`..`max`: `min` 0 makes it unsigned. */
+function sizedInt(type: string, min: number, max: number): MethodSpec {
+  return {
+    params: [],
+    impl: (v, _a, site) => {
+      const n = toInt(v, site.label, min === 0);
+      if (n > max || n < min) throw new BloblangError(`${site.label}: value ${n} overflows ${type}`);
+      return n;
+    },
+  };
+}
+
 /** The float32 nearest `n`, written with the fewest digits that still read back as it (as Go prints a float32). */
 function shortestFloat32(n: number): number {
   const f = Math.fround(n);
@@ -150,55 +162,13 @@ export const CORE: Record<string, MethodSpec> = {
   float64: { params: [], impl: (v, _a, site) => withDefault(() => v, [], toNumber, 'number', site.label) },
   float32: { params: [], impl: (v, _a, site) => shortestFloat32(withDefault(() => v, [], toNumber, 'number', site.label) as number) },
   int64: { params: [], impl: (v, _a, site) => toInt(v, site.label) },
-  int32: {
-    params: [],
-    impl: (v, _a, site) => {
-      const n = toInt(v, site.label);
-      if (n > 2147483647 || n < -2147483648) throw new BloblangError(`${site.label}: value ${n} overflows int32`);
-      return n;
-    },
-  },
-  int16: {
-    params: [],
-    impl: (v, _a, site) => {
-      const n = toInt(v, site.label);
-      if (n > 32767 || n < -32768) throw new BloblangError(`${site.label}: value ${n} overflows int16`);
-      return n;
-    },
-  },
-  int8: {
-    params: [],
-    impl: (v, _a, site) => {
-      const n = toInt(v, site.label);
-      if (n > 127 || n < -128) throw new BloblangError(`${site.label}: value ${n} overflows int8`);
-      return n;
-    },
-  },
+  int32: sizedInt('int32', -2147483648, 2147483647),
+  int16: sizedInt('int16', -32768, 32767),
+  int8: sizedInt('int8', -128, 127),
   uint64: { params: [], impl: (v, _a, site) => toInt(v, site.label, true) },
-  uint32: {
-    params: [],
-    impl: (v, _a, site) => {
-      const n = toInt(v, site.label, true);
-      if (n > 4294967295) throw new BloblangError(`${site.label}: value ${n} overflows uint32`);
-      return n;
-    },
-  },
-  uint16: {
-    params: [],
-    impl: (v, _a, site) => {
-      const n = toInt(v, site.label, true);
-      if (n > 65535) throw new BloblangError(`${site.label}: value ${n} overflows uint16`);
-      return n;
-    },
-  },
-  uint8: {
-    params: [],
-    impl: (v, _a, site) => {
-      const n = toInt(v, site.label, true);
-      if (n > 255) throw new BloblangError(`${site.label}: value ${n} overflows uint8`);
-      return n;
-    },
-  },
+  uint32: sizedInt('uint32', 0, 4294967295),
+  uint16: sizedInt('uint16', 0, 65535),
+  uint8: sizedInt('uint8', 0, 255),
   bool: {
     params: params('default?'),
     lazyTarget: true,

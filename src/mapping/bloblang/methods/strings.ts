@@ -1,8 +1,7 @@
 // String, bytes and encoding methods.
-import { createHash, createHmac } from 'node:crypto';
 import { params, type MethodSpec } from '../registry.js';
 import { BloblangError, bytesToString, encoder, equal, getString, isObject, toText, typeError, formatNumber } from '../values.js';
-import { xxhash64 } from './xxhash64.js';
+import { hash as hashBytes } from '../../hash.js';
 
 const str = (v: unknown, from: string) => getString(v, from);
 
@@ -105,33 +104,13 @@ export function sprintf(format: string, args: unknown[]): string {
   }) + (i < args.length ? `%!(EXTRA ${args.slice(i).map((a) => toText(a)).join(', ')})` : '');
 }
 
-const HASHES: Record<string, string> = { sha1: 'sha1', sha256: 'sha256', sha512: 'sha512', md5: 'md5' };
-const CRC32: Record<string, number> = { IEEE: 0xedb88320, Castagnoli: 0x82f63b78, Koopman: 0xeb31d82e };
-
-function hash(input: Uint8Array, algorithm: string, key?: string, polynomial = 'IEEE'): Uint8Array {
-  // Connect returns xxhash64 as the decimal text of the 64-bit sum.
-  if (algorithm === 'xxhash64') return encoder.encode(Buffer.from(xxhash64(input)).readBigUInt64BE().toString(10));
-  if (algorithm.startsWith('hmac_')) {
-    const inner = HASHES[algorithm.slice(5)];
-    if (!inner) throw new BloblangError(`unrecognised hash type: ${algorithm}`);
-    if (key === undefined) throw new BloblangError(`hash ${algorithm} requires a key`);
-    return createHmac(inner, key).update(input).digest();
+/** Connect's hash; an unknown algorithm or a missing key is a mapping error. */
+function hash(input: Uint8Array, algorithm: string, key?: string, polynomial?: string): Uint8Array {
+  try {
+    return hashBytes(input, algorithm, key, polynomial);
+  } catch (err) {
+    throw new BloblangError((err as Error).message);
   }
-  if (algorithm === 'crc32') {
-    const poly = CRC32[polynomial];
-    if (poly === undefined) throw new BloblangError(`unsupported crc32 hash key ${JSON.stringify(polynomial)}`);
-    let c = ~0;
-    for (const byte of input) {
-      c ^= byte;
-      for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ poly : c >>> 1;
-    }
-    const out = Buffer.alloc(4);
-    out.writeUInt32BE(~c >>> 0);
-    return out;
-  }
-  const name = HASHES[algorithm];
-  if (!name) throw new BloblangError(`unrecognised hash type: ${algorithm}`);
-  return createHash(name).update(input).digest();
 }
 
 const asBytes = (v: unknown, from: string): Uint8Array => (v instanceof Uint8Array ? v : encoder.encode(str(v, from)));
