@@ -1,10 +1,10 @@
 // Pass 2: closures.
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
-import { Composition, HOLE, type Native, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
+import { Composition, HOLE, type Native, apply, applyInner, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
 import { type Callees, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
-import { arithmeticOperator, comparison, concatenation, conditional, equality, logical, nativeCall, normalising } from './sites.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, functionCall, logical, nativeCall, normalising } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
@@ -424,10 +424,7 @@ export class Emitter {
           return done(apply(proc, values, input, frame.run));
         };
       }
-      return (input, frame) => {
-        const proc = callee(input, frame);
-        return done(apply(proc, evaluateArgs(input, frame), input, frame.run));
-      };
+      return this.site(functionCall)({ callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame });
     }
     const check = fastCheck(native, argc);
     return this.site(nativeCall)({ native, name, args, check, done, apply, applyInner, hasOwn });
