@@ -92,7 +92,7 @@ function fill(schema: Schema, example: Record<string, unknown>): Record<string, 
 const isEmptyObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 
 /** What a created config's `*_resources` hold for a `resource` component to name: to be replaced. */
-const RESOURCE_PLACEHOLDER = { input: { stdin: {} }, processor: { mapping: '$' }, output: { drop: {} } } as const;
+const RESOURCE_PLACEHOLDER = { input: { stdin: {} }, processor: { mapping: '$' }, output: { drop: {} }, cache: { memory: {} }, rate_limit: { local: {} } } as const;
 
 /**
  * `sluice create input/processor.../output`: a whole config, each named component with all its
@@ -119,10 +119,23 @@ export function createConfig(spec: string): { yaml: string } | { error: string }
     output: node(output as ComponentSpec),
   };
   // A `resource` names a resource: the config gets a placeholder under that label to replace.
+  const placeholder = (kind: keyof typeof RESOURCE_PLACEHOLDER, label: unknown) => {
+    const list = ((config[`${kind}_resources`] as { label: unknown }[] | undefined) ??= []);
+    if (!list.some((r) => r.label === label)) list.push({ label, ...RESOURCE_PLACEHOLDER[kind] });
+  };
   for (const c of [input, ...processors, output] as ComponentSpec[]) {
-    if (c.name !== 'resource') continue;
-    const list = ((config[`${c.kind}_resources`] as unknown[] | undefined) ??= []);
-    list.push({ label: skeleton(c), ...RESOURCE_PLACEHOLDER[c.kind as keyof typeof RESOURCE_PLACEHOLDER] });
+    if (c.name === 'resource') {
+      placeholder(c.kind as keyof typeof RESOURCE_PLACEHOLDER, skeleton(c));
+      continue;
+    }
+    // A field naming a resource (dedupe's cache): a placeholder under the example's label.
+    const fields = skeleton(c);
+    const properties = (c.schema['properties'] ?? {}) as Record<string, Record<string, unknown>>;
+    for (const [name, field] of Object.entries(properties)) {
+      const kind = field['x-resource'];
+      const label = (fields as Record<string, unknown> | undefined)?.[name];
+      if (typeof kind === 'string' && kind in RESOURCE_PLACEHOLDER && typeof label === 'string' && label !== '') placeholder(kind as keyof typeof RESOURCE_PLACEHOLDER, label);
+    }
   }
   return { yaml: `# sluice create ${spec}: every field, with its default.\n${stringify(config)}` };
 }
