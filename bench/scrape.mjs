@@ -2,12 +2,16 @@
 // Scrape scale: one run_ai scrape of 10,000 running workloads (12 metrics, so two metrics
 // requests each) against `sluice sim runai` with 25 ms added to every answer, in another process.
 //
-//   node bench/scrape.mjs [--workloads 10000] [--latency 25ms] [--rounds 5] [--max-in-flight 64] [--concurrency 16,32,64,128,256] [--skip-pipeline] [--skip-client]
+//   node bench/scrape.mjs [--workloads 10000] [--latency 25ms] [--rounds 5] [--max-in-flight N] [--min-in-flight N]
+//                         [--concurrency 16,32,64,128,256] [--skip-pipeline] [--skip-client] [--also-root ../other-checkout]
+//                         [--profile DIR] (a --cpu-prof profile of each `sluice run` into DIR; summarise with bench/profile.mjs)
 //
 // 1. `sluice run` of a pipeline run_ai -> drop, scheduled to fire once a few seconds after start:
 //    the scrape's wall time (run_ai_scrape_duration_ns), requests and their statuses
 //    (run_ai_http_request_ns), peak RSS of the process, and messages delivered, with
-//    `http.max_in_flight` from --max-in-flight (run_ai's default is 64).
+//    run_ai's defaults unless --max-in-flight / --min-in-flight set `http.max_in_flight` /
+//    `http.min_in_flight`. --also-root runs another built checkout's `sluice run` with the same
+//    config before each round (before/after in one run).
 // 2. The Run:ai client API directly (bench/lib/scrape-client.mjs) at each concurrency, one
 //    process per run: wall time, requests/s and peak RSS.
 // Baseline: OpenMeter's collector scrapes sequentially, so one scrape takes at least
@@ -20,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, CLI, ROOT, fmt, median, options, printMachine, runNode, sleep } from './lib/common.mjs';
 
-const opts = options({ workloads: 10_000, latency: '25ms', rounds: 5, concurrency: '16,32,64,128,256', 'max-in-flight': 64, 'skip-pipeline': false, 'skip-client': false });
+const opts = options({ workloads: 10_000, latency: '25ms', rounds: 5, concurrency: '16,32,64,128,256', 'max-in-flight': '', 'min-in-flight': '', shards: 1, 'skip-pipeline': false, 'also-root': '', profile: '', 'skip-client': false });
 const TICKS_PER_SECOND = 100;
 
 /** The smallest simulated cluster with `running` scrapeable workloads (the simulator mixes in other phases). */
@@ -92,7 +96,7 @@ function onceSoon(secondsAhead) {
   return `${at.getSeconds()} ${at.getMinutes()} ${at.getHours()} * * *`;
 }
 
-async function pipelineRun(sim) {
+async function pipelineRun(sim, cli = CLI) {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-scrape-'));
   const port = await freePort();
   const config = join(dir, 'scrape.yaml');
@@ -107,8 +111,9 @@ async function pipelineRun(sim) {
       `    app_id: '${sim.RUNAI_APP_ID}'`,
       `    app_secret: '${sim.RUNAI_APP_SECRET}'`,
       `    schedule: '${onceSoon(4)}'`,
-      '    http:',
-      `      max_in_flight: ${opts['max-in-flight']}`,
+      ...(opts['max-in-flight'] !== '' || opts['min-in-flight'] !== '' ? ['    http:'] : []),
+      ...(opts['max-in-flight'] !== '' ? [`      max_in_flight: ${opts['max-in-flight']}`] : []),
+      ...(opts['min-in-flight'] !== '' ? [`      min_in_flight: ${opts['min-in-flight']}`] : []),
       'output:',
       '  drop: {}',
       '',
@@ -116,7 +121,7 @@ async function pipelineRun(sim) {
   );
   const simCpu = sim.cpuMs();
   let child;
-  const run = runNode([CLI, 'run', config], { onSpawn: (c) => (child = c) });
+  const run = runNode([cli, 'run', config], { ...(opts.profile ? { nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] } : {}), onSpawn: (c) => (child = c) });
   let scrape;
   const deadline = Date.now() + 10 * 60_000;
   while (Date.now() < deadline) {
@@ -136,6 +141,7 @@ async function pipelineRun(sim) {
         requests: requests.reduce((n, m) => n + m.value, 0),
         errors: requests.filter((m) => !/^2\d\d$/.test(m.labels.status_code)).reduce((n, m) => n + m.value, 0),
         failures: value('run_ai_resource_failures_total'),
+        limit: value('run_ai_in_flight_limit'),
         sent,
       };
       break;
@@ -163,17 +169,29 @@ const sequentialS = ((2 * sim.running + Math.ceil(size / 500)) * parseFloat(opts
 try {
   if (!opts['skip-pipeline']) {
     const runs = [];
+    const alsoRuns = [];
+    const alsoCli = opts['also-root'] ? join(opts['also-root'], 'dist', 'cli.js') : undefined;
     for (let round = 0; round < opts.rounds; round++) {
+      if (alsoCli) {
+        // The other checkout first, then this one: both see the same machine load, round by round.
+        const a = await pipelineRun(sim, alsoCli);
+        alsoRuns.push(a);
+        console.log(`  ${opts['also-root']}, round ${round + 1}: scrape ${fmt(a.ms / 1000, 2)} s, ${fmt(a.requests)} requests, ${a.errors} errors, ${fmt(a.sent)} messages, peak RSS ${fmt(a.maxRssMB)} MB`);
+      }
       const r = await pipelineRun(sim);
       runs.push(r);
       console.log(
         `  sluice run, round ${round + 1}: scrape ${fmt(r.ms / 1000, 2)} s, ${fmt(r.requests)} requests (${fmt((r.requests / r.ms) * 1000)}/s), ` +
-          `${r.errors} errors, ${r.failures} failed workloads, ${fmt(r.sent)} messages, peak RSS ${fmt(r.maxRssMB)} MB, sim CPU ${fmt(r.simCpuMs / r.ms * 100)}%`,
+          `${r.errors} errors, ${r.failures} failed workloads, ${fmt(r.sent)} messages, in-flight limit at the end ${r.limit}, peak RSS ${fmt(r.maxRssMB)} MB, sim CPU ${fmt(r.simCpuMs / r.ms * 100)}%`,
       );
     }
     const ms = median(runs.map((r) => r.ms));
+    if (alsoCli) {
+      const ams = median(alsoRuns.map((r) => r.ms));
+      console.log(`${opts['also-root']} (same config), median of ${opts.rounds}: scrape ${fmt(ams / 1000, 2)} s, peak RSS ${fmt(median(alsoRuns.map((r) => r.maxRssMB)))} MB; this checkout ${fmt(ams / ms, 2)}x as fast`);
+    }
     console.log(
-      `sluice run (run_ai -> drop, client concurrency ${opts['max-in-flight']}), median of ${opts.rounds}: scrape ${fmt(ms / 1000, 2)} s (target <= 10 s), ` +
+      `sluice run (run_ai -> drop, max_in_flight ${opts['max-in-flight'] || 'default'}, min_in_flight ${opts['min-in-flight'] || 'default'}), median of ${opts.rounds}: scrape ${fmt(ms / 1000, 2)} s (target <= 7 s), ` +
         `${fmt(median(runs.map((r) => (r.requests / r.ms) * 1000)))} requests/s, peak RSS ${fmt(median(runs.map((r) => r.maxRssMB)))} MB (target <= 256), ` +
         `errors ${runs.reduce((n, r) => n + r.errors, 0)} (target 0); vs sequential (OpenMeter's collector) >= ${fmt(sequentialS)} s: ${fmt(sequentialS / (ms / 1000), 1)}x faster`,
     );

@@ -4,7 +4,9 @@
 // processor(s), http_client with batching and archive) against the hand-written loop of
 // bench/lib/handwritten-stdin.mjs, alternating runs so both see the same machine load.
 //
-//   node bench/stdin.mjs [--scenario identity|runai|realistic|all] [--rounds 3] [--events 60000]
+//   node bench/stdin.mjs [--scenario identity|runai|realistic|all] [--rounds 3] [--events 60000] [--also-root DIR]
+//
+// --also-root: a third contestant, the built sluice checkout at DIR (before/after in one run).
 //
 // identity:  `$` in sluice, no mapping in the loop: the engine's own cost.
 // runai:     mappings/runai-workload.jsonata (compiled) with its metadata set by a first mapping,
@@ -22,7 +24,7 @@ import { realisticEvent, runaiEvent } from './lib/mappings.mjs';
 import { startSink } from './lib/sink.mjs';
 import { METADATA, workload } from './lib/workload.mjs';
 
-const opts = options({ scenario: 'all', rounds: 3, events: 60_000 });
+const opts = options({ scenario: 'all', rounds: 3, events: 60_000, 'also-root': '' });
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-stdin-'));
 const input = join(dir, 'workloads.jsonl');
 writeFileSync(input, `${Array.from({ length: opts.events }, () => JSON.stringify(workload())).join('\n')}\n`);
@@ -70,7 +72,8 @@ output:
 
 async function run(name, contestant, sink) {
   await sink.reset();
-  const args = contestant === 'sluice' ? [CLI, 'run', config(sink.url, SCENARIOS[name].processors)] : [join(BENCH_DIR, 'lib', 'handwritten-stdin.mjs'), `${sink.url}/api/v1/events`, name];
+  const cli = contestant === 'sluice' ? CLI : join(opts['also-root'], 'dist', 'cli.js');
+  const args = contestant !== 'hand-written' ? [cli, 'run', config(sink.url, SCENARIOS[name].processors)] : [join(BENCH_DIR, 'lib', 'handwritten-stdin.mjs'), `${sink.url}/api/v1/events`, name];
   const result = await runNode(args, { stdinFile: input });
   if (result.code !== 0) throw new Error(`${contestant} exited with ${result.code}: ${result.stderr.slice(-2000)}`);
   const stats = await sink.stats();
@@ -84,9 +87,10 @@ try {
   const names = opts.scenario === 'all' ? Object.keys(SCENARIOS) : [opts.scenario];
   for (const name of names) {
     await checkTwin(name);
-    const results = { sluice: [], 'hand-written': [] };
+    const contestants = ['hand-written', 'sluice', ...(opts['also-root'] ? ['also-root'] : [])];
+    const results = Object.fromEntries(contestants.map((c) => [c, []]));
     for (let round = 0; round < opts.rounds; round++) {
-      for (const contestant of round % 2 === 0 ? ['hand-written', 'sluice'] : ['sluice', 'hand-written']) results[contestant].push(await run(name, contestant, sink));
+      for (const contestant of round % 2 === 0 ? contestants : [...contestants].reverse()) results[contestant].push(await run(name, contestant, sink));
     }
     const rate = (c) => median(results[c].map((r) => r.rate));
     const cpu = (c) => median(results[c].map((r) => r.cpuUs));
@@ -94,6 +98,11 @@ try {
       `${name}: sluice ${fmt(rate('sluice'))} events/s (${fmt(cpu('sluice'), 1)} µs CPU/event), hand-written ${fmt(rate('hand-written'))} events/s (${fmt(cpu('hand-written'), 1)} µs CPU/event): ` +
         `${fmt(rate('sluice') / rate('hand-written'), 2)}x by throughput, ${fmt(cpu('hand-written') / cpu('sluice'), 2)}x by CPU (median of ${opts.rounds})`,
     );
+    if (opts['also-root']) {
+      console.log(
+        `  sluice at ${opts['also-root']}: ${fmt(rate('also-root'))} events/s (${fmt(cpu('also-root'), 1)} µs CPU/event): ${fmt(rate('also-root') / rate('hand-written'), 2)}x by throughput, ${fmt(cpu('hand-written') / cpu('also-root'), 2)}x by CPU`,
+      );
+    }
   }
 } finally {
   await sink.close();

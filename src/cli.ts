@@ -28,6 +28,7 @@ Usage:
   sluice test [--log LEVEL] [-r resources.yaml]... [file|dir|dir/...|glob]...
   sluice map <mapping.jsonata | -e EXPR> [--lang auto|jsonata|bloblang] [--meta k=v]... [--now TIME] [--uuid-seed SEED] [--pretty] [--watch] [input.json | input.jsonl | -]
 ${SIM_USAGE}  sluice demo [--workloads N] [--schedule CRON] [--log.level LEVEL]   (what npm start runs)
+  sluice demo ingest [--events N] [--clients N] [--log.level LEVEL]
   sluice --version | -v
   sluice <command> --help
 `;

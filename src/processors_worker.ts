@@ -11,7 +11,7 @@ import type { Message } from './engine/message.js';
 import { Metrics } from './engine/metrics.js';
 import { counting, runProcessors } from './engine/processors.js';
 import { Secrets } from './engine/secrets.js';
-import { messageOfWire, type ProcessorStats, type WireOut, type WorkerReply, type WorkerRequest } from './engine/worker_pool.js';
+import { messagesOfWire, type ProcessorStats, type Wire, type WorkerReply, type WorkerRequest } from './engine/worker_pool.js';
 
 /** What the main thread hands each worker. */
 export interface ProcessorsWorkerData {
@@ -53,22 +53,49 @@ function takeStats(): ProcessorStats[] {
   return out;
 }
 
-function toWire(message: Message, batch: readonly Message[]): WireOut {
-  const origin = batch.indexOf(message.trace);
-  const metadata = { ...message.metadata };
-  try {
-    return { text: message.text(), metadata, origin, ...(message.error ? { error: message.error.message } : {}) };
-  } catch (err) {
-    // A body that cannot be encoded goes back as its origin, flagged, as the mapping flags it.
-    const source = batch[origin];
-    return { text: source ? source.text() : '', metadata, origin, error: `cannot encode the message: ${(err as Error).message}` };
+/** A resulting batch as it goes back: `origins` are positions in `sent` (found by trace, in order when they are). */
+function toWire(results: readonly Message[], sent: readonly Message[]): { wire: Wire; transfer: ArrayBuffer[] } {
+  const texts = new Array<string>(results.length);
+  const ends = new Uint32Array(results.length);
+  const origins = new Int32Array(results.length);
+  let metadata: Record<number, Record<string, unknown>> | undefined;
+  let errors: Record<number, string> | undefined;
+  let end = 0;
+  let guess = 0;
+  for (let i = 0; i < results.length; i++) {
+    const message = results[i]!;
+    const trace = message.trace;
+    // Results mostly keep their inputs' order: look where the last one was found first.
+    // (By trace: a message sent flagged is a copy of the one its results trace back to.)
+    const origin = sent[guess]?.trace === trace ? guess : sent.findIndex((m) => m.trace === trace);
+    if (origin >= 0) guess = origin + 1;
+    origins[i] = origin;
+    let error = message.error?.message;
+    try {
+      texts[i] = message.text();
+    } catch (err) {
+      // A body that cannot be encoded goes back as its origin, flagged, as the mapping flags it.
+      const source = sent[origin];
+      texts[i] = source ? source.text() : '';
+      error = `cannot encode the message: ${(err as Error).message}`;
+    }
+    end += texts[i]!.length;
+    ends[i] = end;
+    if (origin < 0 ? Object.keys(message.metadata).length > 0 : message.metadata !== sent[origin]!.metadata) (metadata ??= {})[i] = { ...message.metadata };
+    if (error !== undefined) (errors ??= {})[i] = error;
   }
+  const wire: Wire = { text: texts.join(''), ends, origins, ...(metadata ? { metadata } : {}), ...(errors ? { errors } : {}) };
+  return { wire, transfer: [ends.buffer as ArrayBuffer, origins.buffer as ArrayBuffer] };
 }
 
 parentPort!.on('message', (request: WorkerRequest) => {
-  const batch = request.batch.map(messageOfWire);
+  const batch = messagesOfWire(request.batch);
   runProcessors(processors, [batch]).then(
-    (batches) => parentPort!.postMessage({ id: request.id, batches: batches.map((b) => b.map((m) => toWire(m, batch))), stats: takeStats() } satisfies WorkerReply),
+    (batches) => {
+      const wires = batches.map((b) => toWire(b, batch));
+      const reply: WorkerReply = { id: request.id, batches: wires.map((w) => w.wire), stats: takeStats() };
+      parentPort!.postMessage(reply, wires.flatMap((w) => w.transfer));
+    },
     (err: Error) => parentPort!.postMessage({ id: request.id, failure: err.message, stats: takeStats() } satisfies WorkerReply),
   );
 });

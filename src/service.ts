@@ -10,6 +10,7 @@ import { loadConfigFile, loadConfigText, type LoadedConfig } from './config/load
 import { mergeResources } from './config/resources.js';
 import { formatPath, type Problem } from './config/problems.js';
 import type { ComponentNode, RootConfig } from './config/root.js';
+import { Endpoints } from './engine/endpoints.js';
 import { startHttpServer } from './engine/http_server.js';
 import { createLogger } from './engine/logger.js';
 import { Metrics, type MetricsOptions } from './engine/metrics.js';
@@ -22,6 +23,7 @@ import { Secrets } from './engine/secrets.js';
 import { VERSION } from './version.js';
 import type { LeaseLeadership } from './kubernetes/leadership.js';
 import { createLeadership, resolveLeaderElection, type LeaderElectionFlags } from './leader_election.js';
+import { shardLeaseSuffix } from './windows/shard.js';
 
 export { VERSION };
 
@@ -45,6 +47,8 @@ export interface PrepareOptions {
   readonly leaderElection?: LeaderElectionFlags;
   /** Streams mode: the stream's id, a `stream` label on its metrics and a field of its logs. */
   readonly stream?: string;
+  /** Streams mode: the shared service server's endpoints (an http_server input with no address serves there). */
+  readonly endpoints?: Endpoints;
 }
 
 export interface Prepared {
@@ -52,7 +56,7 @@ export interface Prepared {
   /** Every problem: config validation, then building (bad mappings, bad cron...). */
   readonly problems: readonly Problem[];
   /** Present when there is no error among the problems. */
-  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets; tls?: { cert: Buffer; key: Buffer }; leadership?: LeaseLeadership };
+  readonly ready?: { config: RootConfig; pipeline: Pipeline; logger: Logger; metrics: Metrics; secrets: Secrets; tls?: { cert: Buffer; key: Buffer }; leadership?: LeaseLeadership; endpoints?: Endpoints };
 }
 
 /** Loads, validates and builds a pipeline without connecting anything: the offline half of `run`, all of `lint`. */
@@ -90,12 +94,15 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   if (options.leaderElection) {
     try {
       const settings = resolveLeaderElection(config.leader_election, options.leaderElection, options.env ?? process.env);
-      if (settings) leadership = createLeadership(settings, { logger, metrics, secrets });
+      // Each shard of a sharded input elects its own leader: its lease name gets the shard's suffix.
+      const suffix = shardLeaseSuffix(config.input);
+      if (settings) leadership = createLeadership(suffix ? { ...settings, name: `${settings.name}${suffix}` } : settings, { logger, metrics, secrets });
     } catch (err) {
       const field = (err as { field?: string }).field;
       serviceProblems.push({ path: field ? ['leader_election', field] : ['leader_election'], message: (err as Error).message });
     }
   }
+  const endpoints = options.endpoints ?? new Endpoints(config.http.enabled);
   const { pipeline, problems: buildProblems } = buildPipeline(config, {
     registry,
     logger,
@@ -108,6 +115,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
       ? { workers: { script: new URL('./processors_worker.js', import.meta.url), logger: options.quiet ? undefined : loggerConfig, secrets: [...loaded.secrets, ...extras.flatMap((e) => e.secrets)] } }
       : {}),
     ...(leadership ? { leadership } : {}),
+    endpoints,
   });
   const problems: Problem[] = [...loadProblems, ...merged.problems];
   for (const p of [...serviceProblems, ...buildProblems]) {
@@ -119,7 +127,7 @@ function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: Prepar
   }
   problems.sort((a, b) => a.line - b.line || a.column - b.column);
   if (problems.some((p) => p.severity === 'error')) return { loaded, problems };
-  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets, tls, ...(leadership ? { leadership } : {}) } };
+  return { loaded, problems, ready: { config, pipeline, logger, metrics, secrets, tls, endpoints, ...(leadership ? { leadership } : {}) } };
 }
 
 /** The `metrics` section as the registry's options; a bad `mapping` is a problem. */
@@ -206,7 +214,7 @@ function buildProblemsDespite(loaded: LoadedConfig, registry: Registry): Problem
  * then shuts down gracefully. Resolves true on a clean end, false when the shutdown timeout forced it.
  */
 export async function runPrepared(ready: NonNullable<Prepared['ready']>, stop: AbortSignal): Promise<RunResult> {
-  const { config, pipeline, logger, metrics, leadership } = ready;
+  const { config, pipeline, logger, metrics, leadership, endpoints } = ready;
   const { http } = config;
   const server = http.enabled
     ? await startHttpServer({
@@ -219,6 +227,7 @@ export async function runPrepared(ready: NonNullable<Prepared['ready']>, stop: A
         tls: ready.tls,
         basicAuth: http.basic_auth.enabled ? http.basic_auth : undefined,
         cors: http.cors.enabled ? http.cors : undefined,
+        ...(endpoints ? { endpoints } : {}),
         ...(leadership ? { leadership: { status: () => leadership.status(), check: () => leadership.elector.check() } } : {}),
       })
     : undefined;

@@ -14,6 +14,7 @@ import { formatSummary } from './sim_openmeter.js';
 const CONFIG = fileURLToPath(new URL('../../examples/openmeter-runai-full.yaml', import.meta.url));
 
 export async function demoCommand(args: string[]): Promise<number> {
+  if (args[0] === 'ingest') return (await import('./demo_ingest.js')).ingestDemoCommand(args.slice(1));
   const { values } = parseArgs({
     args,
     strict: true,

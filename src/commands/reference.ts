@@ -118,23 +118,18 @@ export function createConfig(spec: string): { yaml: string } | { error: string }
     pipeline: { processors: (processors as ComponentSpec[]).map(node) },
     output: node(output as ComponentSpec),
   };
-  // A `resource` names a resource: the config gets a placeholder under that label to replace.
+  // A `resource`, or a field naming a resource (dedupe's `cache`), names a resource: the config
+  // gets a placeholder under that label to replace.
   const placeholder = (kind: keyof typeof RESOURCE_PLACEHOLDER, label: unknown) => {
     const list = ((config[`${kind}_resources`] as { label: unknown }[] | undefined) ??= []);
     if (!list.some((r) => r.label === label)) list.push({ label, ...RESOURCE_PLACEHOLDER[kind] });
   };
   for (const c of [input, ...processors, output] as ComponentSpec[]) {
-    if (c.name === 'resource') {
-      placeholder(c.kind as keyof typeof RESOURCE_PLACEHOLDER, skeleton(c));
-      continue;
-    }
-    // A field naming a resource (dedupe's cache): a placeholder under the example's label.
-    const fields = skeleton(c);
-    const properties = (c.schema['properties'] ?? {}) as Record<string, Record<string, unknown>>;
-    for (const [name, field] of Object.entries(properties)) {
-      const kind = field['x-resource'];
-      const label = (fields as Record<string, unknown> | undefined)?.[name];
-      if (typeof kind === 'string' && kind in RESOURCE_PLACEHOLDER && typeof label === 'string' && label !== '') placeholder(kind as keyof typeof RESOURCE_PLACEHOLDER, label);
+    const filled = skeleton(c);
+    if (c.name === 'resource') placeholder(c.kind as keyof typeof RESOURCE_PLACEHOLDER, filled);
+    for (const [field, schema] of Object.entries((c.schema['properties'] ?? {}) as Record<string, Schema>)) {
+      const value = (filled as Record<string, unknown>)[field];
+      if (typeof schema['x-resource'] === 'string' && typeof value === 'string' && value !== '') placeholder(schema['x-resource'] as keyof typeof RESOURCE_PLACEHOLDER, value);
     }
   }
   return { yaml: `# sluice create ${spec}: every field, with its default.\n${stringify(config)}` };

@@ -8,6 +8,7 @@ import { registry } from '../components/index.js';
 import { glob, GLOB, walk } from '../config/files.js';
 import { loadConfigFile } from '../config/load.js';
 import { formatProblem } from '../config/problems.js';
+import { Endpoints } from '../engine/endpoints.js';
 import { startHttpServer } from '../engine/http_server.js';
 import { createLogger } from '../engine/logger.js';
 import { mergeExpositions } from '../engine/metrics.js';
@@ -40,9 +41,12 @@ export async function streamsCommand(args: string[]): Promise<number> {
     return 1;
   }
   const service = values.observability ? loadConfigFile(values.observability, { registry, chilled: values.chilled }) : undefined;
+  const http = service?.config?.http ?? { enabled: true, address: '0.0.0.0:4195', root_path: '/benthos' };
+  // An http_server input with no address of its own serves on the shared server, as in Connect.
+  const endpoints = new Endpoints(http.enabled);
   const streams = files.map(({ file, id }) => ({
     id,
-    prepared: preparePipeline(file, { resources: values.resources, chilled: values.chilled, logLevel: values['log.level'], stream: id, set: ['http.enabled=false'] }) as Prepared,
+    prepared: preparePipeline(file, { resources: values.resources, chilled: values.chilled, logLevel: values['log.level'], stream: id, set: ['http.enabled=false'], endpoints }) as Prepared,
   }));
   const problems = [...(service?.problems ?? []), ...streams.flatMap((s) => s.prepared.problems)];
   for (const p of problems) process.stderr.write(`${formatProblem(p)}\n`);
@@ -50,7 +54,6 @@ export async function streamsCommand(args: string[]): Promise<number> {
     process.stderr.write('shutting down due to config errors\n');
     return 1;
   }
-  const http = service?.config?.http ?? { enabled: true, address: '0.0.0.0:4195', root_path: '/benthos' };
   const logger = createLogger({ ...(service?.config?.logger ?? { format: 'logfmt', add_timestamp: true, static_fields: { '@service': 'sluice' } }), level: values['log.level'] ?? service?.config?.logger.level ?? 'INFO' }, new Secrets());
   const ready = streams.map((s) => ({ id: s.id, ...s.prepared.ready! }));
   const server = http.enabled
@@ -61,6 +64,7 @@ export async function streamsCommand(args: string[]): Promise<number> {
         logger,
         metrics: { exposition: async () => mergeExpositions(await Promise.all(ready.map((s) => s.metrics.exposition()))), registry: ready[0]!.metrics.registry },
         statuses: () => ready.flatMap((s) => s.pipeline.statuses().map((status) => ({ ...status, path: `${s.id}.${status.path}` }))),
+        endpoints,
       })
     : undefined;
   const stop = new AbortController();

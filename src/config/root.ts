@@ -1,4 +1,5 @@
 import type { Schema } from '../engine/component.js';
+import { memoryBufferSchema, type MemoryBufferConfig } from '../engine/memory_buffer.js';
 import { sqliteBufferSchema, type SqliteBufferConfig } from '../engine/sqlite_buffer.js';
 import { durationSchema } from './duration.js';
 import { resourceSchemas, type ResourcesConfig } from './resources.js';
@@ -24,7 +25,7 @@ interface RootSections {
   shutdown_timeout: string;
   shutdown_delay: string;
   error_handling: { strict: boolean };
-  buffer: { none?: Record<string, never>; sqlite?: SqliteBufferConfig & { pre_processors?: ComponentNode[]; post_processors?: ComponentNode[] } };
+  buffer: { none?: Record<string, never>; memory?: MemoryBufferConfig; sqlite?: SqliteBufferConfig & { pre_processors?: ComponentNode[]; post_processors?: ComponentNode[] } };
   leader_election: LeaderElectionConfig;
   tests?: unknown[];
 }
@@ -124,9 +125,10 @@ export const rootSchema: Schema = {
       default: { none: {} },
       minProperties: 1,
       maxProperties: 1,
-      description: 'Where processed messages wait for the output: none (in memory) or sqlite (durable across restarts).',
+      description: 'Where processed messages wait for the output: none, memory (acked when held, lost if the process dies) or sqlite (durable across restarts).',
       properties: {
         none: { type: 'object', additionalProperties: false, properties: {} },
+        memory: memoryBufferSchema,
         sqlite: {
           ...sqliteBufferSchema,
           properties: {

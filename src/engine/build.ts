@@ -13,6 +13,7 @@ import type { Metrics } from './metrics.js';
 import { observed, runProcessors } from './processors.js';
 import type { Registry } from './registry.js';
 import type { Leadership } from './leadership.js';
+import type { Endpoints } from './endpoints.js';
 import type { Secrets } from './secrets.js';
 import { Batcher, Writer, type Sink, type SinkContext } from './sink.js';
 
@@ -34,6 +35,8 @@ export interface BuildEnvironment {
   readonly workers?: { readonly script: URL; readonly logger?: LoggerConfig; readonly secrets: readonly string[] };
   /** Leader election among replicas, handed to every component (Settings.leadership). */
   readonly leadership?: Leadership;
+  /** The service HTTP server's endpoints, handed to every component (Settings.endpoints). */
+  readonly endpoints?: Endpoints;
 }
 
 /** A create() failure, addressed by config path. */
@@ -200,6 +203,7 @@ export class PipelineBuilder {
         this.problems.push({ path: field ? [...path, ...parsePath(field)] : path, message, severity: warning ? 'warning' : 'note', inner });
       },
       ...(this.#env.leadership ? { leadership: this.#env.leadership } : {}),
+      ...(this.#env.endpoints ? { endpoints: this.#env.endpoints } : {}),
     };
   }
 
@@ -268,8 +272,9 @@ function childInput(built: BuiltInput): Input {
     async read(signal) {
       const read = await built.input.read(signal);
       if (read === null) return null;
-      const batches = await runProcessors(built.processors, [read.batch]).catch((err: Error) => [read.batch.map((m) => m.withError(err))]);
-      return { batch: batches.flat(), ack: read.ack };
+      const inBatches = read.batches ?? [read.batch];
+      const batches = await runProcessors(built.processors, inBatches).catch((err: Error) => inBatches.map((b) => b.map((m) => m.withError(err))));
+      return read.batches ? { batch: batches.flat(), batches, ack: read.ack } : { batch: batches.flat(), ack: read.ack };
     },
   };
 }

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { Endpoints } from './endpoints.js';
 import type { Leadership } from './leadership.js';
 import type { Message } from './message.js';
 import type { Metrics } from './metrics.js';
@@ -25,7 +26,14 @@ export interface BufferPosition {
 }
 
 export interface ReadResult {
+  /** The messages read (with `batches`: all of theirs, in order). */
   readonly batch: Message[];
+  /**
+   * Several batches read at once, as that many reads would give them: each is processed as a
+   * batch of its own, in order. One read costs the engine one transaction, however many batches
+   * it holds; `ack` is called once, when every message of every batch has settled.
+   */
+  readonly batches?: Message[][];
   readonly ack: Ack;
 }
 
@@ -58,6 +66,8 @@ export interface Processor {
   process(batch: readonly Message[]): Message[][] | Promise<Message[][]>;
   /** Idempotent and safe without use. */
   close(): Promise<void>;
+  /** Called when a pipeline starts running, before its first read: starts what processing needs (worker threads). */
+  start?(): void;
   /**
    * Its CPU time dominates a message's cost (e.g. a mapping in the JSONata interpreter), so
    * running it on worker threads pays for copying messages to them (`pipeline.threads`).
@@ -153,6 +163,8 @@ export interface Settings {
   note?(message: string, options?: { field?: string; line?: number; column?: number; warning?: boolean }): void;
   /** Set when replicas elect a leader: scheduled inputs scrape only while it leads (engine/leadership.ts). */
   readonly leadership?: Leadership;
+  /** The service HTTP server's endpoints (absent in lint and worker threads): where an http_server input with no address of its own serves. */
+  readonly endpoints?: Endpoints;
 }
 
 /** A rate limit resource (`rate_limit_resources`), shared by the components naming it. */

@@ -15,6 +15,8 @@ export interface BasicAuth {
 
 export interface Cors {
   readonly allowed_origins: readonly string[];
+  /** Headers a preflight allows; absent or empty: those the preflight asks for. */
+  readonly allowed_headers?: readonly string[];
 }
 
 /** Returns false when it answered the request (refused, or a CORS preflight). */
@@ -74,7 +76,7 @@ function applyCors(cors: Cors, req: IncomingMessage, res: ServerResponse): boole
   if (req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined) {
     if (allowed) {
       res.setHeader('access-control-allow-methods', 'GET, HEAD, POST, PUT, PATCH, DELETE');
-      const headers = req.headers['access-control-request-headers'];
+      const headers = cors.allowed_headers?.length ? cors.allowed_headers.join(', ') : req.headers['access-control-request-headers'];
       if (headers) res.setHeader('access-control-allow-headers', headers);
     }
     res.writeHead(allowed ? 204 : 403).end();

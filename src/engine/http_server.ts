@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
+import type { Endpoints } from './endpoints.js';
 import { accessCheck, type BasicAuth, type Cors } from './http_access.js';
 import type { Metrics } from './metrics.js';
 import type { ComponentStatus } from './pipeline.js';
@@ -21,6 +22,8 @@ export interface HttpServerOptions {
   readonly cors?: Cors;
   /** With leader election: who leads (in /ready's body), and the elector's health (a stuck leader fails /ping). */
   readonly leadership?: { status(): Record<string, unknown>; check(): Error | undefined };
+  /** Paths components serve here (an http_server input with an empty address). */
+  readonly endpoints?: Endpoints;
 }
 
 export interface RunningHttpServer {
@@ -46,6 +49,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
     const head = req.method === 'HEAD';
     const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) =>
       res.writeHead(status, { 'content-type': type, ...headers }).end(head ? undefined : body);
+    const endpoint = ROUTES.has(path) ? undefined : options.endpoints?.handler(path);
+    if (endpoint) return endpoint(req, res);
     if (!ROUTES.has(path)) return send(404, 'text/plain', 'not found');
     // Every route only reads: GET and HEAD. Anything else is refused, saying what is allowed.
     if (req.method !== 'GET' && !head) return send(405, 'text/plain', `method ${req.method ?? ''} not allowed on ${path}; use GET or HEAD`, { allow: 'GET, HEAD' });
@@ -96,7 +101,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runni
   };
 }
 
-function splitAddress(address: string): { host: string; port: number } {
+/** `host:port` (host optional, `[v6]` allowed) as listen() takes it. */
+export function splitAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(':');
   const host = colon === -1 ? '0.0.0.0' : address.slice(0, colon).replace(/^\[|\]$/g, '') || '0.0.0.0';
   const port = Number(colon === -1 ? address : address.slice(colon + 1));

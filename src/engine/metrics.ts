@@ -29,6 +29,11 @@ export class Metrics {
   #options: MetricsOptions;
   #runtime: Registry | undefined;
   #names = new Map<string, Promise<string | null>>();
+  #deferred: (() => void)[] = [];
+  /** Every metric's prom-client `collect`: runs before any read of the registry. */
+  readonly #collect = (): void => {
+    for (const flush of this.#deferred) flush();
+  };
 
   constructor(options: MetricsOptions = {}) {
     this.#options = options;
@@ -40,11 +45,11 @@ export class Metrics {
   }
 
   counter(name: string, help: string, labelNames: readonly string[] = ['label', 'path']): Counter {
-    return this.#getOrCreate(name, () => new Counter({ name, help, labelNames, registers: [this.registry] }));
+    return this.#getOrCreate(name, () => new Counter({ name, help, labelNames, registers: [this.registry], collect: this.#collect }));
   }
 
   gauge(name: string, help: string, labelNames: readonly string[] = ['label', 'path']): Gauge {
-    return this.#getOrCreate(name, () => new Gauge({ name, help, labelNames, registers: [this.registry] }));
+    return this.#getOrCreate(name, () => new Gauge({ name, help, labelNames, registers: [this.registry], collect: this.#collect }));
   }
 
   /**
@@ -55,11 +60,11 @@ export class Metrics {
   timer(name: string, help: string, labelNames: readonly string[] = ['label', 'path']): Summary {
     const buckets = this.#options.histogramBuckets;
     if (buckets === undefined) {
-      return this.#getOrCreate(name, () => new Summary({ name, help, labelNames, percentiles: [0.5, 0.9, 0.99], registers: [this.registry] }));
+      return this.#getOrCreate(name, () => new Summary({ name, help, labelNames, percentiles: [0.5, 0.9, 0.99], registers: [this.registry], collect: this.#collect }));
     }
     const histogram = this.#getOrCreate(
       name,
-      () => new Histogram({ name, help, labelNames, ...(buckets.length > 0 ? { buckets: [...buckets] } : {}), registers: [this.registry] }),
+      () => new Histogram({ name, help, labelNames, ...(buckets.length > 0 ? { buckets: [...buckets] } : {}), registers: [this.registry], collect: this.#collect }),
     );
     const seconds = {
       observe: (labels: LabelValues<string>, ns: number) => histogram.observe(labels, ns / 1e9),
@@ -71,8 +76,16 @@ export class Metrics {
     return seconds as unknown as Summary;
   }
 
+  /**
+   * Counts a hot path keeps in plain numbers: `flush` adds them to their series (and zeroes them).
+   * It runs whenever the registry is read (/metrics, get(), metrics()), so readers see every count.
+   */
+  deferred(flush: () => void): void {
+    this.#deferred.push(flush);
+  }
+
   histogram(name: string, help: string, labelNames: readonly string[], buckets: number[]): Histogram {
-    return this.#getOrCreate(name, () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry] }));
+    return this.#getOrCreate(name, () => new Histogram({ name, help, labelNames, buckets, registers: [this.registry], collect: this.#collect }));
   }
 
   /**

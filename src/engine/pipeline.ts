@@ -11,7 +11,9 @@ import type { Ack, BufferPosition, Processor } from './component.js';
 import { outcomeOf, reportGivenUp, Undeliverable, type GivenUp } from './delivery.js';
 import type { Message } from './message.js';
 import { runProcessors } from './processors.js';
-import type { Sink } from './sink.js';
+import { Batcher, type Sink, type Writer } from './sink.js';
+import { MemoryBuffer, type MemoryBufferConfig } from './memory_buffer.js';
+import type { ComponentNode } from '../config/root.js';
 import { sleep } from './sleep.js';
 import { SqliteBuffer } from './sqlite_buffer.js';
 import { WorkerPool } from './worker_pool.js';
@@ -42,6 +44,7 @@ export function buildPipeline(config: RootConfig, env: BuildEnvironment): { pipe
     if (post.length > 0) sink = processingSink(sink, builder.processors(post, ['buffer', 'sqlite', 'post_processors']));
     sink = new SqliteBuffer(sink, config.buffer.sqlite, env.baseDir, env.logger, env.metrics);
   }
+  if (config.buffer.memory) sink = memoryBuffer(builder, sink, config.buffer.memory, env);
   const threads = config.pipeline.threads > 0 ? config.pipeline.threads : availableParallelism();
   if (config.pipeline.threads > 1 && builder.problems.length === 0) processors = onWorkers(config, env, processors);
   const pipeline = new Pipeline({
@@ -59,6 +62,23 @@ export function buildPipeline(config: RootConfig, env: BuildEnvironment): { pipe
   return { pipeline, problems: builder.problems };
 }
 
+/** `buffer.memory`, with its batch_policy (when enabled) between it and the output. */
+function memoryBuffer(builder: PipelineBuilder, sink: Sink, config: MemoryBufferConfig, env: BuildEnvironment): Sink {
+  const { enabled, ...policy } = config.batch_policy;
+  if (enabled && !Batcher.isNoop(policy)) {
+    const at = ['buffer', 'memory', 'batch_policy'];
+    const problem = Batcher.problem(policy);
+    if (problem) builder.problems.push({ path: at, message: problem });
+    const processors = builder.processors(policy.processors as ComponentNode[], [...at, 'processors']);
+    const context = { label: '', path: 'buffer', logger: env.logger.child({ path: 'buffer' }), metrics: env.metrics, strict: env.strict };
+    try {
+      sink = new Batcher(sink as Writer, policy, processors, context);
+    } catch (err) {
+      builder.problems.push({ path: [...at, 'check'], message: (err as Error).message });
+    }
+  }
+  return new MemoryBuffer(sink, config, env.logger, env.metrics);
+}
 
 /**
  * `pipeline.threads` above 1: the processors on that many worker threads when that pays: when
@@ -169,6 +189,7 @@ export class Pipeline {
    */
   async run(stop: AbortSignal): Promise<RunResult> {
     const { input, logger } = this.#parts;
+    for (const processor of this.#parts.processors) processor.start?.();
     try {
       await this.#connect('output', (signal) => this.#parts.sink.connect(signal), stop);
       this.#linkBuffer();
@@ -240,12 +261,16 @@ export class Pipeline {
     const received = this.#parts.env.metrics.counter('input_received', 'Messages received by the input.').labels(input.label, input.path);
     let inOrder: Promise<void> = Promise.resolve();
     let processing = 0;
+    // Reads not yet accepted by the output (processing, or waiting for room): bounded, so an output
+    // that takes nothing (a full buffer, a blocked write) stops the reading instead of queueing reads.
+    let unaccepted = 0;
+    const maxUnaccepted = 2 * threads;
     let slotFreed: (() => void) | undefined;
     let readFailures = 0;
 
     while (!stop.aborted) {
       await this.#replaysDrained(stop);
-      while (processing >= threads && !stop.aborted) await new Promise<void>((resolve) => (slotFreed = resolve));
+      while ((processing >= threads || unaccepted >= maxUnaccepted) && !stop.aborted) await new Promise<void>((resolve) => (slotFreed = resolve));
       if (stop.aborted) break;
       let read;
       try {
@@ -266,13 +291,17 @@ export class Pipeline {
       const transaction = new Transaction(read.ack, read.batch);
       this.#open.add(transaction);
       processing++;
-      const processed = runProcessors(processors, [read.batch]).catch((err: Error) => [read.batch.map((m) => m.withError(err))]);
+      unaccepted++;
+      const batches = read.batches ?? [read.batch];
+      const processed = runProcessors(processors, batches).catch((err: Error) => batches.map((b) => b.map((m) => m.withError(err))));
       // Batches are handed to the output in the order they were read, however long each took to process.
       inOrder = inOrder.then(async () => {
         const batches = await processed;
         processing--;
         slotFreed?.();
         await this.#handOver(batches, transaction);
+        unaccepted--;
+        slotFreed?.();
       });
     }
     // Wakes a wait for a processing slot when stop aborted it.

@@ -71,11 +71,22 @@ export function observed(processor: Processor, metrics: Metrics, label: string, 
   const errors = metrics.counter('processor_error', 'Messages a processor failed on.').labels(label, path);
   errors.inc(0);
   const latency = metrics.timer('processor_latency_ns', 'Time to process a batch, in ns.').labels(label, path);
+  // Per call, the counts are additions to plain numbers; they reach their series when read.
+  let pending = { received: 0, batches: 0, sent: 0, batchSent: 0 };
+  metrics.deferred(() => {
+    if (pending.batches === 0) return;
+    const p = pending;
+    pending = { received: 0, batches: 0, sent: 0, batchSent: 0 };
+    received.inc(p.received);
+    batchReceived.inc(p.batches);
+    sent.inc(p.sent);
+    batchSent.inc(p.batchSent);
+  });
   return counting(processor, (n, count, latencyNs) => {
-    received.inc(n);
-    batchReceived.inc();
-    sent.inc(count.sent);
-    batchSent.inc(count.batchSent);
+    pending.received += n;
+    pending.batches++;
+    pending.sent += count.sent;
+    pending.batchSent += count.batchSent;
     if (count.errors > 0) errors.inc(count.errors);
     latency.observe(latencyNs);
   });

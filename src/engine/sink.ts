@@ -223,6 +223,8 @@ export class Batcher implements Sink {
       // A count flush takes the held messages synchronously, before the next part is added.
       accepted.push(this.#afterAdd(part));
     }
+    // One part (the common case): its own promises, as allDelivered() would settle them.
+    if (parts.length === 1) return { accepted: accepted[0]!, delivered: parts[0]!.delivered };
     return { accepted: Promise.all(accepted).then(() => {}), delivered: allDelivered(parts) };
   }
 

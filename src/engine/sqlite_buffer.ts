@@ -43,6 +43,8 @@ export const sqliteBufferSchema = {
 };
 
 const CHUNK = 100;
+/** How long the pump may wait for more commits before reading back fewer than a chunk. */
+const COALESCE_MS = 5;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
 /** How often a failed write to the file (a full disk, a lock) is tried again, and its error logged at most. */
@@ -69,6 +71,9 @@ export class SqliteBuffer implements Sink {
   /** Aborted (and replaced) on every delivery, so retries waiting out a back-off go at once when the output is back. */
   #recovered = new AbortController();
   #wake: (() => void) | undefined;
+  /** Messages committed since the pump was last woken for them, and the timer that will wake it. */
+  #fresh = 0;
+  #coalesce: NodeJS.Timeout | undefined;
   #pump: Promise<void> | undefined;
   #inFlight = 0;
   #lastDispatched = 0;
@@ -138,8 +143,29 @@ export class SqliteBuffer implements Sink {
     this.#healthy();
     this.#metrics.counter('buffer_received', 'Messages committed to the buffer.').labels('', 'buffer').inc(batch.length);
     this.#metrics.counter('buffer_batch_received', 'Batches committed to the buffer.').labels('', 'buffer').inc();
-    this.#wake?.();
+    this.#wakeForCommits(batch.length);
     return { accepted: Promise.resolve(), delivered: Promise.resolve(), position: { buffer: this.#store.id, seq: position } };
+  }
+
+  /**
+   * Wakes the pump for new commits: at once when a chunk's worth is waiting, else a moment later,
+   * so commits of one message each (an http_server request) are read back in chunks rather than
+   * one query (and one delete) per message.
+   */
+  #wakeForCommits(count: number): void {
+    this.#fresh += count;
+    if (this.#fresh >= CHUNK) {
+      clearTimeout(this.#coalesce);
+      this.#coalesce = undefined;
+      this.#fresh = 0;
+      this.#wake?.();
+    } else {
+      this.#coalesce ??= setTimeout(() => {
+        this.#coalesce = undefined;
+        this.#fresh = 0;
+        this.#wake?.();
+      }, COALESCE_MS);
+    }
   }
 
   /** Resolves once every buffered message was delivered. Shutdown bounds this with its timeout. */
@@ -153,6 +179,7 @@ export class SqliteBuffer implements Sink {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#coalesce);
     this.#running.abort();
     this.#wake?.();
     await this.#inner.close();

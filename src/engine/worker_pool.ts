@@ -5,30 +5,32 @@
 // (the engine's read loop keeps order). The engine still sees one Processor, so acks, batching
 // and replays are unchanged.
 //
-// What crosses the thread boundary: a message's body (its value when it is structured, else its
-// text), metadata and error flag; back, each resulting message's text (serialised in the worker,
-// so encoding is parallel too), metadata, error flag and the position of the message it derives
-// from, so it keeps that message's trace (delivery failures are traced back to their read).
+// What crosses the thread boundary: a batch as one Wire: the text bodies concatenated into one
+// string (a copy of one block, where an object per message costs the main thread a structured
+// clone each), a structured body as its value, and metadata and error flags only where they are
+// set. Back, each resulting batch the same way (its texts serialised in the worker, so encoding is
+// parallel too), with the position of the message each result derives from, so it keeps that
+// message's trace (delivery failures are traced back to their read) and, when the worker left
+// them as they were, its metadata and error flag.
 // Processor metrics are counted in the worker and added to the main registry with each result.
 import { Worker } from 'node:worker_threads';
 import type { Processor } from './component.js';
 import { Message } from './message.js';
 import type { Metrics } from './metrics.js';
 
-/** A message as it crosses to a worker. */
-export interface WireIn {
-  readonly value?: unknown;
-  readonly text?: string;
-  readonly metadata: Record<string, unknown>;
-  readonly error?: string;
-}
-
-/** A message as it comes back: `origin` is the position, in the batch sent, of the message it derives from (-1: none). */
-export interface WireOut {
+/** A batch as it crosses between threads. */
+export interface Wire {
+  /** The text bodies, concatenated; message i's is text.slice(ends[i - 1] ?? 0, ends[i]). */
   readonly text: string;
-  readonly metadata: Record<string, unknown>;
-  readonly error?: string;
-  readonly origin: number;
+  readonly ends: Uint32Array;
+  /** Message i's body when it is a structured value (its text is then empty). */
+  readonly values?: Record<number, unknown>;
+  /** Message i's metadata: going out, where it has any; coming back, where it is not its origin's. */
+  readonly metadata?: Record<number, Record<string, unknown>>;
+  /** Message i's error flag, where it has one. */
+  readonly errors?: Record<number, string>;
+  /** Coming back: the position, in the batch sent, of the message result i derives from (-1: none). */
+  readonly origins?: Int32Array;
 }
 
 /** What one processor of the chain did with one batch, counted in the worker. */
@@ -43,9 +45,9 @@ export interface ProcessorStats {
   latencyNs: number;
 }
 
-export type WorkerRequest = { readonly id: number; readonly batch: readonly WireIn[] };
+export type WorkerRequest = { readonly id: number; readonly batch: Wire };
 export type WorkerReply =
-  | { readonly id: number; readonly batches: WireOut[][]; readonly stats: readonly ProcessorStats[] }
+  | { readonly id: number; readonly batches: Wire[]; readonly stats: readonly ProcessorStats[] }
   | { readonly id: number; readonly failure: string; readonly stats: readonly ProcessorStats[] };
 
 interface Slot {
@@ -55,7 +57,8 @@ interface Slot {
 
 /**
  * Processors running on `size` worker threads started from `script` with `workerData(thread)`. The
- * threads start with the first batch, so building a pipeline to lint it starts none.
+ * threads start when the pipeline starts (start()) or with the first batch, so building a pipeline
+ * to lint it starts none.
  */
 export class WorkerPool implements Processor {
   #slots: Slot[] | undefined;
@@ -86,6 +89,11 @@ export class WorkerPool implements Processor {
     });
   }
 
+  /** Starts the threads before the first batch, so their start-up overlaps the input's. */
+  start(): void {
+    if (!this.#closed) this.#slots ??= this.#start();
+  }
+
   process(batch: readonly Message[]): Promise<Message[][]> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new Error('the processor worker threads were closed'));
@@ -95,8 +103,9 @@ export class WorkerPool implements Processor {
     this.#busy(slot, +1);
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject, batch });
-      const request: WorkerRequest = { id, batch: batch.map(toWire) };
-      slot.worker.postMessage(request);
+      const wire = toWire(batch);
+      const request: WorkerRequest = { id, batch: wire };
+      slot.worker.postMessage(request, [wire.ends.buffer as ArrayBuffer]);
     });
   }
 
@@ -118,7 +127,7 @@ export class WorkerPool implements Processor {
       pending.reject(new Error(reply.failure));
       return;
     }
-    pending.resolve(reply.batches.map((b) => b.map((m) => fromWire(m, pending.batch))));
+    pending.resolve(reply.batches.map((b) => fromWire(b, pending.batch)));
   }
 
   #busy(slot: Slot, change: 1 | -1): void {
@@ -146,21 +155,65 @@ export class WorkerPool implements Processor {
   }
 }
 
-export function toWire(message: Message): WireIn {
-  const body = message.isStructured ? { value: message.json() } : { text: message.text() };
-  return { ...body, metadata: { ...message.metadata }, ...(message.error ? { error: message.error.message } : {}) };
+/** A batch as it goes to a worker. */
+export function toWire(batch: readonly Message[]): Wire {
+  const texts = new Array<string>(batch.length);
+  const ends = new Uint32Array(batch.length);
+  let values: Record<number, unknown> | undefined;
+  let metadata: Record<number, Record<string, unknown>> | undefined;
+  let errors: Record<number, string> | undefined;
+  let end = 0;
+  for (let i = 0; i < batch.length; i++) {
+    const message = batch[i]!;
+    if (message.isStructured) {
+      (values ??= {})[i] = message.json();
+      texts[i] = '';
+    } else {
+      texts[i] = message.text();
+      end += texts[i]!.length;
+    }
+    ends[i] = end;
+    for (const _ in message.metadata) {
+      (metadata ??= {})[i] = { ...message.metadata };
+      break;
+    }
+    if (message.error) (errors ??= {})[i] = message.error.message;
+  }
+  return { text: texts.join(''), ends, ...(values ? { values } : {}), ...(metadata ? { metadata } : {}), ...(errors ? { errors } : {}) };
 }
 
-/** A message as a worker receives it. */
-export function messageOfWire(wire: WireIn): Message {
-  const m = wire.value !== undefined ? Message.fromJSON(wire.value, wire.metadata) : Message.fromBytes(wire.text ?? '', wire.metadata);
-  return wire.error === undefined ? m : m.withError(new Error(wire.error));
+/** The messages of a Wire, made by `make(i, text)`: message i's text body (undefined when structured). */
+export function eachOfWire<T>(wire: Wire, make: (i: number, text: string | undefined) => T): T[] {
+  const out = new Array<T>(wire.ends.length);
+  let start = 0;
+  for (let i = 0; i < wire.ends.length; i++) {
+    const end = wire.ends[i]!;
+    out[i] = make(i, wire.values !== undefined && i in wire.values ? undefined : wire.text.slice(start, end));
+    start = end;
+  }
+  return out;
 }
 
-/** A result back on the main thread, derived from the message it came from so it keeps that message's trace. */
-function fromWire(wire: WireOut, sent: readonly Message[]): Message {
-  const origin = sent[wire.origin];
-  const body = origin ? origin.withBytes(wire.text).withMetadata(wire.metadata) : Message.fromBytes(wire.text, wire.metadata);
-  const error = wire.error === undefined ? undefined : (origin?.error?.message === wire.error ? origin.error : new Error(wire.error));
-  return body.error === error ? body : body.withError(error);
+/** A batch as a worker receives it. */
+export function messagesOfWire(wire: Wire): Message[] {
+  return eachOfWire(wire, (i, text) => {
+    const metadata = wire.metadata?.[i];
+    const m = text === undefined ? Message.fromJSON(wire.values![i], metadata) : Message.fromBytes(text, metadata);
+    const error = wire.errors?.[i];
+    return error === undefined ? m : m.withError(new Error(error));
+  });
+}
+
+/** Results back on the main thread, each derived from the message it came from so it keeps that message's trace. */
+function fromWire(wire: Wire, sent: readonly Message[]): Message[] {
+  return eachOfWire(wire, (i, text) => {
+    const origin = sent[wire.origins![i]!];
+    const metadata = wire.metadata?.[i];
+    const wireError = wire.errors?.[i];
+    if (!origin) return Message.fromBytes(text ?? '', metadata);
+    let body = origin.withBytes(text ?? '');
+    if (metadata !== undefined) body = body.withMetadata(metadata);
+    const error = wireError === undefined ? undefined : origin.error?.message === wireError ? origin.error : new Error(wireError);
+    return body.error === error ? body : body.withError(error);
+  });
 }

@@ -12,230 +12,62 @@
 //   wrong and are counted in `run_ai_malformed_total{kind}`, never silently zero.
 
 import { setTimeout as sleep } from 'node:timers/promises';
-import PQueue from 'p-queue';
-import type { Logger } from 'pino';
 import { Pool } from 'undici';
 import type { Counter, Gauge, Summary } from 'prom-client';
-import type { Metrics } from '../engine/metrics.js';
-import type { Secrets } from '../engine/secrets.js';
-import { EXCLUDED_PHASES, encodeQuery, isPerGpuMetric, rfc3339Seconds } from './api.js';
+import { AdaptiveLimit, type Signal } from './adaptive.js';
+import { EXCLUDED_PHASES, encodeQuery, rfc3339Seconds } from './api.js';
+import { decodePod, decodeWorkload, isObject, type Decoder, type Pod, type Workload } from './rows.js';
+import {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_LIST_LIMITS,
+  DEFAULT_MIN_CONCURRENCY,
+  INITIAL_CONCURRENCY,
+  MAX_METRIC_TYPES_PER_REQUEST,
+  MAX_RESPONSE_BYTES,
+  type Listing,
+  type MetricsTarget,
+  type MetricsWindow,
+  type RunAiClientOptions,
+  type RunAiCredentials,
+  type RunAiListLimits,
+} from './options.js';
+import { refreshTime } from './token.js';
+import { RunAiError, clip } from './errors.js';
+import { reduceMeasurements, type MetricValues } from './measurements.js';
 
-/** Metric types per metrics request; OpenMeter's collector chunks by 9 "to not exceed the max". */
-export const MAX_METRIC_TYPES_PER_REQUEST = 9;
-/** Metrics requests in flight at once when the caller sets no `concurrency`. */
-export const DEFAULT_CONCURRENCY = 64;
-/** A token is refreshed this long before its `exp`, or a tenth of its lifetime when that is shorter. */
-export const TOKEN_REFRESH_MARGIN_MS = 30_000;
-
-/**
- * What one listing may take before it is stopped as runaway (a server that always answers `next`,
- * or answers the same page whatever the offset): a listing past any of them rejects with kind
- * `limit`, so the scrape fails, is logged and its windows stay due.
- */
-export interface RunAiListLimits {
-  /** Pages one listing may request. */
-  readonly maxPages: number;
-  /** Rows one listing may return (kept or not). */
-  readonly maxRows: number;
-  /** Bytes of answers one listing may read. */
-  readonly maxBytes: number;
-  /** Time one listing may take, retries included. */
-  readonly deadlineMs: number;
-  /** Listing requests per second, after a burst of as many: a runaway cannot hammer Run:ai. */
-  readonly pagesPerSecond: number;
-}
-
-/** 100,000 rows in pages of 500 is 200 pages; a Run:ai tenant with more running workloads is not one sluice expects. */
-export const DEFAULT_LIST_LIMITS: RunAiListLimits = { maxPages: 1_000, maxRows: 100_000, maxBytes: 256 * 1024 * 1024, deadlineMs: 5 * 60_000, pagesPerSecond: 20 };
-/** The largest single answer read (a listing page, a metrics answer, a token): past it the request fails with kind `limit`. */
-export const MAX_RESPONSE_BYTES = 32 * 1024 * 1024;
-
-export type RunAiCredentials =
-  | { readonly grantType: 'app_token'; readonly appId: string; readonly appSecret: string }
-  | { readonly grantType: 'client_credentials'; readonly clientId: string; readonly clientSecret: string };
-
-/** The `http` block of the `run_ai` config, in milliseconds. */
-export interface RunAiHttpOptions {
-  /** Per attempt, from sending the request to reading the whole body. */
-  readonly timeoutMs: number;
-  /** Retries after the first attempt (so retryCount + 1 attempts at most). */
-  readonly retryCount: number;
-  readonly retryWaitMs: number;
-  readonly retryMaxWaitMs: number;
-}
-
-export interface RunAiClientOptions {
-  /** Base URL; a path prefix (`https://host/runai`) is kept. */
-  readonly url: string;
-  readonly credentials: RunAiCredentials;
-  /** `limit` of listing requests, 1-500. */
-  readonly pageSize: number;
-  readonly http: RunAiHttpOptions;
-  /** Metrics requests in flight at once. Default DEFAULT_CONCURRENCY. */
-  readonly concurrency?: number;
-  /** Bounds of one listing; each absent field takes DEFAULT_LIST_LIMITS'. */
-  readonly listLimits?: Partial<RunAiListLimits>;
-  /** The largest answer read. Default MAX_RESPONSE_BYTES. */
-  readonly maxResponseBytes?: number;
-  readonly logger: Logger;
-  readonly metrics: Metrics;
-  /** The app secret and every access token are added here, so no log line can carry them. */
-  readonly secrets: Secrets;
-}
-
-export type RunAiErrorKind =
-  /** The server answered a status the call can't use (after retries, for 429/5xx). */
-  | 'status'
-  /** The token request was refused: bad credentials. */
-  | 'auth'
-  /** Connection refused or reset, DNS failure (after retries). */
-  | 'transport'
-  /** No complete answer within `http.timeout` (after retries). */
-  | 'timeout'
-  /** A 2xx answer the client can't read: not JSON, wrong shape, a value that isn't a number. */
-  | 'malformed'
-  /** A listing went past its pages, rows, bytes or deadline, or repeated a page; an answer was too large. */
-  | 'limit';
-
-/** A failed Run:ai call. The message names the route, what came back and what was wrong. */
-export class RunAiError extends Error {
-  override readonly name = 'RunAiError';
-  constructor(
-    readonly kind: RunAiErrorKind,
-    message: string,
-    /** The HTTP status, when there was an answer. */
-    readonly status?: number,
-  ) {
-    super(message);
-  }
-}
-
-// -- What the client returns ------------------------------------------------------------------
-
-export interface Quantities<T> {
-  limit: T;
-  request: T;
-}
-
-/** Requested resources, as the reference decodes them (nulls become 0 and ""). */
-export interface RequestedResources {
-  gpuRequestType: string;
-  gpu: Quantities<number>;
-  gpuMemory: Quantities<string>;
-  cpu: Quantities<number>;
-  cpuMemory: Quantities<string>;
-}
-
-export interface AllocatedResources {
-  gpu: number;
-  gpuMemory: string;
-  cpu: number;
-  cpuMemory: string;
-}
-
-/**
- * A workload as OpenMeter's collector decodes and re-emits it (its Go `runai.Workload`): exactly
- * these keys in this order, null or missing fields as Go zero values, `preemptible`, `idleGpus` and
- * `idleAllocatedGpus` omitted when null. Times are the API's strings, passed through.
- */
-export interface Workload {
-  tenantId: number;
-  type: string;
-  namespace: string;
-  name: string;
-  id: string;
-  priorityClassName: string;
-  submittedBy: string;
-  clusterId: string;
-  projectName: string;
-  projectId: string;
-  departmentName: string;
-  departmentId: string;
-  runningPods: number;
-  workloadRequestedResources: RequestedResources;
-  allocatedResources: AllocatedResources;
-  phase: string;
-  preemptible?: boolean;
-  /** Always `{count: 0}` in the reference: the API has no `requestedPods.count`. Kept for byte-compatibility. */
-  requestedPods: { count: number };
-  idleGpus?: number;
-  idleAllocatedGpus?: number;
-  createdAt: string;
-}
-
-/** A pod as OpenMeter's collector decodes and re-emits it (its Go `runai.Pod`); pointer fields are null when absent. */
-export interface Pod {
-  name: string;
-  id: string;
-  priorityClassName: string;
-  workloadId: string;
-  clusterId: string;
-  projectId: string | null;
-  nodeName: string | null;
-  createdAt: string;
-  completedAt: string | null;
-  containers: { name: string; image: string; startedAt: string | null }[] | null;
-  currentNodePool: string | null;
-  /** Always null in the reference: the API has `requestedNodePools` (plural). Kept for byte-compatibility. */
-  requestedNodePool: string | null;
-  requestedResources: RequestedResources;
-  allocatedResources: AllocatedResources;
-  k8sPhase: string;
-  tenantId: number;
-  k8sPhaseUpdatedAt: string;
-  updatedAt: string;
-  projectName: string;
-  workloadName: string;
-}
-
-export interface Listing<T> {
-  /** The resources to scrape, in the API's order, each id once. */
-  readonly items: T[];
-  /** Rows dropped because they can't be scraped (not an object, no id), each counted and named in `problems`. */
-  readonly skipped: number;
-  /** Rows seen twice (the list changed between pages); the first one is kept. */
-  readonly duplicates: number;
-  /** What was wrong with malformed rows, e.g. `workloads[3].runningPods: expected integer, got string`. */
-  readonly problems: string[];
-}
-
-/** A metrics window in epoch ms; the API is queried with both ends truncated to whole seconds. */
-export interface MetricsWindow {
-  readonly start: number;
-  readonly end: number;
-}
-
-export type MetricsTarget =
-  | { readonly kind: 'workload'; readonly workloadId: string }
-  | { readonly kind: 'pod'; readonly workloadId: string; readonly podId: string };
-
-/**
- * One resource's metrics over a window, reduced like the reference: the last sample of each type;
- * a type whose `values` is empty or null is 0; a type the server did not return is absent.
- *
- * Per-GPU types (`*_PER_GPU`) answer one measurement per GPU. `values[type]` keeps the reference's
- * reading (the last GPU in the answer) so existing mappings see the same number; `perGpu[type]` keeps
- * every GPU, keyed by its `gpu` label (or its position when unlabelled): `{"0": 92, "1": 40}`, `{}`
- * for a resource without GPUs.
- */
-export interface MetricValues {
-  values: Record<string, number>;
-  perGpu: Record<string, Record<string, number>>;
-}
+export { RunAiError, type RunAiErrorKind } from './errors.js';
+export type { MetricValues } from './measurements.js';
+export type { AllocatedResources, Pod, Quantities, RequestedResources, Workload } from './rows.js';
+export {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_LIST_LIMITS,
+  DEFAULT_MIN_CONCURRENCY,
+  INITIAL_CONCURRENCY,
+  MAX_METRIC_TYPES_PER_REQUEST,
+  MAX_RESPONSE_BYTES,
+  type Listing,
+  type MetricsTarget,
+  type MetricsWindow,
+  type RunAiClientOptions,
+  type RunAiCredentials,
+  type RunAiHttpOptions,
+  type RunAiListLimits,
+} from './options.js';
 
 // -- The client --------------------------------------------------------------------------------
-
-/** Decodes one listed row; undefined when it can't be scraped. `keep` says whether it passes the filter. */
-type Decoder<T> = (raw: unknown, at: string, problems: string[]) => { item: T; keep: boolean } | undefined;
 
 interface Request {
   readonly method: 'GET' | 'POST';
   /** Path below the base URL, e.g. `/api/v1/workloads`. */
   readonly path: string;
   readonly query?: Readonly<Record<string, string>>;
+  /** The query already encoded (instead of `query`). */
+  readonly encodedQuery?: string;
   readonly body?: string;
   /** The most bytes of answer to read; default the client's maxResponseBytes. */
   readonly maxBytes?: number;
+  /** Each attempt's latency and outcome adjust the in-flight limit (metrics requests). */
+  readonly adaptive?: boolean;
 }
 
 interface Reply {
@@ -254,13 +86,16 @@ interface Token {
   readonly refreshAt: number;
 }
 
+/** Answers that say the server is overloaded or rate-limiting: the in-flight limit halves. */
+const THROTTLING_STATUSES = new Set([429, 502, 503, 504]);
+
 const JSON_CONTENT_TYPE = /^(application\/(json|[\w.+-]*\+json)|text\/json)\s*(;|$)/i;
 
 export class RunAiClient {
   #options: RunAiClientOptions;
   #pool: Pool;
   #basePath: string;
-  #queue: PQueue;
+  #limit: AdaptiveLimit;
   #closing = new AbortController();
   #token: Token | undefined;
   #tokenRequest: Promise<Token> | undefined;
@@ -276,6 +111,9 @@ export class RunAiClient {
   #requestTimer: Summary;
   #resourceGauge: Gauge;
   #malformed: Counter;
+  #limitGauge: Gauge;
+  /** Encoded metrics queries by window and types (#metricsQuery). */
+  #queries = new Map<string, string>();
 
   constructor(options: RunAiClientOptions) {
     const url = new URL(options.url);
@@ -288,13 +126,21 @@ export class RunAiClient {
     this.#listAllowance = this.#limits.pagesPerSecond;
     this.#basePath = url.pathname.replace(/\/+$/, '');
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
-    this.#queue = new PQueue({ concurrency });
-    // One connection per queued request, plus room for the token and listing calls beside them.
+    const min = Math.min(concurrency, options.minConcurrency ?? DEFAULT_MIN_CONCURRENCY);
+    this.#limit = new AdaptiveLimit({ min, max: concurrency, initial: INITIAL_CONCURRENCY });
+    // One connection per request in flight, plus room for the token and listing calls beside them.
     this.#pool = new Pool(url.origin, { connections: concurrency + 2, keepAliveTimeout: 30_000 });
     options.secrets.add(secretOf(options.credentials));
     this.#requestTimer = options.metrics.timer('run_ai_http_request_ns', 'Run:ai API request latency in nanoseconds.', ['url', 'status_code']);
     this.#resourceGauge = options.metrics.gauge('run_ai_resource_count', 'Run:ai resources listed by the last scrape.', ['type']);
     this.#malformed = options.metrics.counter('run_ai_malformed_total', 'Run:ai answers or rows that could not be read, by kind.', ['kind']);
+    this.#limitGauge = options.metrics.gauge('run_ai_in_flight_limit', 'Metrics requests the Run:ai client allows in flight now (adapts between http.min_in_flight and http.max_in_flight).', []);
+    this.#limitGauge.set({}, this.#limit.limit);
+  }
+
+  /** The metrics requests allowed in flight now. */
+  get inFlightLimit(): number {
+    return this.#limit.limit;
   }
 
   /**
@@ -333,7 +179,8 @@ export class RunAiClient {
 
   /**
    * The metrics of one resource over `window`, `numberOfSamples=1`, in requests of at most
-   * MAX_METRIC_TYPES_PER_REQUEST types that run through the shared queue. Rejects when any request
+   * MAX_METRIC_TYPES_PER_REQUEST types that wait their turn under the adaptive in-flight limit
+   * (first come, first served). Rejects when any request
    * fails after retries or answers something unreadable: a resource's metrics are all or nothing.
    * `signal` gains an abort listener per queued request: a caller sharing one signal across
    * thousands of calls should lift its limit (`events.setMaxListeners(0, signal)`).
@@ -342,10 +189,10 @@ export class RunAiClient {
     const chunks: string[][] = [];
     for (let i = 0; i < types.length; i += MAX_METRIC_TYPES_PER_REQUEST) chunks.push(types.slice(i, i + MAX_METRIC_TYPES_PER_REQUEST));
     const parts = await Promise.all(
-      // No `signal` option: p-queue would add an abort listener per queued request to the one
-      // shared signal, and EventTarget's duplicate check makes each addition O(listeners).
+      // The queued task checks the signal itself: an abort listener per queued request on one
+      // shared signal would make each addition O(listeners) (EventTarget's duplicate check).
       chunks.map((chunk) =>
-        this.#queue.add(() => {
+        this.#limit.run(() => {
           signal.throwIfAborted();
           return this.#metricsChunk(target, chunk, window, signal);
         }),
@@ -526,51 +373,27 @@ export class RunAiClient {
       target.kind === 'workload'
         ? `/api/v1/workloads/${encodeURIComponent(target.workloadId)}/metrics`
         : `/api/v1/workloads/${encodeURIComponent(target.workloadId)}/pods/${encodeURIComponent(target.podId)}/metrics`;
-    const query = { metricType: types.join(','), start: rfc3339Seconds(window.start), end: rfc3339Seconds(window.end), numberOfSamples: '1' };
-    const reply = await this.#send({ method: 'GET', path, query }, true, signal);
+    const reply = await this.#send({ method: 'GET', path, encodedQuery: this.#metricsQuery(types, window), adaptive: true }, true, signal);
     if (reply.status < 200 || reply.status > 299) throw new RunAiError('status', `${reply.route}: ${describeStatus(reply)}`, reply.status);
     const body = this.#json(reply);
     const list = isObject(body) ? body['measurements'] : undefined;
     if (!Array.isArray(list)) throw this.#malformedError('shape', `${reply.route}: answer has no "measurements" array`);
-    return this.#reduce(list, types, reply.route);
+    return reduceMeasurements(list, types, reply.route, { malformed: (kind, message) => this.#malformedError(kind, message), empty: () => this.#malformed.inc({ kind: 'empty_values' }) });
   }
 
-  /** Reduces measurements to the last sample per type (and per GPU); throws on anything unreadable. */
-  #reduce(list: unknown[], types: readonly string[], route: string): MetricValues {
-    const result: MetricValues = { values: {}, perGpu: {} };
-    for (const type of types) if (isPerGpuMetric(type)) result.perGpu[type] = {};
-    for (const [i, m] of list.entries()) {
-      if (!isObject(m) || typeof m['type'] !== 'string') throw this.#malformedError('shape', `${route}: measurements[${i}] has no type`);
-      const type = m['type'];
-      if (!types.includes(type)) continue;
-      const value = this.#lastValue(m['values'], `${route}: ${type}`);
-      result.values[type] = value;
-      if (isPerGpuMetric(type)) {
-        const labels = m['labels'];
-        const gpu = isObject(labels) && typeof labels['gpu'] === 'string' ? labels['gpu'] : String(Object.keys(result.perGpu[type]!).length);
-        result.perGpu[type]![gpu] = value;
-      }
+  /**
+   * The encoded query of a metrics request: the same for every resource of a scrape, so it is
+   * encoded once per window and chunk of types (the last few kept).
+   */
+  #metricsQuery(types: readonly string[], window: MetricsWindow): string {
+    const key = `${window.start}|${window.end}|${types.join(',')}`;
+    let encoded = this.#queries.get(key);
+    if (encoded === undefined) {
+      encoded = encodeQuery({ metricType: types.join(','), start: rfc3339Seconds(window.start), end: rfc3339Seconds(window.end), numberOfSamples: '1' });
+      if (this.#queries.size >= 64) this.#queries.clear();
+      this.#queries.set(key, encoded);
     }
-    return result;
-  }
-
-  #lastValue(values: unknown, what: string): number {
-    if (values === null || values === undefined || (Array.isArray(values) && values.length === 0)) {
-      // The spec allows `values: null`: no samples in the window. The reference reads 0; counted so it shows.
-      this.#malformed.inc({ kind: 'empty_values' });
-      return 0;
-    }
-    if (!Array.isArray(values)) throw this.#malformedError('shape', `${what}: values is not an array`);
-    const last: unknown = values[values.length - 1];
-    const text = isObject(last) ? last['value'] : undefined;
-    if (typeof text !== 'string' || !DECIMAL.test(text)) {
-      throw this.#malformedError('value', `${what}: value ${clip(JSON.stringify(text) ?? 'undefined')} is not a non-negative number`);
-    }
-    const value = Number(text);
-    if (!Number.isFinite(value)) throw this.#malformedError('value', `${what}: value ${clip(text)} is out of range`);
-    // Every Run:ai metric is a quantity or a percentage: a negative one is corrupt, not usage.
-    if (value < 0) throw this.#malformedError('value', `${what}: value ${clip(text)} is negative`);
-    return value;
+    return encoded;
   }
 
   // -- transport -----------------------------------------------------------------------------
@@ -629,6 +452,13 @@ export class RunAiClient {
     }
   }
 
+  #adapt(latencyMs: number, outcome: Signal): void {
+    const before = this.#limit.limit;
+    this.#limit.observe(latencyMs, outcome);
+    const after = this.#limit.limit;
+    if (after !== before) this.#limitGauge.set({}, after);
+  }
+
   /** resty's jittered backoff: random in [t/2, t) with t = min(max, min * 2^attempt), at least min. */
   #backoff(attempt: number, retryAfter: string | undefined): number {
     const { retryWaitMs, retryMaxWaitMs } = this.#options.http;
@@ -653,7 +483,7 @@ export class RunAiClient {
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'sluice-run_ai' };
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     if (request.body !== undefined) headers['content-type'] = 'application/json';
-    const query = request.query ? `?${encodeQuery(request.query)}` : '';
+    const query = request.encodedQuery !== undefined ? `?${request.encodedQuery}` : request.query ? `?${encodeQuery(request.query)}` : '';
     try {
       const response = await this.#pool.request({
         method: request.method,
@@ -679,7 +509,9 @@ export class RunAiClient {
         chunks.push(chunk as Buffer);
       }
       const text = Buffer.concat(chunks).toString('utf8');
-      this.#requestTimer.observe({ url: route, status_code: String(response.statusCode) }, Number(process.hrtime.bigint() - started));
+      const elapsed = Number(process.hrtime.bigint() - started);
+      this.#requestTimer.observe({ url: route, status_code: String(response.statusCode) }, elapsed);
+      if (request.adaptive) this.#adapt(elapsed / 1e6, THROTTLING_STATUSES.has(response.statusCode) ? 'throttled' : 'ok');
       const contentType = response.headers['content-type'];
       const retryAfter = response.headers['retry-after'];
       return {
@@ -691,9 +523,11 @@ export class RunAiClient {
         route,
       };
     } catch (err) {
-      this.#requestTimer.observe({ url: route, status_code: 'error' }, Number(process.hrtime.bigint() - started));
+      const elapsed = Number(process.hrtime.bigint() - started);
+      this.#requestTimer.observe({ url: route, status_code: 'error' }, elapsed);
       if (err instanceof RunAiError) throw err;
       if (signal.aborted) throw signal.reason;
+      if (request.adaptive) this.#adapt(elapsed / 1e6, 'failed');
       if (timedOut) throw new RunAiError('timeout', `${request.method} ${route}: no answer within ${this.#options.http.timeoutMs}ms`);
       throw new RunAiError('transport', `${request.method} ${route}: ${(err as Error).message}`);
     } finally {
@@ -705,8 +539,6 @@ export class RunAiClient {
 
 // -- helpers -----------------------------------------------------------------------------------
 
-const DECIMAL = /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
-
 /** The route as `run_ai_http_request_ns{url}` labels it: ids replaced, so the label set stays small. */
 export function normaliseRoute(path: string): string {
   return path
@@ -716,32 +548,6 @@ export function normaliseRoute(path: string): string {
 
 function secretOf(credentials: RunAiCredentials): string {
   return credentials.grantType === 'app_token' ? credentials.appSecret : credentials.clientSecret;
-}
-
-/**
- * When to fetch a new token: before the JWT `exp` (or `expiresIn`) by TOKEN_REFRESH_MARGIN_MS or a
- * tenth of the lifetime, whichever is shorter, so a short-lived token is not refetched every call.
- */
-function refreshTime(token: string, expiresIn: number | undefined, requestedAt: number): number {
-  const exp = jwtExpiry(token);
-  let expiresAt = exp !== undefined && exp > requestedAt ? exp : undefined;
-  if (expiresAt === undefined && expiresIn !== undefined && expiresIn > 0) expiresAt = requestedAt + expiresIn * 1000;
-  if (expiresAt === undefined) return Infinity;
-  const lifetime = expiresAt - requestedAt;
-  return expiresAt - Math.min(TOKEN_REFRESH_MARGIN_MS, lifetime / 10);
-}
-
-/** The `exp` claim of a JWT in epoch ms, read without verifying the signature (as the reference does). */
-export function jwtExpiry(token: string): number | undefined {
-  const parts = token.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const claims: unknown = JSON.parse(Buffer.from(parts[1]!, 'base64url').toString('utf8'));
-    const exp = isObject(claims) ? claims['exp'] : undefined;
-    return typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function describeStatus(reply: Reply): string {
@@ -755,8 +561,6 @@ function describeStatus(reply: Reply): string {
   return `status ${reply.status}${message}`;
 }
 
-const clip = (text: string): string => (text.length > 80 ? `${text.slice(0, 77)}...` : text);
-
 async function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) throw signal.reason;
   let onAbort: (() => void) | undefined;
@@ -769,181 +573,4 @@ async function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T
   } finally {
     signal.removeEventListener('abort', onAbort!);
   }
-}
-
-// -- decoding rows the way Go's encoding/json decodes the reference's structs -------------------
-
-type Obj = Record<string, unknown>;
-const isObject = (value: unknown): value is Obj => typeof value === 'object' && value !== null && !Array.isArray(value);
-const typeName = (value: unknown): string => (Array.isArray(value) ? 'array' : typeof value);
-const ZERO_TIME = '0001-01-01T00:00:00Z';
-
-/** Reads fields of one object with Go zero values for null or missing ones; a wrong type is a problem. */
-function fields(obj: Obj, at: string, problems: string[]) {
-  const wrong = (key: string, expected: string): void => {
-    problems.push(`${at}.${key}: expected ${expected}, got ${typeName(obj[key])}`);
-  };
-  const absent = (key: string): boolean => obj[key] === null || obj[key] === undefined;
-  return {
-    str(key: string): string {
-      const v = obj[key];
-      if (typeof v === 'string') return v;
-      if (!absent(key)) wrong(key, 'string');
-      return '';
-    },
-    time(key: string): string {
-      const v = obj[key];
-      if (typeof v === 'string') return v;
-      if (!absent(key)) wrong(key, 'date-time string');
-      return ZERO_TIME;
-    },
-    int(key: string): number {
-      const v = obj[key];
-      if (typeof v === 'number' && Number.isInteger(v)) return v;
-      if (!absent(key)) wrong(key, 'integer');
-      return 0;
-    },
-    num(key: string): number {
-      const v = obj[key];
-      if (typeof v === 'number' && Number.isFinite(v)) return v;
-      if (!absent(key)) wrong(key, 'number');
-      return 0;
-    },
-    /** A Go pointer field: null when absent. */
-    strOrNull(key: string): string | null {
-      const v = obj[key];
-      if (typeof v === 'string') return v;
-      if (!absent(key)) wrong(key, 'string');
-      return null;
-    },
-    /** A Go `omitempty` pointer: undefined (left out of the JSON) when absent. */
-    optional<T>(key: string, check: (v: unknown) => v is T, expected: string): T | undefined {
-      const v = obj[key];
-      if (check(v)) return v;
-      if (!absent(key)) wrong(key, expected);
-      return undefined;
-    },
-    obj(key: string): Obj {
-      const v = obj[key];
-      if (isObject(v)) return v;
-      if (!absent(key)) wrong(key, 'object');
-      return {};
-    },
-  };
-}
-
-const isBoolean = (v: unknown): v is boolean => typeof v === 'boolean';
-const isInteger = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v);
-const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
-
-function requestedResources(obj: Obj, at: string, problems: string[]): RequestedResources {
-  const f = fields(obj, at, problems);
-  const gpu = fields(f.obj('gpu'), `${at}.gpu`, problems);
-  const gpuMemory = fields(f.obj('gpuMemory'), `${at}.gpuMemory`, problems);
-  const cpu = fields(f.obj('cpu'), `${at}.cpu`, problems);
-  const cpuMemory = fields(f.obj('cpuMemory'), `${at}.cpuMemory`, problems);
-  return {
-    gpuRequestType: f.str('gpuRequestType'),
-    gpu: { limit: gpu.num('limit'), request: gpu.num('request') },
-    gpuMemory: { limit: gpuMemory.str('limit'), request: gpuMemory.str('request') },
-    cpu: { limit: cpu.num('limit'), request: cpu.num('request') },
-    cpuMemory: { limit: cpuMemory.str('limit'), request: cpuMemory.str('request') },
-  };
-}
-
-function allocatedResources(obj: Obj, at: string, problems: string[]): AllocatedResources {
-  const f = fields(obj, at, problems);
-  return { gpu: f.num('gpu'), gpuMemory: f.str('gpuMemory'), cpu: f.num('cpu'), cpuMemory: f.str('cpuMemory') };
-}
-
-/** The row's id, or undefined (with a problem) when the row can't be scraped at all. */
-function idOf(raw: unknown, key: string, at: string, problems: string[]): string | undefined {
-  if (!isObject(raw)) {
-    problems.push(`${at}: expected object, got ${raw === null ? 'null' : typeName(raw)}`);
-    return undefined;
-  }
-  const id = raw[key];
-  if (typeof id === 'string' && id !== '') return id;
-  problems.push(`${at}.${key}: expected non-empty string, got ${id === null ? 'null' : typeName(id)}`);
-  return undefined;
-}
-
-const ADMITTED_PHASES = new Set<string>(['Deleting', 'Running', 'Degraded']);
-
-/** Decodes a workload row; `keep` applies the reference's filter (phase, runningPods > 0) locally too. */
-export function decodeWorkload(raw: unknown, at: string, problems: string[]): { item: Workload; keep: boolean } | undefined {
-  if (idOf(raw, 'id', at, problems) === undefined) return undefined;
-  const obj = raw as Obj;
-  const f = fields(obj, at, problems);
-  const requestedPods = fields(f.obj('requestedPods'), `${at}.requestedPods`, problems);
-  const item: Workload = {
-    tenantId: f.int('tenantId'),
-    type: f.str('type'),
-    namespace: f.str('namespace'),
-    name: f.str('name'),
-    id: f.str('id'),
-    priorityClassName: f.str('priorityClassName'),
-    submittedBy: f.str('submittedBy'),
-    clusterId: f.str('clusterId'),
-    projectName: f.str('projectName'),
-    projectId: f.str('projectId'),
-    departmentName: f.str('departmentName'),
-    departmentId: f.str('departmentId'),
-    runningPods: f.int('runningPods'),
-    workloadRequestedResources: requestedResources(f.obj('workloadRequestedResources'), `${at}.workloadRequestedResources`, problems),
-    allocatedResources: allocatedResources(f.obj('allocatedResources'), `${at}.allocatedResources`, problems),
-    phase: f.str('phase'),
-  } as Workload;
-  const preemptible = f.optional('preemptible', isBoolean, 'boolean');
-  if (preemptible !== undefined) item.preemptible = preemptible;
-  item.requestedPods = { count: requestedPods.int('count') };
-  const idleGpus = f.optional('idleGpus', isInteger, 'integer');
-  if (idleGpus !== undefined) item.idleGpus = idleGpus;
-  const idleAllocatedGpus = f.optional('idleAllocatedGpus', isNumber, 'number');
-  if (idleAllocatedGpus !== undefined) item.idleAllocatedGpus = idleAllocatedGpus;
-  item.createdAt = f.time('createdAt');
-  // An unreadable runningPods keeps the workload (reported above): better a message with zero pods than a lost one.
-  const runningPods = obj['runningPods'];
-  const holdsPods = typeof runningPods === 'number' && Number.isInteger(runningPods) ? runningPods > 0 : true;
-  return { item, keep: ADMITTED_PHASES.has(item.phase) && holdsPods };
-}
-
-/** Decodes a pod row; a pod without a workloadId can't be scraped (its metrics path needs it). */
-export function decodePod(raw: unknown, at: string, problems: string[]): { item: Pod; keep: boolean } | undefined {
-  if (idOf(raw, 'id', at, problems) === undefined || idOf(raw, 'workloadId', at, problems) === undefined) return undefined;
-  const f = fields(raw as Obj, at, problems);
-  const containers = (raw as Obj)['containers'];
-  let decodedContainers: Pod['containers'] = null;
-  if (Array.isArray(containers)) {
-    decodedContainers = containers.map((c: unknown, i) => {
-      const cf = fields(isObject(c) ? c : {}, `${at}.containers[${i}]`, problems);
-      if (!isObject(c)) problems.push(`${at}.containers[${i}]: expected object, got ${typeName(c)}`);
-      return { name: cf.str('name'), image: cf.str('image'), startedAt: cf.strOrNull('startedAt') };
-    });
-  } else if (containers !== null && containers !== undefined) {
-    problems.push(`${at}.containers: expected array, got ${typeName(containers)}`);
-  }
-  const item: Pod = {
-    name: f.str('name'),
-    id: f.str('id'),
-    priorityClassName: f.str('priorityClassName'),
-    workloadId: f.str('workloadId'),
-    clusterId: f.str('clusterId'),
-    projectId: f.strOrNull('projectId'),
-    nodeName: f.strOrNull('nodeName'),
-    createdAt: f.time('createdAt'),
-    completedAt: f.strOrNull('completedAt'),
-    containers: decodedContainers,
-    currentNodePool: f.strOrNull('currentNodePool'),
-    requestedNodePool: f.strOrNull('requestedNodePool'),
-    requestedResources: requestedResources(f.obj('requestedResources'), `${at}.requestedResources`, problems),
-    allocatedResources: allocatedResources(f.obj('allocatedResources'), `${at}.allocatedResources`, problems),
-    k8sPhase: f.str('k8sPhase'),
-    tenantId: f.int('tenantId'),
-    k8sPhaseUpdatedAt: f.time('k8sPhaseUpdatedAt'),
-    updatedAt: f.time('updatedAt'),
-    projectName: f.str('projectName'),
-    workloadName: f.str('workloadName'),
-  };
-  return { item, keep: true };
 }

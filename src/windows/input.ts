@@ -26,24 +26,14 @@ import { Undeliverable } from '../engine/delivery.js';
 import { Message } from '../engine/message.js';
 import { formatDuration } from '../config/duration.js';
 import type { WindowingConfig } from './config.js';
-import { planResume, WindowLedger, type GapReason, type PendingBatch, type StoredMessage } from './ledger.js';
+import { planResume, type GapReason, type PendingBatch, type WindowLedger } from './ledger.js';
 import { SharedWatermark } from './shared_watermark.js';
+import { groupByWindow, iso, reportGivenUp, sortOutcomes, type Job, type Outcome } from './settle.js';
+import { openWindowLedger, reconcileWithBuffer, recordMaxBackfillGap } from './state.js';
 import { sleepUntil } from './sleep_until.js';
-import { MAX_ATTEMPTS, MAX_DUE_WINDOWS, MAX_PENDING_BATCHES, MAX_WINDOWS_PER_SCRAPE, MIN_OWED_PER_SCRAPE, OWED_PROBES, owedBackoff, type Window, type WindowSource } from './source.js';
+import { FETCHES_IN_FLIGHT, MAX_ATTEMPTS, MAX_DUE_WINDOWS, MAX_PENDING_BATCHES, MAX_WINDOWS_PER_SCRAPE, MIN_OWED_PER_SCRAPE, OWED_PROBES, owedBackoff, type Window, type WindowSource } from './source.js';
 
 export type { Window, WindowSource } from './source.js';
-
-/** One resource to fetch over one window. */
-interface Job<R> {
-  readonly resource: R;
-  readonly window: Window;
-  /** Scrapes that already failed to fetch it; above 0 it is a retry of an owed resource. */
-  readonly attempts: number;
-  /** Without state: not retried before this time (epoch ms). */
-  readonly notBefore?: number;
-}
-
-type Outcome<R> = { readonly job: Job<R>; readonly messages: Message[] } | { readonly job: Job<R>; readonly error: Error };
 
 /** A batch waiting to be read: one window's messages, or the retried resources of one window. */
 interface Queued {
@@ -182,7 +172,7 @@ export class WindowedInput<R> implements Input {
       if (queued.ledgerId !== undefined) this.#reading.delete(queued.ledgerId);
       try {
         if (error === undefined || error instanceof Undeliverable) {
-          const givenUp = error ? this.#givenUp(queued, error) : [];
+          const givenUp = error ? reportGivenUp(queued.messages, error, { source: this.#source, scrub: (e) => this.#scrub(e), abandoned: this.#abandoned, logger: this.#settings.logger, ...(this.#ledger ? { state: this.#ledger.file } : {}) }) : [];
           if (queued.ledgerId !== undefined) this.#recordDelivered(queued.ledgerId, queued.messages.length, buffered, givenUp);
           return;
         }
@@ -204,31 +194,6 @@ export class WindowedInput<R> implements Input {
         this.#closeLedgerWhenSettled();
       }
     };
-  }
-
-  /** The resources of a batch whose messages the pipeline gave up: logged, counted, and returned as gaps to record. */
-  #givenUp(queued: Queued, error: Undeliverable): { resourceId: string; reason: GapReason; detail: string }[] {
-    const type = this.#source.type;
-    const gaps = error.items.map((item) => ({
-      resourceId: item.index === undefined || queued.messages[item.index] === undefined ? '(unknown)' : this.#source.resourceIdOf(queued.messages[item.index]!),
-      reason: item.kind,
-      detail: this.#scrub(item.reason),
-    }));
-    for (const gap of gaps) this.#abandoned.inc({ type, reason: gap.reason });
-    const window = queued.messages[0]?.metadata;
-    this.#settings.logger.error(
-      {
-        resources: gaps.length,
-        examples: gaps.slice(0, 3).map((g) => ({ id: g.resourceId, reason: g.reason, detail: g.detail })),
-        window_start: window?.window_start,
-        window_end: window?.window_end,
-        ...(this.#ledger ? { state: this.#ledger.file } : {}),
-      },
-      this.#ledger
-        ? `${this.#source.name} usage the pipeline could not deliver is not billed; recorded as gaps in the state`
-        : `${this.#source.name} usage the pipeline could not deliver is not billed`,
-    );
-    return gaps;
   }
 
   /**
@@ -270,29 +235,11 @@ export class WindowedInput<R> implements Input {
     // Reported before connect(): applied when the ledger opens, before its pending batches are read.
     if (!this.#ledger?.isOpen) return;
     this.#recordPending();
-    const reopened = this.#reconcile(this.#ledger, state);
+    const reopened = reconcileWithBuffer(this.#ledger, state, this.#settings.logger, this.#source.name);
     this.#closeLedgerWhenSettled();
     if (reopened.length === 0 || this.#closed) return;
     this.#batches.unshift(...reopened.map(queuedOf));
     this.#notify();
-  }
-
-  /** Squares the ledger with the buffer; returns the batches the buffer lost, now pending again. */
-  #reconcile(ledger: WindowLedger, state: BufferState): PendingBatch[] {
-    let reopened: PendingBatch[];
-    try {
-      reopened = ledger.reconcile(state);
-    } catch (err) {
-      this.#settings.logger.error({ error: (err as Error).message, state: ledger.file }, `${this.#source.name} could not square its state with the buffer; it tries again at the buffer's next progress`);
-      return [];
-    }
-    if (reopened.length > 0) {
-      this.#settings.logger.warn(
-        { batches: reopened.length, messages: reopened.reduce((n, b) => n + b.messages.length, 0), buffer_committed: state.committed, state: ledger.file },
-        `The buffer no longer holds ${this.#source.name} batches it had committed (its file was torn, replaced or lost); they are sent again from the state`,
-      );
-    }
-    return reopened;
   }
 
   /**
@@ -330,24 +277,9 @@ export class WindowedInput<R> implements Input {
   #openLedger(state: NonNullable<WindowingConfig['state']>): void {
     const file = resolvePath(this.#settings.baseDir, state.path);
     const name = this.#source.name;
-    let ledger: WindowLedger;
-    try {
-      ledger = new WindowLedger({
-        file,
-        sync: state.sync,
-        identity: { resourceType: this.#source.type, schedule: this.#config.schedule.text, offsetMs: this.#config.offsetMs },
-      });
-    } catch (err) {
-      throw new Error(`cannot open the ${this.#source.component} state ${file}: ${(err as Error).message}`);
-    }
-    if (ledger.changes.length > 0) {
-      this.#settings.logger.warn(
-        { state: file, changes: ledger.changes },
-        `${name} state was written with another schedule; windows continue from the last recorded one (the first may be shorter or longer), and ids of later windows differ from what the old schedule would have given`,
-      );
-    }
+    const ledger = openWindowLedger(file, state, this.#config, this.#source, this.#settings.logger);
     this.#ledger = ledger;
-    if (this.#bufferState) this.#reconcile(ledger, this.#bufferState);
+    if (this.#bufferState) reconcileWithBuffer(ledger, this.#bufferState, this.#settings.logger, this.#source.name);
     // A follower sends nothing: under leader election, pending batches are queued when it leads (#lead).
     const pending = this.#settings.leadership ? [] : ledger.pendingBatches();
     for (const batch of pending) this.#batches.push(queuedOf(batch));
@@ -378,13 +310,7 @@ export class WindowedInput<R> implements Input {
 
   /** Records whole windows given up as a gap: a row in the ledger, the skipped metric and an error line. */
   #recordGap(ledger: WindowLedger, gap: { start: number; end: number; windows: number }, now: number): void {
-    const state = this.#config.state!;
-    ledger.recordGap({ ...gap, reason: 'max_backfill', detail: `ended more than max_backfill (${state.maxBackfillText}) before they could be scraped` });
-    this.#skipped.inc({ type: this.#source.type, reason: 'max_backfill' }, gap.windows);
-    this.#settings.logger.error(
-      { windows: gap.windows, from: iso(gap.start), to: iso(gap.end), max_backfill: state.maxBackfillText, now: iso(now), state: ledger.file },
-      `${this.#source.name} windows skipped: they ended more than max_backfill before they could be scraped; their usage is not collected (recorded as a gap)`,
-    );
+    recordMaxBackfillGap(ledger, gap, now, this.#config.state!, { skipped: this.#skipped, type: this.#source.type, name: this.#source.name, logger: this.#settings.logger });
   }
 
   // -- schedule ------------------------------------------------------------------------------
@@ -556,7 +482,7 @@ export class WindowedInput<R> implements Input {
     const jobs = this.#ledger ? this.#owedJobs(this.#ledger, owedLimit) : this.#dueMissing(owedLimit);
     const owedTried = jobs.length;
     for (const window of windows) for (const resource of resources) jobs.push({ resource, window, attempts: 0 });
-    const outcomes = await Promise.all(jobs.map((job) => this.#fetch(job, signal)));
+    const outcomes = await this.#fetchAll(jobs, signal);
     // A replica whose leadership lapsed during the scrape emits nothing of it: the new leader scrapes these windows.
     if (signal.aborted || !this.#leading()) return false;
     const answered = outcomes.some((o) => 'messages' in o);
@@ -590,6 +516,24 @@ export class WindowedInput<R> implements Input {
     return jobs;
   }
 
+  /**
+   * Fetches every job, at most FETCHES_IN_FLIGHT at a time (the source bounds its own requests
+   * further), so a scrape of 50,000 resources holds a few thousand pending fetches, not 50,000.
+   * Outcomes come back in job order; when `signal` aborts, the jobs not started are left out.
+   */
+  async #fetchAll(jobs: readonly Job<R>[], signal: AbortSignal): Promise<Outcome<R>[]> {
+    const outcomes: Outcome<R>[] = new Array<Outcome<R>>(jobs.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < jobs.length && !signal.aborted) {
+        const i = next++;
+        outcomes[i] = await this.#fetch(jobs[i]!, signal);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(FETCHES_IN_FLIGHT, jobs.length) }, worker));
+    return outcomes;
+  }
+
   async #fetch(job: Job<R>, signal: AbortSignal): Promise<Outcome<R>> {
     try {
       return { job, messages: await this.#source.fetch(job.resource, job.window, signal) };
@@ -600,23 +544,12 @@ export class WindowedInput<R> implements Input {
 
   /** Queues the messages, one batch per window in window order; schedules failures for the next scrape. */
   #settle(outcomes: Outcome<R>[]): void {
-    const byWindow = new Map<number, Message[]>();
-    const failed: Job<R>[] = [];
-    const examples: { id: string; window_end: string; error: string }[] = [];
-    for (const outcome of outcomes) {
-      if ('messages' in outcome) {
-        const key = outcome.job.window.start;
-        const batch = byWindow.get(key);
-        if (batch) batch.push(...outcome.messages);
-        else if (outcome.messages.length > 0) byWindow.set(key, [...outcome.messages]);
-        continue;
-      }
-      failed.push(outcome.job);
-      if (examples.length < 3) examples.push({ id: this.#source.idOf(outcome.job.resource), window_end: iso(outcome.job.window.end), error: this.#scrub(outcome.error) });
-      this.#retryLater(outcome.job, outcome.error);
-    }
-    for (const key of [...byWindow.keys()].sort((a, b) => a - b)) this.#batches.push({ messages: byWindow.get(key)! });
-    if (byWindow.size > 0) this.#notify();
+    const batches = groupByWindow(outcomes);
+    const failed = outcomes.filter((o) => 'error' in o);
+    const examples = failed.slice(0, 3).map((o) => ({ id: this.#source.idOf(o.job.resource), window_end: iso(o.job.window.end), error: this.#scrub(o.error) }));
+    for (const outcome of failed) this.#retryLater(outcome.job, outcome.error);
+    for (const messages of batches) this.#batches.push({ messages });
+    if (batches.length > 0) this.#notify();
     this.#owed.set({ type: this.#source.type }, this.#missing.size);
     this.#reportFailures(failed.length, examples, this.#missing.size);
   }
@@ -629,42 +562,13 @@ export class WindowedInput<R> implements Input {
    */
   #settleWithLedger(ledger: WindowLedger, windows: readonly Window[], listed: number, outcomes: Outcome<R>[]): void {
     const type = this.#source.type;
-    const maxBackfillMs = this.#config.state!.maxBackfillMs;
-    const now = Date.now();
-    const batches = new Map<string, { window: Window; kind: 'window' | 'retry'; messages: Message[]; stored: StoredMessage[] }>();
-    const failed: { window: Window; resourceId: string; resource: unknown; error: string; retryAt: number }[] = [];
-    const recovered: { window: Window; resourceId: string }[] = [];
-    const givenUp: { window: Window; resourceId: string; reason: GapReason; detail: string }[] = [];
-    const examples: { id: string; window_end: string; error: string }[] = [];
-    for (const outcome of outcomes) {
-      const { job } = outcome;
-      const id = this.#source.idOf(job.resource);
-      const kind = job.attempts > 0 ? 'retry' : 'window';
-      if ('messages' in outcome) {
-        if (kind === 'retry') recovered.push({ window: job.window, resourceId: id });
-        if (outcome.messages.length === 0) continue;
-        const key = `${job.window.start}:${kind}`;
-        let batch = batches.get(key);
-        if (!batch) batches.set(key, (batch = { window: job.window, kind, messages: [], stored: [] }));
-        for (const message of outcome.messages) {
-          // What is emitted is built from the stored bytes, so a replay after a restart is identical.
-          const body = message.bytes();
-          batch.stored.push({ body, metadata: message.metadata });
-          batch.messages.push(Message.fromBytes(body, message.metadata));
-        }
-        continue;
-      }
-      const error = this.#scrub(outcome.error);
-      const gone = this.#source.gone(outcome.error);
-      if (gone || job.window.tick < now - maxBackfillMs) {
-        const reason: GapReason = gone ? 'not_found' : 'max_backfill';
-        givenUp.push({ window: job.window, resourceId: id, reason, detail: `after ${job.attempts + 1} attempt(s): ${error}` });
-        continue;
-      }
-      failed.push({ window: job.window, resourceId: id, resource: job.resource, error, retryAt: now + owedBackoff(job.attempts + 1, job.window) });
-      if (examples.length < 3) examples.push({ id, window_end: iso(job.window.end), error });
-    }
-    const ordered = [...batches.values()].sort((a, b) => a.window.start - b.window.start || (a.kind === b.kind ? 0 : a.kind === 'retry' ? -1 : 1));
+    const { ordered, failed, recovered, givenUp, examples } = sortOutcomes(outcomes, {
+      idOf: (resource) => this.#source.idOf(resource),
+      gone: (error) => this.#source.gone(error),
+      scrub: (error) => this.#scrub(error),
+      now: Date.now(),
+      maxBackfillMs: this.#config.state!.maxBackfillMs,
+    });
     const ids = ledger.recordScrape({
       windows: windows.map((window) => ({ window, listed })),
       batches: ordered.map((b) => ({ window: b.window, kind: b.kind, messages: b.stored })),
@@ -719,9 +623,4 @@ export class WindowedInput<R> implements Input {
 
 function queuedOf(batch: PendingBatch): Queued {
   return { messages: batch.messages.map((m) => Message.fromBytes(m.body, m.metadata)), ledgerId: batch.id };
-}
-
-/** RFC 3339 with nanoseconds, as Go's time.RFC3339Nano prints UTC (no trailing zeros). */
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.?0*Z$/, 'Z');
 }

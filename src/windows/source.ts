@@ -10,6 +10,12 @@ export const MAX_ATTEMPTS = 10;
 export const MAX_DUE_WINDOWS = 120;
 /** Windows one scrape covers when it has fallen behind, so catching up stays bounded in memory. */
 export const MAX_WINDOWS_PER_SCRAPE = 4;
+/**
+ * Resource fetches one scrape runs at once; the source bounds its requests further (run_ai: its
+ * adaptive in-flight limit). Enough to keep 256 Run:ai requests busy, few enough that a scrape of
+ * 50,000 resources does not hold 50,000 pending fetches in memory.
+ */
+export const FETCHES_IN_FLIGHT = 1_024;
 /** Undelivered batches after which scraping pauses (windows stay due) until the output catches up. */
 export const MAX_PENDING_BATCHES = 120;
 /**

@@ -11,6 +11,25 @@ afterEach(() => {
 });
 
 describe('sluice streams', () => {
+  it('serves an http_server input with no address of its own on the shared HTTP server', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-streams-'));
+    dirs.push(dir);
+    writeFileSync(join(dir, 'service.yaml'), 'http: { address: 127.0.0.1:0 }\n');
+    writeFileSync(join(dir, 'a.yaml'), `input: { http_server: { path: /a } }\npipeline: { processors: [ { mapping: '"from a"' }, { sync_response: {} } ] }\noutput: { drop: {} }\n`);
+    writeFileSync(join(dir, 'b.yaml'), `input: { http_server: { path: /b } }\npipeline: { processors: [ { mapping: '"from b"' }, { sync_response: {} } ] }\noutput: { drop: {} }\n`);
+    const proc = startCli(['streams', '-o', join(dir, 'service.yaml'), join(dir, 'a.yaml'), join(dir, 'b.yaml')]);
+    try {
+      const [, url] = await proc.waitForLog(/Listening for HTTP requests at (http:\/\/[\d.]+:\d+)/);
+      await proc.waitForLog(/Receiving HTTP messages at \/b/);
+      await proc.waitForLog(/Receiving HTTP messages at \/a/);
+      expect(await (await fetch(`${url}/a`, { method: 'POST', body: 'x' })).text()).toBe('from a');
+      expect(await (await fetch(`${url}/b`, { method: 'POST', body: 'x' })).text()).toBe('from b');
+    } finally {
+      proc.child.kill('SIGTERM');
+    }
+    expect(await proc.exited).toBe(0);
+  });
+
   it('runs each stream file as its own pipeline, sharing the HTTP server; metrics carry stream', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-streams-'));
     dirs.push(dir);

@@ -80,6 +80,24 @@ describe('pipeline.threads on worker threads', () => {
     }
   });
 
+  it('carries text and structured bodies, metadata and error flags both ways, each result traced to its origin', async () => {
+    const processors = [{ mapping: { expression: '$', compile: false, meta: { seen: '"yes"' } } }, { mapping: "$.n = 2 ? $error('two') : $" }];
+    const pool = new WorkerPool(1, WORKER_SCRIPT, (thread) => ({ processors, baseDir: '.', secrets: [], thread }), new Metrics());
+    try {
+      const flagged = Message.fromBytes('{"n":3,"s":"é\\n😀"}', { k: 'v' }).withError(new Error('earlier'));
+      const batch = [Message.fromJSON({ n: 1 }), Message.fromBytes('{"n":2}', { a: 1 }), flagged, Message.fromBytes('', {})];
+      const out = (await pool.process(batch)).flat();
+      expect(out.map((m) => m.text())).toEqual(['{"n":1}', '{"n":2}', '{"n":3,"s":"é\\n😀"}', '']);
+      expect(out.map((m, i) => m.trace === batch[i]!.trace)).toEqual([true, true, true, true]);
+      expect(out.map((m) => m.metadata)).toEqual([{ seen: 'yes' }, { a: 1, seen: 'yes' }, { k: 'v', seen: 'yes' }, { seen: 'yes' }]);
+      expect(out.map((m) => m.error?.message)).toEqual([undefined, expect.stringMatching(/two/), 'earlier', undefined]);
+      // The flag the worker kept is the main thread's own error object.
+      expect(out[2]!.error).toBe(flagged.error);
+    } finally {
+      await pool.close();
+    }
+  });
+
   it('keeps a processor that is not pure on the main thread, and says so', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-threads-'));
     const processors = `    - mapping: { expression: '$', compile: false }\n    - archive: { format: json_array }`;

@@ -27,23 +27,31 @@ export interface MemoryOutputState {
 export function memoryComponents(input: MemoryInputState, output: MemoryOutputState): ComponentSpec[] {
   let concurrent = 0;
   return [
-    defineInput<{ keep_open: boolean }>({
+    defineInput<{ keep_open: boolean; per_read: number }>({
       name: 'memory',
       summary: 'test input',
-      schema: { type: 'object', additionalProperties: false, properties: { keep_open: { type: 'boolean', default: false } } },
+      schema: {
+        type: 'object',
+        additionalProperties: false,
+        // per_read above 1: a read hands over that many of the batches at once (ReadResult.batches), with one ack.
+        properties: { keep_open: { type: 'boolean', default: false }, per_read: { type: 'integer', minimum: 1, default: 1 } },
+      },
       example: {},
-      create: ({ keep_open }) => ({
+      create: ({ keep_open, per_read }) => ({
         connect: async () => {},
         async read(signal) {
-          const next = input.batches[input.reads];
+          const first = input.reads * per_read;
+          const next = input.batches[first];
           if (next === undefined) {
             if (!keep_open) return null;
             await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
             return null;
           }
           const index = input.reads++;
+          const batches = input.batches.slice(first, first + per_read).map((b) => b.map((body) => Message.fromJSON(body)));
           return {
-            batch: next.map((body) => Message.fromJSON(body)),
+            batch: batches.flat(),
+            ...(per_read > 1 ? { batches } : {}),
             // 'ok'; or for messages given up, e.g. 'undeliverable 3:dropped' (index in the read, kind); or the error.
             ack: (err) => {
               input.acks[index] = !err ? 'ok' : err instanceof Undeliverable ? `undeliverable ${err.items.map((i) => `${i.index}:${i.kind}`).join(',')}` : err.message;

@@ -6,6 +6,9 @@ import { sleep } from '../../engine/sleep.js';
 import { DELETED } from '../../mapping/environment.js';
 import { compileMappingText } from '../../mapping/language.js';
 
+/** Messages one read hands over at most when generating as fast as possible (whole batches; at least one). */
+export const MAX_MESSAGES_PER_READ = 100;
+
 interface GenerateConfig {
   mapping: string;
   interval: string;
@@ -54,18 +57,28 @@ export default defineInput<GenerateConfig>({
         stopped = new AbortController();
       },
       async read(signal): Promise<ReadResult | null> {
-        const remaining = config.count > 0 ? config.count - produced : config.batch_size;
+        const remaining = config.count > 0 ? config.count - produced : Infinity;
         if (remaining <= 0 || signal.aborted || stopped.signal.aborted) return null;
         await sleep(next(produced === 0), signal, stopped.signal);
         if (signal.aborted || stopped.signal.aborted) return null;
-        const batch: Message[] = [];
-        const size = Math.min(config.batch_size, remaining);
-        for (let i = 0; i < size; i++) {
-          const value = await compiled.evaluate(undefined, undefined);
-          produced++;
-          if (value !== DELETED) batch.push(Message.fromJSON(value ?? null));
-        }
-        return { batch, ack: () => {} };
+        // As fast as possible (interval ""): one read hands over several batches, up to
+        // MAX_MESSAGES_PER_READ messages, each still a batch of its own (as that many reads).
+        const batches: Message[][] = [];
+        let taken = 0;
+        do {
+          const batch: Message[] = [];
+          const size = Math.min(config.batch_size, remaining - taken);
+          for (let i = 0; i < size; i++) {
+            let value = compiled.evaluateSync(undefined, undefined);
+            if (value instanceof Promise) value = await value;
+            produced++;
+            if (value !== DELETED) batch.push(Message.fromJSON(value ?? null));
+          }
+          taken += size;
+          batches.push(batch);
+        } while (config.interval === '' && taken < remaining && taken + config.batch_size <= MAX_MESSAGES_PER_READ && !signal.aborted);
+        if (batches.length === 1) return { batch: batches[0]!, ack: () => {} };
+        return { batch: batches.flat(), batches, ack: () => {} };
       },
       async close() {
         stopped.abort();

@@ -125,7 +125,6 @@ export function parseParams(definition: string): Param[] | undefined {
 
 /** signature.js getSymbol(). */
 export function symbolOf(value: unknown): string {
-  if (isFunction(value)) return 'f';
   switch (typeof value) {
     case 'string':
       return 's';
@@ -133,10 +132,32 @@ export function symbolOf(value: unknown): string {
       return 'n';
     case 'boolean':
       return 'b';
+    case 'function':
+      return 'f';
     case 'object':
-      return value === null ? 'l' : Array.isArray(value) ? 'a' : 'o';
+      // A flagged object (a lambda, a definition) is a function, as isFunction() says.
+      return value === null ? 'l' : isFunction(value) ? 'f' : Array.isArray(value) ? 'a' : 'o';
     default:
       return 'm';
+  }
+}
+
+const SYMBOL_BITS: Readonly<Record<string, number>> = { s: 1, n: 2, b: 4, l: 8, a: 16, o: 32, f: 64, m: 128 };
+/** symbolOf() as one bit of SYMBOL_BITS. */
+function symbolBit(value: unknown): number {
+  switch (typeof value) {
+    case 'string':
+      return 1;
+    case 'number':
+      return 2;
+    case 'boolean':
+      return 4;
+    case 'function':
+      return 64;
+    case 'object':
+      return value === null ? 8 : isFunction(value) ? 64 : Array.isArray(value) ? 16 : 32;
+    default:
+      return 128;
   }
 }
 
@@ -150,30 +171,21 @@ export function fastCheck(native: Native, argc: number): ((args: unknown[]) => b
   if (native.signature === undefined || params === undefined || argc > params.length) return undefined;
   for (let j = argc; j < params.length; j++) if (!params[j]!.optional || params[j]!.context) return undefined;
   const used = params.slice(0, argc);
-  const size = params.length;
-  return (args) => {
-    for (let i = 0; i < argc; i++) {
-      const param = used[i]!;
-      const arg = args[i];
-      if (arg === undefined) {
-        if (param.letter === 'f') return false;
-        continue;
-      }
-      const symbol = symbolOf(arg);
-      if (param.array) {
-        if (symbol !== 'a') return false;
-        if (param.subtype !== undefined) {
-          const list = arg as unknown[];
-          const expected = param.subtype.charAt(0);
-          for (let k = 0; k < list.length; k++) if (symbolOf(list[k]) !== expected) return false;
-        }
-      } else if (!param.types.includes(symbol)) {
-        return false;
-      }
+  // Generated for these parameters: a typeof per argument where one type is allowed.
+  const tests = used.map((param, i) => {
+    const mask = [...param.types].reduce((m, symbol) => m | (SYMBOL_BITS[symbol] ?? 0), 0);
+    let test: string;
+    if (param.array) {
+      test = `if (symbolBit(a) !== ${SYMBOL_BITS.a}) return false;`;
+      if (param.subtype !== undefined) test += `\nfor (let k = 0; k < a.length; k++) if (symbolOf(a[k]) !== ${JSON.stringify(param.subtype.charAt(0))}) return false;`;
+    } else {
+      const only = { 1: 'string', 2: 'number', 4: 'boolean' }[mask];
+      test = only !== undefined ? `if (typeof a !== '${only}') return false;` : `if ((symbolBit(a) & ${mask}) === 0) return false;`;
     }
-    while (args.length < size) args.push(undefined);
-    return true;
-  };
+    return `{\nconst a = args[${i}];\nif (a === undefined) {${param.letter === 'f' ? ' return false; ' : ''}}\nelse {\n${test}\n}\n}`;
+  });
+  const make = new Function('symbolBit', 'symbolOf', `'use strict';\nreturn function check(args) {\n${tests.join('\n')}\nwhile (args.length < ${params.length}) args.push(undefined);\nreturn true;\n};`);
+  return make(symbolBit, symbolOf) as (args: unknown[]) => boolean;
 }
 
 /** jsonata's apply(): applies a function and runs the tail calls it returns. */

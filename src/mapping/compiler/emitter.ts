@@ -1,13 +1,14 @@
 // Pass 2: closures.
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
-import { Composition, HOLE, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
+import { Composition, HOLE, type Native, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
 import { type Callees, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, logical, nativeCall, normalising } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
-import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
-import { type Filter, type Fn, Frame, Lambda, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
+import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
+import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
 
 export class Emitter {
   constructor(
@@ -39,7 +40,7 @@ export class Emitter {
     );
     if (filters === undefined && group === undefined) {
       if (!keepArray && (!maySequence || selfNormalising)) return raw;
-      return (input, frame) => norm(raw(input, frame), keepArray);
+      return perSite(normalising)({ raw, keepArray, norm });
     }
     return (input, frame) => {
       let result = raw(input, frame);
@@ -236,27 +237,7 @@ export class Emitter {
     if (plan.keepSingletonArray || rest.length === 0 || !rest.every((step) => step.type === 'name' && simple(step))) return slow;
     const names = rest.map((step) => step.value as string);
     const start = startsWithVariable ? steps[0]!.fn : undefined;
-    return (input, frame) => {
-      let value: unknown;
-      if (start !== undefined) {
-        value = start(input, frame);
-        if (value === undefined) return undefined;
-      } else {
-        value = input;
-      }
-      if (Array.isArray(value)) return slow(input, frame);
-      for (let i = 0; i < names.length; i++) {
-        if (value === null || typeof value !== 'object') return undefined;
-        const key = names[i]!;
-        if (!hasOwn(value, key)) return undefined;
-        const object = value as Record<string, unknown> & { _jsonata_function?: unknown; _jsonata_lambda?: unknown };
-        if (object._jsonata_function === true || object._jsonata_lambda === true) return undefined;
-        value = object[key];
-        if (value === undefined) return undefined;
-        if (Array.isArray(value)) return slow(input, frame);
-      }
-      return value;
-    };
+    return namePath(names, start, slow);
   }
 
   private binary(node: Node, scope: Scope): Fn {
@@ -265,59 +246,25 @@ export class Emitter {
     const rhs = this.compile(node.rhs, scope);
     switch (op) {
       case 'and':
-        return (input, frame) => truthy(lhs(input, frame)) && truthy(rhs(input, frame));
       case 'or':
-        return (input, frame) => truthy(lhs(input, frame)) || truthy(rhs(input, frame));
+        return perSite(logical)({ lhs, rhs, truthy, and: op === 'and' });
       case '+':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l + r : arithmetic(op, l, r);
-        };
       case '-':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l - r : arithmetic(op, l, r);
-        };
       case '*':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l * r : arithmetic(op, l, r);
-        };
       case '/':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l / r : arithmetic(op, l, r);
-        };
+        return perSite(arithmeticOperator)({ lhs, rhs, op, arithmetic });
       case '%':
         return (input, frame) => arithmetic(op, lhs(input, frame), rhs(input, frame));
       case '=':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return l === undefined || r === undefined ? false : isDeepEqual(l, r);
-        };
       case '!=':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          return l === undefined || r === undefined ? false : !isDeepEqual(l, r);
-        };
+        return perSite(equality)({ lhs, rhs, equal: op === '=', isDeepEqual });
       case '<':
       case '<=':
       case '>':
       case '>=':
-        return (input, frame) => compare(op, lhs(input, frame), rhs(input, frame));
+        return perSite(comparison)({ lhs, rhs, op, compare });
       case '&':
-        return (input, frame) => {
-          const l = lhs(input, frame);
-          const r = rhs(input, frame);
-          if (typeof l === 'string' && typeof r === 'string') return l + r;
-          return (l === undefined ? '' : fnString(l)!).concat(r === undefined ? '' : fnString(r)!);
-        };
+        return perSite(concatenation)({ lhs, rhs, fnString });
       case 'in':
         return (input, frame) => includes(lhs(input, frame), rhs(input, frame));
       case '..':
@@ -383,10 +330,7 @@ export class Emitter {
     const condition = this.compile(node.condition!, scope);
     const then = this.compile(node.then!, scope);
     const otherwise = node.else === undefined ? undefined : this.compile(node.else, scope);
-    return (input, frame) => {
-      if (truthy(condition(input, frame))) return then(input, frame);
-      return otherwise === undefined ? undefined : otherwise(input, frame);
-    };
+    return perSite(conditional)({ condition, then, otherwise, truthy });
   }
 
   private block(node: Node, scope: Scope): Fn {
@@ -481,13 +425,7 @@ export class Emitter {
       };
     }
     const check = fastCheck(native, argc);
-    return (input, frame) => {
-      const run = frame.run;
-      if (run.overrides && hasOwn(run.bindings, name!)) return done(apply(run.bindings[name!], evaluateArgs(input, frame), input, run));
-      const values = evaluateArgs(input, frame);
-      if (check !== undefined && check(values)) return done(native.invoke(values, input, run, false));
-      return done(applyInner(native, values, input, run, false));
-    };
+    return perSite(nativeCall)({ native, name, args, check, done, apply, applyInner, hasOwn });
   }
 
   /** `proc(a, ?, c)`: the arguments first, then the procedure, as evaluatePartialApplication(). */

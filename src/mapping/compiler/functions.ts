@@ -3,8 +3,9 @@
 import jsonata from 'jsonata';
 import { type Node, type Validator } from './ast.js';
 import { type FunctionDefinition, Native, arityOf, callBack, callFunction } from './calls.js';
+import { fastRound, fastString, fastSubstring } from './fast.js';
 import { evaluateMatcher } from './regex.js';
-import { type Invoke, Run, focusOf, handOver, isArrayOfNumbers, isFunction, isIterator, isPromiseLike, isSequence, seq, setKey } from './runtime.js';
+import { type Invoke, Run, focusOf, handOver, perSite, isArrayOfNumbers, isFunction, isIterator, isPromiseLike, isSequence, seq, setKey } from './runtime.js';
 
 /** A function registered on the expression (`registerFunction`): called with JSONata's focus as `this`. */
 export type FunctionImplementation = (this: any, ...args: any[]) => unknown;
@@ -54,7 +55,7 @@ export function parseSignature(signature: string): Validator | undefined {
 }
 
 export const fnBoolean = DEFINITIONS.boolean!.implementation as (value: unknown) => boolean | undefined;
-export const fnString = DEFINITIONS.string!.implementation as (value: unknown) => string | undefined;
+export const fnString = fastString(DEFINITIONS.string!.implementation) as (value: unknown) => string | undefined;
 export const fnFromMillis = DEFINITIONS.fromMillis!.implementation;
 
 /** fn.boolean as a condition sees it: nothing is false. */
@@ -75,6 +76,21 @@ export const FUNCTION_NAMES: ReadonlySet<string> = new Set(JSONATA_FUNCTIONS);
 export function invokeSync(implementation: (...args: any[]) => unknown, signature?: Validator): Invoke {
   // Only a parameter of type f or x (or no signature) lets a function through validation.
   const mayTakeFunctions = signature === undefined || /[fx]/.test(signature.definition.replace(/:.*$/, ''));
+  // One copy per function (perSite): its call of the implementation then meets one target.
+  return perSite(invoker)({ implementation, mayTakeFunctions, isFunction, handOver, standIn, focusOf, isIterator, isPromiseLike });
+}
+
+function invoker(deps: {
+  implementation: (...args: any[]) => unknown;
+  mayTakeFunctions: boolean;
+  isFunction: typeof isFunction;
+  handOver: typeof handOver;
+  standIn: typeof standIn;
+  focusOf: typeof focusOf;
+  isIterator: typeof isIterator;
+  isPromiseLike: typeof isPromiseLike;
+}): Invoke {
+  const { implementation, mayTakeFunctions, isFunction, handOver, standIn, focusOf, isIterator, isPromiseLike } = deps;
   return (args, input, run, raw) => {
     if (mayTakeFunctions) for (let i = 0; i < args.length; i++) {
       const arg = args[i];
@@ -89,12 +105,16 @@ export function invokeSync(implementation: (...args: any[]) => unknown, signatur
   };
 }
 
+/** Faster twins, equal to JSONata's own implementations (compiler/fast.ts). */
+const FAST: Record<string, (original: (...args: any[]) => unknown) => (...args: any[]) => unknown> = { round: fastRound, substring: fastSubstring, string: fastString };
+
 export const BUILTINS = new Map<string, Native>();
 for (const [name, definition] of Object.entries(DEFINITIONS)) {
   if (name === 'now' || name === 'millis') continue;
   const implementation = definition.implementation;
   if (implementation.constructor.name === 'AsyncFunction') continue;
-  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(implementation, definition.signature), implementation));
+  const fast = FAST[name]?.(implementation) ?? implementation;
+  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(fast, definition.signature), implementation));
 }
 
 function standIn(func: unknown): unknown {

@@ -42,6 +42,12 @@ export function predicateFilter(predicate: Fn, input: unknown, frame: Frame): un
   for (let index = 0; index < list.length; index++) {
     const item = list[index];
     let res = predicate(item, frame);
+    // A comparison's boolean (the common predicate) needs none of the checks below.
+    if (res === true) {
+      results.push(item);
+      continue;
+    }
+    if (res === false || res === undefined) continue;
     if (isNumeric(res)) res = [res];
     if (isArrayOfNumbers(res)) {
       res.forEach((ires) => {
@@ -143,6 +149,40 @@ export function evaluateStep(step: Step, input: unknown[], frame: Frame, lastSte
     else res.forEach((value) => resultSequence.push(value));
   });
   return resultSequence;
+}
+
+/**
+ * A path of field names (after an optional variable) as a function generated for these names, so
+ * each of its property loads learns the one document shape it meets. Over objects alone it gives
+ * what evaluatePath() gives; at the first array met (in the start value or a field) it hands the
+ * whole path to `slow`.
+ */
+export function namePath(names: readonly string[], start: Fn | undefined, slow: Fn): Fn {
+  // The names are string literals of the expression, written into the code as JSON string literals.
+  const steps = names.map((name) => {
+    const key = JSON.stringify(name);
+    return `if (value === null || typeof value !== 'object' || !hasOwn(value, ${key}) || value._jsonata_function === true || value._jsonata_lambda === true) return undefined;
+value = value[${key}];
+if (value === undefined) return undefined;
+if (Array.isArray(value)) return slow(input, frame);`;
+  });
+  const make = new Function(
+    'start',
+    'slow',
+    'hasOwn',
+    `'use strict';
+return function path(input, frame) {
+let value = input;
+if (start !== undefined) {
+  value = start(input, frame);
+  if (value === undefined) return undefined;
+}
+if (Array.isArray(value)) return slow(input, frame);
+${steps.join('\n')}
+return value;
+};`,
+  ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn) => Fn;
+  return make(start, slow, hasOwn);
 }
 
 export type ObjectBuilder = (values: readonly Fn[], input: unknown, frame: Frame) => Record<string, unknown>;

@@ -48,7 +48,9 @@ describe('run_ai config', () => {
       page_size: 500,
       schedule: '*/30 * * * * *',
       metrics_offset: '0s',
-      http: { timeout: '30s', retry_count: 1, retry_wait_time: '100ms', retry_max_wait_time: '1s', max_in_flight: 64 },
+      http: { timeout: '30s', retry_count: 1, retry_wait_time: '100ms', retry_max_wait_time: '1s', max_in_flight: 256, min_in_flight: 4 },
+      shards: 1,
+      shard: 0,
     });
     expect((runAi.schema['properties'] as Record<string, { 'x-secret'?: boolean }>)['app_secret']!['x-secret']).toBe(true);
     expect(problems(runAi.example as Record<string, unknown>)).toBe('');
@@ -77,6 +79,11 @@ describe('run_ai config', () => {
     [{ resource_type: 'pod' }, ''],
     [{ http: { timeout: '0s' } }, 'http.timeout: must be positive, got 0s'],
     [{ http: { retry_wait_time: '2s' } }, 'http.retry_max_wait_time: 1s is shorter than http.retry_wait_time (2s)'],
+    [{ http: { min_in_flight: 300 } }, 'http.min_in_flight: 300 is more than http.max_in_flight (256)'],
+    [{ http: { min_in_flight: 16, max_in_flight: 16 } }, ''],
+    [{ shards: 2, shard: 'sluice-runai-2' }, 'shard: "sluice-runai-2" gives shard 2, but shards is 2 (shards are 0 to 1)'],
+    [{ shards: 2, shard: 'sluice-runai' }, 'shard: "sluice-runai" is neither an integer nor a pod name ending in -<ordinal>'],
+    [{ shards: 3, shard: 'sluice-runai-2' }, ''],
     [{ url: 'myorg.run.ai' }, 'url "myorg.run.ai" is not a URL (expected e.g. https://myorg.run.ai)'],
   ])('create() checks %j', async (extra, message) => {
     const config = validated({ url: 'https://x.run.ai', app_id: 'a', app_secret: 'b', ...extra });

@@ -1,0 +1,141 @@
+// Closures of the hottest node kinds, each made per node by perSite() (runtime.ts): a closure
+// compiled from one source serves every node of its kind, so the calls it makes meet many
+// targets and V8 cannot inline them; a copy per node meets one. Each factory refers to nothing
+// but its parameters (perSite compiles it again from its source text).
+import { type Native, apply, applyInner } from './calls.js';
+import { arithmetic, compare } from './operators.js';
+import { type Fn, type Frame, hasOwn, isDeepEqual, norm } from './runtime.js';
+
+type NormFn = typeof norm;
+type ArithmeticFn = typeof arithmetic;
+type DeepEqualFn = typeof isDeepEqual;
+type CompareFn = typeof compare;
+type ApplyFn = typeof apply;
+type ApplyInnerFn = typeof applyInner;
+type HasOwnFn = typeof hasOwn;
+
+/** A node whose result may be a sequence: normalised as jsonata's evaluate() does. */
+export function normalising(deps: { raw: Fn; keepArray: boolean; norm: NormFn }): Fn {
+  const { raw, keepArray, norm } = deps;
+  return (input, frame) => norm(raw(input, frame), keepArray);
+}
+
+/** `and` / `or`. */
+export function logical(deps: { lhs: Fn; rhs: Fn; truthy: (value: unknown) => boolean; and: boolean }): Fn {
+  const { lhs, rhs, truthy } = deps;
+  if (deps.and) return (input, frame) => truthy(lhs(input, frame)) && truthy(rhs(input, frame));
+  return (input, frame) => truthy(lhs(input, frame)) || truthy(rhs(input, frame));
+}
+
+/** `+ - * /`: finite numbers at once, anything else as the interpreter's evaluateNumericExpression(). */
+export function arithmeticOperator(deps: { lhs: Fn; rhs: Fn; op: string; arithmetic: ArithmeticFn }): Fn {
+  const { lhs, rhs, op, arithmetic } = deps;
+  switch (op) {
+    case '+':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l + r : arithmetic(op, l, r);
+      };
+    case '-':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l - r : arithmetic(op, l, r);
+      };
+    case '*':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l * r : arithmetic(op, l, r);
+      };
+    default:
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' && l - l === 0 && r - r === 0 ? l / r : arithmetic(op, l, r);
+      };
+  }
+}
+
+/** `=` / `!=`: nothing on either side is false. */
+export function equality(deps: { lhs: Fn; rhs: Fn; equal: boolean; isDeepEqual: DeepEqualFn }): Fn {
+  const { lhs, rhs, isDeepEqual } = deps;
+  if (deps.equal) {
+    return (input, frame) => {
+      const l = lhs(input, frame);
+      const r = rhs(input, frame);
+      return l === undefined || r === undefined ? false : isDeepEqual(l, r);
+    };
+  }
+  return (input, frame) => {
+    const l = lhs(input, frame);
+    const r = rhs(input, frame);
+    return l === undefined || r === undefined ? false : !isDeepEqual(l, r);
+  };
+}
+
+/** `< <= > >=`. */
+export function comparison(deps: { lhs: Fn; rhs: Fn; op: string; compare: CompareFn }): Fn {
+  const { lhs, rhs, op, compare } = deps;
+  return (input, frame) => compare(op, lhs(input, frame), rhs(input, frame));
+}
+
+/** `&`: strings at once, anything else through $string; nothing is "". */
+export function concatenation(deps: { lhs: Fn; rhs: Fn; fnString: (value: unknown) => string | undefined }): Fn {
+  const { lhs, rhs, fnString } = deps;
+  return (input, frame) => {
+    const l = lhs(input, frame);
+    const r = rhs(input, frame);
+    if (typeof l === 'string' && typeof r === 'string') return l + r;
+    return (l === undefined ? '' : fnString(l)!).concat(r === undefined ? '' : fnString(r)!);
+  };
+}
+
+/** `condition ? then : otherwise`. */
+export function conditional(deps: { condition: Fn; then: Fn; otherwise: Fn | undefined; truthy: (value: unknown) => boolean }): Fn {
+  const { condition, then, otherwise, truthy } = deps;
+  return (input, frame) => {
+    if (truthy(condition(input, frame))) return then(input, frame);
+    return otherwise === undefined ? undefined : otherwise(input, frame);
+  };
+}
+
+/**
+ * A call of a built-in or registered function by its name. Generated once per call site (see
+ * perSite): its calls of the argument closures, the check and the implementation each meet one
+ * target, which V8 can then inline.
+ */
+export function nativeCall(deps: {
+  native: Native;
+  name: string;
+  args: Fn[];
+  check: ((args: unknown[]) => boolean) | undefined;
+  done: (value: unknown) => unknown;
+  apply: ApplyFn;
+  applyInner: ApplyInnerFn;
+  hasOwn: HasOwnFn;
+}): Fn {
+  const { native, name, args, check, done, apply, applyInner, hasOwn } = deps;
+  const argc = args.length;
+  const a0 = args[0]!;
+  const a1 = args[1]!;
+  const a2 = args[2]!;
+  const evaluateArgs = (input: unknown, frame: Frame): unknown[] =>
+    argc === 0
+      ? []
+      : argc === 1
+        ? [a0(input, frame)]
+        : argc === 2
+          ? [a0(input, frame), a1(input, frame)]
+          : argc === 3
+            ? [a0(input, frame), a1(input, frame), a2(input, frame)]
+            : args.map((arg) => arg(input, frame));
+  return (input, frame) => {
+    const run = frame.run;
+    if (run.overrides && hasOwn(run.bindings, name)) return done(apply(run.bindings[name], evaluateArgs(input, frame), input, run));
+    const values = evaluateArgs(input, frame);
+    if (check !== undefined && check(values)) return done(native.invoke(values, input, run, false));
+    return done(applyInner(native, values, input, run, false));
+  };
+}
