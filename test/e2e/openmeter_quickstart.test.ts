@@ -37,9 +37,9 @@ function copyExample(input?: string): string {
   return dir;
 }
 
-async function start(dir: string): Promise<{ proc: CliProcess; sim: OpenMeterSimulator; url: string }> {
-  const sim = await startOpenMeterSimulator();
-  cleanups.push(() => sim.close());
+async function start(dir: string, running?: OpenMeterSimulator): Promise<{ proc: CliProcess; sim: OpenMeterSimulator; url: string }> {
+  const sim = running ?? (await startOpenMeterSimulator());
+  if (!running) cleanups.push(() => sim.close());
   const proc = startCli(['streams', '-o', join(dir, 'config.yaml'), '-r', join(dir, 'resources/dedupe-cache.yaml'), join(dir, 'streams')], { OPENMETER_URL: sim.url });
   cleanups.push(async () => {
     if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
@@ -123,5 +123,41 @@ describe("OpenMeter's input stream, unchanged (Bloblang)", () => {
     const { code, stdout } = await runCli(['test', join(dir, 'streams')]);
     expect(stdout).toMatch(/^5 passed, 0 failed$/m);
     expect(code).toBe(0);
+  });
+});
+
+describe('OpenMeter quickstart: SIGTERM during a burst', () => {
+  it('every event answered 204 reaches OpenMeter exactly once, a restart on the same buffer included', async () => {
+    const dir = copyExample();
+    const first = await start(dir);
+    const { sim } = first;
+    const accepted: string[] = [];
+    let answered = 0;
+    const posts = Array.from({ length: 120 }, async (_, i) => {
+      try {
+        const res = await post(first.url, 'application/cloudevents+json', event(`burst-${i}`));
+        await res.arrayBuffer();
+        if (res.status === 204) accepted.push(`quickstart-test/burst-${i}`);
+      } catch {
+        // Refused once the server closed: not accepted, not promised.
+      } finally {
+        answered++;
+      }
+    });
+    await waitFor('some requests answered', () => (answered >= 30 ? true : undefined));
+    first.proc.child.kill('SIGTERM');
+    await Promise.all(posts);
+    expect(await first.proc.exited).toBe(0);
+    expect(accepted.length).toBeGreaterThan(0);
+
+    // Restarted on the same buffer: what it still held is sent, what was sent is not sent again.
+    const second = await start(dir, sim);
+    const key = (e: { source?: unknown; id?: unknown }) => `${String(e.source)}/${String(e.id)}`;
+    await waitFor('every accepted event at OpenMeter', () => (accepted.every((k) => sim.deliveries.some((e) => key(e) === k)) ? true : undefined), 30_000);
+    const counts = new Map<string, number>();
+    for (const e of sim.deliveries) counts.set(key(e), (counts.get(key(e)) ?? 0) + 1);
+    expect(accepted.filter((k) => counts.get(k) !== 1)).toEqual([]);
+    second.proc.child.kill('SIGTERM');
+    expect(await second.proc.exited).toBe(0);
   });
 });
