@@ -84,6 +84,9 @@ describe.each([
 
     const wrongType = await post(url, 'text/plain', event('never-1'));
     expect(wrongType.status).toBe(400);
+    // The quickstart's input sets no response header: Connect's default content type, as OpenMeter's
+    // quickstart answers (the http-server preset sets application/problem+json).
+    expect(wrongType.headers.get('content-type')).toBe('application/octet-stream');
     expect(await wrongType.json()).toEqual({
       type: 'about:blank',
       title: 'Bad Request',
