@@ -2,63 +2,135 @@
 // Connect's algorithms and its output (digest bytes; xxhash64 as the decimal text of its sum).
 import { createHash, createHmac } from 'node:crypto';
 
-const P1 = 11400714785074694791n;
-const P2 = 14029467366897019727n;
-const P3 = 1609587929392839161n;
-const P4 = 9650029242287828579n;
-const P5 = 2870177450012600261n;
-const MASK = 0xffffffffffffffffn;
+// XXH64 on pairs of 32-bit halves (hi, lo): no BigInt, no allocation per lane. Each helper leaves
+// its 64-bit result in H and L.
+let H = 0;
+let L = 0;
+const P1H = 0x9e3779b1, P1L = 0x85ebca87;
+const P2H = 0xc2b2ae3d, P2L = 0x27d4eb4f;
+const P3H = 0x165667b1, P3L = 0x9e3779f9;
+const P4H = 0x85ebca77, P4L = 0xc2b2ae63;
+const P5H = 0x27d4eb2f, P5L = 0x165667c5;
+const TWO32 = 4294967296;
 
-const rotl = (x: bigint, r: bigint) => ((x << r) | (x >> (64n - r))) & MASK;
-const round = (acc: bigint, lane: bigint) => (rotl((acc + lane * P2) & MASK, 31n) * P1) & MASK;
-const merge = (acc: bigint, v: bigint) => (((acc ^ round(0n, v)) * P1 + P4) & MASK);
+function add(ah: number, al: number, bh: number, bl: number): void {
+  const lo = al + bl;
+  L = lo >>> 0;
+  H = (ah + bh + (lo >= TWO32 ? 1 : 0)) >>> 0;
+}
+
+/** The low 64 bits of a * b: al * bl in 16-bit pieces (exact in doubles), the cross terms mod 2^32. */
+function mul(ah: number, al: number, bh: number, bl: number): void {
+  const a0 = al & 0xffff;
+  const a1 = al >>> 16;
+  const b0 = bl & 0xffff;
+  const b1 = bl >>> 16;
+  const mid = a0 * b1 + a1 * b0;
+  const low = a0 * b0 + (mid & 0xffff) * 65536;
+  L = low >>> 0;
+  H = (a1 * b1 + Math.floor(mid / 65536) + Math.floor(low / TWO32) + Math.imul(ah, bl) + Math.imul(al, bh)) >>> 0;
+}
+
+/** Rotate left by 0 < r < 32. */
+function rotl(h: number, l: number, r: number): void {
+  H = ((h << r) | (l >>> (32 - r))) >>> 0;
+  L = ((l << r) | (h >>> (32 - r))) >>> 0;
+}
+
+/** XXH64's round: rotl(acc + lane * P2, 31) * P1. */
+function round(acch: number, accl: number, laneh: number, lanel: number): void {
+  mul(laneh, lanel, P2H, P2L);
+  add(acch, accl, H, L);
+  rotl(H, L, 31);
+  mul(H, L, P1H, P1L);
+}
+
+/** XXH64's merge of an accumulator into the hash: (h ^ round(0, v)) * P1 + P4. */
+function merge(hh: number, hl: number, vh: number, vl: number): void {
+  round(0, 0, vh, vl);
+  mul((hh ^ H) >>> 0, (hl ^ L) >>> 0, P1H, P1L);
+  add(H, L, P4H, P4L);
+}
 
 /** XXH64 with seed 0 (what Connect computes with cespare/xxhash), digest big-endian as Go's Sum() returns it. */
 export function xxhash64(input: Uint8Array): Uint8Array {
   const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
   const len = input.length;
   let i = 0;
-  let h: bigint;
+  let hh: number;
+  let hl: number;
   if (len >= 32) {
-    let v1 = (P1 + P2) & MASK;
-    let v2 = P2;
-    let v3 = 0n;
-    let v4 = (0n - P1) & MASK;
+    add(P1H, P1L, P2H, P2L);
+    let v1h = H, v1l = L;
+    let v2h = P2H, v2l = P2L;
+    let v3h = 0, v3l = 0;
+    // 2^64 - P1 (its low half is not 0: no carry into the high half).
+    let v4h = ~P1H >>> 0, v4l = -P1L >>> 0;
     for (; i + 32 <= len; i += 32) {
-      v1 = round(v1, view.getBigUint64(i, true));
-      v2 = round(v2, view.getBigUint64(i + 8, true));
-      v3 = round(v3, view.getBigUint64(i + 16, true));
-      v4 = round(v4, view.getBigUint64(i + 24, true));
+      round(v1h, v1l, view.getUint32(i + 4, true), view.getUint32(i, true));
+      v1h = H; v1l = L;
+      round(v2h, v2l, view.getUint32(i + 12, true), view.getUint32(i + 8, true));
+      v2h = H; v2l = L;
+      round(v3h, v3l, view.getUint32(i + 20, true), view.getUint32(i + 16, true));
+      v3h = H; v3l = L;
+      round(v4h, v4l, view.getUint32(i + 28, true), view.getUint32(i + 24, true));
+      v4h = H; v4l = L;
     }
-    h = (rotl(v1, 1n) + rotl(v2, 7n) + rotl(v3, 12n) + rotl(v4, 18n)) & MASK;
-    h = merge(h, v1);
-    h = merge(h, v2);
-    h = merge(h, v3);
-    h = merge(h, v4);
+    rotl(v1h, v1l, 1);
+    hh = H; hl = L;
+    rotl(v2h, v2l, 7);
+    add(hh, hl, H, L);
+    hh = H; hl = L;
+    rotl(v3h, v3l, 12);
+    add(hh, hl, H, L);
+    hh = H; hl = L;
+    rotl(v4h, v4l, 18);
+    add(hh, hl, H, L);
+    merge(H, L, v1h, v1l);
+    merge(H, L, v2h, v2l);
+    merge(H, L, v3h, v3l);
+    merge(H, L, v4h, v4l);
+    hh = H; hl = L;
   } else {
-    h = P5;
+    hh = P5H;
+    hl = P5L;
   }
-  h = (h + BigInt(len)) & MASK;
+  add(hh, hl, Math.floor(len / TWO32), len >>> 0);
+  hh = H; hl = L;
   for (; i + 8 <= len; i += 8) {
-    h ^= round(0n, view.getBigUint64(i, true));
-    h = (rotl(h, 27n) * P1 + P4) & MASK;
+    round(0, 0, view.getUint32(i + 4, true), view.getUint32(i, true));
+    rotl((hh ^ H) >>> 0, (hl ^ L) >>> 0, 27);
+    mul(H, L, P1H, P1L);
+    add(H, L, P4H, P4L);
+    hh = H; hl = L;
   }
   if (i + 4 <= len) {
-    h ^= (BigInt(view.getUint32(i, true)) * P1) & MASK;
-    h = (rotl(h, 23n) * P2 + P3) & MASK;
+    mul(0, view.getUint32(i, true), P1H, P1L);
+    rotl((hh ^ H) >>> 0, (hl ^ L) >>> 0, 23);
+    mul(H, L, P2H, P2L);
+    add(H, L, P3H, P3L);
+    hh = H; hl = L;
     i += 4;
   }
   for (; i < len; i++) {
-    h ^= (BigInt(input[i]!) * P5) & MASK;
-    h = (rotl(h, 11n) * P1) & MASK;
+    mul(0, input[i]!, P5H, P5L);
+    rotl((hh ^ H) >>> 0, (hl ^ L) >>> 0, 11);
+    mul(H, L, P1H, P1L);
+    hh = H; hl = L;
   }
-  h ^= h >> 33n;
-  h = (h * P2) & MASK;
-  h ^= h >> 29n;
-  h = (h * P3) & MASK;
-  h ^= h >> 32n;
+  // Avalanche: h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32.
+  hl = (hl ^ (hh >>> 1)) >>> 0;
+  mul(hh, hl, P2H, P2L);
+  hh = H; hl = L;
+  hl = (hl ^ ((hl >>> 29) | (hh << 3))) >>> 0;
+  hh = (hh ^ (hh >>> 29)) >>> 0;
+  mul(hh, hl, P3H, P3L);
+  hh = H; hl = L;
+  hl = (hl ^ hh) >>> 0;
   const out = new Uint8Array(8);
-  new DataView(out.buffer).setBigUint64(0, h, false);
+  const outView = new DataView(out.buffer);
+  outView.setUint32(0, hh, false);
+  outView.setUint32(4, hl, false);
   return out;
 }
 
