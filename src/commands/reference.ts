@@ -92,7 +92,7 @@ function fill(schema: Schema, example: Record<string, unknown>): Record<string, 
 const isEmptyObject = (value: unknown): boolean => typeof value === 'object' && value !== null && !Array.isArray(value) && Object.keys(value).length === 0;
 
 /** What a created config's `*_resources` hold for a `resource` component to name: to be replaced. */
-const RESOURCE_PLACEHOLDER = { input: { stdin: {} }, processor: { mapping: '$' }, output: { drop: {} } } as const;
+const RESOURCE_PLACEHOLDER = { input: { stdin: {} }, processor: { mapping: '$' }, output: { drop: {} }, cache: { memory: {} }, rate_limit: { local: {} } } as const;
 
 /**
  * `sluice create input/processor.../output`: a whole config, each named component with all its
@@ -118,11 +118,19 @@ export function createConfig(spec: string): { yaml: string } | { error: string }
     pipeline: { processors: (processors as ComponentSpec[]).map(node) },
     output: node(output as ComponentSpec),
   };
-  // A `resource` names a resource: the config gets a placeholder under that label to replace.
+  // A `resource`, or a field naming a resource (dedupe's `cache`), names a resource: the config
+  // gets a placeholder under that label to replace.
+  const placeholder = (kind: keyof typeof RESOURCE_PLACEHOLDER, label: unknown) => {
+    const list = ((config[`${kind}_resources`] as { label: unknown }[] | undefined) ??= []);
+    if (!list.some((r) => r.label === label)) list.push({ label, ...RESOURCE_PLACEHOLDER[kind] });
+  };
   for (const c of [input, ...processors, output] as ComponentSpec[]) {
-    if (c.name !== 'resource') continue;
-    const list = ((config[`${c.kind}_resources`] as unknown[] | undefined) ??= []);
-    list.push({ label: skeleton(c), ...RESOURCE_PLACEHOLDER[c.kind as keyof typeof RESOURCE_PLACEHOLDER] });
+    const filled = skeleton(c);
+    if (c.name === 'resource') placeholder(c.kind as keyof typeof RESOURCE_PLACEHOLDER, filled);
+    for (const [field, schema] of Object.entries((c.schema['properties'] ?? {}) as Record<string, Schema>)) {
+      const value = (filled as Record<string, unknown>)[field];
+      if (typeof schema['x-resource'] === 'string' && typeof value === 'string' && value !== '') placeholder(schema['x-resource'] as keyof typeof RESOURCE_PLACEHOLDER, value);
+    }
   }
   return { yaml: `# sluice create ${spec}: every field, with its default.\n${stringify(config)}` };
 }

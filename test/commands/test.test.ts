@@ -286,6 +286,8 @@ describe('the repository', () => {
   it('every example has tests, and they pass', async () => {
     const configs = readdirSync('examples').filter((f) => /\.ya?ml$/.test(f) && !/_sluice_test\.ya?ml$/.test(f));
     const { code, out } = await sluiceTest('examples');
+    // Stream directories are searched too (the quickstart's input stream).
+    expect(out).toContain('PASS examples/openmeter-quickstart/streams/input_sluice_test.yaml');
     for (const config of configs) {
       const sibling = `examples/${config.replace(/\.ya?ml$/, '_sluice_test.yaml')}`;
       expect(existsSync(sibling) || out.includes(`examples/${config}(`), `${config} has no tests`).toBe(true);

@@ -24,16 +24,22 @@ const at = (yaml: string, needle: string) => {
 const warnings = (yaml: string) => load(yaml).problems.filter((p) => p.severity === 'warning').map(formatProblem);
 
 describe("OpenMeter's published collector configs", () => {
-  // Components from later issues (http_server, switch, dedupe, json_schema, sync_response, inproc,
-  // split, openmeter) aside, nothing about a field or a section may fail.
+  // Every component they use exists now: they prepare as published, with no error at all.
   it.each(['http-server_config.yaml', 'quickstart_config.yaml', 'quickstart_streams_input.yaml', 'quickstart_streams_output.yaml'])(
-    '%s fails on unknown components only',
+    '%s prepares unchanged, with no error',
     (name) => {
-      const { problems } = preparePipeline(fixture(name), { quiet: true, env: {} });
-      const other = problems.filter((p) => p.severity === 'error' && !/^unknown (input|processor|output) "/.test(p.message));
-      expect(other.map(formatProblem)).toEqual([]);
+      const { problems, ready } = preparePipeline(fixture(name), { quiet: true, env: {}, resources: [fixture('quickstart_dedupe-cache.yaml')] });
+      expect(problems.filter((p) => p.severity === 'error').map(formatProblem)).toEqual([]);
+      expect(ready).toBeDefined();
     },
   );
+
+  it("the quickstart's input stream without its resources file names the missing cache, at its line", () => {
+    const { problems } = preparePipeline(fixture('quickstart_streams_input.yaml'), { quiet: true, env: {} });
+    expect(problems.filter((p) => p.severity === 'error').map(formatProblem)).toEqual([
+      expect.stringMatching(/quickstart_streams_input\.yaml\(\d+,\d+\) pipeline\.processors\[1\]\.dedupe\.cache: cache resource 'dedupe_cache' was not found$/),
+    ]);
+  });
 
   it('the quickstart config.yaml (http + metrics only) prepares with no problem at all', () => {
     const { problems, ready } = preparePipeline(fixture('quickstart_config.yaml'), { quiet: true, env: {} });

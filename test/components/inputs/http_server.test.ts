@@ -191,7 +191,8 @@ output: { sync_response: {} }
     const { url, logs } = await start(
       `
 input:
-  http_server: { address: $ADDRESS }
+  # Worker threads start slowly on a busy machine: the request may wait for them.
+  http_server: { address: $ADDRESS, timeout: 60s }
   processors: [ { unarchive: { format: json_array } } ]
 pipeline:
   threads: 2
@@ -204,6 +205,7 @@ output: { sync_response: {} }
     );
     expect(logs()).toMatch(/Processors run on 2 worker threads/);
     const response = await fetch(`${url}/post`, { method: 'POST', body: '[{"n":1},{"n":2}]' });
+    expect(response.status).toBe(200);
     expect((await response.text()).match(/\{"n":\d+\}/g)).toEqual(['{"n":2}', '{"n":3}']);
   });
 

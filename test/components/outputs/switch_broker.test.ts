@@ -143,6 +143,11 @@ describe('broker output', () => {
     expect([...greedy.got('one'), ...greedy.got('two')].sort()).toEqual([1, 2, 3]);
   });
 
+  it('copies repeats the outputs: fan_out over two copies of one output writes each message twice', async () => {
+    const { got } = await run(`  broker: { pattern: fan_out, copies: 2, outputs: [ { tap: { name: one } } ] }`, [[1], [2]]);
+    expect([...got('one')].sort()).toEqual([1, 1, 2, 2]);
+  });
+
   it('batching at the broker groups messages before every output; children keep their processors', async () => {
     const { got } = await run(
       `

@@ -80,6 +80,11 @@ describe('dedupe', () => {
     expect(await once()).toBe(0);
   });
 
+  it("a key among the cache's init_values counts as seen", async () => {
+    const { out } = await run(withCache(`    - dedupe: { cache: seen, key: '\${! id }' }`, '{ init_values: { known: "t" } }'), [[{ id: 'known' }, { id: 'new' }]]);
+    expect(out.map((m) => m.json())).toEqual([{ id: 'new' }]);
+  });
+
   it('drop_on_err: true drops a message whose key fails; false passes it on flagged', async () => {
     const failing = `'\${! $error("no key") }'`;
     const dropped = await run(withCache(`    - dedupe: { cache: seen, key: ${failing} }`), [[{ id: 1 }]]);
