@@ -160,8 +160,12 @@ describe('sluice lint', () => {
   it('exits 0 silently on good files, including every example', async () => {
     const examples = join(relative(process.cwd(), ROOT) || '.', 'examples');
     const credentials = { RUNAI_URL: 'https://myorg.run.ai', RUNAI_APP_ID: 'app', RUNAI_APP_SECRET: 'secret', OPENMETER_TOKEN: 'om_token' };
-    const { code, stdout, stderr } = await runCli(['lint', fixture('good.yaml'), fixture('batching-count-one.yaml'), examples], credentials);
-    expect(stderr).toBe('');
+    // The quickstart's streams name the cache of its resources file (linted too, as a file of examples/).
+    const resources = join(examples, 'openmeter-quickstart/resources/dedupe-cache.yaml');
+    const { code, stdout, stderr } = await runCli(['lint', '-r', resources, fixture('good.yaml'), fixture('batching-count-one.yaml'), examples], credentials);
+    // Only the note that the quickstart's JSON Schema (json_schema's schema_path) is no config file.
+    const schema = join(examples, 'openmeter-quickstart/streams/cloudevents.spec.json');
+    expect(stderr).toBe(`${examples}: skipped 1 file(s) that are not config files (*.yaml, *.yml): ${schema}\n`);
     expect(stdout).toBe('');
     expect(code).toBe(0);
   });
