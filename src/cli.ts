@@ -277,7 +277,8 @@ async function lint(args: string[]): Promise<number> {
 
 /**
  * A file as is; a directory (or `dir/...`) as every .yaml/.yml below it, tests excluded. Says on
- * stderr which files of a directory it skipped because they are not config files.
+ * stderr which files of a directory it skipped because they are not config files (JSON files,
+ * the data of configs such as a json_schema's schema file, are passed over silently).
  */
 function expandTargets(target: string): string[] {
   const dir = target.endsWith('/...') ? target.slice(0, -4) : target;
@@ -290,7 +291,8 @@ function expandTargets(target: string): string[] {
   if (!stats.isDirectory()) return [target];
   const entries = readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory());
   const names = entries.map((e) => relative(dir, join(e.parentPath, e.name))).sort();
-  const skipped = names.filter((f) => !/\.ya?ml$/.test(f));
+  // JSON files beside configs are their data (a json_schema's schema_path), not configs to report.
+  const skipped = names.filter((f) => !/\.ya?ml$/.test(f) && !/\.json$/.test(f));
   if (skipped.length > 0) {
     const shown = skipped.slice(0, 10).map((f) => printable(join(dir, f)));
     const more = skipped.length > shown.length ? `, and ${skipped.length - shown.length} more` : '';

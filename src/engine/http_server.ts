@@ -39,7 +39,13 @@ const ROUTES = new Set(['/ping', '/ready', '/metrics', '/version']);
  * per-component status), `/metrics` (Prometheus), `/version`. GET and HEAD only (405 otherwise).
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<RunningHttpServer> {
-  const { host, port } = splitAddress(options.address);
+  let listenOn: { host: string; port: number };
+  try {
+    listenOn = splitAddress(options.address);
+  } catch (err) {
+    throw new Error(`http.address ${(err as Error).message}`);
+  }
+  const { host, port } = listenOn;
   const check = accessCheck(options.basicAuth, options.cors);
   const root = (options.rootPath ?? '').replace(/\/+$/, '');
   const handler = (req: IncomingMessage, res: ServerResponse) => {
@@ -106,6 +112,6 @@ export function splitAddress(address: string): { host: string; port: number } {
   const colon = address.lastIndexOf(':');
   const host = colon === -1 ? '0.0.0.0' : address.slice(0, colon).replace(/^\[|\]$/g, '') || '0.0.0.0';
   const port = Number(colon === -1 ? address : address.slice(colon + 1));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid http.address ${JSON.stringify(address)}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${JSON.stringify(address)} is not host:port (e.g. 0.0.0.0:4195; port 0 picks a free one)`);
   return { host, port };
 }

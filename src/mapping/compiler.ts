@@ -53,10 +53,10 @@ interface Tree {
   run(input: unknown, run: Run): unknown;
 }
 
-function compileTree(ast: Node, callees: Callees, impure: ReadonlySet<string>): Tree {
+function compileTree(ast: Node, callees: Callees, impure: ReadonlySet<string>, specialise = true): Tree {
   const analysis = new Analysis(callees.byName);
   analysis.run(ast, impure);
-  const body = new Emitter(analysis, callees).compile(ast, analysis.root);
+  const body = new Emitter(analysis, callees, specialise).compile(ast, analysis.root);
   const rootSize = analysis.root.names.size;
   return { analysis, run: (input, run) => body(input, new Frame(rootSize > 0 ? newVars(rootSize) : NO_VARS, undefined, run)) };
 }
@@ -72,7 +72,7 @@ export function compileToJavaScript(ast: unknown, options: CompilerOptions = {})
     const texts = new Map<string, Tree | null>();
     const compileText = (source: string): Tree | null => {
       try {
-        const tree = compileTree(jsonata(source).ast() as Node, callees, impure);
+        const tree = compileTree(jsonata(source).ast() as Node, callees, impure, false);
         if (tree.analysis.functionValues || [...tree.analysis.free].some((name) => main.analysis.declared.has(name))) return null;
         return tree;
       } catch {

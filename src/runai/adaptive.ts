@@ -5,8 +5,8 @@
 // - While answers come back healthy and about as fast as the fastest recent ones, the limit grows:
 //   by one per answer (it doubles each round trip) until the first sign of trouble, then by four
 //   per round trip, up to `max`.
-// - A 429, a 503, a timeout or a broken connection halves it (at most once per round trip: the
-//   requests already sent under the old limit answer the same way); it never drops below `min`.
+// - A 429 or 502-504 answer, a timeout or a broken connection halves it (at most once per round
+//   trip: the requests already sent under the old limit answer the same way); never below `min`.
 // - Answers that take more than `tolerance` times the baseline latency (the fastest answer of the
 //   last ten seconds or so) shrink it by a tenth, once per round trip: the server, or this
 //   process, is queueing, and more requests in flight would only queue longer.
@@ -26,7 +26,7 @@ export interface AdaptiveLimitOptions {
 }
 
 /** What an answer tells the limit. */
-export type Signal = 'ok' | 'throttled' | 'failed';
+export type Answer = 'ok' | 'throttled' | 'failed';
 
 /** The baseline is the fastest answer of the current or the previous window of this length. */
 const BASELINE_WINDOW_MS = 10_000;
@@ -91,9 +91,9 @@ export class AdaptiveLimit {
   }
 
   /** Reports one answer: how long it took and what it said. */
-  observe(latencyMs: number, signal: Signal): void {
+  observe(latencyMs: number, answer: Answer): void {
     const now = this.#now();
-    if (signal !== 'ok') {
+    if (answer !== 'ok') {
       if (now >= this.#calmUntil) {
         this.#limit = Math.max(this.min, this.#limit / 2);
         this.#threshold = this.#limit;

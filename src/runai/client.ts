@@ -14,7 +14,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
 import type { Counter, Gauge, Summary } from 'prom-client';
-import { AdaptiveLimit, type Signal } from './adaptive.js';
+import { AdaptiveLimit, type Answer } from './adaptive.js';
 import { EXCLUDED_PHASES, encodeQuery, rfc3339Seconds } from './api.js';
 import { decodePod, decodeWorkload, isObject, type Decoder, type Pod, type Workload } from './rows.js';
 import {
@@ -452,7 +452,7 @@ export class RunAiClient {
     }
   }
 
-  #adapt(latencyMs: number, outcome: Signal): void {
+  #adapt(latencyMs: number, outcome: Answer): void {
     const before = this.#limit.limit;
     this.#limit.observe(latencyMs, outcome);
     const after = this.#limit.limit;

@@ -193,6 +193,8 @@ describe('sluice lint', () => {
     writeFileSync(join(dir, 'blob.bin'), Buffer.from([0, 1, 2, 255, 27, 91, 50, 74]));
     writeFileSync(join(dir, 'sub', 'notes.txt'), 'not a config\n');
     writeFileSync(join(dir, 'sub', 'pipeline_sluice_test.yaml'), 'tests: []\n');
+    // A config's data (a json_schema's schema file) is not a skipped config.
+    writeFileSync(join(dir, 'sub', 'schema.json'), '{}\n');
     const { code, stderr } = await lint(dir);
     expect(stderr).toBe(`${dir}: skipped 2 file(s) that are not config files (*.yaml, *.yml): ${join(dir, 'blob.bin')}, ${join(dir, 'sub', 'notes.txt')}\n`);
     expect(code).toBe(0);

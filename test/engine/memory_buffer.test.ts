@@ -127,4 +127,20 @@ output: { memory: {} }
     await pipeline.run(new AbortController().signal);
     expect(memory.output.writes.flat().map((m) => m.json())).toEqual(Array.from({ length: 5 }, (_, i) => ({ i, post: true })));
   });
+
+  it('split: { size } as the preset configures it: what leaves the buffer reaches the output in batches of at most size', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-post-'));
+    const memory = memoryState([Array.from({ length: 7 }, (_, i) => ({ i }))]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+buffer: { sqlite: { path: ${join(dir, 'b.db')}, post_processors: [ { label: buffer_split_batch, split: { size: 3 } } ] } }
+output: { memory: {} }
+`,
+      memoryComponents(memory.input, memory.output),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(memory.output.writes.map((w) => w.length)).toEqual([3, 3, 1]);
+    expect(memory.output.writes.flat().map((m) => m.json())).toEqual(Array.from({ length: 7 }, (_, i) => ({ i })));
+  });
 });

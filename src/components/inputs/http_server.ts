@@ -213,6 +213,8 @@ class HttpServerInput implements Input {
         problems.push({ field: 'address', message: 'empty means the service HTTP server, which is disabled (http.enabled: false); set an address' });
       }
       this.#endpoints = settings.endpoints;
+    } else if (field('address', () => splitAddress(config.address)) === undefined) {
+      // Reported by field().
     } else if ((config.cert_file === '') !== (config.key_file === '')) {
       problems.push({ field: config.cert_file === '' ? 'cert_file' : 'key_file', message: 'cert_file and key_file go together' });
     } else if (config.cert_file !== '') {

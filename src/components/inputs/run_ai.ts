@@ -265,6 +265,8 @@ class RunAiSource implements WindowSource<Workload | Pod> {
   #config: Compiled;
   #settings: Settings;
   #client: RunAiClient | undefined;
+  /** The last window's shared metadata (#windowed): a scrape's fetches run window by window. */
+  #lastWindow: { start: number; end: number; tick: number; timestamp: string; metadata: Readonly<Record<string, string>> } | undefined;
 
   constructor(config: Compiled, settings: Settings) {
     this.#config = config;
@@ -349,20 +351,35 @@ class RunAiSource implements WindowSource<Workload | Pod> {
       resourceType: type,
       ...resource,
       metrics: {
-        timestamp: rfc3339Nano(window.end),
+        timestamp: this.#windowed(window).timestamp,
         values: sortedByKey(metrics.values),
         ...(Object.keys(metrics.perGpu).length > 0 ? { perGpu: sortedByKey(metrics.perGpu) } : {}),
       },
     };
-    return Message.fromJSON(body, {
+    // Kept as its bytes alone: a scrape holds every message of its window until the window is
+    // delivered, and the encoded body is a third of the object plus its text and bytes (the
+    // encoding the output needs anyway happens once, here). A mapping parses it back.
+    return Message.fromBytes(Message.fromJSON(body).bytes(), this.#windowed(window).metadata);
+  }
+
+  /**
+   * The metadata (and `metrics.timestamp`) of a window's messages: the same for every resource,
+   * so one frozen object per window is shared by all of them (50,000 messages, one copy).
+   */
+  #windowed(window: Window): { timestamp: string; metadata: Readonly<Record<string, string>> } {
+    const cached = this.#lastWindow;
+    if (cached && cached.start === window.start && cached.end === window.end && cached.tick === window.tick) return cached;
+    const metadata = Object.freeze({
       scrape_time: rfc3339Seconds(window.tick),
       scrape_interval: formatDuration((window.end - window.start) * 1e6),
       metrics_offset: this.#config.offsetText,
-      resource_type: type,
+      resource_type: this.type,
       metrics_time: rfc3339Seconds(window.end),
       window_start: rfc3339Nano(window.start),
       window_end: rfc3339Nano(window.end),
     });
+    this.#lastWindow = { start: window.start, end: window.end, tick: window.tick, timestamp: rfc3339Nano(window.end), metadata };
+    return this.#lastWindow;
   }
 }
 

@@ -190,7 +190,12 @@ export function fastCheck(native: Native, argc: number): ((args: unknown[]) => b
 
 /** jsonata's apply(): applies a function and runs the tail calls it returns. */
 export function apply(proc: unknown, args: unknown[], callInput: unknown, run: Run): unknown {
-  let result = applyInner(proc, args, callInput, run, false);
+  return trampoline(applyInner(proc, args, callInput, run, false), callInput, run);
+}
+
+/** apply()'s loop: runs the tail calls a first result returns, until a value. */
+export function trampoline(first: unknown, callInput: unknown, run: Run): unknown {
+  let result = first;
   for (;;) {
     if (result instanceof Thunk) {
       const { site, input, frame } = result;
@@ -204,6 +209,9 @@ export function apply(proc: unknown, args: unknown[], callInput: unknown, run: R
     }
   }
 }
+
+/** Whether a lambda's result is a tail call for apply()'s trampoline to run. */
+export const isTailCall = (result: unknown): boolean => result instanceof Thunk || result instanceof TailResult;
 
 /** A tail call with its procedure and arguments already evaluated (a composition's $g). */
 class TailResult {

@@ -1,20 +1,25 @@
 // Pass 2: closures.
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
-import { Composition, HOLE, type Native, apply, applyInner, fastCheck, partiallyApply } from './calls.js';
+import { Composition, HOLE, type Native, apply, applyInner, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
 import { type Callees, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
-import { arithmeticOperator, comparison, concatenation, conditional, equality, logical, nativeCall, normalising } from './sites.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, functionCall, logical, nativeCall, normalising } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
 import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
 
 export class Emitter {
+  /** perSite(), or for code compiled per evaluation ($eval's texts) the factory itself: a copy per node costs a compilation. */
+  private readonly site: typeof perSite;
   constructor(
     private readonly analysis: Analysis,
     private readonly callees: Callees,
-  ) {}
+    specialise = true,
+  ) {
+    this.site = specialise ? perSite : (factory) => factory;
+  }
 
   /** A node as jsonata's evaluate() runs it: the node, its predicates, then sequence normalisation. */
   compile(node: Node, scope: Scope): Fn {
@@ -40,7 +45,7 @@ export class Emitter {
     );
     if (filters === undefined && group === undefined) {
       if (!keepArray && (!maySequence || selfNormalising)) return raw;
-      return perSite(normalising)({ raw, keepArray, norm });
+      return this.site(normalising)({ raw, keepArray, norm });
     }
     return (input, frame) => {
       let result = raw(input, frame);
@@ -247,24 +252,24 @@ export class Emitter {
     switch (op) {
       case 'and':
       case 'or':
-        return perSite(logical)({ lhs, rhs, truthy, and: op === 'and' });
+        return this.site(logical)({ lhs, rhs, truthy, and: op === 'and' });
       case '+':
       case '-':
       case '*':
       case '/':
-        return perSite(arithmeticOperator)({ lhs, rhs, op, arithmetic });
+        return this.site(arithmeticOperator)({ lhs, rhs, op, arithmetic });
       case '%':
         return (input, frame) => arithmetic(op, lhs(input, frame), rhs(input, frame));
       case '=':
       case '!=':
-        return perSite(equality)({ lhs, rhs, equal: op === '=', isDeepEqual });
+        return this.site(equality)({ lhs, rhs, equal: op === '=', isDeepEqual });
       case '<':
       case '<=':
       case '>':
       case '>=':
-        return perSite(comparison)({ lhs, rhs, op, compare });
+        return this.site(comparison)({ lhs, rhs, op, compare });
       case '&':
-        return perSite(concatenation)({ lhs, rhs, fnString });
+        return this.site(concatenation)({ lhs, rhs, fnString });
       case 'in':
         return (input, frame) => includes(lhs(input, frame), rhs(input, frame));
       case '..':
@@ -330,7 +335,7 @@ export class Emitter {
     const condition = this.compile(node.condition!, scope);
     const then = this.compile(node.then!, scope);
     const otherwise = node.else === undefined ? undefined : this.compile(node.else, scope);
-    return perSite(conditional)({ condition, then, otherwise, truthy });
+    return this.site(conditional)({ condition, then, otherwise, truthy });
   }
 
   private block(node: Node, scope: Scope): Fn {
@@ -419,13 +424,10 @@ export class Emitter {
           return done(apply(proc, values, input, frame.run));
         };
       }
-      return (input, frame) => {
-        const proc = callee(input, frame);
-        return done(apply(proc, evaluateArgs(input, frame), input, frame.run));
-      };
+      return this.site(functionCall)({ callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame });
     }
     const check = fastCheck(native, argc);
-    return perSite(nativeCall)({ native, name, args, check, done, apply, applyInner, hasOwn });
+    return this.site(nativeCall)({ native, name, args, check, done, apply, applyInner, hasOwn });
   }
 
   /** `proc(a, ?, c)`: the arguments first, then the procedure, as evaluatePartialApplication(). */

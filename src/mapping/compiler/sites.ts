@@ -2,9 +2,9 @@
 // compiled from one source serves every node of its kind, so the calls it makes meet many
 // targets and V8 cannot inline them; a copy per node meets one. Each factory refers to nothing
 // but its parameters (perSite compiles it again from its source text).
-import { type Native, apply, applyInner } from './calls.js';
+import { type Native, apply, applyInner, isTailCall, trampoline } from './calls.js';
 import { arithmetic, compare } from './operators.js';
-import { type Fn, type Frame, hasOwn, isDeepEqual, norm } from './runtime.js';
+import { type Fn, Frame, Lambda, hasOwn, isDeepEqual, newVars, norm } from './runtime.js';
 
 type NormFn = typeof norm;
 type ArithmeticFn = typeof arithmetic;
@@ -13,6 +13,11 @@ type CompareFn = typeof compare;
 type ApplyFn = typeof apply;
 type ApplyInnerFn = typeof applyInner;
 type HasOwnFn = typeof hasOwn;
+type TrampolineFn = typeof trampoline;
+type NewVarsFn = typeof newVars;
+type IsTailCallFn = typeof isTailCall;
+type LambdaClass = typeof Lambda;
+type FrameClass = typeof Frame;
 
 /** A node whose result may be a sequence: normalised as jsonata's evaluate() does. */
 export function normalising(deps: { raw: Fn; keepArray: boolean; norm: NormFn }): Fn {
@@ -137,5 +142,46 @@ export function nativeCall(deps: {
     const values = evaluateArgs(input, frame);
     if (check !== undefined && check(values)) return done(native.invoke(values, input, run, false));
     return done(applyInner(native, values, input, run, false));
+  };
+}
+
+/**
+ * A call of a function value (a lambda bound to a variable, most often): apply(), with a
+ * lambda without a signature run here (as invokeLambda() runs it), so its body is called from
+ * this node's own copy.
+ */
+export function functionCall(deps: {
+  callee: Fn;
+  args: Fn[];
+  done: (value: unknown) => unknown;
+  apply: ApplyFn;
+  trampoline: TrampolineFn;
+  newVars: NewVarsFn;
+  isTailCall: IsTailCallFn;
+  Lambda: LambdaClass;
+  Frame: FrameClass;
+}): Fn {
+  const { callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame } = deps;
+  const argc = args.length;
+  const a0 = args[0]!;
+  const a1 = args[1]!;
+  const evaluateArgs = (input: unknown, frame: Frame): unknown[] =>
+    argc === 0 ? [] : argc === 1 ? [a0(input, frame)] : argc === 2 ? [a0(input, frame), a1(input, frame)] : args.map((arg) => arg(input, frame));
+  return (input, frame) => {
+    const proc = callee(input, frame);
+    const values = evaluateArgs(input, frame);
+    if (proc instanceof Lambda && proc.def.signature === undefined) {
+      const def = proc.def;
+      let f = proc.frame;
+      if (def.frameSize > 0) {
+        f = new Frame(newVars(def.frameSize), proc.frame, proc.frame.run);
+        for (let i = 0; i < def.slots.length; i++) f.vars[def.slots[i]!] = values[i];
+      }
+      const result = def.body(proc.input, f);
+      // A plain value (not a tail call to run) is apply()'s result as it is.
+      if (typeof result !== 'object' || result === null || !isTailCall(result)) return done(result);
+      return done(trampoline(result, input, frame.run));
+    }
+    return done(apply(proc, values, input, frame.run));
   };
 }

@@ -67,7 +67,7 @@ function withWorkers(yaml: string, log: (line: string) => void): { pipeline: Pip
 
 /** An output that holds every write until released, recording what it got. */
 function gateOutput() {
-  const state = { writes: [] as Message[][], release: () => {}, open: false };
+  const state = { writes: [] as Message[][], release: () => {}, open: false, attempts: 0 };
   let opened!: () => void;
   const gate = new Promise<void>((resolve) => (opened = resolve));
   state.release = () => {
@@ -82,6 +82,7 @@ function gateOutput() {
     create: () => ({
       connect: async () => {},
       async write(batch: readonly Message[]) {
+        state.attempts++;
         await gate;
         state.writes.push([...batch]);
       },
@@ -190,7 +191,8 @@ output: { sync_response: {} }
     const { url, logs } = await start(
       `
 input:
-  http_server: { address: $ADDRESS }
+  # Worker threads start slowly on a busy machine: the request may wait for them.
+  http_server: { address: $ADDRESS, timeout: 60s }
   processors: [ { unarchive: { format: json_array } } ]
 pipeline:
   threads: 2
@@ -203,6 +205,7 @@ output: { sync_response: {} }
     );
     expect(logs()).toMatch(/Processors run on 2 worker threads/);
     const response = await fetch(`${url}/post`, { method: 'POST', body: '[{"n":1},{"n":2}]' });
+    expect(response.status).toBe(200);
     expect((await response.text()).match(/\{"n":\d+\}/g)).toEqual(['{"n":2}', '{"n":3}']);
   });
 
@@ -230,6 +233,47 @@ output: { gate: {} }
     // Taken requests are still delivered (408 said they may be); the 503 ones were never read.
     await waitFor('the taken messages delivered', () => (gate.state.writes.length > 0 ? true : undefined));
     expect(gate.state.writes.flat().length).toBeLessThanOrEqual(statuses.filter((s) => s === 408).length);
+  });
+
+  it('answers 502 with why when the read fails: forced shutdown, or a message refused in strict mode', async () => {
+    const gate = gateOutput();
+    const port = await freePort();
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { http_server: { address: 127.0.0.1:${port}, timeout: 30s } }
+output: { gate: {} }
+shutdown_timeout: 200ms
+`,
+      [gate.spec],
+    );
+    const stop = new AbortController();
+    const done = pipeline.run(stop.signal);
+    const url = `http://127.0.0.1:${port}/post`;
+    await waitFor('the input listening', () => fetch(url).then((r) => (r.status === 405 ? true : undefined)), 10_000, 20);
+    const pending = fetch(url, { method: 'POST', body: 'held' });
+    // The output has the message and never delivers it: the shutdown times out.
+    await waitFor('the write started', () => (gate.state.attempts > 0 ? true : undefined), 10_000, 20);
+    stop.abort();
+    const response = await pending;
+    expect(response.status).toBe(502);
+    expect(await response.text()).toMatch(/shutdown timeout reached before delivery/);
+    await done;
+
+    const strict = memoryState([]);
+    const { url: strictUrl } = await start(
+      `
+input:
+  http_server: { address: $ADDRESS }
+  processors: [ { mapping: '$number("x")' } ]
+error_handling: { strict: true }
+output: { memory: {} }
+`,
+      memoryComponents(strict.input, strict.output),
+    );
+    const refused = await fetch(`${strictUrl}/post`, { method: 'POST', body: '{}' });
+    expect(refused.status).toBe(502);
+    expect(await refused.text()).toMatch(/will not be delivered: processing failed/);
+    expect(strict.output.writes).toEqual([]);
   });
 
   it('answers 429 with Retry-After when the rate limit has no token left', async () => {

@@ -4,7 +4,9 @@ import { pino } from 'pino';
 import openmeter from '../../../src/components/outputs/openmeter.js';
 import { Message } from '../../../src/engine/message.js';
 import { Secrets } from '../../../src/engine/secrets.js';
+import { memoryComponents, memoryState } from '../../support/memory.js';
 import { buildOutput, simulatorsClosedAfterEach, writeOutcome } from '../../support/outputs.js';
+import { pipelineFromYaml } from '../../support/pipeline.js';
 
 const startSimulator = simulatorsClosedAfterEach();
 
@@ -65,6 +67,21 @@ describe('openmeter output', () => {
     expect(outcome.givenUp[0]!.reason).toMatch(/failed to convert message to structured data/);
     expect(sim.events.map((e) => e.id)).toEqual(['j1']);
     await output.close();
+  });
+
+  it('batches through the engine as configured (batching.count), one request per batch', async () => {
+    const sim = await startSimulator({ token: 'tok-123456' });
+    const memory = memoryState([Array.from({ length: 5 }, (_, i) => ({ specversion: '1.0', id: `b${i}`, source: 'yaml', type: 't', subject: 's' }))]);
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+output: { openmeter: { url: '${sim.url}', token: tok-123456, batching: { count: 5 } } }
+`,
+      memoryComponents(memory.input, memory.output).filter((c) => c.kind === 'input'),
+    );
+    await pipeline.run(new AbortController().signal);
+    expect(sim.requests).toHaveLength(1);
+    expect(sim.events.map((e) => e.id)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4']);
   });
 
   it('refuses a url that is not http(s) when built', () => {
