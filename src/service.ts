@@ -75,7 +75,8 @@ export function preparePipelineText(text: string, file: string, options: Prepare
 
 function prepareLoaded(loaded: LoadedConfig, registry: Registry, options: PrepareOptions): Prepared {
   const file = loaded.file;
-  const resourceFiles = (options.resources ?? []).flatMap((pattern) => (GLOB.test(pattern) ? glob(pattern) : [pattern]));
+  // A resources file checked itself (`lint -r res.yaml dir/` with res.yaml in dir/) is not its own extra.
+  const resourceFiles = (options.resources ?? []).flatMap((pattern) => (GLOB.test(pattern) ? glob(pattern) : [pattern])).filter((f) => resolve(f) !== resolve(file));
   const extras = resourceFiles.map((f) => loadConfigFile(f, { registry, env: options.env, chilled: options.chilled, stateDir: options.stateDir, resourcesOnly: true }));
   const loadProblems = [...loaded.problems, ...extras.flatMap((e) => e.problems)];
   if (!loaded.config) return { loaded, problems: [...loadProblems, ...buildProblemsDespite(loaded, registry)].sort((a, b) => a.line - b.line || a.column - b.column) };

@@ -229,7 +229,8 @@ function yamlExpressions(text: string): string[] {
   const out: string[] = [];
   const walk = (node: unknown, key: string) => {
     if (typeof node === 'string') {
-      if (['mapping', 'check', 'fields_mapping', 'expression'].includes(key) || key.startsWith('meta.')) out.push(node);
+      // An empty check (`check: ""`: always passes) is no expression.
+      if ((['mapping', 'check', 'fields_mapping', 'expression'].includes(key) || key.startsWith('meta.')) && node.trim() !== '') out.push(node);
       out.push(...interpolations(node));
     } else if (Array.isArray(node)) {
       node.forEach((item) => walk(item, key));
