@@ -28,10 +28,10 @@ import { formatDuration } from '../config/duration.js';
 import type { WindowingConfig } from './config.js';
 import { planResume, type GapReason, type PendingBatch, type WindowLedger } from './ledger.js';
 import { SharedWatermark } from './shared_watermark.js';
-import { groupByWindow, iso, reportGivenUp, sortOutcomes, type Job, type Outcome } from './settle.js';
+import { fetchAll, groupByWindow, iso, reportGivenUp, sortOutcomes, type Job, type Outcome } from './settle.js';
 import { openWindowLedger, reconcileWithBuffer, recordMaxBackfillGap } from './state.js';
 import { sleepUntil } from './sleep_until.js';
-import { FETCHES_IN_FLIGHT, MAX_ATTEMPTS, MAX_DUE_WINDOWS, MAX_PENDING_BATCHES, MAX_WINDOWS_PER_SCRAPE, MIN_OWED_PER_SCRAPE, OWED_PROBES, owedBackoff, type Window, type WindowSource } from './source.js';
+import { MAX_ATTEMPTS, MAX_DUE_WINDOWS, MAX_PENDING_BATCHES, MAX_WINDOWS_PER_SCRAPE, MIN_OWED_PER_SCRAPE, OWED_PROBES, owedBackoff, type Window, type WindowSource } from './source.js';
 
 export type { Window, WindowSource } from './source.js';
 
@@ -482,7 +482,7 @@ export class WindowedInput<R> implements Input {
     const jobs = this.#ledger ? this.#owedJobs(this.#ledger, owedLimit) : this.#dueMissing(owedLimit);
     const owedTried = jobs.length;
     for (const window of windows) for (const resource of resources) jobs.push({ resource, window, attempts: 0 });
-    const outcomes = await this.#fetchAll(jobs, signal);
+    const outcomes = await fetchAll(jobs, this.#source, signal);
     // A replica whose leadership lapsed during the scrape emits nothing of it: the new leader scrapes these windows.
     if (signal.aborted || !this.#leading()) return false;
     const answered = outcomes.some((o) => 'messages' in o);
@@ -514,32 +514,6 @@ export class WindowedInput<R> implements Input {
       this.#missing.delete(key);
     }
     return jobs;
-  }
-
-  /**
-   * Fetches every job, at most FETCHES_IN_FLIGHT at a time (the source bounds its own requests
-   * further), so a scrape of 50,000 resources holds a few thousand pending fetches, not 50,000.
-   * Outcomes come back in job order; when `signal` aborts, the jobs not started are left out.
-   */
-  async #fetchAll(jobs: readonly Job<R>[], signal: AbortSignal): Promise<Outcome<R>[]> {
-    const outcomes: Outcome<R>[] = new Array<Outcome<R>>(jobs.length);
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < jobs.length && !signal.aborted) {
-        const i = next++;
-        outcomes[i] = await this.#fetch(jobs[i]!, signal);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(FETCHES_IN_FLIGHT, jobs.length) }, worker));
-    return outcomes;
-  }
-
-  async #fetch(job: Job<R>, signal: AbortSignal): Promise<Outcome<R>> {
-    try {
-      return { job, messages: await this.#source.fetch(job.resource, job.window, signal) };
-    } catch (err) {
-      return { job, error: err as Error };
-    }
   }
 
   /** Queues the messages, one batch per window in window order; schedules failures for the next scrape. */

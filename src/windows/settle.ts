@@ -1,12 +1,13 @@
-// What one scrape of a windowed input produced, sorted for the ledger: the jobs it ran, their
-// outcomes, and how they become batches, owed resources, recoveries and gaps.
+// One scrape of a windowed input, past its listing: the jobs it runs (a resource over a window),
+// fetching them with bounded parallelism, and how their outcomes become batches, owed resources,
+// recoveries and gaps.
 
 import type { Logger } from 'pino';
 import type { Counter } from 'prom-client';
 import type { Undeliverable } from '../engine/delivery.js';
 import { Message } from '../engine/message.js';
 import type { GapReason, StoredMessage } from './ledger.js';
-import { owedBackoff, type Window, type WindowSource } from './source.js';
+import { FETCHES_IN_FLIGHT, owedBackoff, type Window, type WindowSource } from './source.js';
 
 /** One resource to fetch over one window. */
 export interface Job<R> {
@@ -83,6 +84,30 @@ const { now, maxBackfillMs } = how;
   }
   const ordered = [...batches.values()].sort((a, b) => a.window.start - b.window.start || (a.kind === b.kind ? 0 : a.kind === 'retry' ? -1 : 1));
   return { ordered, failed, recovered, givenUp, examples };
+}
+
+/**
+ * Fetches every job from `source`, at most FETCHES_IN_FLIGHT at a time (the source bounds its own
+ * requests further), so a scrape of 50,000 resources holds a thousand pending fetches, not 50,000.
+ * Outcomes come back in job order, a failure as its error; when `signal` aborts, the jobs not
+ * started are left out.
+ */
+export async function fetchAll<R>(jobs: readonly Job<R>[], source: WindowSource<R>, signal: AbortSignal): Promise<Outcome<R>[]> {
+  const outcomes: Outcome<R>[] = new Array<Outcome<R>>(jobs.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length && !signal.aborted) {
+      const job = jobs[next]!;
+      const i = next++;
+      try {
+        outcomes[i] = { job, messages: await source.fetch(job.resource, job.window, signal) };
+      } catch (err) {
+        outcomes[i] = { job, error: err as Error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FETCHES_IN_FLIGHT, jobs.length) }, worker));
+  return outcomes;
 }
 
 /** Without state: the messages of a scrape, one batch per window, in window order. */

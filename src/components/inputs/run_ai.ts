@@ -19,7 +19,9 @@
 //   "1": 40}`, while `metrics.values[type]` keeps the reference's reading (the last GPU listed).
 //   `perGpu` is absent when no per-GPU type is scraped, so workload bodies are the reference's.
 // - Workload listing pages correctly (see runai/client.ts), runs metrics requests concurrently and
-//   retries 429/5xx; unreadable answers are counted in `run_ai_malformed_total{kind}`.
+//   retries 429/5xx, adapting how many are in flight (runai/adaptive.ts); unreadable answers are
+//   counted in `run_ai_malformed_total{kind}`.
+// - `shards` / `shard` split the workloads between replicas by a stable hash (windows/shard.ts).
 // - With `state`, a window ledger in SQLite (windows/ledger.ts; the windowing is windows/input.ts, shared with `prometheus`) makes the input durable: a window's
 //   messages are stored before they are emitted and the window is done only once its batch is
 //   acked; after a restart, unacked batches are emitted again byte for byte, the windows missed
@@ -265,7 +267,7 @@ class RunAiSource implements WindowSource<Workload | Pod> {
   #config: Compiled;
   #settings: Settings;
   #client: RunAiClient | undefined;
-  /** The last window's shared metadata (#windowed): a scrape's fetches run window by window. */
+  /** The last window's shared metadata (#windowed): most fetches in a row are of the same window; any other gets its own copy. */
   #lastWindow: { start: number; end: number; tick: number; timestamp: string; metadata: Readonly<Record<string, string>> } | undefined;
 
   constructor(config: Compiled, settings: Settings) {

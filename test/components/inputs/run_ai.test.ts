@@ -340,6 +340,26 @@ describe('run_ai scraping', () => {
     expect(message.metadata['resource_type']).toBe('pod');
   });
 
+  it('with shards, pods go with their workload: two shards scrape every active pod once between them', async () => {
+    const shard0 = await scrape({ workloads: 60 }, { resource_type: 'pod', shards: 2, shard: 'sluice-runai-0' });
+    const sim = shard0.sim;
+    const shard1Input = runAi.create(
+      validated({ url: sim.url, app_id: sim.credentials.id, app_secret: sim.credentials.secret, schedule: '* * * * * *', resource_type: 'pod', shards: 2, shard: 1 }),
+      testSettings(),
+    );
+    inputs.push(shard1Input);
+    await shard1Input.connect(new AbortController().signal);
+    const [a] = await readUntil(shard0.input, (b) => b.length === 1);
+    const [b] = await readUntil(shard1Input, (bs) => bs.length === 1);
+    const podsOf = (batch: Message[]) => batch.map((m) => body(m) as unknown as { id: string; workloadId: string });
+    const workloadsA = new Set(podsOf(a!).map((p) => p.workloadId));
+    const workloadsB = new Set(podsOf(b!).map((p) => p.workloadId));
+    expect(workloadsA.size).toBeGreaterThan(0);
+    expect(workloadsB.size).toBeGreaterThan(0);
+    expect([...workloadsA].filter((w) => workloadsB.has(w))).toEqual([]);
+    expect([...podsOf(a!), ...podsOf(b!)].map((p) => p.id).sort()).toEqual(sim.activePods().map((p) => p.id).sort());
+  });
+
   it('never writes the app secret or a token to the logs', async () => {
     const { sim, input, lines, settings } = await scrape({
       faults: [
