@@ -59,7 +59,7 @@ export class BufferStore {
   readonly file: string;
   readonly id: string;
   #db: Database.Database;
-  #insert: (rows: readonly Message[]) => number;
+  #insert: (batches: readonly (readonly Message[])[]) => number[];
   #select: Database.Statement;
   #giveUp: (entries: readonly { id: number; given: GivenUp }[]) => void;
 
@@ -79,11 +79,13 @@ export class BufferStore {
     }
     this.#db = db;
     const insert = db.prepare('INSERT INTO messages (body, metadata, error) VALUES (?, ?, ?)');
-    this.#insert = db.transaction((rows: readonly Message[]) => {
-      let last = 0;
-      for (const m of rows) last = Number(insert.run(Buffer.from(m.bytes()), JSON.stringify(m.metadata), m.error?.message ?? null).lastInsertRowid);
-      return last;
-    });
+    this.#insert = db.transaction((batches: readonly (readonly Message[])[]) =>
+      batches.map((rows) => {
+        let last = 0;
+        for (const m of rows) last = Number(insert.run(Buffer.from(m.bytes()), JSON.stringify(m.metadata), m.error?.message ?? null).lastInsertRowid);
+        return last;
+      }),
+    );
     this.#select = db.prepare('SELECT id, body, metadata, error FROM messages WHERE id > ? ORDER BY id LIMIT ?');
     const keep = db.prepare('INSERT INTO given_up (body, metadata, kind, reason, given_up_at) SELECT body, metadata, ?, ?, ? FROM messages WHERE id = ?');
     const remove = db.prepare('DELETE FROM messages WHERE id = ?');
@@ -102,7 +104,12 @@ export class BufferStore {
 
   /** Commits the messages in one transaction; returns the position of the last. */
   insert(messages: readonly Message[]): number {
-    return this.#run('cannot commit messages', () => this.#insert(messages));
+    return this.insertGroup([messages])[0]!;
+  }
+
+  /** Commits several batches, in order, in one transaction; returns the position of each one's last message (0 for an empty one). */
+  insertGroup(batches: readonly (readonly Message[])[]): number[] {
+    return this.#run('cannot commit messages', () => this.#insert(batches));
   }
 
   /** Up to `limit` rows after position `after`, in order. */

@@ -107,7 +107,7 @@ export interface Submission {
    * (engine/delivery.ts) saying which messages are still to send and which were given up.
    */
   readonly delivered: Promise<void>;
-  /** Set by a durable buffer: where the batch was committed. */
+  /** Set by a durable buffer once `delivered` resolved: where the batch's last message was committed. */
   readonly position?: BufferPosition;
 }
 

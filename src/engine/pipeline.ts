@@ -7,7 +7,7 @@ import { parseDuration } from '../config/duration.js';
 import { resourceLists } from '../config/resources.js';
 import type { RootConfig } from '../config/root.js';
 import { PipelineBuilder, processingSink, splitComponent, type BuildEnvironment, type BuildProblem, type BuiltInput } from './build.js';
-import type { Ack, BufferPosition, Processor } from './component.js';
+import type { Ack, BufferPosition, Processor, Submission } from './component.js';
 import { outcomeOf, reportGivenUp, Undeliverable, type GivenUp } from './delivery.js';
 import type { Message } from './message.js';
 import { runProcessors } from './processors.js';
@@ -131,6 +131,10 @@ class Transaction {
   }
   get size(): number {
     return this.batch.length;
+  }
+  /** Records where a durable buffer committed some of this read's messages: the read's position is the highest. */
+  committed(position: BufferPosition | undefined): void {
+    if (position && (this.position?.buffer !== position.buffer || position.seq > this.position.seq)) this.position = position;
   }
   /** Acks the read: with `error` (nothing known delivered), else Undeliverable when messages were given up, else nothing. */
   settle(error?: Error): void {
@@ -316,8 +320,7 @@ export class Pipeline {
     for (const batch of batches) {
       const submission = this.#parts.sink.submit(batch);
       submission.delivered.catch(noop);
-      if (submission.position) transaction.position = submission.position;
-      deliveries.push(this.#deliver(batch, submission.delivered, transaction));
+      deliveries.push(this.#deliver(batch, submission, transaction));
       await submission.accepted;
     }
     Promise.all(deliveries).then(
@@ -365,12 +368,13 @@ export class Pipeline {
    * undelivered is submitted again after a back-off (the same processed messages: processors do
    * not re-run), until delivered or until shutdown is forced (then it rejects).
    */
-  async #deliver(batch: readonly Message[], delivered: Promise<void>, transaction: Transaction): Promise<void> {
+  async #deliver(batch: readonly Message[], submission: Submission, transaction: Transaction): Promise<void> {
     const { logger, env } = this.#parts;
     let pending = batch;
     for (let attempt = 1; ; attempt++) {
       try {
-        await delivered;
+        await submission.delivered;
+        transaction.committed(submission.position);
         return;
       } catch (err) {
         const outcome = outcomeOf(err, pending);
@@ -384,10 +388,8 @@ export class Pipeline {
       try {
         await sleep(Math.min(REPLAY_BACKOFF_MAX_MS, REPLAY_BACKOFF_MIN_MS * 1.1 ** attempt), this.#forced.signal);
         if (this.#forced.signal.aborted) throw new Error('shutdown timeout reached before delivery');
-        const submission = this.#parts.sink.submit(pending);
+        submission = this.#parts.sink.submit(pending);
         submission.delivered.catch(noop);
-        if (submission.position) transaction.position = submission.position;
-        delivered = submission.delivered;
         await submission.accepted;
       } finally {
         if (--this.#replaying === 0) for (const wake of this.#replayDrained.splice(0)) wake();

@@ -6,7 +6,7 @@ import { setMaxListeners } from 'node:events';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { BufferError, BufferStore, type BufferedRow, type BufferState } from './buffer_store.js';
-import type { Submission } from './component.js';
+import type { BufferPosition, Submission } from './component.js';
 import { outcomeOf, reportGivenUp, type GivenUp } from './delivery.js';
 import { Message } from './message.js';
 import type { Metrics } from './metrics.js';
@@ -43,12 +43,26 @@ export const sqliteBufferSchema = {
 };
 
 const CHUNK = 100;
+/**
+ * Group commit: batches submitted while a commit is pending go into one transaction, committed
+ * once the event loop has taken what arrived (setImmediate), or at once when this many messages
+ * are waiting (bounding what waits in memory). Each batch is delivered only once committed.
+ */
+const GROUP_MAX = 1000;
 /** How long the pump may wait for more commits before reading back fewer than a chunk. */
 const COALESCE_MS = 5;
 const RETRY_MIN_MS = 100;
 const RETRY_MAX_MS = 5_000;
 /** How often a failed write to the file (a full disk, a lock) is tried again, and its error logged at most. */
 const STORE_RETRY_MS = 1_000;
+
+/** A submitted batch waiting for the group commit. */
+interface Waiting {
+  readonly batch: readonly Message[];
+  readonly submission: { position?: BufferPosition };
+  readonly resolve: () => void;
+  readonly reject: (err: Error) => void;
+}
 
 /** One buffered message on its way to the output. */
 interface InFlight {
@@ -85,6 +99,10 @@ export class SqliteBuffer implements Sink {
   #lastProblemLog = 0;
   #lastFailure: { at: number; error: Error } | undefined;
   #closed = false;
+  /** Batches waiting for the group commit, their message count, and the commit scheduled for them. */
+  #group: Waiting[] = [];
+  #groupSize = 0;
+  #groupCommit: NodeJS.Immediate | undefined;
   onProgress: ((state: BufferState) => void) | undefined;
 
   constructor(inner: Sink, config: SqliteBufferConfig, baseDir: string, logger: Logger, metrics: Metrics) {
@@ -124,27 +142,59 @@ export class SqliteBuffer implements Sink {
   }
 
   /**
-   * Commits the batch; it then counts as delivered for the input, which learns the position of
-   * its last message. A commit that fails (a full disk, a lock) fails the submission: the engine
-   * tries again later and reads no new input meanwhile.
+   * Commits the batch, together with the batches submitted meanwhile (one transaction: group
+   * commit); it then counts as delivered for the input, and `position` says where its last
+   * message was committed. Nothing is delivered before its own commit, so an acknowledged batch
+   * survives the process being killed. A commit that fails (a full disk, a lock) fails the
+   * submissions of its group: the engine tries again later and reads no new input meanwhile.
    */
   submit(batch: readonly Message[]): Submission {
-    let position: number;
     try {
-      if (!this.#store) throw new Error(`buffer ${this.#file} is not open`);
+      if (!this.#store?.isOpen || this.#closed) throw new Error(`buffer ${this.#file} is not open`);
       // After a failure the file is left alone for a while: each attempt may wait on a lock
       // (synchronously), and the engine retries quickly at first.
       if (this.#lastFailure && Date.now() - this.#lastFailure.at < STORE_RETRY_MS) throw this.#lastFailure.error;
-      position = this.#store.insert(batch);
     } catch (err) {
       this.#trouble(err as Error);
       return { accepted: Promise.resolve(), delivered: Promise.reject(err) };
     }
+    const submission: { accepted: Promise<void>; delivered: Promise<void>; position?: BufferPosition } = { accepted: Promise.resolve(), delivered: Promise.resolve() };
+    submission.delivered = new Promise<void>((resolve, reject) => this.#group.push({ batch, submission, resolve, reject }));
+    this.#groupSize += batch.length;
+    if (this.#groupSize >= GROUP_MAX) this.#commitGroup();
+    else this.#groupCommit ??= setImmediate(() => this.#commitGroup());
+    return submission;
+  }
+
+  /** Commits the waiting batches in one transaction, then delivers (or fails) each. */
+  #commitGroup(): void {
+    clearImmediate(this.#groupCommit);
+    this.#groupCommit = undefined;
+    const group = this.#group;
+    if (group.length === 0) return;
+    this.#group = [];
+    this.#groupSize = 0;
+    let last: number[];
+    try {
+      if (!this.#store?.isOpen) throw new Error(`buffer ${this.#file} is not open`);
+      if (this.#lastFailure && Date.now() - this.#lastFailure.at < STORE_RETRY_MS) throw this.#lastFailure.error;
+      last = this.#store.insertGroup(group.map((w) => w.batch));
+    } catch (err) {
+      this.#trouble(err as Error);
+      for (const waiting of group) waiting.reject(err as Error);
+      return;
+    }
     this.#healthy();
-    this.#metrics.counter('buffer_received', 'Messages committed to the buffer.').labels('', 'buffer').inc(batch.length);
-    this.#metrics.counter('buffer_batch_received', 'Batches committed to the buffer.').labels('', 'buffer').inc();
-    this.#wakeForCommits(batch.length);
-    return { accepted: Promise.resolve(), delivered: Promise.resolve(), position: { buffer: this.#store.id, seq: position } };
+    let messages = 0;
+    for (const [i, waiting] of group.entries()) {
+      messages += waiting.batch.length;
+      if (waiting.batch.length > 0) waiting.submission.position = { buffer: this.#store.id, seq: last[i]! };
+      waiting.resolve();
+    }
+    this.#metrics.counter('buffer_received', 'Messages committed to the buffer.').labels('', 'buffer').inc(messages);
+    this.#metrics.counter('buffer_batch_received', 'Batches committed to the buffer.').labels('', 'buffer').inc(group.length);
+    this.#metrics.counter('buffer_commits', 'Transactions that committed batches to the buffer (several batches may share one).').labels('', 'buffer').inc();
+    this.#wakeForCommits(messages);
   }
 
   /**
@@ -170,6 +220,7 @@ export class SqliteBuffer implements Sink {
 
   /** Resolves once every buffered message was delivered. Shutdown bounds this with its timeout. */
   async flush(): Promise<void> {
+    this.#commitGroup();
     while (!this.#closed && this.#store && this.#pendingCount() > 0) {
       await this.#inner.flush();
       await sleep(20, this.#running.signal);
@@ -180,6 +231,8 @@ export class SqliteBuffer implements Sink {
     if (this.#closed) return;
     this.#closed = true;
     clearTimeout(this.#coalesce);
+    // Batches still waiting were accepted but not acknowledged: committing them keeps them.
+    this.#commitGroup();
     this.#running.abort();
     this.#wake?.();
     await this.#inner.close();
