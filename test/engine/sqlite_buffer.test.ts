@@ -2,7 +2,12 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { Message } from '../../src/engine/message.js';
+import { Metrics } from '../../src/engine/metrics.js';
+import type { Sink } from '../../src/engine/sink.js';
+import { SqliteBuffer } from '../../src/engine/sqlite_buffer.js';
 import { startCli } from '../support/cli.js';
 import { memoryComponents, memoryState } from '../support/memory.js';
 import { pipelineFromYaml } from '../support/pipeline.js';
@@ -10,6 +15,52 @@ import { pipelineFromYaml } from '../support/pipeline.js';
 const tempDir = () => mkdtempSync(join(tmpdir(), 'sluice-buffer-'));
 
 describe('sqlite buffer', () => {
+  it('commits batches submitted together in one transaction, delivering each only once its rows are committed', async () => {
+    const dir = tempDir();
+    const metrics = new Metrics();
+    const held: Message[][] = [];
+    // An output that never finishes: the rows stay in the file, where the test reads them.
+    const output: Sink = {
+      connect: async () => {},
+      submit: (batch) => {
+        held.push([...batch]);
+        return { accepted: Promise.resolve(), delivered: new Promise<void>(() => {}) };
+      },
+      flush: async () => {},
+      close: async () => {},
+    };
+    const buffer = new SqliteBuffer(output, { path: 'buffer.db', sync: 'normal', read_ahead: 1000 }, dir, pino({ level: 'silent' }), metrics);
+    await buffer.connect(new AbortController().signal);
+    const reader = new Database(join(dir, 'buffer.db'), { readonly: true });
+    const stored = () => (reader.prepare('SELECT body FROM messages ORDER BY id').all() as { body: Buffer }[]).map((r) => JSON.parse(r.body.toString()) as { read: number; i: number });
+    const reads = Array.from({ length: 8 }, (_, read) => Array.from({ length: read % 3 + 1 }, (_, i) => Message.fromJSON({ read, i })));
+    const submissions = reads.map((batch) => buffer.submit(batch));
+    const committedAtDelivery: number[] = [];
+    await Promise.all(
+      submissions.map((s, read) =>
+        s.delivered.then(() => {
+          // Delivered means durable: this read's own rows are in the file, as another connection sees it.
+          committedAtDelivery.push(stored().filter((row) => row.read === read).length);
+        }),
+      ),
+    );
+    expect(committedAtDelivery).toEqual(reads.map((batch) => batch.length));
+    // Every read in order, each read's messages in order.
+    expect(stored()).toEqual(reads.flat().map((m) => m.json()));
+    // Each read learns where its last message was committed: increasing, one per read.
+    const seqs = submissions.map((s) => s.position!.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(reads.length);
+    const exposition = await metrics.exposition();
+    const value = (name: string) => Number(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'm').exec(exposition)?.[1]);
+    expect(value('buffer_batch_received')).toBe(reads.length);
+    expect(value('buffer_received')).toBe(reads.flat().length);
+    // Group commit: the eight reads shared one transaction.
+    expect(value('buffer_commits')).toBe(1);
+    reader.close();
+    await buffer.close();
+  });
+
   it('acks at commit, keeps what the output did not take, and sends the same bytes after a restart', async () => {
     const dir = tempDir();
     const first = memoryState([[{ n: 1 }, { n: 2 }], [{ n: 3 }]]);
