@@ -1,17 +1,13 @@
 // Bloblang text -> syntax tree. A recursive descent parser over lexer tokens, with Connect's
-// operator precedence (internal/bloblang/query/arithmetic.go resolves in four passes):
-//   1. * / % and | (coalesce)     2. + -     3. == != < <= > >=     4. && ||
-// each pass left to right, so `a || b && c` is `(a || b) && c`, as in Connect.
-import type { Args, BinaryOp, Expr, MatchCase, Program, Statement, Target } from './ast.js';
+// operator precedence (precedence.ts).
+import type { Args, Expr, MatchCase, Program, Statement, Target } from './ast.js';
 import { BloblangSyntaxError, position, syntaxError, tokenize, type Token } from './lexer.js';
+import { isBinaryOperator, resolvePrecedence } from './precedence.js';
 
 export interface ParseOptions {
   /** Reads a file named by `import "path"` / `from "path"`; absent: imports are refused. */
   readonly importFile?: (path: string) => string;
 }
-
-const LEVELS: readonly (readonly string[])[] = [['*', '/', '%', '|'], ['+', '-'], ['==', '!=', '<', '<=', '>', '>='], ['&&', '||']];
-const LEVEL_OF = new Map<string, number>(LEVELS.flatMap((ops, level) => ops.map((op) => [op, level] as const)));
 
 /** Parses a whole mapping (statements; a lone query is `root = <query>`). Throws BloblangSyntaxError. */
 export function parseMapping(source: string, options: ParseOptions = {}): Program {
@@ -267,32 +263,14 @@ class Parser {
     const ops: { op: string; at: number }[] = [];
     for (;;) {
       const t = this.#peekPastNewlines();
-      if (t.kind !== 'punct' || !LEVEL_OF.has(t.text)) break;
+      if (t.kind !== 'punct' || !isBinaryOperator(t.text)) break;
       this.#skipNewlines();
       this.#next();
       this.#skipNewlines();
       ops.push({ op: t.text, at: t.offset });
       operands.push(this.#unary());
     }
-    // Connect's passes: each level folds left to right over what the tighter levels left.
-    let values = operands;
-    let pending = ops;
-    for (let level = 0; level < LEVELS.length && pending.length > 0; level++) {
-      const nextValues: Expr[] = [values[0]!];
-      const nextOps: { op: string; at: number }[] = [];
-      pending.forEach((o, k) => {
-        if (LEVEL_OF.get(o.op) === level) {
-          const left = nextValues.pop()!;
-          nextValues.push({ kind: 'binary', op: o.op as BinaryOp, left, right: values[k + 1]!, at: o.at });
-        } else {
-          nextValues.push(values[k + 1]!);
-          nextOps.push(o);
-        }
-      });
-      values = nextValues;
-      pending = nextOps;
-    }
-    return values[0]!;
+    return resolvePrecedence(operands, ops);
   }
 
   #unary(): Expr {
