@@ -373,8 +373,7 @@ class Parser {
     this.#expect('(');
     const positional: Expr[] = [];
     const named: Record<string, Expr> = {};
-    this.#skipNewlines();
-    while (!this.#atPunct(')')) {
+    this.#commaSeparated(')', ', or )', () => {
       const t = this.#peek();
       const after = this.#tokens[this.#i + 1]!;
       if (t.kind === 'ident' && after.kind === 'punct' && after.text === ':') {
@@ -386,22 +385,13 @@ class Parser {
         if (Object.keys(named).length > 0) throw this.#unexpected(t, 'a named argument (cannot mix named and positional arguments)');
         positional.push(this.#expression());
       }
-      this.#skipNewlines();
-      if (this.#atPunct(',')) {
-        this.#next();
-        this.#skipNewlines();
-      } else if (!this.#atPunct(')')) {
-        throw this.#unexpected(this.#peek(), ', or )');
-      }
-    }
-    this.#next();
+    });
     return { positional, named };
   }
 
   #object(at: number): Expr {
     const entries: [Expr, Expr][] = [];
-    this.#skipNewlines();
-    while (!this.#atPunct('}')) {
+    this.#commaSeparated('}', ', or } in the object', () => {
       const keyToken = this.#peek();
       const key = this.#expression();
       this.#skipNewlines();
@@ -416,33 +406,33 @@ class Parser {
       } else {
         entries.push([key, this.#expression()]);
       }
-      this.#skipNewlines();
-      if (this.#atPunct(',')) {
-        this.#next();
-        this.#skipNewlines();
-      } else if (!this.#atPunct('}')) {
-        throw this.#unexpected(this.#peek(), ', or } in the object');
-      }
-    }
-    this.#next();
+    });
     return { kind: 'object', entries, at };
   }
 
   #array(at: number): Expr {
     const items: Expr[] = [];
+    this.#commaSeparated(']', ', or ] in the array', () => items.push(this.#expression()));
+    return { kind: 'array', items, at };
+  }
+
+  /**
+   * Reads items with `item` up to `close` (then reads it too): separated by commas, new lines
+   * allowed around each, a trailing comma too; anything else after an item is `expected`.
+   */
+  #commaSeparated(close: string, expected: string, item: () => void): void {
     this.#skipNewlines();
-    while (!this.#atPunct(']')) {
-      items.push(this.#expression());
+    while (!this.#atPunct(close)) {
+      item();
       this.#skipNewlines();
       if (this.#atPunct(',')) {
         this.#next();
         this.#skipNewlines();
-      } else if (!this.#atPunct(']')) {
-        throw this.#unexpected(this.#peek(), ', or ] in the array');
+      } else if (!this.#atPunct(close)) {
+        throw this.#unexpected(this.#peek(), expected);
       }
     }
     this.#next();
-    return { kind: 'array', items, at };
   }
 
   #ifExpression(at: number): Expr {
