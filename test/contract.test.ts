@@ -54,6 +54,7 @@ function engineBuilder(): { build: Builder; builder: PipelineBuilder } {
   const asOutput = (sink: Sink): ChildOutput => ({
     connect: (signal) => sink.connect(signal),
     submit: (batch) => sink.submit(batch),
+    flush: () => sink.flush(),
     async write(batch) {
       const submission = sink.submit(batch);
       await submission.accepted;

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Lease } from '../../src/kubernetes/api.js';
 import { startKubernetesSimulator, type KubernetesSimulator } from '../../src/kubernetes/sim.js';
 import { startPrometheusSimulator, type PrometheusSimulator } from '../../src/prometheus/sim.js';
 import { startCli, type CliProcess } from '../support/cli.js';
@@ -97,8 +98,8 @@ describe('leader election in sluice run', () => {
     expect(lines(follower.proc)).toEqual([]);
     expect(scrapedBy(prom, follower.name)).toBe(0);
     expect(scrapedBy(prom, leader.name)).toBeGreaterThanOrEqual(3);
-    const lease = kube.objects('lease', 'sluice')[0] as { spec: { holderIdentity: string } };
-    expect(lease.spec.holderIdentity).toBe(leader.name);
+    const lease = kube.objects('lease', 'sluice')[0] as Lease | undefined;
+    expect(lease?.spec.holderIdentity).toBe(leader.name);
 
     // A leader stopped cleanly releases the Lease: the follower leads and scrapes at once.
     leader.proc.child.kill('SIGTERM');

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineInput } from '../../src/engine/component.js';
 import { startHttpServer, type RunningHttpServer } from '../../src/engine/http_server.js';
+import type { ComponentStatus } from '../../src/engine/pipeline.js';
 import { memoryComponents, memoryState } from '../support/memory.js';
 import { pipelineFromYaml } from '../support/pipeline.js';
 
@@ -37,7 +38,7 @@ output: { memory: {} }
     const running = pipeline.run(stop.signal);
 
     await until(async () => (await fetch(`${server!.url}/ready`)).status === 503);
-    const notReady = await (await fetch(`${server.url}/ready`)).json();
+    const notReady = (await (await fetch(`${server.url}/ready`)).json()) as { statuses: ComponentStatus[] };
     expect(notReady.statuses).toContainEqual({ label: 'scraper', path: 'input', connected: false, error: 'upstream refused the connection' });
 
     allowConnect = true;

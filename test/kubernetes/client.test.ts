@@ -125,8 +125,8 @@ describe('KubernetesClient.list', () => {
   it('names who may not list what where, and the missing rule, when RBAC forbids it', async () => {
     const s = await sim({ forbidden: [{ verb: 'list', resource: 'pods', namespace: 'team-a' }, { resource: 'nodes' }] });
     const { client: c } = client(simAccess(s));
-    const error = await c.list('pod', { namespace: 'team-a' }, never).catch((e: KubernetesError) => e);
-    expect(error).toBeInstanceOf(KubernetesError);
+    const error = await c.list('pod', { namespace: 'team-a' }, never).catch((e: unknown) => e);
+    if (!(error instanceof KubernetesError)) expect.unreachable(`expected a KubernetesError, got ${String(error)}`);
     expect(error).toMatchObject({ kind: 'forbidden', status: 403, reason: 'Forbidden' });
     expect(error.message).toContain('user "sluice-sim" of context "sluice-sim" may not list pods in namespace "team-a"');
     expect(error.message).toContain('User "system:serviceaccount:sluice:sluice-collector" cannot list resource "pods" in API group "" in the namespace "team-a"');

@@ -433,7 +433,7 @@ describe('the JSONata compiler', () => {
     await fc.assert(
       fc.asyncProperty(workload, metadata, async (body, meta) => {
         await checkEnvironment(source, body, meta);
-        const message = Message.fromJSON(body, { scrape_interval: '30s', resource_type: 'workload', metrics_time: '2025-01-01T12:00:30Z', ...meta });
+        const message = Message.fromJSON(body, { scrape_interval: '30s', resource_type: 'workload', ...meta });
         const result = expression.evaluateSync({ message, batch: [message], index: 0 });
         if (!(result instanceof Promise)) synchronous++;
         else await result.catch(() => undefined);

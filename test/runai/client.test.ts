@@ -7,7 +7,7 @@ import { EXCLUDED_PHASES, POD_METRIC_TYPES } from '../../src/runai/api.js';
 import { RunAiClient, RunAiError } from '../../src/runai/client.js';
 import type { RunAiClientOptions } from '../../src/runai/options.js';
 import { expectedMetrics, startRunAiSimulator, type RunAiSimulator, type RunAiSimulatorOptions } from '../../src/runai/sim.js';
-import { captureLog, metricValue } from './helpers.js';
+import { captureLog, metricValue, seriesName } from './helpers.js';
 
 const WORKLOAD_METRICS = DEFAULT_METRICS.workload;
 const WINDOW = { start: Date.parse('2025-01-01T11:59:30Z'), end: Date.parse('2025-01-01T12:00:00Z') };
@@ -296,7 +296,7 @@ describe('metrics', () => {
     await client.metrics({ kind: 'workload', workloadId: w!.id }, ['POD_COUNT'], WINDOW, signal());
     await client.metrics({ kind: 'pod', workloadId: pod.workloadId, podId: pod.id }, ['CPU_USAGE_CORES'], WINDOW, signal());
     const data = await metrics.registry.getSingleMetric('run_ai_http_request_ns')!.get();
-    const labelSets = new Set(data.values.filter((v) => v.metricName === 'run_ai_http_request_ns_count').map((v) => `${v.labels['url']} ${v.labels['status_code']}`));
+    const labelSets = new Set(data.values.filter((v) => seriesName(v) === 'run_ai_http_request_ns_count').map((v) => `${v.labels['url']} ${v.labels['status_code']}`));
     expect([...labelSets].sort()).toEqual([
       '/api/v1/token 200',
       '/api/v1/workloads 200',

@@ -17,12 +17,17 @@ export function captureLog(): CapturedLog {
   return { logger, lines, entries: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) };
 }
 
+/** The series a summary's or histogram's value belongs to (`x_count`, `x_sum`); undefined for a counter's or gauge's. */
+export function seriesName(value: object): string | undefined {
+  return 'metricName' in value && typeof value.metricName === 'string' ? value.metricName : undefined;
+}
+
 /** The value of a counter or gauge series, 0 when absent. */
 export async function metricValue(metrics: Metrics, name: string, labels: Record<string, string> = {}): Promise<number> {
   const metric = metrics.registry.getSingleMetric(name);
   if (!metric) return 0;
   const data = await metric.get();
-  const series = data.values.find((v) => Object.entries(labels).every(([k, value]) => String(v.labels[k]) === value) && !('metricName' in v && v.metricName?.endsWith('_sum')));
+  const series = data.values.find((v) => Object.entries(labels).every(([k, value]) => String(v.labels[k]) === value) && !seriesName(v)?.endsWith('_sum'));
   return series?.value ?? 0;
 }
 

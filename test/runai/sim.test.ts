@@ -121,7 +121,8 @@ describe('GET /api/v1/workloads', () => {
   it('rejects a limit outside 1..500 and a non-integer offset', async () => {
     const sim = await start();
     const jwt = await token(sim);
-    for (const query of [{ limit: '0' }, { limit: '501' }, { offset: 'x' }, { sortBy: 'bogus' }, { sortOrder: 'up' }]) {
+    const queries: Record<string, string>[] = [{ limit: '0' }, { limit: '501' }, { offset: 'x' }, { sortBy: 'bogus' }, { sortOrder: 'up' }];
+    for (const query of queries) {
       const res = await get(sim, '/api/v1/workloads', query, jwt);
       expect(res.status).toBe(400);
       expect(res.headers.get('content-type')).toBe('application/json');

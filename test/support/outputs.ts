@@ -59,6 +59,10 @@ function childOutput(output: Output): ChildOutput {
   return {
     connect: (signal) => output.connect(signal),
     submit,
+    // As the engine's Writer: the output's own partial batches (a wrapper's children) go now.
+    flush: async () => {
+      await output.flush?.();
+    },
     async write(batch) {
       const submission = submit(batch);
       // Both at once: a delivery that fails before acceptance must not go unhandled.

@@ -286,7 +286,7 @@ describe('http_client retries', () => {
   });
 
   it('waits retry_period between attempts for any failure, and doubles it only for backoff_on statuses, up to max_retry_backoff', async () => {
-    const gapsOf = (requests: { receivedAt: number; respondedAt?: number }[]) => requests.slice(1).map((r, i) => r.receivedAt - requests[i]!.respondedAt!);
+    const gapsOf = (requests: readonly { receivedAt: number; respondedAt?: number }[]) => requests.slice(1).map((r, i) => r.receivedAt - requests[i]!.respondedAt!);
     const linear = await simulator({ rates: [{ rate: 1, fault: { type: 'status', status: 500 } }] });
     await expect((await client({ url: linear.ingestUrl, retries: 3, retry_period: '60ms', max_retry_backoff: '1s' })).write([archived([cloudEvent(1)])], never())).rejects.toThrow();
     for (const gap of gapsOf(linear.requests)) {

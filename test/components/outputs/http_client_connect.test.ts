@@ -30,7 +30,8 @@ interface Recorded {
   headers: IncomingMessage['headers'];
   body: string;
   at: number;
-  peer?: string;
+  /** The client certificate's subject CN (Node gives an array when the subject repeats CN). */
+  peer?: string | string[];
 }
 
 /** A loopback server (HTTP, or HTTPS with `tls` options) recording requests and answering with `respond`. */

@@ -2,9 +2,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import archive from '../../../src/components/processors/archive.js';
 import { Message } from '../../../src/engine/message.js';
+import { withDefaults } from '../../support/defaults.js';
 import { testSettings } from '../../support/settings.js';
 
-const archiver = (format: 'json_array' | 'lines' | 'concatenate' | 'binary') => archive.create({ format }, testSettings());
+const archiver = (format: 'json_array' | 'lines' | 'concatenate' | 'binary') => archive.create(withDefaults(archive, { format }), testSettings());
 const processSync = (format: 'json_array' | 'lines' | 'concatenate' | 'binary', batch: Message[]) =>
   archiver(format).process(batch) as Message[][];
 

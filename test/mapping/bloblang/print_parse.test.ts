@@ -2,7 +2,7 @@
 // parsing it, gives the same tree back: precedence levels and left associativity as Connect's.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { BinaryOp, Expr } from '../../../src/mapping/bloblang/ast.js';
+import type { Args, BinaryOp, Expr } from '../../../src/mapping/bloblang/ast.js';
 import { parseQuery } from '../../../src/mapping/bloblang/parser.js';
 
 const LEVEL: Record<BinaryOp, number> = {
@@ -59,7 +59,7 @@ const tree: fc.Arbitrary<Expr> = fc.letrec<{ e: Expr }>((tie) => ({
     leaf,
     fc.record({ kind: fc.constant('binary' as const), op: fc.constantFrom(...(Object.keys(LEVEL) as BinaryOp[])), left: tie('e'), right: tie('e'), at: fc.constant(0) }),
     fc.record({ kind: fc.constant('not' as const), operand: tie('e'), at: fc.constant(0) }),
-    fc.record({ kind: fc.constant('method' as const), target: tie('e'), name: fc.constantFrom('uppercase', 'string', 'length'), args: fc.constant({ positional: [], named: {} }), at: fc.constant(0) }),
+    fc.record({ kind: fc.constant('method' as const), target: tie('e'), name: fc.constantFrom('uppercase', 'string', 'length'), args: fc.constant<Args>({ positional: [], named: {} }), at: fc.constant(0) }),
   ),
 })).e;
 
