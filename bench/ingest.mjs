@@ -13,22 +13,15 @@
 // stored (and any it got twice). With --backpressure: sluice with buffer.memory (a small limit)
 // in front of a slow OpenMeter: requests wait up to the input's timeout, then get 503; RSS stays bounded.
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { BENCH_DIR, CLI, fmt, median, options, printMachine, ROOT, runNode, sleep } from './lib/common.mjs';
+// The harness's own build, not SLUICE_ROOT's (an older tree measured side by side may predate it).
+import { freePort } from '../dist/free_port.js';
 
 const opts = options({ events: 100000, clients: 200, rounds: 1, backpressure: false, limit: 1048576, timeout: '1s', sinkLatency: 200, seconds: 20 });
 const { startOpenMeterSimulator } = await import(join(ROOT, 'dist', 'openmeter', 'sim.js'));
-
-async function freePort() {
-  const server = createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function rssMB(pid) {
   try {

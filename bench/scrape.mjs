@@ -18,12 +18,12 @@
 // Baseline: OpenMeter's collector scrapes sequentially, so one scrape takes at least
 // requests x latency (10,000 workloads: 20,020 requests x 25 ms = 500 s).
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, CLI, ROOT, fmt, median, options, printMachine, runNode, sleep } from './lib/common.mjs';
+// The harness's own build, not SLUICE_ROOT's (an older tree measured side by side may predate it).
+import { freePort } from '../dist/free_port.js';
 
 const opts = options({ workloads: 10_000, latency: '25ms', rounds: 5, concurrency: '16,32,64,128,256', 'max-in-flight': '', 'min-in-flight': '', shards: 1, 'sequential-shards': false, 'skip-pipeline': false, 'also-root': '', profile: '', 'skip-client': false });
 const TICKS_PER_SECOND = 100;
@@ -69,14 +69,6 @@ async function startSimulator(workloads) {
     },
     close: () => child.kill(),
   };
-}
-
-async function freePort() {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address();
-  server.close();
-  return port;
 }
 
 /** Prometheus text -> [{ name, labels, value }]. */
