@@ -180,7 +180,8 @@ if (start !== undefined) {
 if (Array.isArray(value)) return slow(input, frame);
 ${steps.join('\n')}
 return value;
-};`,
+};
+//# sourceURL=compiled:path:${names.join('.')}`,
   ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn) => Fn;
   return make(start, slow, hasOwn);
 }
