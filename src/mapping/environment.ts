@@ -1,12 +1,13 @@
 // The JSONata environment every sluice expression runs in: mappings, `generate`, `${! }`
 // interpolations and batching checks. It stands in for Bloblang, so its functions carry
 // Bloblang's names ($meta, $uuid_v4, $parse_duration, ...) and semantics.
-import { hash as nodeHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import jsonata from 'jsonata';
 import { parseDuration } from '../config/duration.js';
 import { Message, metadataString, toJSONText } from '../engine/message.js';
 import { hash } from './hash.js';
+import { sha1 } from './sha1.js';
 import { parseQuantity, quantityToNumber } from '../kubernetes/quantity.js';
 import { compileToJavaScript, type CompiledFunction } from './compiler.js';
 
@@ -303,6 +304,7 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 // of every usage event is computed here, so it is kept cheap.
 const namespaceBytes = new Map<string, Buffer>();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const DIGEST = new Uint8Array(20);
 
 /**
  * RFC 9562 version 5 (SHA-1, name-based) UUID, as Bloblang's `uuid_v5(name, ns)`: the namespace
@@ -318,16 +320,18 @@ export function uuidV5(name: string, namespace = ''): string {
     if (namespaceBytes.size >= 64) namespaceBytes.clear();
     namespaceBytes.set(namespace, nsBytes);
   }
-  const nameBytes = Buffer.from(name, 'utf8');
-  const digest = nodeHash('sha1', Buffer.concat([nsBytes, nameBytes], nsBytes.length + nameBytes.length), 'buffer');
+  const digest = DIGEST;
+  sha1(nsBytes, name, digest);
   digest[6] = (digest[6]! & 0x0f) | 0x50;
   digest[8] = (digest[8]! & 0x3f) | 0x80;
-  let id = '';
-  for (let i = 0; i < 16; i++) {
-    if (i === 4 || i === 6 || i === 8 || i === 10) id += '-';
-    id += HEX[digest[i]!];
-  }
-  return id;
+  const h = HEX;
+  return (
+    h[digest[0]!]! + h[digest[1]!]! + h[digest[2]!]! + h[digest[3]!]! + '-' +
+    h[digest[4]!]! + h[digest[5]!]! + '-' +
+    h[digest[6]!]! + h[digest[7]!]! + '-' +
+    h[digest[8]!]! + h[digest[9]!]! + '-' +
+    h[digest[10]!]! + h[digest[11]!]! + h[digest[12]!]! + h[digest[13]!]! + h[digest[14]!]! + h[digest[15]!]!
+  );
 }
 
 interface JsonataError {
