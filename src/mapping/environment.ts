@@ -247,13 +247,25 @@ const FUNCTIONS: Record<string, [(this: Focus, ...args: any[]) => unknown, strin
   ],
   uuid_v4: [uuidV4, '<:s>'],
   uuid_v5: [(name: string, namespace?: string) => uuidV5(name, namespace), '<ss?:s>'],
-  parse_duration: [(text: string) => parseDuration(text), '<s:n>'],
+  parse_duration: [(text: string) => durationNs(text), '<s:n>'],
   env: [(name: string) => process.env[name] ?? null, '<s:(sl)>'],
   hostname: [() => hostname(), '<:s>'],
   deleted: [() => DELETED, '<:o>'],
   resource_quantity: [resourceQuantity, '<s:n>'],
   hash: [hashText, '<xss?:s>'],
 };
+
+// The last duration parsed: a mapping parses the same scrape interval for every message, and
+// parseDuration is exact BigInt arithmetic. A text that fails to parse is never remembered.
+let lastDuration: string | undefined;
+let lastDurationNs = 0;
+function durationNs(text: string): number {
+  if (typeof text !== 'string' || text !== lastDuration) {
+    lastDurationNs = parseDuration(text);
+    lastDuration = text;
+  }
+  return lastDurationNs;
+}
 
 /**
  * `$hash(value, algorithm, encoding?)`: Connect's `.hash(algorithm)` of the value (a string as its

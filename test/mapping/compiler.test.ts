@@ -413,6 +413,9 @@ const EDGE_CASES = [
   'a ?? b ?? c', 'a.b ?: "none"', 'n > 1 ? a : b', '$type(a) & $type(b) & $type(n)', '-n', '-a', 'a and b', 'a or n', '$not(a) or $exists(c)',
   '[1..n]', '[n..1]', '[a..n]', '[1..3][1]', '$sum([1..100])', '"x" & a & n & $', 'n / 0', '-(n / 0)', 'a[0.5]', 'a[-0.5]',
   '{"__proto__": a, "b": 1}', '{"constructor": a, "toString": b}', '{"1": a, "b": b, "0": n}', '{"a\\"b": 1, "\\u2028": 2, "\'": 3}',
+  // conditions whose branches give no sequence are not normalised again; objects built in one literal when no value is missing
+  'n > 1 ? "a" : "b"', 'n > 1 ? [a] : [1, 2][$ > 1]', 'n ? (a ? "x" : -n) : [a][]', 'a ? {"k": b} : 1 + n', '(n > 1 ? [1] : "s")[0]',
+  '{"k": n > 1 ? a : "s", "j": b, "1": c}', '{"x": a, "y": b}.y', 'a.{"v": b, "w": $string(c)}',
   'a.b.c.d', '$.a', '$$.$.a', '$count($$)', 'a[b].c[0]', '$x', '($x := 1; ($x := 2); $x)', '($x := 1; (true ? $x := 2 : 0); $x)',
 ];
 

@@ -2,13 +2,39 @@
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
-import { type Callees, fnString, truthy } from './functions.js';
+import { type Callees, fnBoolean, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
-import { arithmeticOperator, comparison, concatenation, conditional, equality, functionCall, logical, nativeCall, normalising } from './sites.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
-import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
-import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
+import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, sortStep, wildcard } from './paths.js';
+import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isArrayOfNumbers, isDeepEqual, isFunction, isNumeric, newVars, norm, normal, seq, seq1 } from './runtime.js';
+
+/**
+ * Whether a node's value is never a sequence. Constants, constructors, operators (but ..) and
+ * lambdas never give one, nor a condition whose branches never do (`c ? "a" : "b"`); anything
+ * else may, even an unnormalised one (a tail call's result reaches a caller unnormalised).
+ * `alone`: the node as a branch, where its own predicates, grouping or [] would apply too.
+ */
+function givesNoSequence(node: Node, alone: boolean): boolean {
+  if (alone && (node.predicate !== undefined || node.keepArray === true || node.group !== undefined || node.stages !== undefined)) return false;
+  switch (node.type) {
+    case 'string':
+    case 'number':
+    case 'value':
+    case 'unary':
+    case 'lambda':
+    case 'regex':
+    case 'partial':
+      return true;
+    case 'binary':
+      return node.value !== '..';
+    case 'condition':
+      return givesNoSequence(node.then!, true) && (node.else === undefined || givesNoSequence(node.else, true));
+    default:
+      return false;
+  }
+}
 
 export class Emitter {
   /** perSite(), or for code compiled per evaluation ($eval's texts) the factory itself: a copy per node costs a compilation. */
@@ -31,18 +57,7 @@ export class Emitter {
     const group = node.type !== 'path' && node.group !== undefined ? this.group(node.group.lhs, scope) : undefined;
     const selfNormalising = filters === undefined && !keepArray && group === undefined && SELF_NORMALISING.has(node.type);
     const raw = this.raw(node, scope, selfNormalising);
-    // Constants, constructors, operators (but ..) and lambdas never give a sequence; anything
-    // else may, even an unnormalised one (a tail call's result reaches a caller unnormalised).
-    const maySequence = !(
-      node.type === 'string' ||
-      node.type === 'number' ||
-      node.type === 'value' ||
-      node.type === 'unary' ||
-      node.type === 'lambda' ||
-      node.type === 'regex' ||
-      node.type === 'partial' ||
-      (node.type === 'binary' && node.value !== '..')
-    );
+    const maySequence = !givesNoSequence(node, false);
     if (filters === undefined && group === undefined) {
       if (!keepArray && (!maySequence || selfNormalising)) return raw;
       return this.site(normalising)({ raw, keepArray, norm });
@@ -179,7 +194,7 @@ export class Emitter {
       return (input) => indexFilter(value, input);
     }
     const predicate = this.compile(expr, scope);
-    return (input, frame) => predicateFilter(predicate, input, frame);
+    return this.site(predicateStage)({ predicate, seq, seq1, isNumeric, isArrayOfNumbers, fnBoolean });
   }
 
   /** The scope binding every tuple name (made by the analysis for `key`), and how to make its frame from a tuple. */

@@ -4,9 +4,13 @@
 // but its parameters (perSite compiles it again from its source text).
 import { type Native, apply, applyInner, isTailCall, trampoline } from './calls.js';
 import { arithmetic, compare } from './operators.js';
-import { type Fn, Frame, Lambda, hasOwn, isDeepEqual, newVars, norm } from './runtime.js';
+import { type Filter, type Fn, Frame, Lambda, hasOwn, isArrayOfNumbers, isDeepEqual, isNumeric, newVars, norm, seq, seq1 } from './runtime.js';
 
 type NormFn = typeof norm;
+type SeqFn = typeof seq;
+type Seq1Fn = typeof seq1;
+type IsNumericFn = typeof isNumeric;
+type IsArrayOfNumbersFn = typeof isArrayOfNumbers;
 type ArithmeticFn = typeof arithmetic;
 type DeepEqualFn = typeof isDeepEqual;
 type CompareFn = typeof compare;
@@ -18,6 +22,46 @@ type NewVarsFn = typeof newVars;
 type IsTailCallFn = typeof isTailCall;
 type LambdaClass = typeof Lambda;
 type FrameClass = typeof Frame;
+
+/**
+ * A predicate stage `[expr]` (not a number) as jsonata's evaluateFilter(), copied per node so its
+ * call of the predicate meets one target.
+ */
+export function predicateStage(deps: {
+  predicate: Fn;
+  seq: SeqFn;
+  seq1: Seq1Fn;
+  isNumeric: IsNumericFn;
+  isArrayOfNumbers: IsArrayOfNumbersFn;
+  fnBoolean: (value: unknown) => boolean | undefined;
+}): Filter {
+  const { predicate, seq, seq1, isNumeric, isArrayOfNumbers, fnBoolean } = deps;
+  return (input, frame) => {
+    const results = seq();
+    const list = Array.isArray(input) ? input : seq1(input);
+    for (let index = 0; index < list.length; index++) {
+      const item = list[index];
+      let res = predicate(item, frame);
+      // A comparison's boolean (the common predicate) needs none of the checks below.
+      if (res === true) {
+        results.push(item);
+        continue;
+      }
+      if (res === false || res === undefined) continue;
+      if (isNumeric(res)) res = [res];
+      if (isArrayOfNumbers(res)) {
+        (res as number[]).forEach((ires) => {
+          let ii = Math.floor(ires);
+          if (ii < 0) ii = list.length + ii;
+          if (ii === index) results.push(item);
+        });
+      } else if (fnBoolean(res)) {
+        results.push(item);
+      }
+    }
+    return results;
+  };
+}
 
 /** A node whose result may be a sequence: normalised as jsonata's evaluate() does. */
 export function normalising(deps: { raw: Fn; keepArray: boolean; norm: NormFn }): Fn {
