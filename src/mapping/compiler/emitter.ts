@@ -1,7 +1,7 @@
 // Pass 2: closures.
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
-import { Composition, HOLE, type Native, apply, applyInner, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
+import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
 import { type Callees, fnBoolean, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
 import { arithmeticOperator, comparison, concatenation, conditional, equality, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
@@ -42,7 +42,7 @@ export class Emitter {
   constructor(
     private readonly analysis: Analysis,
     private readonly callees: Callees,
-    specialise = true,
+    private readonly specialise = true,
   ) {
     this.site = specialise ? perSite : (factory) => factory;
   }
@@ -441,6 +441,8 @@ export class Emitter {
       }
       return this.site(functionCall)({ callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame });
     }
+    const direct = this.specialise ? directCall({ native, name, args, done }) : undefined;
+    if (direct !== undefined) return direct;
     const check = fastCheck(native, argc);
     return this.site(nativeCall)({ native, name, args, check, done, apply, applyInner, hasOwn });
   }

@@ -114,7 +114,7 @@ for (const [name, definition] of Object.entries(DEFINITIONS)) {
   const implementation = definition.implementation;
   if (implementation.constructor.name === 'AsyncFunction') continue;
   const fast = FAST[name]?.(implementation) ?? implementation;
-  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(fast, definition.signature), implementation));
+  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(fast, definition.signature), implementation, fast));
 }
 
 function standIn(func: unknown): unknown {
@@ -408,7 +408,7 @@ function buildCalleeTable(options: CompilerOptions): Callees {
       byName.delete(name);
       definitions.delete(name);
     } else {
-      byName.set(name, new Native(name, validator, invokeSync(implementation, validator), implementation));
+      byName.set(name, new Native(name, validator, invokeSync(implementation, validator), implementation, implementation));
       definitions.set(name, { _jsonata_function: true, implementation, signature: validator });
     }
   }
