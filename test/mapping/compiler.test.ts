@@ -586,6 +586,38 @@ describe('compiled expressions in the environment', () => {
     await expect(compileExpression('n & "" + 1').evaluateSync(context)).rejects.toThrow(/T2001/);
   });
 
+  it('reads only own fields, as the interpreter: inherited ones, Object.prototype’s names and other prototypes', async () => {
+    class Workload {
+      own = 'o';
+      get viaGetter() {
+        return 'g';
+      }
+    }
+    const inputs = [
+      { constructor: 'c', toString: 't', a: { hasOwnProperty: 'h', b: 1 }, valueOf: null, __proto__x: 1 },
+      JSON.parse('{"__proto__": {"x": 1}, "a": {"constructor": {"name": "n"}}}'),
+      Object.assign(Object.create({ inherited: 'i', a: { b: 'inherited' } }), { own: 1 }),
+      Object.assign(Object.create(null), { a: { b: 2 }, constructor: 3 }),
+      { a: new Workload(), b: Object.create({ c: 1 }) },
+      {},
+    ];
+    const expressions = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', '__proto__.x', 'a.hasOwnProperty', 'a.b', 'a.constructor.name', 'a.constructor', 'inherited', 'own', 'a.own', 'a.viaGetter', 'b.c', '__proto__x', 'a.isPrototypeOf'];
+    for (const input of inputs) {
+      for (const e of expressions) {
+        const compilation = compileToJavaScript(jsonata(e).ast());
+        expect(compilation.ok).toBe(true);
+        let compiled: unknown;
+        try {
+          compiled = compilation.ok ? compilation.evaluate(input, {}) : undefined;
+        } catch {
+          continue; // handed over
+        }
+        const interpreted = await jsonata(e).evaluate(input);
+        expect(show(compiled), `${e} on ${Object.keys(input).join(',')}`).toBe(show(interpreted));
+      }
+    }
+  });
+
   it('takes a $toMillis() picture without date parts from the evaluation’s instant, as the interpreter', async () => {
     const e = '$toMillis("10:30", "[H]:[m]")';
     const compilation = compileToJavaScript(jsonata(e).ast());

@@ -133,20 +133,27 @@ export function evaluateStep(step: Step, input: unknown[], frame: Frame, lastSte
  */
 export function namePath(names: readonly string[], start: Fn | undefined, slow: Fn): Fn {
   // The names are string literals of the expression, written into the code as JSON string literals.
+  // A field is JSONata's when it is the object's own (lookup()'s hasOwnProperty). For an object whose
+  // prototype is Object.prototype, a value read for a name Object.prototype does not have is its own:
+  // both tests fold to constants in optimised code, so hasOwn() runs only for other objects.
   const steps = names.map((name) => {
     const key = JSON.stringify(name);
-    return `if (value === null || typeof value !== 'object' || !hasOwn(value, ${key}) || value._jsonata_function === true || value._jsonata_lambda === true) return undefined;
-value = value[${key}];
-if (value === undefined) return undefined;
+    return `if (value === null || typeof value !== 'object' || value._jsonata_function === true || value._jsonata_lambda === true) return undefined;
+v = value[${key}];
+if (v === undefined || ((getPrototypeOf(value) !== OBJECT || ${key} in OBJECT) && !hasOwn(value, ${key}))) return undefined;
+value = v;
 if (Array.isArray(value)) return slow(input, frame);`;
   });
   const make = new Function(
     'start',
     'slow',
     'hasOwn',
+    'getPrototypeOf',
+    'OBJECT',
     `'use strict';
 return function path(input, frame) {
 let value = input;
+let v;
 if (start !== undefined) {
   value = start(input, frame);
   if (value === undefined) return undefined;
@@ -156,8 +163,8 @@ ${steps.join('\n')}
 return value;
 };
 //# sourceURL=compiled:path:${names.join('.')}`,
-  ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn) => Fn;
-  return make(start, slow, hasOwn);
+  ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn, getPrototypeOf: (o: object) => object | null, object: object) => Fn;
+  return make(start, slow, hasOwn, Object.getPrototypeOf, Object.prototype);
 }
 
 export type ObjectBuilder = (values: readonly Fn[], input: unknown, frame: Frame) => Record<string, unknown>;
