@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import jsonata from 'jsonata';
 import { describe, expect, it } from 'vitest';
 import { compileToJavaScript } from '../../src/mapping/compiler.js';
-import { fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
+import { fastJoin, fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
 import { DEFINITIONS, calleeTable } from '../../src/mapping/compiler/functions.js';
 
 type Impl = (...args: any[]) => unknown;
@@ -68,6 +68,24 @@ describe('compiled built-ins equal to JSONata’s', () => {
         expectSame(original('substring'), substring, str, start, length);
       }),
       { numRuns: 20_000 },
+    );
+  });
+
+  it('$join for arrays of strings (sequences too) and anything else, with any separator', () => {
+    const join = fastJoin(original('join'));
+    const sequence = (items: unknown[]) => Object.assign([...items], { sequence: true });
+    const list = fc.oneof(
+      fc.array(fc.string({ maxLength: 6 }), { maxLength: 6 }),
+      fc.array(fc.string({ maxLength: 6 }), { maxLength: 6 }).map(sequence),
+      fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.constant(undefined)), { maxLength: 4 }),
+      fc.constantFrom(undefined, 'abc', 5, null, [], [''], ['a', , 'b'], { 0: 'a', length: 1 }),
+    );
+    const separator = fc.oneof(fc.string({ maxLength: 3 }), fc.constantFrom(undefined, '', ',', 1, null, ['x']));
+    fc.assert(
+      fc.property(list, separator, (strs, sep) => {
+        expectSame(original('join'), join, strs, sep);
+      }),
+      { numRuns: 10_000 },
     );
   });
 });

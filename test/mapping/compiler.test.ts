@@ -416,6 +416,7 @@ const EDGE_CASES = [
   // conditions whose branches give no sequence are not normalised again; objects built in one literal when no value is missing
   'n > 1 ? "a" : "b"', 'n > 1 ? [a] : [1, 2][$ > 1]', 'n ? (a ? "x" : -n) : [a][]', 'a ? {"k": b} : 1 + n', '(n > 1 ? [1] : "s")[0]',
   '{"k": n > 1 ? a : "s", "j": b, "1": c}', '{"x": a, "y": b}.y', 'a.{"v": b, "w": $string(c)}',
+  'n > 1 ? "a" : (n > 0 ? "b" : ("c"))', '($x := "a"; $x)', '($y := (a ? "p" : [1, 2][$ > 1]); [$y])', '(a; "x")', '()', 'n ? (a; [1]) : ($z := [a]; $z)', '(a ? ("q")[0] : "r")',
   'a.b.c.d', '$.a', '$$.$.a', '$count($$)', 'a[b].c[0]', '$x', '($x := 1; ($x := 2); $x)', '($x := 1; (true ? $x := 2 : 0); $x)',
 ];
 

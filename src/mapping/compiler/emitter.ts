@@ -12,8 +12,9 @@ import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF
 
 /**
  * Whether a node's value is never a sequence. Constants, constructors, operators (but ..) and
- * lambdas never give one, nor a condition whose branches never do (`c ? "a" : "b"`); anything
- * else may, even an unnormalised one (a tail call's result reaches a caller unnormalised).
+ * lambdas never give one, nor a condition whose branches never do (`c ? "a" : "b"`), a block
+ * whose last expression never does or a binding of such a value; anything else may, even an
+ * unnormalised one (a tail call's result reaches a caller unnormalised).
  * `alone`: the node as a branch, where its own predicates, grouping or [] would apply too.
  */
 function givesNoSequence(node: Node, alone: boolean): boolean {
@@ -31,6 +32,11 @@ function givesNoSequence(node: Node, alone: boolean): boolean {
       return node.value !== '..';
     case 'condition':
       return givesNoSequence(node.then!, true) && (node.else === undefined || givesNoSequence(node.else, true));
+    // A block gives its last expression's value (nothing when empty), a binding its right side's.
+    case 'block':
+      return node.expressions!.length === 0 || givesNoSequence(node.expressions![node.expressions!.length - 1]!, true);
+    case 'bind':
+      return givesNoSequence(node.rhs as Node, true);
     default:
       return false;
   }
