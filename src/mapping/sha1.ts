@@ -1,6 +1,6 @@
-// SHA-1 (FIPS 180-4) of a short prefix and a string's UTF-8 bytes, in JavaScript: for the few
-// hundred bytes of a $uuid_v5 name, a call into node:crypto (buffers for the input, the digest and
-// the crossing into C++) costs several times the hashing itself. Checked against node:crypto on
+// SHA-1 (FIPS 180-4) of a short prefix and a string's UTF-8 bytes, in JavaScript: for the hundred
+// bytes or so of a $uuid_v5 name, a call into node:crypto (buffers for the input and the digest,
+// the crossing into C++) costs more than the hashing itself. Checked against node:crypto on
 // random strings (test/mapping/sha1.test.ts).
 
 const W = new Int32Array(80);
@@ -8,7 +8,12 @@ const H = new Int32Array(5);
 /** The padded message, grown as needed (never shrunk: one buffer for the process). */
 let block = new Uint8Array(256);
 
-/** Writes `text` as UTF-8 at `at` in `block` (growing it); returns the end. Lone surrogates become U+FFFD, as Buffer.from does. */
+const encoder = new TextEncoder();
+/** `block` from `viewAt` on, kept while neither changes (the prefix is a namespace's 16 bytes). */
+let view = block.subarray(0);
+let viewAt = 0;
+
+/** Writes `text` as UTF-8 at `at` in `block` (growing it); returns the end. Lone surrogates become U+FFFD, as Buffer.from writes them. */
 function writeUtf8(text: string, at: number): number {
   // At most 3 bytes per UTF-16 unit, plus the padding (9 bytes and up to a block).
   const need = at + text.length * 3 + 72;
@@ -16,44 +21,14 @@ function writeUtf8(text: string, at: number): number {
     const grown = new Uint8Array(Math.max(need, block.length * 2));
     grown.set(block.subarray(0, at));
     block = grown;
+    view = block.subarray(at);
+    viewAt = at;
+  } else if (at !== viewAt) {
+    view = block.subarray(at);
+    viewAt = at;
   }
-  const out = block;
-  let p = at;
-  // ASCII first, in a tight loop (ids, names and times are ASCII).
-  let i = 0;
-  for (; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c >= 0x80) break;
-    out[p++] = c;
-  }
-  for (; i < text.length; i++) {
-    let c = text.charCodeAt(i);
-    if (c < 0x80) {
-      out[p++] = c;
-    } else if (c < 0x800) {
-      out[p++] = 0xc0 | (c >> 6);
-      out[p++] = 0x80 | (c & 0x3f);
-    } else if (c >= 0xd800 && c <= 0xdfff) {
-      const next = i + 1 < text.length ? text.charCodeAt(i + 1) : 0;
-      if (c <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
-        c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00);
-        i++;
-        out[p++] = 0xf0 | (c >> 18);
-        out[p++] = 0x80 | ((c >> 12) & 0x3f);
-        out[p++] = 0x80 | ((c >> 6) & 0x3f);
-        out[p++] = 0x80 | (c & 0x3f);
-      } else {
-        out[p++] = 0xef;
-        out[p++] = 0xbf;
-        out[p++] = 0xbd;
-      }
-    } else {
-      out[p++] = 0xe0 | (c >> 12);
-      out[p++] = 0x80 | ((c >> 6) & 0x3f);
-      out[p++] = 0x80 | (c & 0x3f);
-    }
-  }
-  return p;
+  // encodeInto takes any string as it is (a concatenation too) and is faster than a loop of charCodeAt.
+  return at + encoder.encodeInto(text, view).written;
 }
 
 function compress(m: Uint8Array, offset: number): void {
@@ -132,7 +107,10 @@ function compress(m: Uint8Array, offset: number): void {
  * state is module-level: synchronous, so no two calls interleave.
  */
 export function sha1(prefix: Uint8Array, text: string, digest: Uint8Array): void {
-  if (prefix.length + 72 > block.length) block = new Uint8Array(prefix.length + 72 + 256);
+  if (prefix.length + 72 > block.length) {
+    block = new Uint8Array(prefix.length + 72 + 256);
+    view = block.subarray(viewAt);
+  }
   block.set(prefix, 0);
   const end = writeUtf8(text, prefix.length);
   const m = block;
