@@ -385,10 +385,13 @@ export class Emitter {
 
   private lambda(node: Node): Fn {
     const inner = this.analysis.scopes.get(node)!;
+    const slots = node.arguments!.map((param) => inner.names.get(param.value)!);
+    const frameSize = inner.materialized ? inner.names.size : 0;
     const def: LambdaDef = {
       arity: node.arguments!.length,
-      slots: node.arguments!.map((param) => inner.names.get(param.value)!),
-      frameSize: inner.materialized ? inner.names.size : 0,
+      slots,
+      frameSize,
+      argumentsAreFrame: frameSize > 0 && frameSize === slots.length && slots.every((slot, i) => slot === i),
       signature: node.signature,
       body: this.compile(node.body!, inner),
     };
