@@ -124,10 +124,35 @@ export function equality(deps: { lhs: Fn; rhs: Fn; equal: boolean; isDeepEqual: 
   };
 }
 
-/** `< <= > >=`. */
+/** `< <= > >=`: two numbers at once, anything else as the interpreter's evaluateComparisonExpression(). */
 export function comparison(deps: { lhs: Fn; rhs: Fn; op: string; compare: CompareFn }): Fn {
   const { lhs, rhs, op, compare } = deps;
-  return (input, frame) => compare(op, lhs(input, frame), rhs(input, frame));
+  switch (op) {
+    case '<':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' ? l < r : compare(op, l, r);
+      };
+    case '<=':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' ? l <= r : compare(op, l, r);
+      };
+    case '>':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' ? l > r : compare(op, l, r);
+      };
+    default:
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' ? l >= r : compare(op, l, r);
+      };
+  }
 }
 
 /** `&`: strings at once, anything else through $string; nothing is "". */
