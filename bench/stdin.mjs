@@ -4,9 +4,10 @@
 // processor(s), http_client with batching and archive) against the hand-written loop of
 // bench/lib/handwritten-stdin.mjs, alternating runs so both see the same machine load.
 //
-//   node bench/stdin.mjs [--scenario identity|runai|realistic|all] [--rounds 3] [--events 60000] [--also-root DIR]
+//   node bench/stdin.mjs [--scenario identity|runai|realistic|all] [--rounds 3] [--events 60000] [--also-root DIR] [--profile DIR]
 //
 // --also-root: a third contestant, the built sluice checkout at DIR (before/after in one run).
+// --profile:   a CPU profile of every run in DIR/<scenario>-<contestant>/ (summarise with bench/profile.mjs).
 //
 // identity:  `$` in sluice, no mapping in the loop: the engine's own cost.
 // runai:     mappings/runai-workload.jsonata (compiled) with its metadata set by a first mapping,
@@ -24,7 +25,7 @@ import { realisticEvent, runaiEvent } from './lib/mappings.mjs';
 import { startSink } from './lib/sink.mjs';
 import { METADATA, workload } from './lib/workload.mjs';
 
-const opts = options({ scenario: 'all', rounds: 3, events: 60_000, 'also-root': '' });
+const opts = options({ scenario: 'all', rounds: 3, events: 60_000, 'also-root': '', profile: '' });
 const dir = mkdtempSync(join(tmpdir(), 'sluice-bench-stdin-'));
 const input = join(dir, 'workloads.jsonl');
 writeFileSync(input, `${Array.from({ length: opts.events }, () => JSON.stringify(workload())).join('\n')}\n`);
@@ -74,7 +75,8 @@ async function run(name, contestant, sink) {
   await sink.reset();
   const cli = contestant === 'sluice' ? CLI : join(opts['also-root'], 'dist', 'cli.js');
   const args = contestant !== 'hand-written' ? [cli, 'run', config(sink.url, SCENARIOS[name].processors)] : [join(BENCH_DIR, 'lib', 'handwritten-stdin.mjs'), `${sink.url}/api/v1/events`, name];
-  const result = await runNode(args, { stdinFile: input });
+  const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, `${name}-${contestant}`)] : [];
+  const result = await runNode(args, { stdinFile: input, nodeFlags });
   if (result.code !== 0) throw new Error(`${contestant} exited with ${result.code}: ${result.stderr.slice(-2000)}`);
   const stats = await sink.stats();
   if (stats.events !== opts.events) throw new Error(`${contestant}: the sink counted ${stats.events} events, expected ${opts.events}`);

@@ -3,12 +3,12 @@
 // concurrent clients (singles, batches, and a few invalid ones), the answers they got, and the
 // per-subject totals OpenMeter stored.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { formatProblem } from '../config/problems.js';
+import { freePort } from '../free_port.js';
 import { startOpenMeterSimulator, type UsageSummary } from '../openmeter/sim.js';
 import { preparePipeline, runPrepared } from '../service.js';
 
@@ -109,14 +109,6 @@ function tokensTable(summary: UsageSummary): string {
   const table = [['subject', 'events', 'tokens'], ...rows];
   const widths = [0, 1, 2].map((c) => Math.max(...table.map((r) => r[c]!.length)));
   return `${table.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n')}\n`;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function waitUntilListening(url: string): Promise<void> {

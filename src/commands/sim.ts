@@ -20,26 +20,21 @@ async function runAi(args: string[]): Promise<number> {
     args,
     strict: true,
     options: {
-      port: { type: 'string', default: '0' },
-      host: { type: 'string', default: '127.0.0.1' },
+      ...SERVER_OPTIONS,
       workloads: { type: 'string', default: '50' },
       seed: { type: 'string', default: '1' },
-      latency: { type: 'string', default: '0s' },
       'token-ttl': { type: 'string', default: '1h' },
       'app-id': { type: 'string' },
       'app-secret': { type: 'string' },
-      'error-rate': { type: 'string', default: '0' },
       log: { type: 'boolean', default: false },
     },
   });
-  const errorRate = number(values['error-rate'], 'error-rate');
+  const { errorRate, ...server } = serverOptions(values);
   if ((values['app-id'] === undefined) !== (values['app-secret'] === undefined)) throw new Error('--app-id and --app-secret go together');
   const sim = await startRunAiSimulator({
-    host: values.host,
-    port: number(values.port, 'port'),
+    ...server,
     workloads: number(values.workloads, 'workloads'),
     seed: number(values.seed, 'seed'),
-    latencyMs: parseDurationMs(values.latency),
     tokenTtlSeconds: parseDurationMs(values['token-ttl']) / 1000,
     credentials: values['app-id'] ? [{ id: values['app-id'], secret: values['app-secret']! }] : undefined,
     faults: errorRate > 0 ? [{ route: ['workload-metrics', 'pod-metrics'], rate: errorRate, effect: { status: 503 } }] : [],
@@ -52,6 +47,19 @@ async function runAi(args: string[]): Promise<number> {
   await untilSignal();
   await sim.close();
   return 0;
+}
+
+/** The flags every simulator takes: where it listens, the latency it adds and the share of requests it fails. */
+export const SERVER_OPTIONS = {
+  port: { type: 'string', default: '0' },
+  host: { type: 'string', default: '127.0.0.1' },
+  latency: { type: 'string', default: '0s' },
+  'error-rate': { type: 'string', default: '0' },
+} as const;
+
+/** SERVER_OPTIONS' values as a simulator's `host`, `port` and `latencyMs`, and the error rate for its faults; throws naming a flag that is not a number. */
+export function serverOptions(values: { port: string; host: string; latency: string; 'error-rate': string }): { host: string; port: number; latencyMs: number; errorRate: number } {
+  return { host: values.host, port: number(values.port, 'port'), latencyMs: parseDurationMs(values.latency), errorRate: number(values['error-rate'], 'error-rate') };
 }
 
 export function number(text: string, name: string): number {

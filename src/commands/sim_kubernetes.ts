@@ -2,9 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parseDurationMs } from '../config/duration.js';
 import { startKubernetesSimulator } from '../kubernetes/sim.js';
-import { number, untilSignal } from './sim.js';
+import { number, SERVER_OPTIONS, serverOptions, untilSignal } from './sim.js';
 
 /** `sluice sim kubernetes`: a Kubernetes API server with a seeded cluster; writes a kubeconfig pointing at it. */
 export async function kubernetes(args: string[]): Promise<number> {
@@ -12,27 +11,22 @@ export async function kubernetes(args: string[]): Promise<number> {
     args,
     strict: true,
     options: {
-      port: { type: 'string', default: '0' },
-      host: { type: 'string', default: '127.0.0.1' },
+      ...SERVER_OPTIONS,
       pods: { type: 'string', default: '40' },
       nodes: { type: 'string', default: '4' },
       seed: { type: 'string', default: '1' },
       token: { type: 'string' },
-      latency: { type: 'string', default: '0s' },
-      'error-rate': { type: 'string', default: '0' },
       kubeconfig: { type: 'string' },
       log: { type: 'boolean', default: false },
     },
   });
-  const errorRate = number(values['error-rate'], 'error-rate');
+  const { errorRate, ...server } = serverOptions(values);
   const sim = await startKubernetesSimulator({
-    host: values.host,
-    port: number(values.port, 'port'),
+    ...server,
     pods: number(values.pods, 'pods'),
     nodes: number(values.nodes, 'nodes'),
     seed: number(values.seed, 'seed'),
     ...(values.token ? { token: values.token } : {}),
-    latencyMs: parseDurationMs(values.latency),
     faults: errorRate > 0 ? [{ route: ['pods', 'nodes', 'persistentvolumes', 'persistentvolumeclaims'], rate: errorRate, effect: { status: 503 } }] : [],
     onRequest: values.log ? (r) => process.stderr.write(`${r.status} ${r.method} ${r.path}${r.query['continue'] ? ' (continue)' : ''}\n`) : undefined,
   });

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { parseDurationMs } from '../config/duration.js';
 import { startOpenMeterSimulator, type UsageSummary } from '../openmeter/sim.js';
-import { number, untilSignal } from './sim.js';
+import { SERVER_OPTIONS, serverOptions, untilSignal } from './sim.js';
 
 /** `sluice sim openmeter`: an OpenMeter-compatible ingest endpoint printing a running usage summary. */
 export async function openMeter(args: string[]): Promise<number> {
@@ -9,20 +9,15 @@ export async function openMeter(args: string[]): Promise<number> {
     args,
     strict: true,
     options: {
-      port: { type: 'string', default: '0' },
-      host: { type: 'string', default: '127.0.0.1' },
+      ...SERVER_OPTIONS,
       token: { type: 'string' },
-      latency: { type: 'string', default: '0s' },
-      'error-rate': { type: 'string', default: '0' },
       summary: { type: 'string', default: '10s' },
     },
   });
-  const errorRate = number(values['error-rate'], 'error-rate');
+  const { errorRate, ...server } = serverOptions(values);
   const sim = await startOpenMeterSimulator({
-    host: values.host,
-    port: number(values.port, 'port'),
+    ...server,
     token: values.token,
-    latencyMs: parseDurationMs(values.latency),
     rates: errorRate > 0 ? [{ rate: errorRate, fault: { type: 'status', status: 500 } }] : [],
   });
   process.stdout.write(`OpenMeter simulator at ${sim.url}\n  export OPENMETER_URL=${sim.url}${values.token ? ` OPENMETER_TOKEN=${values.token}` : ''}\n`);

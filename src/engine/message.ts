@@ -24,6 +24,8 @@ export class Message {
   #value: unknown = NO_VALUE;
   #trace: Message;
   #archive: Archive | undefined;
+  /** The body was made as a value (fromJSON, withJSON), not parsed from bytes or text. */
+  #madeAsValue: boolean;
   /** Metadata carried alongside the body; never sent unless an output is told to. */
   readonly metadata: Metadata;
   /** Set when a processor failed on this message (Connect's error flag); cleared by `catch`. */
@@ -45,6 +47,7 @@ export class Message {
     this.error = error;
     this.#trace = trace ?? this;
     this.#archive = archive;
+    this.#madeAsValue = bytes === undefined && text === undefined && value !== NO_VALUE;
   }
 
   /** A message whose body is these bytes, or the UTF-8 encoding of this text. */
@@ -119,6 +122,36 @@ export class Message {
     return this.#value !== NO_VALUE && typeof this.#value !== 'string';
   }
 
+  /**
+   * Whether the body is a structured value (not a string) that was made as one, not parsed from
+   * bytes: its text is exactly that value's compact JSON (see toJSONText), so the bodies of several
+   * such messages can be encoded in one go.
+   */
+  get madeStructured(): boolean {
+    return this.#madeAsValue && typeof this.#value !== 'string';
+  }
+
+  /**
+   * Throws now when the body cannot be encoded (a non-finite number, nesting too deep), so a
+   * processor can flag the message instead of each attempt to send it failing. A walk of the
+   * value answers without encoding it, except where only encoding can tell.
+   */
+  assertEncodable(): void {
+    if (this.#text !== undefined || this.#bytes !== undefined || typeof this.#value === 'string') return;
+    if (!needsNoReplacer(this.#value, 0)) this.text();
+  }
+
+  /**
+   * Drops the parsed form of the body when it can be parsed again from the bytes or text it came
+   * from. A processor that replaced this message's body calls it: the original then stays alive
+   * only as the trace of its read (until delivery), and need not hold a second body meanwhile.
+   * Only the cache goes (this message's and its trace's, which copies share); the body, and
+   * anything built from it, is unchanged.
+   */
+  releaseParsed(): void {
+    for (const m of [this, this.#trace]) if (m.#value !== NO_VALUE && (m.#text !== undefined || m.#bytes !== undefined)) m.#value = NO_VALUE;
+  }
+
   /** Byte length of the body, as batching's `byte_size` counts it (metadata excluded). */
   get byteLength(): number {
     return this.#bytes?.byteLength ?? Buffer.byteLength(this.text());
@@ -136,11 +169,18 @@ export class Message {
   }
 
   withMetadata(metadata: Metadata): Message {
-    return new Message(this.#bytes, this.#text, this.#value, metadata, this.error, this.#trace, this.#archive);
+    return this.#copy(metadata, this.error);
   }
 
   withError(error: Error | undefined): Message {
-    return new Message(this.#bytes, this.#text, this.#value, this.metadata, error, this.#trace, this.#archive);
+    return this.#copy(this.metadata, error);
+  }
+
+  /** The same body (with what was derived of it so far), new metadata or error flag. */
+  #copy(metadata: Metadata, error: Error | undefined): Message {
+    const copy = new Message(this.#bytes, this.#text, this.#value, metadata, error, this.#trace, this.#archive);
+    copy.#madeAsValue = this.#madeAsValue;
+    return copy;
   }
 }
 

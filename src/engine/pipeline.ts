@@ -164,6 +164,8 @@ export class Pipeline {
   #idle: (() => void)[] = [];
   #forced = new AbortController();
   #finished = false;
+  /** Set once the drain flushed the output: partial batches are no longer left to fill up. */
+  #flushed = false;
 
   constructor(parts: PipelineParts) {
     this.#parts = parts;
@@ -316,6 +318,8 @@ export class Pipeline {
   /** Submits a read's processed batches to the output; resolves once the output accepted them. */
   async #handOver(batches: Message[][], transaction: Transaction): Promise<void> {
     if (this.#parts.strict) batches = this.#refuseErrored(batches, transaction);
+    // One submission (and one delivery to follow) per read, not per batch, where the sink regroups.
+    if (batches.length > 1 && this.#parts.sink.joinsBatches) batches = [batches.flat()];
     const deliveries: Promise<void>[] = [];
     for (const batch of batches) {
       const submission = this.#parts.sink.submit(batch);
@@ -390,6 +394,8 @@ export class Pipeline {
         if (this.#forced.signal.aborted) throw new Error('shutdown timeout reached before delivery');
         submission = this.#parts.sink.submit(pending);
         submission.delivered.catch(noop);
+        // Nothing more will be read to fill a batch these join: flush it, as the drain did the rest.
+        if (this.#flushed) this.#parts.sink.flush().catch(noop);
         await submission.accepted;
       } finally {
         if (--this.#replaying === 0) for (const wake of this.#replayDrained.splice(0)) wake();
@@ -410,6 +416,7 @@ export class Pipeline {
     const drained = (async () => {
       await input.input.close();
       await handedOver;
+      this.#flushed = true;
       await sink.flush();
       if (this.#open.size > 0) await new Promise<void>((resolve) => this.#idle.push(resolve));
       return true;

@@ -25,6 +25,12 @@ export interface Sink {
   onProgress?: ((state: BufferState) => void) | undefined;
   /** Why the sink cannot take messages now (for /ready), or undefined. */
   health?(): string | undefined;
+  /**
+   * Batches submitted one after another may be submitted as one: the sink regroups messages by
+   * its own policy (a batching policy adds message by message), so their boundaries are lost
+   * anyway. The engine then hands over a read's batches in one submission.
+   */
+  readonly joinsBatches?: boolean;
 }
 
 export interface SinkContext {
@@ -177,6 +183,7 @@ export class Batcher implements Sink {
   #heldBytes = 0;
   #lastFlush = Date.now();
   #timer: NodeJS.Timeout | undefined;
+  readonly joinsBatches: boolean;
 
   constructor(writer: Writer, policy: BatchingConfig, processors: Processor[], context: SinkContext) {
     this.#writer = writer;
@@ -186,6 +193,8 @@ export class Batcher implements Sink {
     this.#byteSize = policy.byte_size;
     this.#periodMs = policy.period === '' ? 0 : parseDuration(policy.period) / 1e6;
     this.#check = policy.check === '' ? undefined : compileQuery(policy.check);
+    // A check sees the submitted batch as its `batch`: keep the batches the processors made.
+    this.joinsBatches = this.#check === undefined;
   }
 
   /** Connect's IsNoop: a policy with no trigger but `count <= 1` means no batching at all. */

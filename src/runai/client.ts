@@ -38,21 +38,6 @@ import { reduceMeasurements, type MetricValues } from './measurements.js';
 export { RunAiError, type RunAiErrorKind } from './errors.js';
 export type { MetricValues } from './measurements.js';
 export type { AllocatedResources, Pod, Quantities, RequestedResources, Workload } from './rows.js';
-export {
-  DEFAULT_CONCURRENCY,
-  DEFAULT_LIST_LIMITS,
-  DEFAULT_MIN_CONCURRENCY,
-  INITIAL_CONCURRENCY,
-  MAX_METRIC_TYPES_PER_REQUEST,
-  MAX_RESPONSE_BYTES,
-  type Listing,
-  type MetricsTarget,
-  type MetricsWindow,
-  type RunAiClientOptions,
-  type RunAiCredentials,
-  type RunAiHttpOptions,
-  type RunAiListLimits,
-} from './options.js';
 
 // -- The client --------------------------------------------------------------------------------
 

@@ -19,7 +19,6 @@
 
 import { setMaxListeners } from 'node:events';
 import { resolve as resolvePath } from 'node:path';
-import type { Counter, Gauge, Summary } from 'prom-client';
 import type { Ack, BufferPosition, Input, ReadResult, Settings } from '../engine/component.js';
 import type { BufferState } from '../engine/buffer_store.js';
 import { Undeliverable } from '../engine/delivery.js';
@@ -30,6 +29,7 @@ import { planResume, type GapReason, type PendingBatch, type WindowLedger } from
 import { SharedWatermark } from './shared_watermark.js';
 import { fetchAll, groupByWindow, iso, reportGivenUp, sortOutcomes, type Job, type Outcome } from './settle.js';
 import { openWindowLedger, reconcileWithBuffer, recordMaxBackfillGap } from './state.js';
+import { windowMetrics, type WindowMetrics } from './metrics.js';
 import { sleepUntil } from './sleep_until.js';
 import { MAX_ATTEMPTS, MAX_DUE_WINDOWS, MAX_PENDING_BATCHES, MAX_WINDOWS_PER_SCRAPE, MIN_OWED_PER_SCRAPE, OWED_PROBES, owedBackoff, type Window, type WindowSource } from './source.js';
 
@@ -74,13 +74,7 @@ export class WindowedInput<R> implements Input {
   #fetchesAnswer = true;
   /** Under leader election: this input's watermark in the shared store. */
   #shared: SharedWatermark | undefined;
-  #failures: Counter;
-  #abandoned: Counter;
-  #skipped: Counter;
-  #backfilled: Counter;
-  #owed: Gauge;
-  #scrapeErrors: Counter;
-  #scrapeDuration: Summary;
+  #metrics: WindowMetrics;
 
   constructor(config: WindowingConfig, source: WindowSource<R>, settings: Settings) {
     this.#config = config;
@@ -89,15 +83,7 @@ export class WindowedInput<R> implements Input {
     // Every queued or in-flight request listens on the scrape signal: thousands, by design.
     setMaxListeners(0, this.#stop.signal);
     if (settings.leadership) this.#shared = new SharedWatermark(settings.leadership, `watermark.${settings.path}`, source, settings);
-    const m = settings.metrics;
-    const p = source.metricPrefix;
-    this.#failures = m.counter(`${p}_resource_failures_total`, 'Resource windows whose fetch failed and are retried at the next scrape.', ['type']);
-    this.#abandoned = m.counter(`${p}_windows_abandoned_total`, 'Resource windows given up after retries, or dropped while the backlog was full.', ['type', 'reason']);
-    this.#skipped = m.counter(`${p}_windows_skipped_total`, 'Whole windows given up (state: older than max_backfill when they could be scraped), recorded as gaps.', ['type', 'reason']);
-    this.#backfilled = m.counter(`${p}_windows_backfilled_total`, 'Windows scraped after a restart that were due while sluice was not running (state).', ['type']);
-    this.#owed = m.gauge(`${p}_resources_owed`, 'Resource windows whose fetch failed and are still to be retried (with back-off).', ['type']);
-    this.#scrapeErrors = m.counter(`${p}_scrape_errors_total`, 'Scrapes whose listing failed; their windows stay due.', ['type']);
-    this.#scrapeDuration = m.timer(`${p}_scrape_duration_ns`, 'Duration of one scrape (listing and fetches) in nanoseconds.', ['type']);
+    this.#metrics = windowMetrics(settings.metrics, source.metricPrefix);
   }
 
   /** The signal aborted when the input closes: sources hang their requests on it. */
@@ -172,7 +158,7 @@ export class WindowedInput<R> implements Input {
       if (queued.ledgerId !== undefined) this.#reading.delete(queued.ledgerId);
       try {
         if (error === undefined || error instanceof Undeliverable) {
-          const givenUp = error ? reportGivenUp(queued.messages, error, { source: this.#source, scrub: (e) => this.#scrub(e), abandoned: this.#abandoned, logger: this.#settings.logger, ...(this.#ledger ? { state: this.#ledger.file } : {}) }) : [];
+          const givenUp = error ? reportGivenUp(queued.messages, error, { source: this.#source, scrub: (e) => this.#scrub(e), abandoned: this.#metrics.abandoned, logger: this.#settings.logger, ...(this.#ledger ? { state: this.#ledger.file } : {}) }) : [];
           if (queued.ledgerId !== undefined) this.#recordDelivered(queued.ledgerId, queued.messages.length, buffered, givenUp);
           return;
         }
@@ -289,7 +275,7 @@ export class WindowedInput<R> implements Input {
         `${name} batches scraped by a previous run and not delivered are sent again`,
       );
     }
-    this.#owed.set({ type: this.#source.type }, ledger.owed());
+    this.#metrics.owed.set({ type: this.#source.type }, ledger.owed());
   }
 
   /** Plans the first window from the ledger: backfill from the last recorded window, gaps beyond max_backfill. */
@@ -310,7 +296,7 @@ export class WindowedInput<R> implements Input {
 
   /** Records whole windows given up as a gap: a row in the ledger, the skipped metric and an error line. */
   #recordGap(ledger: WindowLedger, gap: { start: number; end: number; windows: number }, now: number): void {
-    recordMaxBackfillGap(ledger, gap, now, this.#config.state!, { skipped: this.#skipped, type: this.#source.type, name: this.#source.name, logger: this.#settings.logger });
+    recordMaxBackfillGap(ledger, gap, now, this.#config.state!, { skipped: this.#metrics.skipped, type: this.#source.type, name: this.#source.name, logger: this.#settings.logger });
   }
 
   // -- schedule ------------------------------------------------------------------------------
@@ -357,7 +343,7 @@ export class WindowedInput<R> implements Input {
           { watermark: iso(shared), local: local === undefined ? null : iso(local), state: ledger.file },
           `${this.#source.name} continues from the watermark the previous leader left; the windows since are backfilled with the same bounds`,
         );
-        this.#owed.set({ type: this.#source.type }, 0);
+        this.#metrics.owed.set({ type: this.#source.type }, 0);
       }
     }
     // Batches read in an earlier term and not settled yet are still on their way: not queued twice.
@@ -443,7 +429,7 @@ export class WindowedInput<R> implements Input {
     const excess = this.#due.length - MAX_DUE_WINDOWS;
     if (excess <= 0) return;
     const dropped = this.#due.splice(0, excess);
-    this.#abandoned.inc({ type: this.#source.type, reason: 'backlog' }, dropped.length);
+    this.#metrics.abandoned.inc({ type: this.#source.type, reason: 'backlog' }, dropped.length);
     this.#settings.logger.error(
       { windows: dropped.length, from: iso(dropped[0]!.start), to: iso(dropped[dropped.length - 1]!.end) },
       `${this.#source.name} windows dropped: too many windows waiting to be scraped`,
@@ -470,7 +456,7 @@ export class WindowedInput<R> implements Input {
       resources = await this.#source.list(signal);
     } catch (err) {
       if (signal.aborted) return false;
-      this.#scrapeErrors.inc({ type });
+      this.#metrics.scrapeErrors.inc({ type });
       this.#settings.logger.error(
         { error: this.#scrub(err), windows: this.#due.length },
         `${this.#source.name} listing failed; its windows are scraped at the next tick`,
@@ -494,7 +480,7 @@ export class WindowedInput<R> implements Input {
     if (this.#ledger) this.#settleWithLedger(this.#ledger, windows, resources.length, outcomes);
     else this.#settle(outcomes);
     this.#due.splice(0, windows.length);
-    this.#scrapeDuration.observe({ type }, Number(process.hrtime.bigint() - started));
+    this.#metrics.scrapeDuration.observe({ type }, Number(process.hrtime.bigint() - started));
     return windows.length > 0 || jobs.length > 0;
   }
 
@@ -524,7 +510,7 @@ export class WindowedInput<R> implements Input {
     for (const outcome of failed) this.#retryLater(outcome.job, outcome.error);
     for (const messages of batches) this.#batches.push({ messages });
     if (batches.length > 0) this.#notify();
-    this.#owed.set({ type: this.#source.type }, this.#missing.size);
+    this.#metrics.owed.set({ type: this.#source.type }, this.#missing.size);
     this.#reportFailures(failed.length, examples, this.#missing.size);
   }
 
@@ -551,11 +537,11 @@ export class WindowedInput<R> implements Input {
       givenUp,
     });
     const backfilled = windows.filter((w) => w.tick <= this.#startedAt).length;
-    if (backfilled > 0) this.#backfilled.inc({ type }, backfilled);
+    if (backfilled > 0) this.#metrics.backfilled.inc({ type }, backfilled);
     for (const [i, batch] of ordered.entries()) this.#batches.push({ messages: batch.messages, ledgerId: ids[i]! });
     if (ordered.length > 0) this.#notify();
     for (const g of givenUp) {
-      this.#abandoned.inc({ type, reason: g.reason });
+      this.#metrics.abandoned.inc({ type, reason: g.reason });
       this.#settings.logger.error(
         { id: g.resourceId, window_start: iso(g.window.start), window_end: iso(g.window.end), reason: g.reason, detail: g.detail },
         g.reason === 'not_found'
@@ -564,14 +550,14 @@ export class WindowedInput<R> implements Input {
       );
     }
     const owed = ledger.owed();
-    this.#owed.set({ type }, owed);
+    this.#metrics.owed.set({ type }, owed);
     this.#reportFailures(failed.length, examples, owed);
     this.#shared?.publish(ledger);
   }
 
   #reportFailures(count: number, examples: { id: string; window_end: string; error: string }[], owed: number): void {
     if (count === 0) return;
-    this.#failures.inc({ type: this.#source.type }, count);
+    this.#metrics.failures.inc({ type: this.#source.type }, count);
     this.#settings.logger.warn({ failed: count, owed, examples }, `${this.#source.name} fetch failed for some resources; their windows are owed and retried with back-off`);
   }
 
@@ -579,7 +565,7 @@ export class WindowedInput<R> implements Input {
     const type = this.#source.type;
     const gone = this.#source.gone(error);
     if (gone || job.attempts + 1 >= MAX_ATTEMPTS) {
-      this.#abandoned.inc({ type, reason: gone ? 'not_found' : 'attempts' });
+      this.#metrics.abandoned.inc({ type, reason: gone ? 'not_found' : 'attempts' });
       this.#settings.logger.error(
         { id: this.#source.idOf(job.resource), window_start: iso(job.window.start), window_end: iso(job.window.end), attempts: job.attempts + 1, error: this.#scrub(error) },
         gone ? `${this.#source.name} resource no longer exists; its window is given up` : `${this.#source.name} fetch kept failing; the window is given up`,

@@ -2,38 +2,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defineOutput } from '../../src/engine/component.js';
-import type { Message } from '../../src/engine/message.js';
 import { memoryComponents, memoryState } from '../support/memory.js';
+import { gateSpec } from '../support/outputs.js';
 import { pipelineFromYaml } from '../support/pipeline.js';
 import { waitFor } from '../support/wait.js';
-
-/** An output holding every write until released. */
-function gate() {
-  const state = { writes: [] as Message[][], release: () => {} };
-  const opened = new Promise<void>((resolve) => (state.release = resolve));
-  const spec = defineOutput({
-    name: 'gate',
-    summary: 'test output',
-    schema: { type: 'object', additionalProperties: false, properties: {} },
-    example: {},
-    create: () => ({
-      maxInFlight: 4,
-      connect: async () => {},
-      async write(batch: readonly Message[]) {
-        await opened;
-        state.writes.push([...batch]);
-      },
-      close: async () => {},
-    }),
-  });
-  return { spec, state };
-}
 
 describe('buffer.memory', () => {
   it('acks reads once held, up to limit bytes; then the input waits until the output takes some', async () => {
     const memory = memoryState(Array.from({ length: 10 }, (_, i) => [{ i }]));
-    const out = gate();
+    const out = gateSpec(4);
     // Each message is 7 bytes ({"i":0}): 3 fit in 21 bytes, the output holds 4 writes in flight.
     const { pipeline, metrics } = pipelineFromYaml(
       `

@@ -58,6 +58,41 @@ describe('toJSONText', () => {
     );
   });
 
+  it('checks a value without encoding it, throwing as encoding would (property)', () => {
+    const leaf = fc.oneof(fc.double(), fc.integer(), fc.string(), fc.boolean(), fc.constant(null), fc.bigInt());
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('node')), fc.dictionary(fc.string(), tie('node'))),
+    })).node;
+    fc.assert(
+      fc.property(value, (v) => {
+        const check = outcome(() => (Message.fromJSON(v).assertEncodable(), ''), v);
+        expect(check.error).toBe(outcome(reference, v).error);
+      }),
+      { numRuns: 1000 },
+    );
+    const deep: unknown[] = [];
+    let at = deep;
+    for (let i = 0; i < 200; i++) at.push((at = []));
+    expect(() => Message.fromJSON(deep).assertEncodable()).not.toThrow();
+  });
+
+  it('dropping a parsed body keeps the body: it parses again to the same value (property)', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (v) => {
+        const read = Message.fromBytes(JSON.stringify(v));
+        const copy = read.withMetadata({ a: 1 });
+        expect(copy.json()).toEqual(read.json());
+        copy.releaseParsed();
+        expect(read.json()).toEqual(JSON.parse(JSON.stringify(v)));
+        expect(copy.json()).toEqual(read.json());
+        // A body made as a value has nothing to parse it again from: it is kept.
+        const made = Message.fromJSON(v);
+        made.releaseParsed();
+        expect(made.json()).toBe(v);
+      }),
+    );
+  });
+
   it('serialises a structured body once', () => {
     const message = Message.fromJSON({ id: 'a', values: [1.5, 2] });
     expect(message.text()).toBe('{"id":"a","values":[1.5,2]}');

@@ -285,6 +285,40 @@ output: { memory: {} }
     expect(state.input.acks).toEqual(['ok', 'ok', 'ok']);
   });
 
+  it('into a batching output: every message exactly once, in order while nothing fails, each read acked once (property)', async () => {
+    // A read of several batches is handed to the batcher in one submission; replays then carry the
+    // joined rest. A replay after the drain's last flush (no period to flush it) is flushed too.
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 4 }), { minLength: 1, maxLength: 24 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.integer({ min: 2, max: 9 }),
+        fc.uniqueArray(fc.integer({ min: 1, max: 12 }), { maxLength: 4 }),
+        async (sizes, perRead, count, failing) => {
+          let next = 0;
+          const batches = sizes.map((n) => Array.from({ length: n }, () => next++));
+          const state = memoryState(batches);
+          state.output.failAttempts = new Set(failing);
+          const { pipeline } = pipelineFromYaml(
+            `
+input: { memory: { per_read: ${perRead} } }
+output: { memory: { batching: { count: ${count} } } }
+`,
+            memoryComponents(state.input, state.output),
+          );
+          expect((await pipeline.run(new AbortController().signal)).undelivered).toBe(0);
+          const written = bodies(state.output.writes).flat() as number[];
+          const all = Array.from({ length: next }, (_, i) => i);
+          if (failing.length === 0) expect(written).toEqual(all);
+          else expect([...written].sort((a, b) => a - b)).toEqual(all);
+          for (const batch of state.output.writes) expect(batch.length).toBeLessThanOrEqual(count);
+          expect(state.input.acks).toEqual(Array.from({ length: Math.ceil(batches.length / perRead) }, () => 'ok'));
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it('generate as fast as possible hands over many messages per read, each message a batch of its own', async () => {
     const state = memoryState([]);
     const { pipeline, metrics } = pipelineFromYaml(

@@ -4,7 +4,8 @@ import { Metrics } from '../../src/engine/metrics.js';
 import { Secrets } from '../../src/engine/secrets.js';
 import { DEFAULT_METRICS } from '../../src/components/inputs/run_ai.js';
 import { EXCLUDED_PHASES, POD_METRIC_TYPES } from '../../src/runai/api.js';
-import { RunAiClient, RunAiError, type RunAiClientOptions } from '../../src/runai/client.js';
+import { RunAiClient, RunAiError } from '../../src/runai/client.js';
+import type { RunAiClientOptions } from '../../src/runai/options.js';
 import { expectedMetrics, startRunAiSimulator, type RunAiSimulator, type RunAiSimulatorOptions } from '../../src/runai/sim.js';
 import { captureLog, metricValue } from './helpers.js';
 

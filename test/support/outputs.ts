@@ -99,6 +99,40 @@ export function captureSpec(state: CaptureState): ComponentSpec<'output'> {
   };
 }
 
+/** A test output whose writes all wait until the test opens its gate, recording what they were given. */
+export interface GateState {
+  writes: Message[][];
+  /** Writes begun so far, delivered or still waiting at the gate. */
+  attempts: number;
+  /** Opens the gate: the waiting writes and every later one go through. */
+  release: () => void;
+}
+
+/** A `gate` output (see GateState) that takes up to `maxInFlight` writes at once. */
+export function gateSpec(maxInFlight = 1): { spec: ComponentSpec<'output'>; state: GateState } {
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  const state: GateState = { writes: [], attempts: 0, release: () => open() };
+  const spec: ComponentSpec<'output'> = {
+    kind: 'output',
+    name: 'gate',
+    summary: 'test output',
+    schema: { type: 'object', additionalProperties: false, properties: {} },
+    example: {},
+    create: () => ({
+      maxInFlight,
+      connect: async () => {},
+      async write(batch) {
+        state.attempts++;
+        await opened;
+        state.writes.push([...batch]);
+      },
+      close: async () => {},
+    }),
+  };
+  return { spec, state };
+}
+
 /**
  * Returns a starter of OpenMeter simulators that are all closed after each test of the calling
  * file (registers the afterEach).

@@ -77,8 +77,10 @@ function archive(format: ArchiveConfig['format'], batch: readonly Message[], nam
       return format === 'tar' ? writeTar(entries) : writeZip(entries);
     }
     case 'json_array':
-      // A structured body's bytes are already its compact JSON (and unchanged, so an event's bytes
-      // in the array are its bytes anywhere else); other bodies are parsed, which checks them too.
+      // Bodies made as values (a mapping's results) are encoded in one go, as their compact JSON.
+      // Otherwise a structured body's text is kept as it is (so an event's bytes in the array are
+      // its bytes anywhere else); other bodies are parsed, which checks them too.
+      if (batch.every((m) => m.madeStructured)) return Buffer.from(toJSONText(batch.map((m) => m.json())));
       return Buffer.from(`[${batch.map((m) => (m.isStructured ? m.text() : toJSONText(m.json()))).join(',')}]`);
     case 'lines':
       return Buffer.from(batch.map((m) => m.text()).join('\n'));

@@ -88,9 +88,11 @@ export function createMapping(config: MappingConfig, settings: Settings, forced:
     const finish = (message: Message, context: MappingContext, result: unknown): Message | undefined | Promise<Message | undefined> => {
       if (result === DELETED) return undefined;
       const next = body ? message.withJSON(result ?? null) : message;
-      // Encoded now (the output would, later): a body that cannot be encoded (a non-finite number,
-      // nesting too deep) flags the message here, once, instead of failing every attempt to send it.
-      if (body) next.text();
+      if (body) message.releaseParsed();
+      // Checked now: a body that cannot be encoded (a non-finite number, nesting too deep) flags the
+      // message here, once, instead of failing every attempt to send it. Encoding waits for the
+      // output, which may encode a whole batch at once (archive).
+      if (body) next.assertEncodable();
       if (meta.length === 0) return next;
       const metadata = evaluateMeta(context, { ...message.metadata }, 0);
       if (metadata instanceof Promise) return metadata.then((m) => next.withMetadata(m), (err: unknown) => failed(message, err));

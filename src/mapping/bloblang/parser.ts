@@ -1,17 +1,13 @@
 // Bloblang text -> syntax tree. A recursive descent parser over lexer tokens, with Connect's
-// operator precedence (internal/bloblang/query/arithmetic.go resolves in four passes):
-//   1. * / % and | (coalesce)     2. + -     3. == != < <= > >=     4. && ||
-// each pass left to right, so `a || b && c` is `(a || b) && c`, as in Connect.
-import type { Args, BinaryOp, Expr, MatchCase, Program, Statement, Target } from './ast.js';
+// operator precedence (precedence.ts).
+import type { Args, Expr, MatchCase, Program, Statement, Target } from './ast.js';
 import { BloblangSyntaxError, position, syntaxError, tokenize, type Token } from './lexer.js';
+import { isBinaryOperator, resolvePrecedence } from './precedence.js';
 
 export interface ParseOptions {
   /** Reads a file named by `import "path"` / `from "path"`; absent: imports are refused. */
   readonly importFile?: (path: string) => string;
 }
-
-const LEVELS: readonly (readonly string[])[] = [['*', '/', '%', '|'], ['+', '-'], ['==', '!=', '<', '<=', '>', '>='], ['&&', '||']];
-const LEVEL_OF = new Map<string, number>(LEVELS.flatMap((ops, level) => ops.map((op) => [op, level] as const)));
 
 /** Parses a whole mapping (statements; a lone query is `root = <query>`). Throws BloblangSyntaxError. */
 export function parseMapping(source: string, options: ParseOptions = {}): Program {
@@ -267,32 +263,14 @@ class Parser {
     const ops: { op: string; at: number }[] = [];
     for (;;) {
       const t = this.#peekPastNewlines();
-      if (t.kind !== 'punct' || !LEVEL_OF.has(t.text)) break;
+      if (t.kind !== 'punct' || !isBinaryOperator(t.text)) break;
       this.#skipNewlines();
       this.#next();
       this.#skipNewlines();
       ops.push({ op: t.text, at: t.offset });
       operands.push(this.#unary());
     }
-    // Connect's passes: each level folds left to right over what the tighter levels left.
-    let values = operands;
-    let pending = ops;
-    for (let level = 0; level < LEVELS.length && pending.length > 0; level++) {
-      const nextValues: Expr[] = [values[0]!];
-      const nextOps: { op: string; at: number }[] = [];
-      pending.forEach((o, k) => {
-        if (LEVEL_OF.get(o.op) === level) {
-          const left = nextValues.pop()!;
-          nextValues.push({ kind: 'binary', op: o.op as BinaryOp, left, right: values[k + 1]!, at: o.at });
-        } else {
-          nextValues.push(values[k + 1]!);
-          nextOps.push(o);
-        }
-      });
-      values = nextValues;
-      pending = nextOps;
-    }
-    return values[0]!;
+    return resolvePrecedence(operands, ops);
   }
 
   #unary(): Expr {
@@ -395,8 +373,7 @@ class Parser {
     this.#expect('(');
     const positional: Expr[] = [];
     const named: Record<string, Expr> = {};
-    this.#skipNewlines();
-    while (!this.#atPunct(')')) {
+    this.#commaSeparated(')', ', or )', () => {
       const t = this.#peek();
       const after = this.#tokens[this.#i + 1]!;
       if (t.kind === 'ident' && after.kind === 'punct' && after.text === ':') {
@@ -408,22 +385,13 @@ class Parser {
         if (Object.keys(named).length > 0) throw this.#unexpected(t, 'a named argument (cannot mix named and positional arguments)');
         positional.push(this.#expression());
       }
-      this.#skipNewlines();
-      if (this.#atPunct(',')) {
-        this.#next();
-        this.#skipNewlines();
-      } else if (!this.#atPunct(')')) {
-        throw this.#unexpected(this.#peek(), ', or )');
-      }
-    }
-    this.#next();
+    });
     return { positional, named };
   }
 
   #object(at: number): Expr {
     const entries: [Expr, Expr][] = [];
-    this.#skipNewlines();
-    while (!this.#atPunct('}')) {
+    this.#commaSeparated('}', ', or } in the object', () => {
       const keyToken = this.#peek();
       const key = this.#expression();
       this.#skipNewlines();
@@ -438,33 +406,33 @@ class Parser {
       } else {
         entries.push([key, this.#expression()]);
       }
-      this.#skipNewlines();
-      if (this.#atPunct(',')) {
-        this.#next();
-        this.#skipNewlines();
-      } else if (!this.#atPunct('}')) {
-        throw this.#unexpected(this.#peek(), ', or } in the object');
-      }
-    }
-    this.#next();
+    });
     return { kind: 'object', entries, at };
   }
 
   #array(at: number): Expr {
     const items: Expr[] = [];
+    this.#commaSeparated(']', ', or ] in the array', () => items.push(this.#expression()));
+    return { kind: 'array', items, at };
+  }
+
+  /**
+   * Reads items with `item` up to `close` (then reads it too): separated by commas, new lines
+   * allowed around each, a trailing comma too; anything else after an item is `expected`.
+   */
+  #commaSeparated(close: string, expected: string, item: () => void): void {
     this.#skipNewlines();
-    while (!this.#atPunct(']')) {
-      items.push(this.#expression());
+    while (!this.#atPunct(close)) {
+      item();
       this.#skipNewlines();
       if (this.#atPunct(',')) {
         this.#next();
         this.#skipNewlines();
-      } else if (!this.#atPunct(']')) {
-        throw this.#unexpected(this.#peek(), ', or ] in the array');
+      } else if (!this.#atPunct(close)) {
+        throw this.#unexpected(this.#peek(), expected);
       }
     }
     this.#next();
-    return { kind: 'array', items, at };
   }
 
   #ifExpression(at: number): Expr {

@@ -1,10 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineOutput } from '../../../src/engine/component.js';
-import type { Message } from '../../../src/engine/message.js';
 import { pino } from 'pino';
 import { registry } from '../../../src/components/index.js';
 import { loadConfigText } from '../../../src/config/load.js';
@@ -12,18 +9,12 @@ import { formatProblem } from '../../../src/config/problems.js';
 import { Metrics } from '../../../src/engine/metrics.js';
 import { buildPipeline, type Pipeline } from '../../../src/engine/pipeline.js';
 import { Secrets } from '../../../src/engine/secrets.js';
+import { freePort } from '../../../src/free_port.js';
 import { preparePipelineText, runPrepared } from '../../../src/service.js';
 import { memoryComponents, memoryState } from '../../support/memory.js';
+import { gateSpec } from '../../support/outputs.js';
 import { pipelineFromYaml } from '../../support/pipeline.js';
 import { waitFor } from '../../support/wait.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const running: { stop: AbortController; done: Promise<unknown> }[] = [];
 afterEach(async () => {
@@ -63,33 +54,6 @@ function withWorkers(yaml: string, log: (line: string) => void): { pipeline: Pip
   });
   if (problems.some((p) => p.severity === undefined)) throw new Error(problems.map((p) => p.message).join('\n'));
   return { pipeline, metrics };
-}
-
-/** An output that holds every write until released, recording what it got. */
-function gateOutput() {
-  const state = { writes: [] as Message[][], release: () => {}, open: false, attempts: 0 };
-  let opened!: () => void;
-  const gate = new Promise<void>((resolve) => (opened = resolve));
-  state.release = () => {
-    state.open = true;
-    opened();
-  };
-  const spec = defineOutput({
-    name: 'gate',
-    summary: 'test output',
-    schema: { type: 'object', additionalProperties: false, properties: {} },
-    example: {},
-    create: () => ({
-      connect: async () => {},
-      async write(batch: readonly Message[]) {
-        state.attempts++;
-        await gate;
-        state.writes.push([...batch]);
-      },
-      close: async () => {},
-    }),
-  });
-  return { spec, state };
 }
 
 describe('http_server input', () => {
@@ -210,7 +174,7 @@ output: { sync_response: {} }
   });
 
   it('answers 503 with Retry-After when the pipeline does not take a request within timeout, and 408 when taken but not acknowledged', async () => {
-    const gate = gateOutput();
+    const gate = gateSpec();
     const { url, metrics } = await start(
       `
 input: { http_server: { address: $ADDRESS, timeout: 300ms } }
@@ -236,7 +200,7 @@ output: { gate: {} }
   });
 
   it('answers 502 with why when the read fails: forced shutdown, or a message refused in strict mode', async () => {
-    const gate = gateOutput();
+    const gate = gateSpec();
     const port = await freePort();
     const { pipeline } = pipelineFromYaml(
       `
@@ -277,7 +241,7 @@ output: { memory: {} }
   });
 
   it('answers 204 while buffer.memory has room, then 503 after timeout once it is full, and delivers what it took', async () => {
-    const gate = gateOutput();
+    const gate = gateSpec();
     const { url } = await start(
       `
 input: { http_server: { address: $ADDRESS, timeout: 300ms, sync_response: { status: '204' } }, processors: [ { sync_response: {} } ] }

@@ -69,6 +69,30 @@ describe('archive', () => {
     );
   });
 
+  it('json_array of bodies made as values holds each body\'s own bytes, and refuses a non-finite number (property)', () => {
+    fc.assert(
+      fc.property(fc.array(fc.jsonValue({ noUnicodeString: false }), { minLength: 1, maxLength: 10 }), fc.boolean(), (values, poison) => {
+        const batch = values.map((v) => Message.fromJSON(v));
+        if (poison) batch.push(Message.fromJSON({ gpu_minutes: Infinity }));
+        const [out] = processSync('json_array', batch) as [Message[]];
+        if (poison) {
+          expect(out.every((m) => /cannot encode Infinity/.test(m.error?.message ?? ''))).toBe(true);
+          return;
+        }
+        expect(out[0]!.text()).toBe(`[${values.map((v) => JSON.stringify(v)).join(',')}]`);
+      }),
+    );
+  });
+
+  it('json_array keeps a read body\'s own text', () => {
+    const [[out]] = processSync('json_array', [Message.fromJSON({ a: 1 }), Message.fromBytes('{"b": 1.50}').withJSON({ c: 2 }), Message.fromBytes('{"d": 1.50}')]) as [[Message]];
+    expect(out.text()).toBe('[{"a":1},{"c":2},{"d":1.5}]');
+    const read = Message.fromBytes('{"d": 1.50}');
+    read.json();
+    const [[kept]] = processSync('json_array', [Message.fromJSON({ a: 1 }), read]) as [[Message]];
+    expect(kept.text()).toBe('[{"a":1},{"d": 1.50}]');
+  });
+
   it('concatenate joins bytes back to back', () => {
     const [[out]] = processSync('concatenate', [Message.fromBytes('ab'), Message.fromBytes('c')]) as [[Message]];
     expect(out.text()).toBe('abc');
