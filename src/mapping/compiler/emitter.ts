@@ -385,13 +385,10 @@ export class Emitter {
 
   private lambda(node: Node): Fn {
     const inner = this.analysis.scopes.get(node)!;
-    const slots = node.arguments!.map((param) => inner.names.get(param.value)!);
-    const frameSize = inner.materialized ? inner.names.size : 0;
     const def: LambdaDef = {
       arity: node.arguments!.length,
-      slots,
-      frameSize,
-      argumentsAreFrame: frameSize > 0 && frameSize === slots.length && slots.every((slot, i) => slot === i),
+      slots: node.arguments!.map((param) => inner.names.get(param.value)!),
+      frameSize: inner.materialized ? inner.names.size : 0,
       signature: node.signature,
       body: this.compile(node.body!, inner),
     };

@@ -69,8 +69,6 @@ export interface LambdaDef {
   readonly arity: number;
   readonly slots: readonly number[];
   readonly frameSize: number;
-  /** The frame holds the parameters alone, in order (slot i is parameter i): the arguments' array can be it. */
-  readonly argumentsAreFrame: boolean;
   readonly signature: Validator | undefined;
   readonly body: Fn;
 }

@@ -242,10 +242,7 @@ export function functionCall(deps: {
     if (proc instanceof Lambda && proc.def.signature === undefined) {
       const def = proc.def;
       let f = proc.frame;
-      // The arguments' array (made for this call) is the frame when it holds the parameters alone.
-      if (def.argumentsAreFrame && values.length === def.frameSize) {
-        f = new Frame(values, proc.frame, proc.frame.run);
-      } else if (def.frameSize > 0) {
+      if (def.frameSize > 0) {
         f = new Frame(newVars(def.frameSize), proc.frame, proc.frame.run);
         for (let i = 0; i < def.slots.length; i++) f.vars[def.slots[i]!] = values[i];
       }
