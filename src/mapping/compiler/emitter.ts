@@ -4,7 +4,7 @@ import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
 import { type Callees, fnBoolean, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
-import { arithmeticOperator, comparison, concatenation, conditional, equality, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, sortStep, wildcard } from './paths.js';
@@ -156,12 +156,14 @@ export class Emitter {
     if (name === '$') return (_input, frame) => done(frame.run.root);
     // Unbound in the expression: a binding, else a built-in or registered function's definition.
     const definition = this.callees.definitions.get(name);
-    const lookup = this.lookup(name, scope, (run) => (hasOwn(run.bindings, name) ? run.bindings[name] : definition));
-    return normalise ? (input, frame) => normal(lookup(input, frame)) : lookup;
+    return this.lookup(name, scope, (run) => (hasOwn(run.bindings, name) ? run.bindings[name] : definition), normalise);
   }
 
-  /** A variable's value: the innermost frame that bound it at run time, else `unbound`. */
-  private lookup(name: string, scope: Scope, unbound: (run: Run) => unknown): Fn {
+  /**
+   * A variable's value: the innermost frame that bound it at run time, else `unbound`; with
+   * `normalise`, normalised too. Made per node (perSite): its frame loads then see one frame shape.
+   */
+  private lookup(name: string, scope: Scope, unbound: (run: Run) => unknown, normalise = false): Fn {
     const candidates: [hops: number, slot: number][] = [];
     let hops = 0;
     for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
@@ -169,29 +171,17 @@ export class Emitter {
       if (slot !== undefined) candidates.push([hops, slot]);
       if (s.materialized) hops++;
     }
-    if (candidates.length === 0) return (_input, frame) => unbound(frame.run);
-    const [firstHops, firstSlot] = candidates[0]!;
-    if (candidates.length === 1 && firstHops === 0) {
-      return (_input, frame) => {
-        const value = frame.vars[firstSlot];
-        return value !== UNBOUND ? value : unbound(frame.run);
-      };
-    }
-    const hopsList = candidates.map(([h]) => h);
-    const slots = candidates.map(([, slot]) => slot);
-    return (_input, frame) => {
-      if (firstHops === 0) {
-        const value = frame.vars[firstSlot];
-        if (value !== UNBOUND) return value;
-      }
-      for (let c = firstHops === 0 ? 1 : 0; c < slots.length; c++) {
-        let f = frame;
-        for (let i = hopsList[c]!; i > 0; i--) f = f.parent!;
-        const value = f.vars[slots[c]!];
-        if (value !== UNBOUND) return value;
-      }
-      return unbound(frame.run);
-    };
+    const [firstHops, firstSlot] = candidates[0] ?? [-1, -1];
+    return this.site(frameLookup)({
+      firstHops,
+      firstSlot,
+      hopsList: candidates.map(([h]) => h),
+      slots: candidates.map(([, slot]) => slot),
+      unbound,
+      normalise,
+      normal,
+      UNBOUND,
+    });
   }
 
   private filter(expr: Node, scope: Scope): Filter {

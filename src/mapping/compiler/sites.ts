@@ -4,7 +4,7 @@
 // but its parameters (perSite compiles it again from its source text).
 import { type Native, apply, applyInner, isTailCall, trampoline } from './calls.js';
 import { arithmetic, compare } from './operators.js';
-import { type Filter, type Fn, Frame, Lambda, hasOwn, isArrayOfNumbers, isDeepEqual, isNumeric, newVars, norm, seq, seq1 } from './runtime.js';
+import { type Filter, type Fn, Frame, Lambda, Run, hasOwn, isArrayOfNumbers, isDeepEqual, isNumeric, newVars, norm, seq, seq1 } from './runtime.js';
 
 type NormFn = typeof norm;
 type SeqFn = typeof seq;
@@ -67,6 +67,38 @@ export function predicateStage(deps: {
 export function normalising(deps: { raw: Fn; keepArray: boolean; norm: NormFn }): Fn {
   const { raw, keepArray, norm } = deps;
   return (input, frame) => norm(raw(input, frame), keepArray);
+}
+
+/**
+ * A variable read: the innermost of the frames that may bind it (`hopsList[c]` frames up, slot
+ * `slots[c]`) that did at run time, else `unbound`; normalised when `normalise`.
+ */
+export function frameLookup(deps: {
+  firstHops: number;
+  firstSlot: number;
+  hopsList: number[];
+  slots: number[];
+  unbound: (run: Run) => unknown;
+  normalise: boolean;
+  normal: (value: unknown) => unknown;
+  UNBOUND: symbol;
+}): Fn {
+  const { firstHops, firstSlot, hopsList, slots, unbound, normalise, normal, UNBOUND } = deps;
+  const read = (frame: Frame): unknown => {
+    if (firstHops === 0) {
+      const value = frame.vars[firstSlot];
+      if (value !== UNBOUND) return value;
+    }
+    for (let c = firstHops === 0 ? 1 : 0; c < slots.length; c++) {
+      let f = frame;
+      for (let i = hopsList[c]!; i > 0; i--) f = f.parent!;
+      const value = f.vars[slots[c]!];
+      if (value !== UNBOUND) return value;
+    }
+    return unbound(frame.run);
+  };
+  if (normalise) return (_input, frame) => normal(read(frame));
+  return (_input, frame) => read(frame);
 }
 
 /** `and` / `or`. */
