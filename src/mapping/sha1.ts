@@ -7,6 +7,8 @@ const W = new Int32Array(80);
 const H = new Int32Array(5);
 /** The padded message, grown as needed (never shrunk: one buffer for the process). */
 let block = new Uint8Array(256);
+/** `block` read as big-endian words. */
+let words = new DataView(block.buffer);
 
 const encoder = new TextEncoder();
 /** `block` from `viewAt` on, kept while neither changes (the prefix is a namespace's 16 bytes). */
@@ -31,12 +33,9 @@ function writeUtf8(text: string, at: number): number {
   return at + encoder.encodeInto(text, view).written;
 }
 
-function compress(m: Uint8Array, offset: number): void {
+function compress(m: DataView, offset: number): void {
   const w = W;
-  for (let t = 0; t < 16; t++) {
-    const i = offset + t * 4;
-    w[t] = (m[i]! << 24) | (m[i + 1]! << 16) | (m[i + 2]! << 8) | m[i + 3]!;
-  }
+  for (let t = 0; t < 16; t++) w[t] = m.getInt32(offset + t * 4);
   for (let t = 16; t < 80; t++) {
     const x = w[t - 3]! ^ w[t - 8]! ^ w[t - 14]! ^ w[t - 16]!;
     w[t] = (x << 1) | (x >>> 31);
@@ -117,7 +116,9 @@ export function sha1(prefix: Uint8Array, text: string, digest: Uint8Array): void
   // Padding: 0x80, zeros to 56 mod 64, then the length in bits as 64 bits big-endian.
   let p = end;
   m[p++] = 0x80;
-  while (p % 64 !== 56) m[p++] = 0;
+  const zeros = (56 - (p % 64) + 64) % 64;
+  m.fill(0, p, p + zeros);
+  p += zeros;
   const bits = end * 8;
   const high = Math.floor(bits / 2 ** 32);
   m[p++] = high >>> 24;
@@ -133,7 +134,8 @@ export function sha1(prefix: Uint8Array, text: string, digest: Uint8Array): void
   H[2] = 0x98badcfe | 0;
   H[3] = 0x10325476;
   H[4] = 0xc3d2e1f0 | 0;
-  for (let offset = 0; offset < p; offset += 64) compress(m, offset);
+  if (words.buffer !== m.buffer) words = new DataView(m.buffer);
+  for (let offset = 0; offset < p; offset += 64) compress(words, offset);
   for (let i = 0; i < 5; i++) {
     const h = H[i]!;
     digest[i * 4] = h >>> 24;
