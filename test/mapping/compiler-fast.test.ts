@@ -49,6 +49,16 @@ describe('compiled built-ins equal to JSONata’s', () => {
     );
   });
 
+  it('$round of decimal halves at the precision that makes them halves (and around it)', () => {
+    const round = fastRound(original('round'));
+    for (let digits = -3000; digits <= 3000; digits += 7) {
+      for (let places = 0; places < 8; places++) {
+        const arg = Number(`${digits}5e-${places + 1}`);
+        for (const precision of [places, places + 1, places + 2]) expectSame(original('round'), round, arg, precision);
+      }
+    }
+  });
+
   it('$string for numbers, booleans, null, strings and objects', () => {
     const string = fastString(original('string'));
     fc.assert(

@@ -31,6 +31,19 @@ export function fastRound(original: Implementation): Implementation {
           const result = Math.round(shifted) / scale;
           return result === 0 ? 0 : result;
         }
+        // Near a half: JSONata's own shift of the decimal text (without an exponent, its split
+        // finds none) and its half-even rounding; shifting back parses `${integer}e-${p}`, the
+        // correctly rounded quotient that the division gives (both operands exact below 2^53).
+        const text = String(arg);
+        if (!text.includes('e')) {
+          const decimal = +`${text}e${precision}`;
+          let rounded = Math.round(decimal);
+          if (Math.abs(rounded - decimal) === 0.5 && Math.abs(rounded % 2) === 1) rounded = rounded - 1;
+          if (Math.abs(rounded) < 2 ** 53) {
+            const result = rounded / scale;
+            return result === 0 ? 0 : result;
+          }
+        }
       }
     }
     return original.call(this, arg, precision);
