@@ -16,7 +16,8 @@ const TWO_POW_50 = 2 ** 50;
  * and the two shifted values differ by a few ulps at most (both are correctly rounded images of
  * numbers within half an ulp of each other), so away from a half they round to the same integer and
  * the half-even adjustment cannot apply. Shifting back, JSONata parses `${integer}e-${p}`: the
- * correctly rounded quotient, which IEEE division of two exact operands also gives.
+ * correctly rounded quotient, which IEEE division of two exact operands also gives. Near a half,
+ * the decimal text is shifted as JSONata shifts it; JSONata's own function is left the rest.
  */
 export function fastRound(original: Implementation): Implementation {
   return function round(this: unknown, arg: unknown, precision: unknown) {
