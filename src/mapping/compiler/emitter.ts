@@ -4,7 +4,7 @@ import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
 import { type Callees, fnBoolean, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
-import { arithmeticOperator, comparison, concatenation, conditional, equality, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, sortStep, wildcard } from './paths.js';
@@ -68,12 +68,7 @@ export class Emitter {
       if (!keepArray && (!maySequence || selfNormalising)) return raw;
       return this.site(normalising)({ raw, keepArray, norm });
     }
-    return (input, frame) => {
-      let result = raw(input, frame);
-      if (filters !== undefined) for (const filter of filters) result = filter(result, frame);
-      if (group !== undefined) result = group(result, frame);
-      return norm(result, keepArray);
-    };
+    return this.site(filtered)({ raw, filters: filters ?? [], group, keepArray, norm });
   }
 
   /** A grouping after a path carrying tuples: over a tuple stream, keys and values see the tuples' names. */

@@ -63,6 +63,20 @@ export function predicateStage(deps: {
   };
 }
 
+/** A node with predicates or a grouping: its result through them, then normalised, as jsonata's evaluate(). */
+export function filtered(deps: { raw: Fn; filters: Filter[]; group: Filter | undefined; keepArray: boolean; norm: NormFn }): Fn {
+  const { raw, filters, group, keepArray, norm } = deps;
+  const count = filters.length;
+  const first = filters[0];
+  return (input, frame) => {
+    let result = raw(input, frame);
+    if (count === 1) result = first!(result, frame);
+    else for (let i = 0; i < count; i++) result = filters[i]!(result, frame);
+    if (group !== undefined) result = group(result, frame);
+    return norm(result, keepArray);
+  };
+}
+
 /** A node whose result may be a sequence: normalised as jsonata's evaluate() does. */
 export function normalising(deps: { raw: Fn; keepArray: boolean; norm: NormFn }): Fn {
   const { raw, keepArray, norm } = deps;
