@@ -315,7 +315,10 @@ const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 // Parsed namespaces (a few distinct ones in practice; bounded all the same) and byte -> hex: the id
 // of every usage event is computed here, so it is kept cheap.
 const namespaceBytes = new Map<string, Buffer>();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** byte -> the character codes of its two hex digits. */
+const HEX_HIGH = Uint8Array.from({ length: 256 }, (_, i) => '0123456789abcdef'.charCodeAt(i >> 4));
+const HEX_LOW = Uint8Array.from({ length: 256 }, (_, i) => '0123456789abcdef'.charCodeAt(i & 15));
+const DASH = 0x2d;
 const DIGEST = new Uint8Array(20);
 
 /**
@@ -336,13 +339,17 @@ export function uuidV5(name: string, namespace = ''): string {
   sha1(nsBytes, name, digest);
   digest[6] = (digest[6]! & 0x0f) | 0x50;
   digest[8] = (digest[8]! & 0x3f) | 0x80;
-  const h = HEX;
-  return (
-    h[digest[0]!]! + h[digest[1]!]! + h[digest[2]!]! + h[digest[3]!]! + '-' +
-    h[digest[4]!]! + h[digest[5]!]! + '-' +
-    h[digest[6]!]! + h[digest[7]!]! + '-' +
-    h[digest[8]!]! + h[digest[9]!]! + '-' +
-    h[digest[10]!]! + h[digest[11]!]! + h[digest[12]!]! + h[digest[13]!]! + h[digest[14]!]! + h[digest[15]!]!
+  // One flat string from its character codes: cheaper than concatenating 20 pieces.
+  const hi = HEX_HIGH;
+  const lo = HEX_LOW;
+  const d = digest;
+  return String.fromCharCode(
+    hi[d[0]!]!, lo[d[0]!]!, hi[d[1]!]!, lo[d[1]!]!, hi[d[2]!]!, lo[d[2]!]!, hi[d[3]!]!, lo[d[3]!]!, DASH,
+    hi[d[4]!]!, lo[d[4]!]!, hi[d[5]!]!, lo[d[5]!]!, DASH,
+    hi[d[6]!]!, lo[d[6]!]!, hi[d[7]!]!, lo[d[7]!]!, DASH,
+    hi[d[8]!]!, lo[d[8]!]!, hi[d[9]!]!, lo[d[9]!]!, DASH,
+    hi[d[10]!]!, lo[d[10]!]!, hi[d[11]!]!, lo[d[11]!]!, hi[d[12]!]!, lo[d[12]!]!,
+    hi[d[13]!]!, lo[d[13]!]!, hi[d[14]!]!, lo[d[14]!]!, hi[d[15]!]!, lo[d[15]!]!,
   );
 }
 
