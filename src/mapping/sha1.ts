@@ -3,7 +3,6 @@
 // the crossing into C++) costs more than the hashing itself. Checked against node:crypto on
 // random strings (test/mapping/sha1.test.ts).
 
-const W = new Int32Array(80);
 const H = new Int32Array(5);
 /** The padded message, grown as needed (never shrunk: one buffer for the process). */
 let block = new Uint8Array(256);
@@ -33,73 +32,34 @@ function writeUtf8(text: string, at: number): number {
   return at + encoder.encodeInto(text, view).written;
 }
 
-function compress(m: DataView, offset: number): void {
-  const w = W;
-  for (let t = 0; t < 16; t++) w[t] = m.getInt32(offset + t * 4);
-  for (let t = 16; t < 80; t++) {
-    const x = w[t - 3]! ^ w[t - 8]! ^ w[t - 14]! ^ w[t - 16]!;
-    w[t] = (x << 1) | (x >>> 31);
+/**
+ * One 64-byte block of the message (big-endian words at `offset`) into the state `H`: FIPS 180-4
+ * §6.1.2 with all 80 rounds unrolled, the message schedule in 16 locals (w[t] replaces w[t - 16])
+ * and the five working variables renamed from round to round instead of moved. Generated once.
+ */
+const compress = ((): ((m: DataView, offset: number) => void) => {
+  const lines: string[] = [];
+  for (let t = 0; t < 16; t++) lines.push(`let w${t} = m.getInt32(offset + ${t * 4});`);
+  lines.push('let a = H[0], b = H[1], c = H[2], d = H[3], e = H[4], x = 0;');
+  let [A, B, C, D, E] = ['a', 'b', 'c', 'd', 'e'];
+  for (let t = 0; t < 80; t++) {
+    const w = `w${t & 15}`;
+    if (t >= 16) lines.push(`x = w${(t - 3) & 15} ^ w${(t - 8) & 15} ^ w${(t - 14) & 15} ^ ${w}; ${w} = (x << 1) | (x >>> 31);`);
+    const [f, k] =
+      t < 20
+        ? [`(${B} & ${C}) | (~${B} & ${D})`, '0x5a827999']
+        : t < 40
+          ? [`${B} ^ ${C} ^ ${D}`, '0x6ed9eba1']
+          : t < 60
+            ? [`(${B} & ${C}) | (${B} & ${D}) | (${C} & ${D})`, '0x8f1bbcdc']
+            : [`${B} ^ ${C} ^ ${D}`, '0xca62c1d6'];
+    // The sum stays below 2^53: | 0 at the end is exact.
+    lines.push(`${E} = (((${A} << 5) | (${A} >>> 27)) + (${f}) + ${E} + ${w} + ${k}) | 0; ${B} = (${B} << 30) | (${B} >>> 2);`);
+    [A, B, C, D, E] = [E, A, B, C, D];
   }
-  let a = H[0]!;
-  let b = H[1]!;
-  let c = H[2]!;
-  let d = H[3]!;
-  let e = H[4]!;
-  // Five rounds per iteration, the variables renamed instead of moved (the sums stay below 2^53: | 0 at the end is exact).
-  for (let t = 0; t < 20; t += 5) {
-    e = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + e + w[t]! + 0x5a827999) | 0;
-    b = (b << 30) | (b >>> 2);
-    d = (((e << 5) | (e >>> 27)) + ((a & b) | (~a & c)) + d + w[t + 1]! + 0x5a827999) | 0;
-    a = (a << 30) | (a >>> 2);
-    c = (((d << 5) | (d >>> 27)) + ((e & a) | (~e & b)) + c + w[t + 2]! + 0x5a827999) | 0;
-    e = (e << 30) | (e >>> 2);
-    b = (((c << 5) | (c >>> 27)) + ((d & e) | (~d & a)) + b + w[t + 3]! + 0x5a827999) | 0;
-    d = (d << 30) | (d >>> 2);
-    a = (((b << 5) | (b >>> 27)) + ((c & d) | (~c & e)) + a + w[t + 4]! + 0x5a827999) | 0;
-    c = (c << 30) | (c >>> 2);
-  }
-  for (let t = 20; t < 40; t += 5) {
-    e = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + w[t]! + 0x6ed9eba1) | 0;
-    b = (b << 30) | (b >>> 2);
-    d = (((e << 5) | (e >>> 27)) + (a ^ b ^ c) + d + w[t + 1]! + 0x6ed9eba1) | 0;
-    a = (a << 30) | (a >>> 2);
-    c = (((d << 5) | (d >>> 27)) + (e ^ a ^ b) + c + w[t + 2]! + 0x6ed9eba1) | 0;
-    e = (e << 30) | (e >>> 2);
-    b = (((c << 5) | (c >>> 27)) + (d ^ e ^ a) + b + w[t + 3]! + 0x6ed9eba1) | 0;
-    d = (d << 30) | (d >>> 2);
-    a = (((b << 5) | (b >>> 27)) + (c ^ d ^ e) + a + w[t + 4]! + 0x6ed9eba1) | 0;
-    c = (c << 30) | (c >>> 2);
-  }
-  for (let t = 40; t < 60; t += 5) {
-    e = (((a << 5) | (a >>> 27)) + ((b & c) | (b & d) | (c & d)) + e + w[t]! + 0x8f1bbcdc) | 0;
-    b = (b << 30) | (b >>> 2);
-    d = (((e << 5) | (e >>> 27)) + ((a & b) | (a & c) | (b & c)) + d + w[t + 1]! + 0x8f1bbcdc) | 0;
-    a = (a << 30) | (a >>> 2);
-    c = (((d << 5) | (d >>> 27)) + ((e & a) | (e & b) | (a & b)) + c + w[t + 2]! + 0x8f1bbcdc) | 0;
-    e = (e << 30) | (e >>> 2);
-    b = (((c << 5) | (c >>> 27)) + ((d & e) | (d & a) | (e & a)) + b + w[t + 3]! + 0x8f1bbcdc) | 0;
-    d = (d << 30) | (d >>> 2);
-    a = (((b << 5) | (b >>> 27)) + ((c & d) | (c & e) | (d & e)) + a + w[t + 4]! + 0x8f1bbcdc) | 0;
-    c = (c << 30) | (c >>> 2);
-  }
-  for (let t = 60; t < 80; t += 5) {
-    e = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + w[t]! + 0xca62c1d6) | 0;
-    b = (b << 30) | (b >>> 2);
-    d = (((e << 5) | (e >>> 27)) + (a ^ b ^ c) + d + w[t + 1]! + 0xca62c1d6) | 0;
-    a = (a << 30) | (a >>> 2);
-    c = (((d << 5) | (d >>> 27)) + (e ^ a ^ b) + c + w[t + 2]! + 0xca62c1d6) | 0;
-    e = (e << 30) | (e >>> 2);
-    b = (((c << 5) | (c >>> 27)) + (d ^ e ^ a) + b + w[t + 3]! + 0xca62c1d6) | 0;
-    d = (d << 30) | (d >>> 2);
-    a = (((b << 5) | (b >>> 27)) + (c ^ d ^ e) + a + w[t + 4]! + 0xca62c1d6) | 0;
-    c = (c << 30) | (c >>> 2);
-  }
-  H[0] = (H[0]! + a) | 0;
-  H[1] = (H[1]! + b) | 0;
-  H[2] = (H[2]! + c) | 0;
-  H[3] = (H[3]! + d) | 0;
-  H[4] = (H[4]! + e) | 0;
-}
+  lines.push('H[0] = (H[0] + a) | 0; H[1] = (H[1] + b) | 0; H[2] = (H[2] + c) | 0; H[3] = (H[3] + d) | 0; H[4] = (H[4] + e) | 0;');
+  return new Function('H', `'use strict';\nreturn function compress(m, offset) {\n${lines.join('\n')}\n};`)(H) as (m: DataView, offset: number) => void;
+})();
 
 /**
  * SHA-1 of `prefix` followed by the UTF-8 bytes of `text`, written into `digest` (20 bytes). The
