@@ -1,9 +1,12 @@
 // The compiler's faster twins of $round, $substring and $string (src/mapping/compiler/fast.ts)
-// must return exactly what JSONata's own implementations return, or throw where they throw.
+// must return exactly what JSONata's own implementations return, or throw where they throw; and
+// built-ins called directly from compiled call sites must give the interpreter's results.
 import fc from 'fast-check';
+import jsonata from 'jsonata';
 import { describe, expect, it } from 'vitest';
-import { fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
-import { DEFINITIONS } from '../../src/mapping/compiler/functions.js';
+import { compileToJavaScript } from '../../src/mapping/compiler.js';
+import { fastJoin, fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
+import { DEFINITIONS, calleeTable } from '../../src/mapping/compiler/functions.js';
 
 type Impl = (...args: any[]) => unknown;
 const original = (name: string): Impl => DEFINITIONS[name]!.implementation as Impl;
@@ -46,6 +49,16 @@ describe('compiled built-ins equal to JSONata’s', () => {
     );
   });
 
+  it('$round of decimal halves at the precision that makes them halves (and around it)', () => {
+    const round = fastRound(original('round'));
+    for (let digits = -3000; digits <= 3000; digits += 7) {
+      for (let places = 0; places < 8; places++) {
+        const arg = Number(`${digits}5e-${places + 1}`);
+        for (const precision of [places, places + 1, places + 2]) expectSame(original('round'), round, arg, precision);
+      }
+    }
+  });
+
   it('$string for numbers, booleans, null, strings and objects', () => {
     const string = fastString(original('string'));
     fc.assert(
@@ -66,5 +79,105 @@ describe('compiled built-ins equal to JSONata’s', () => {
       }),
       { numRuns: 20_000 },
     );
+  });
+
+  it('$join for arrays of strings (sequences too) and anything else, with any separator', () => {
+    const join = fastJoin(original('join'));
+    const sequence = (items: unknown[]) => Object.assign([...items], { sequence: true });
+    const list = fc.oneof(
+      fc.array(fc.string({ maxLength: 6 }), { maxLength: 6 }),
+      fc.array(fc.string({ maxLength: 6 }), { maxLength: 6 }).map(sequence),
+      fc.array(fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.constant(undefined)), { maxLength: 4 }),
+      fc.constantFrom(undefined, 'abc', 5, null, [], [''], ['a', , 'b'], { 0: 'a', length: 1 }),
+    );
+    const separator = fc.oneof(fc.string({ maxLength: 3 }), fc.constantFrom(undefined, '', ',', 1, null, ['x']));
+    fc.assert(
+      fc.property(list, separator, (strs, sep) => {
+        expectSame(original('join'), join, strs, sep);
+      }),
+      { numRuns: 10_000 },
+    );
+  });
+});
+
+// A call of a built-in (or registered function) with arguments the validator would pass as they
+// are calls the implementation directly from generated code (calls.ts directCall()); any other
+// arguments go through JSONata's validator as before. Either way: the interpreter's result.
+describe('direct calls of built-ins equal to the interpreter', () => {
+  const nameOf = (expression: string) => /^\$(\w+)/.exec(expression)![1]!;
+  /** Argument expressions by signature symbol; paths give sequences, `nothing` nothing. */
+  const BY_SYMBOL: Record<string, string[]> = {
+    s: ['"abc"', '""', '"A b,c"', '"😀x"', '"2025-01-01T00:00:00Z"', '"#,##0.00"', '"12"', '"0x1F"', 's', 'items.name', 'strs[0]'],
+    n: ['0', '1', '-2.5', '3.14159', '1e21', '2', '10', 'n', 'items.n', 'items[0].n'],
+    b: ['true', 'false'],
+    l: ['null'],
+    a: ['[]', '["a", "b"]', '["x"]', '[1, 2, 3]', '[1, "a"]', '[[1], 2]', '[{"a": 1}, {"b": 2}]', 'items', 'strs', 'items.name', 'items.n'],
+    o: ['{"a": 1, "b": "x"}', '{}', 'obj', 'items[0]', 'items'],
+    f: ['function($v) { $v }', '$string', '$substring(?, 1)'],
+    m: ['nothing'],
+  };
+  const ARGS = [...new Set(Object.values(BY_SYMBOL).flat())];
+  /** An argument for a parameter: mostly of a type it takes, sometimes anything. */
+  const argumentFor = (types: string) =>
+    fc.oneof(
+      { weight: 4, arbitrary: fc.constantFrom(...[...types].flatMap((symbol) => BY_SYMBOL[symbol] ?? []).concat(BY_SYMBOL.m!)) },
+      { weight: 1, arbitrary: fc.constantFrom(...ARGS) },
+    );
+  const INPUT = { s: 'Hello, World', n: 42.5, items: [{ name: 'a', n: 1 }, { name: 'b', n: 2 }], obj: { k: [1, 2] }, strs: ['p', 'q'] };
+  const NAMES = [...calleeTable({}).byName.values()].filter((native) => native.implementation !== undefined && native.name !== 'random' && native.name !== 'shuffle');
+
+  async function outcome(run: () => unknown): Promise<{ ok: true; value: unknown } | { ok: false }> {
+    try {
+      return { ok: true, value: await run() };
+    } catch {
+      return { ok: false };
+    }
+  }
+
+  it('covers the built-ins with an implementation to call', () => {
+    expect(NAMES.map((native) => native.name)).toEqual(expect.arrayContaining(['string', 'lowercase', 'round', 'substring', 'join', 'keys', 'type', 'exists']));
+  });
+
+  it('for random arguments of every type, and of every count a signature allows', async () => {
+    let direct = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...NAMES).chain((native) => {
+          const params = native.params ?? [];
+          // Up to every parameter (each of its type, mostly), or one argument too many.
+          return fc.tuple(fc.constant(native), fc.integer({ min: 0, max: params.length + 1 }).chain((count) => fc.tuple(...Array.from({ length: count }, (_, i) => argumentFor(params[i]?.types ?? 'snblaofm')))));
+        }),
+        async ([native, args]) => {
+        const expression = `$${native.name}(${args.join(', ')})`;
+        const compilation = compileToJavaScript(jsonata(expression).ast());
+        if (!compilation.ok) return;
+        const want = await outcome(() => jsonata(expression).evaluate(structuredClone(INPUT)));
+        const got = await outcome(() => compilation.evaluate(structuredClone(INPUT), {}));
+        // A compiled failure is handed to the interpreter; a compiled result must be the interpreter's.
+        if (!got.ok) return;
+        direct++;
+        expect(want.ok ? JSON.stringify(want.value) : 'the interpreter fails', `${expression} (${nameOf(expression)})`).toBe(JSON.stringify(got.value));
+        expect(want.ok && Object.is(want.value, undefined)).toBe(Object.is(got.value, undefined));
+      }),
+      { numRuns: 6_000 },
+    );
+    // Most calls give a result (the rest fail in both, or are handed over).
+    expect(direct).toBeGreaterThan(1_000);
+  }, 120_000);
+
+  it('a registered function gets JSONata’s focus as `this` and its arguments padded, directly or not', async () => {
+    const implementation = function (this: { environment: { lookup(name: string): unknown } }, a: unknown, b?: unknown) {
+      return { seen: this.environment.lookup('tag'), a, b: b === undefined ? 'none' : b, count: arguments.length };
+    };
+    const options = { functions: { probe: [implementation, '<s?n?:o>'] as const } };
+    for (const expression of ['$probe("x", 2)', '$probe("x")', '$probe()', '$probe(s)', '$probe(n)', '$probe(items.name)', '$probe(nothing, 1)']) {
+      const interpreted = jsonata(expression);
+      interpreted.registerFunction('probe', implementation, '<s?n?:o>');
+      const want = await outcome(() => interpreted.evaluate(structuredClone(INPUT), { tag: 'T' }));
+      const compilation = compileToJavaScript(jsonata(expression).ast(), options);
+      expect(compilation.ok).toBe(true);
+      const got = await outcome(() => (compilation as { evaluate: (i: unknown, b: object) => unknown }).evaluate(structuredClone(INPUT), { tag: 'T' }));
+      expect(got.ok ? JSON.stringify(got.value) : 'fails', expression).toBe(want.ok ? JSON.stringify(want.value) : 'fails');
+    }
   });
 });

@@ -30,6 +30,14 @@ describe('the mapping environment', () => {
     await expect(run('$parse_duration("5 minutes")')).rejects.toThrow(/invalid duration/);
   });
 
+  it('$parse_duration gives each text its own value when called again with the same or another text', async () => {
+    const texts = ['30s', '30s', '1m', 'bad', '1m', 'bad', '', '30s', '-1.5h', '-1.5h'];
+    const results = [];
+    for (const text of texts) results.push(await run('$parse_duration(d)', Message.fromJSON({ d: text })).catch(() => 'error'));
+    expect(results).toEqual([30e9, 30e9, 60e9, 'error', 60e9, 'error', 'error', 30e9, -5400e9, -5400e9]);
+    await expect(run('$parse_duration(missing)')).rejects.toThrow();
+  });
+
   it('the doc mapping arithmetic: 30s of 2 GPUs is 1 GPU-minute', async () => {
     const gpu = Message.fromJSON({ allocatedResources: { gpu: 2 } }, { scrape_interval: '30s' });
     expect(await run('allocatedResources.gpu * $round($parse_duration($meta("scrape_interval")) / 1e9) / 60', gpu)).toBe(1);

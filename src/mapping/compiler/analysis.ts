@@ -43,6 +43,29 @@ const noCalls = (): Calls => ({ names: new Set(), args: new Set(), computed: fal
  */
 type Role = 'arg' | 'bindRhs' | 'procedure' | 'applied' | 'other';
 
+/**
+ * Built-ins whose result may hold the argument at these positions, or part of it (`$zip(f)`,
+ * `$append(x, f)`, `$filter(list)`'s items): a function passed there reaches data as surely as one
+ * written in a constructor. Their other arguments (the callbacks of $filter, $sort, ...) are only
+ * called. A registered function may return any of its arguments.
+ */
+const RETURNS_ARGUMENTS: Readonly<Record<string, readonly number[]>> = {
+  zip: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9],
+  append: [0, 1],
+  distinct: [0],
+  reverse: [0],
+  lookup: [0],
+  sort: [0],
+  shuffle: [0],
+  filter: [0],
+  single: [0],
+  sift: [0],
+  merge: [0],
+  spread: [0],
+  reduce: [0, 2],
+  eval: [1],
+};
+
 export const BINARY_OPERATORS = new Set(['+', '-', '*', '/', '%', '=', '!=', '<', '<=', '>', '>=', '&', 'and', 'or', 'in', '..']);
 
 export class Analysis {
@@ -246,11 +269,11 @@ export class Analysis {
       case 'partial':
         this.functionMade(role, true);
         this.visitProcedure(node.procedure!, ctx, calls);
-        for (const arg of node.arguments!) {
-          if (arg.type === 'operator' && arg.value === '?') continue;
+        node.arguments!.forEach((arg, i) => {
+          if (arg.type === 'operator' && arg.value === '?') return;
           if (arg.type === 'variable' && arg.value !== '' && arg.value !== '$') calls.args.add(arg.value);
-          this.visit(arg, ctx, calls, 'arg');
-        }
+          this.visit(arg, ctx, calls, this.argumentRole(node.procedure!, i, ctx));
+        });
         break;
       case 'apply': {
         const rhs = node.rhs as Node;
@@ -347,11 +370,19 @@ export class Analysis {
   private call(node: Node, ctx: Context, calls: Calls): void {
     this.flags(node);
     this.visitProcedure(node.procedure!, ctx, calls);
-    for (const arg of node.arguments!) {
+    node.arguments!.forEach((arg, i) => {
       // A function passed by name is called by the function it is passed to.
       if (arg.type === 'variable' && arg.value !== '' && arg.value !== '$') calls.args.add(arg.value);
-      this.visit(arg, ctx, calls, 'arg');
-    }
+      this.visit(arg, ctx, calls, this.argumentRole(node.procedure!, i, ctx));
+    });
+  }
+
+  /** How an argument at `position` is used: called (an 'arg'), or possibly returned as data (see RETURNS_ARGUMENTS). */
+  private argumentRole(procedure: Node, position: number, ctx: Context): Role {
+    if (procedure.type !== 'variable' || procedure.value === '' || procedure.value === '$' || ctx.scope.declares(procedure.value)) return 'arg';
+    const name = procedure.value as string;
+    if (!FUNCTION_NAMES.has(name)) return this.callees.has(name) ? 'other' : 'arg';
+    return RETURNS_ARGUMENTS[name]?.includes(position) ? 'other' : 'arg';
   }
 
   private visitProcedure(procedure: Node, ctx: Context, calls: Calls): void {

@@ -1,6 +1,6 @@
 // Calling functions as the interpreter does: signatures, apply()'s trampoline, lambdas.
 import { type Validator } from './ast.js';
-import { Frame, type Invoke, Lambda, Run, Thunk, handOver, isFunction, isIterator, isPromiseLike, newVars, norm } from './runtime.js';
+import { type Fn, Frame, type Invoke, Lambda, Run, Thunk, focusOf, handOver, hasOwn, isFunction, isIterator, isPromiseLike, newVars, norm } from './runtime.js';
 
 export interface Param {
   readonly letter: string;
@@ -22,6 +22,12 @@ export class Native {
     readonly invoke: Invoke,
     /** The JavaScript implementation JSONata would call (its parameters name a partial application's). */
     source: (...args: any[]) => unknown,
+    /**
+     * The synchronous implementation `invoke` calls with JSONata's focus as `this` and the
+     * validated arguments (a faster twin of JSONata's own, see fast.ts), when `invoke` is
+     * invokeSync()'s: a call site may then call it directly (directCall()).
+     */
+    readonly implementation?: (...args: any[]) => unknown,
   ) {
     this.params = signature === undefined ? [] : parseParams(signature.definition);
     this.partialArity = /\(([^)]*)\)/.exec(source.toString())![1]!.split(',').length;
@@ -162,31 +168,105 @@ function symbolBit(value: unknown): number {
 }
 
 /**
- * A check that `argc` arguments are exactly what the validator would return, so it can be
- * skipped: each argument's type is the one its parameter names, positionally, and every missing
- * parameter is optional and not taken from the context.
+ * For each of `argc` arguments (`v0`, `v1`, ... in generated code), a JavaScript condition that
+ * holds only when the validator would return that argument as it is: its type is the one its
+ * parameter names, positionally, and every missing parameter is optional and not taken from the
+ * context. Undefined when no such conditions exist (a signature that is not simple, too many
+ * arguments). `functions: false`: the conditions also exclude function values.
  */
-export function fastCheck(native: Native, argc: number): ((args: unknown[]) => boolean) | undefined {
+function argumentConditions(native: Native, argc: number, functions: boolean): string[] | undefined {
   const params = native.params;
   if (native.signature === undefined || params === undefined || argc > params.length) return undefined;
   for (let j = argc; j < params.length; j++) if (!params[j]!.optional || params[j]!.context) return undefined;
-  const used = params.slice(0, argc);
-  // Generated for these parameters: a typeof per argument where one type is allowed.
-  const tests = used.map((param, i) => {
-    const mask = [...param.types].reduce((m, symbol) => m | (SYMBOL_BITS[symbol] ?? 0), 0);
+  const conditions: string[] = [];
+  for (let i = 0; i < argc; i++) {
+    const param = params[i]!;
+    const v = `v${i}`;
+    let mask = [...param.types].reduce((m, symbol) => m | (SYMBOL_BITS[symbol] ?? 0), 0);
+    if (!functions) mask &= ~SYMBOL_BITS.f!;
+    if (mask === 0) return undefined;
     let test: string;
     if (param.array) {
-      test = `if (symbolBit(a) !== ${SYMBOL_BITS.a}) return false;`;
-      if (param.subtype !== undefined) test += `\nfor (let k = 0; k < a.length; k++) if (symbolOf(a[k]) !== ${JSON.stringify(param.subtype.charAt(0))}) return false;`;
+      test = `symbolBit(${v}) === ${SYMBOL_BITS.a}`;
+      if (param.subtype !== undefined) test += ` && itemsAre(${v}, ${JSON.stringify(param.subtype.charAt(0))})`;
     } else {
       const only = { 1: 'string', 2: 'number', 4: 'boolean' }[mask];
-      test = only !== undefined ? `if (typeof a !== '${only}') return false;` : `if ((symbolBit(a) & ${mask}) === 0) return false;`;
+      test = only !== undefined ? `typeof ${v} === '${only}'` : `(symbolBit(${v}) & ${mask}) !== 0`;
     }
-    return `{\nconst a = args[${i}];\nif (a === undefined) {${param.letter === 'f' ? ' return false; ' : ''}}\nelse {\n${test}\n}\n}`;
-  });
-  const make = new Function('symbolBit', 'symbolOf', `'use strict';\nreturn function check(args) {\n${tests.join('\n')}\nwhile (args.length < ${params.length}) args.push(undefined);\nreturn true;\n};`);
-  return make(symbolBit, symbolOf) as (args: unknown[]) => boolean;
+    // Nothing passes validation as nothing, but for a function parameter.
+    conditions.push(param.letter === 'f' ? `(${v} !== undefined && ${test})` : `(${v} === undefined || ${test})`);
+  }
+  return conditions;
 }
+
+/** Whether every item's signature symbol is `symbol`. */
+function itemsAre(list: unknown[], symbol: string): boolean {
+  for (let k = 0; k < list.length; k++) if (symbolOf(list[k]) !== symbol) return false;
+  return true;
+}
+
+/**
+ * A check that `argc` arguments are exactly what the validator would return, so it can be
+ * skipped (see argumentConditions); it pads the arguments with undefined to the parameters' count,
+ * as the validator does.
+ */
+export function fastCheck(native: Native, argc: number): ((args: unknown[]) => boolean) | undefined {
+  const conditions = argumentConditions(native, argc, true);
+  if (conditions === undefined) return undefined;
+  const loads = conditions.map((_, i) => `const v${i} = args[${i}];`).join('\n');
+  const make = new Function(
+    'symbolBit',
+    'itemsAre',
+    `'use strict';\nreturn function check(args) {\n${loads}\nif (!(${conditions.join(' && ') || 'true'})) return false;\nwhile (args.length < ${native.params!.length}) args.push(undefined);\nreturn true;\n};`,
+  );
+  return make(symbolBit, itemsAre) as (args: unknown[]) => boolean;
+}
+
+/** What a call site generated by directCall() refers to. */
+export interface DirectCallDeps {
+  readonly native: Native;
+  readonly name: string;
+  readonly args: readonly Fn[];
+  readonly done: (value: unknown) => unknown;
+}
+
+/**
+ * A call of a built-in or registered function by its name, generated for this call site: its
+ * arguments evaluated into locals and, where they are exactly what the validator would return
+ * (argumentConditions(), functions excluded: invokeSync() would wrap those), the implementation
+ * called with them directly, as invokeSync()'s invoker calls it (JSONata's focus as `this`, the
+ * arguments padded to the parameters' count, a promise or generator left to the interpreter).
+ * Any other arguments take applyInner() (the validator), as before. Undefined when the function
+ * has no such implementation or the call's arguments cannot be checked that way.
+ */
+export function directCall(deps: DirectCallDeps): Fn | undefined {
+  const { native, name, args, done } = deps;
+  const implementation = native.implementation;
+  if (implementation === undefined) return undefined;
+  const argc = args.length;
+  const conditions = argumentConditions(native, argc, false);
+  if (conditions === undefined) return undefined;
+  const values = args.map((_, i) => `v${i}`);
+  const padded = [...values];
+  while (padded.length < native.params!.length) padded.push('undefined');
+  const code = `'use strict';
+const [${args.map((_, i) => `a${i}`).join(', ')}] = args;
+return function call(input, frame) {
+  const run = frame.run;
+  if (run.overrides && hasOwn(run.bindings, name)) return done(apply(run.bindings[name], [${args.map((_, i) => `a${i}(input, frame)`).join(', ')}], input, run));
+${values.map((v, i) => `  const ${v} = a${i}(input, frame);`).join('\n')}
+  if (${conditions.join(' && ') || 'true'}) {
+    const r = implementation.call(focusOf(run, input)${padded.map((v) => `, ${v}`).join('')});
+    if (typeof r === 'object' && r !== null && (isIterator(r) || isPromiseLike(r))) return handOver();
+    return done(r);
+  }
+  return done(applyInner(native, [${values.join(', ')}], input, run, false));
+};
+//# sourceURL=compiled:call:${name.replace(/[^\w$]/g, '_')}:${++directCalls}`;
+  const make = new Function('args', 'native', 'name', 'implementation', 'done', 'apply', 'applyInner', 'hasOwn', 'focusOf', 'isIterator', 'isPromiseLike', 'handOver', 'symbolBit', 'itemsAre', code);
+  return make(args, native, name, implementation, done, apply, applyInner, hasOwn, focusOf, isIterator, isPromiseLike, handOver, symbolBit, itemsAre) as Fn;
+}
+let directCalls = 0;
 
 /** jsonata's apply(): applies a function and runs the tail calls it returns. */
 export function apply(proc: unknown, args: unknown[], callInput: unknown, run: Run): unknown {

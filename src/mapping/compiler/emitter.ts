@@ -1,14 +1,46 @@
 // Pass 2: closures.
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
-import { Composition, HOLE, type Native, apply, applyInner, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
-import { type Callees, fnString, truthy } from './functions.js';
+import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
+import { type Callees, fnBoolean, fnString, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
-import { arithmeticOperator, comparison, concatenation, conditional, equality, functionCall, logical, nativeCall, normalising } from './sites.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
-import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, predicateFilter, sortStep, wildcard } from './paths.js';
-import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal } from './runtime.js';
+import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, sortStep, wildcard } from './paths.js';
+import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isArrayOfNumbers, isDeepEqual, isFunction, isNumeric, newVars, norm, normal, seq, seq1 } from './runtime.js';
+
+/**
+ * Whether a node's value is never a sequence. Constants, constructors, operators (but ..) and
+ * lambdas never give one, nor a condition whose branches never do (`c ? "a" : "b"`), a block
+ * whose last expression never does or a binding of such a value; anything else may, even an
+ * unnormalised one (a tail call's result reaches a caller unnormalised).
+ * `alone`: the node as a branch, where its own predicates, grouping or [] would apply too.
+ */
+function givesNoSequence(node: Node, alone: boolean): boolean {
+  if (alone && (node.predicate !== undefined || node.keepArray === true || node.group !== undefined || node.stages !== undefined)) return false;
+  switch (node.type) {
+    case 'string':
+    case 'number':
+    case 'value':
+    case 'unary':
+    case 'lambda':
+    case 'regex':
+    case 'partial':
+      return true;
+    case 'binary':
+      return node.value !== '..';
+    case 'condition':
+      return givesNoSequence(node.then!, true) && (node.else === undefined || givesNoSequence(node.else, true));
+    // A block gives its last expression's value (nothing when empty), a binding its right side's.
+    case 'block':
+      return node.expressions!.length === 0 || givesNoSequence(node.expressions![node.expressions!.length - 1]!, true);
+    case 'bind':
+      return givesNoSequence(node.rhs as Node, true);
+    default:
+      return false;
+  }
+}
 
 export class Emitter {
   /** perSite(), or for code compiled per evaluation ($eval's texts) the factory itself: a copy per node costs a compilation. */
@@ -16,7 +48,7 @@ export class Emitter {
   constructor(
     private readonly analysis: Analysis,
     private readonly callees: Callees,
-    specialise = true,
+    private readonly specialise = true,
   ) {
     this.site = specialise ? perSite : (factory) => factory;
   }
@@ -31,28 +63,12 @@ export class Emitter {
     const group = node.type !== 'path' && node.group !== undefined ? this.group(node.group.lhs, scope) : undefined;
     const selfNormalising = filters === undefined && !keepArray && group === undefined && SELF_NORMALISING.has(node.type);
     const raw = this.raw(node, scope, selfNormalising);
-    // Constants, constructors, operators (but ..) and lambdas never give a sequence; anything
-    // else may, even an unnormalised one (a tail call's result reaches a caller unnormalised).
-    const maySequence = !(
-      node.type === 'string' ||
-      node.type === 'number' ||
-      node.type === 'value' ||
-      node.type === 'unary' ||
-      node.type === 'lambda' ||
-      node.type === 'regex' ||
-      node.type === 'partial' ||
-      (node.type === 'binary' && node.value !== '..')
-    );
+    const maySequence = !givesNoSequence(node, false);
     if (filters === undefined && group === undefined) {
       if (!keepArray && (!maySequence || selfNormalising)) return raw;
       return this.site(normalising)({ raw, keepArray, norm });
     }
-    return (input, frame) => {
-      let result = raw(input, frame);
-      if (filters !== undefined) for (const filter of filters) result = filter(result, frame);
-      if (group !== undefined) result = group(result, frame);
-      return norm(result, keepArray);
-    };
+    return this.site(filtered)({ raw, filters: filters ?? [], group, keepArray, norm });
   }
 
   /** A grouping after a path carrying tuples: over a tuple stream, keys and values see the tuples' names. */
@@ -135,12 +151,14 @@ export class Emitter {
     if (name === '$') return (_input, frame) => done(frame.run.root);
     // Unbound in the expression: a binding, else a built-in or registered function's definition.
     const definition = this.callees.definitions.get(name);
-    const lookup = this.lookup(name, scope, (run) => (hasOwn(run.bindings, name) ? run.bindings[name] : definition));
-    return normalise ? (input, frame) => normal(lookup(input, frame)) : lookup;
+    return this.lookup(name, scope, (run) => (hasOwn(run.bindings, name) ? run.bindings[name] : definition), normalise);
   }
 
-  /** A variable's value: the innermost frame that bound it at run time, else `unbound`. */
-  private lookup(name: string, scope: Scope, unbound: (run: Run) => unknown): Fn {
+  /**
+   * A variable's value: the innermost frame that bound it at run time, else `unbound`; with
+   * `normalise`, normalised too. Made per node (perSite): its frame loads then see one frame shape.
+   */
+  private lookup(name: string, scope: Scope, unbound: (run: Run) => unknown, normalise = false): Fn {
     const candidates: [hops: number, slot: number][] = [];
     let hops = 0;
     for (let s: Scope | undefined = scope; s !== undefined; s = s.parent) {
@@ -148,29 +166,17 @@ export class Emitter {
       if (slot !== undefined) candidates.push([hops, slot]);
       if (s.materialized) hops++;
     }
-    if (candidates.length === 0) return (_input, frame) => unbound(frame.run);
-    const [firstHops, firstSlot] = candidates[0]!;
-    if (candidates.length === 1 && firstHops === 0) {
-      return (_input, frame) => {
-        const value = frame.vars[firstSlot];
-        return value !== UNBOUND ? value : unbound(frame.run);
-      };
-    }
-    const hopsList = candidates.map(([h]) => h);
-    const slots = candidates.map(([, slot]) => slot);
-    return (_input, frame) => {
-      if (firstHops === 0) {
-        const value = frame.vars[firstSlot];
-        if (value !== UNBOUND) return value;
-      }
-      for (let c = firstHops === 0 ? 1 : 0; c < slots.length; c++) {
-        let f = frame;
-        for (let i = hopsList[c]!; i > 0; i--) f = f.parent!;
-        const value = f.vars[slots[c]!];
-        if (value !== UNBOUND) return value;
-      }
-      return unbound(frame.run);
-    };
+    const [firstHops, firstSlot] = candidates[0] ?? [-1, -1];
+    return this.site(frameLookup)({
+      firstHops,
+      firstSlot,
+      hopsList: candidates.map(([h]) => h),
+      slots: candidates.map(([, slot]) => slot),
+      unbound,
+      normalise,
+      normal,
+      UNBOUND,
+    });
   }
 
   private filter(expr: Node, scope: Scope): Filter {
@@ -179,7 +185,7 @@ export class Emitter {
       return (input) => indexFilter(value, input);
     }
     const predicate = this.compile(expr, scope);
-    return (input, frame) => predicateFilter(predicate, input, frame);
+    return this.site(predicateStage)({ predicate, seq, seq1, isNumeric, isArrayOfNumbers, fnBoolean });
   }
 
   /** The scope binding every tuple name (made by the analysis for `key`), and how to make its frame from a tuple. */
@@ -426,6 +432,8 @@ export class Emitter {
       }
       return this.site(functionCall)({ callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame });
     }
+    const direct = this.specialise ? directCall({ native, name, args, done }) : undefined;
+    if (direct !== undefined) return direct;
     const check = fastCheck(native, argc);
     return this.site(nativeCall)({ native, name, args, check, done, apply, applyInner, hasOwn });
   }

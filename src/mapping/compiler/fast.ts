@@ -2,7 +2,8 @@
 // provably equal to them; any other argument goes to JSONata's own implementation. The hot ones
 // of a typical event mapping: $round (JSONata shifts the decimal point through strings),
 // $substring (JSONata splits the string into code points), $string of a number or a boolean
-// (JSONata runs JSON.stringify with a replacer).
+// (JSONata runs JSON.stringify with a replacer), $join of strings (Array.prototype.join is slower
+// than concatenating a few strings).
 
 type Implementation = (...args: any[]) => unknown;
 
@@ -15,7 +16,8 @@ const TWO_POW_50 = 2 ** 50;
  * and the two shifted values differ by a few ulps at most (both are correctly rounded images of
  * numbers within half an ulp of each other), so away from a half they round to the same integer and
  * the half-even adjustment cannot apply. Shifting back, JSONata parses `${integer}e-${p}`: the
- * correctly rounded quotient, which IEEE division of two exact operands also gives.
+ * correctly rounded quotient, which IEEE division of two exact operands also gives. Near a half,
+ * the decimal text is shifted as JSONata shifts it; JSONata's own function is left the rest.
  */
 export function fastRound(original: Implementation): Implementation {
   return function round(this: unknown, arg: unknown, precision: unknown) {
@@ -29,6 +31,19 @@ export function fastRound(original: Implementation): Implementation {
         if (Math.abs(fraction - 0.5) > (magnitude + 1) * 2 ** -40) {
           const result = Math.round(shifted) / scale;
           return result === 0 ? 0 : result;
+        }
+        // Near a half: JSONata's own shift of the decimal text (without an exponent, its split
+        // finds none) and its half-even rounding; shifting back parses `${integer}e-${p}`, the
+        // correctly rounded quotient that the division gives (both operands exact below 2^53).
+        const text = String(arg);
+        if (!text.includes('e')) {
+          const decimal = +`${text}e${precision}`;
+          let rounded = Math.round(decimal);
+          if (Math.abs(rounded - decimal) === 0.5 && Math.abs(rounded % 2) === 1) rounded = rounded - 1;
+          if (Math.abs(rounded) < 2 ** 53) {
+            const result = rounded / scale;
+            return result === 0 ? 0 : result;
+          }
         }
       }
     }
@@ -81,5 +96,29 @@ export function fastString(original: Implementation): Implementation {
         break;
     }
     return original.call(this, arg, prettify);
+  };
+}
+
+/**
+ * $join of an array of strings with a string separator (or none): JSONata calls Array.prototype.join,
+ * which for strings alone is their concatenation with the separator between them.
+ */
+export function fastJoin(original: Implementation): Implementation {
+  return function join(this: unknown, strs: unknown, separator?: unknown) {
+    if (Array.isArray(strs) && (separator === undefined || typeof separator === 'string')) {
+      const sep = separator === undefined ? '' : separator;
+      let result = '';
+      let all = true;
+      for (let i = 0; i < strs.length; i++) {
+        const item: unknown = strs[i];
+        if (typeof item !== 'string') {
+          all = false;
+          break;
+        }
+        result = i === 0 ? item : result + sep + item;
+      }
+      if (all) return result;
+    }
+    return original.call(this, strs, separator);
   };
 }

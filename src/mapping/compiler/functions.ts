@@ -3,7 +3,7 @@
 import jsonata from 'jsonata';
 import { type Node, type Validator } from './ast.js';
 import { type FunctionDefinition, Native, arityOf, callBack, callFunction } from './calls.js';
-import { fastRound, fastString, fastSubstring } from './fast.js';
+import { fastJoin, fastRound, fastString, fastSubstring } from './fast.js';
 import { evaluateMatcher } from './regex.js';
 import { type Invoke, Run, focusOf, handOver, perSite, isArrayOfNumbers, isFunction, isIterator, isPromiseLike, isSequence, seq, setKey } from './runtime.js';
 
@@ -106,7 +106,7 @@ function invoker(deps: {
 }
 
 /** Faster twins, equal to JSONata's own implementations (compiler/fast.ts). */
-const FAST: Record<string, (original: (...args: any[]) => unknown) => (...args: any[]) => unknown> = { round: fastRound, substring: fastSubstring, string: fastString };
+const FAST: Record<string, (original: (...args: any[]) => unknown) => (...args: any[]) => unknown> = { round: fastRound, substring: fastSubstring, string: fastString, join: fastJoin };
 
 export const BUILTINS = new Map<string, Native>();
 for (const [name, definition] of Object.entries(DEFINITIONS)) {
@@ -114,7 +114,7 @@ for (const [name, definition] of Object.entries(DEFINITIONS)) {
   const implementation = definition.implementation;
   if (implementation.constructor.name === 'AsyncFunction') continue;
   const fast = FAST[name]?.(implementation) ?? implementation;
-  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(fast, definition.signature), implementation));
+  BUILTINS.set(name, new Native(name, definition.signature, invokeSync(fast, definition.signature), implementation, fast));
 }
 
 function standIn(func: unknown): unknown {
@@ -408,7 +408,7 @@ function buildCalleeTable(options: CompilerOptions): Callees {
       byName.delete(name);
       definitions.delete(name);
     } else {
-      byName.set(name, new Native(name, validator, invokeSync(implementation, validator), implementation));
+      byName.set(name, new Native(name, validator, invokeSync(implementation, validator), implementation, implementation));
       definitions.set(name, { _jsonata_function: true, implementation, signature: validator });
     }
   }

@@ -1,7 +1,7 @@
 // Paths, predicates, wildcards and object constructors, as the interpreter evaluates them.
-import { fnBoolean, mergeSort } from './functions.js';
+import { mergeSort } from './functions.js';
 import { type Tuple, type TupleBinding, type TupleFrame, tupleSort, tupleStep } from './tuples.js';
-import { type Filter, type Fn, Frame, type Seq, append, handOver, hasOwn, isArrayOfNumbers, isFunction, isNumeric, isSequence, lookup, norm, seq, seq1, setKey } from './runtime.js';
+import { type Filter, type Fn, Frame, type Seq, append, handOver, hasOwn, isFunction, isSequence, lookup, norm, seq, seq1, setKey } from './runtime.js';
 
 export function wildcard(input: unknown): unknown {
   let results: Seq = seq();
@@ -32,32 +32,6 @@ export function indexFilter(value: number, input: unknown): unknown {
   if (item !== undefined) {
     if (Array.isArray(item)) return item;
     results.push(item);
-  }
-  return results;
-}
-
-export function predicateFilter(predicate: Fn, input: unknown, frame: Frame): unknown {
-  const results = seq();
-  const list = Array.isArray(input) ? input : seq1(input);
-  for (let index = 0; index < list.length; index++) {
-    const item = list[index];
-    let res = predicate(item, frame);
-    // A comparison's boolean (the common predicate) needs none of the checks below.
-    if (res === true) {
-      results.push(item);
-      continue;
-    }
-    if (res === false || res === undefined) continue;
-    if (isNumeric(res)) res = [res];
-    if (isArrayOfNumbers(res)) {
-      res.forEach((ires) => {
-        let ii = Math.floor(ires);
-        if (ii < 0) ii = list.length + ii;
-        if (ii === index) results.push(item);
-      });
-    } else if (fnBoolean(res)) {
-      results.push(item);
-    }
   }
   return results;
 }
@@ -159,20 +133,27 @@ export function evaluateStep(step: Step, input: unknown[], frame: Frame, lastSte
  */
 export function namePath(names: readonly string[], start: Fn | undefined, slow: Fn): Fn {
   // The names are string literals of the expression, written into the code as JSON string literals.
+  // A field is JSONata's when it is the object's own (lookup()'s hasOwnProperty). For an object whose
+  // prototype is Object.prototype, a value read for a name Object.prototype does not have is its own:
+  // both tests fold to constants in optimised code, so hasOwn() runs only for other objects.
   const steps = names.map((name) => {
     const key = JSON.stringify(name);
-    return `if (value === null || typeof value !== 'object' || !hasOwn(value, ${key}) || value._jsonata_function === true || value._jsonata_lambda === true) return undefined;
-value = value[${key}];
-if (value === undefined) return undefined;
+    return `if (value === null || typeof value !== 'object' || value._jsonata_function === true || value._jsonata_lambda === true) return undefined;
+v = value[${key}];
+if (v === undefined || ((getPrototypeOf(value) !== OBJECT || ${key} in OBJECT) && !hasOwn(value, ${key}))) return undefined;
+value = v;
 if (Array.isArray(value)) return slow(input, frame);`;
   });
   const make = new Function(
     'start',
     'slow',
     'hasOwn',
+    'getPrototypeOf',
+    'OBJECT',
     `'use strict';
 return function path(input, frame) {
 let value = input;
+let v;
 if (start !== undefined) {
   value = start(input, frame);
   if (value === undefined) return undefined;
@@ -180,18 +161,38 @@ if (start !== undefined) {
 if (Array.isArray(value)) return slow(input, frame);
 ${steps.join('\n')}
 return value;
-};`,
-  ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn) => Fn;
-  return make(start, slow, hasOwn);
+};
+//# sourceURL=compiled:path:${names.join('.')}`,
+  ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn, getPrototypeOf: (o: object) => object | null, object: object) => Fn;
+  return make(start, slow, hasOwn, Object.getPrototypeOf, Object.prototype);
 }
 
 export type ObjectBuilder = (values: readonly Fn[], input: unknown, frame: Frame) => Record<string, unknown>;
 
-/** `(values, input, frame) => ({ k0: values[0](...), ... })` leaving out undefined values, for literal keys. */
+/**
+ * `(values, input, frame) => ({ k0: values[0](...), ... })` leaving out undefined values, for
+ * literal keys. The values are evaluated in order into locals; when none is undefined (the common
+ * case) the object is one literal, allocated at its final size with its final shape, instead of
+ * growing one property at a time. Same keys, order and values either way.
+ */
 export function objectBuilder(keys: readonly string[]): ObjectBuilder {
   // The keys are string literals of the expression, written into the code as JSON string literals.
-  const stores = keys.map((key, i) => `v = values[${i}](input, frame);\nif (v !== undefined) o[${JSON.stringify(key)}] = v;`);
-  return new Function('values', 'input', 'frame', `'use strict';\nconst o = {};\nlet v;\n${stores.join('\n')}\nreturn o;`) as ObjectBuilder;
+  const loads = keys.map((_, i) => `const v${i} = values[${i}](input, frame);`);
+  const defined = keys.map((_, i) => `v${i} !== undefined`).join(' && ');
+  const literal = keys.map((key, i) => `${JSON.stringify(key)}: v${i}`).join(', ');
+  const stores = keys.map((key, i) => `if (v${i} !== undefined) o[${JSON.stringify(key)}] = v${i};`);
+  return new Function(
+    'values',
+    'input',
+    'frame',
+    `'use strict';
+${loads.join('\n')}
+if (${defined || 'true'}) return { ${literal} };
+const o = {};
+${stores.join('\n')}
+return o;
+//# sourceURL=compiled:object:${keys.length}`,
+  ) as ObjectBuilder;
 }
 
 /** jsonata's evaluateGroupExpression() for an object constructor (no tuple stream). */

@@ -245,6 +245,7 @@ let sites = 0;
  * so each call site of a hot node kind is monomorphic instead of all of them megamorphic.
  */
 export function perSite<T extends (...args: any[]) => unknown>(factory: T): T {
-  // The comment makes each source unique: V8 would otherwise reuse the compiled copy and its feedback.
-  return new Function(`'use strict';\nreturn ${factory.toString()}\n// site ${++sites}`)() as T;
+  // The comment makes each source unique: V8 would otherwise reuse the compiled copy and its
+  // feedback. It also names the copy in CPU profiles (`compiled:nativeCall:12`).
+  return new Function(`'use strict';\nreturn ${factory.toString()}\n//# sourceURL=compiled:${factory.name}:${++sites}`)() as T;
 }

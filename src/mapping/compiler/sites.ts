@@ -4,9 +4,13 @@
 // but its parameters (perSite compiles it again from its source text).
 import { type Native, apply, applyInner, isTailCall, trampoline } from './calls.js';
 import { arithmetic, compare } from './operators.js';
-import { type Fn, Frame, Lambda, hasOwn, isDeepEqual, newVars, norm } from './runtime.js';
+import { type Filter, type Fn, Frame, Lambda, Run, hasOwn, isArrayOfNumbers, isDeepEqual, isNumeric, newVars, norm, seq, seq1 } from './runtime.js';
 
 type NormFn = typeof norm;
+type SeqFn = typeof seq;
+type Seq1Fn = typeof seq1;
+type IsNumericFn = typeof isNumeric;
+type IsArrayOfNumbersFn = typeof isArrayOfNumbers;
 type ArithmeticFn = typeof arithmetic;
 type DeepEqualFn = typeof isDeepEqual;
 type CompareFn = typeof compare;
@@ -19,10 +23,96 @@ type IsTailCallFn = typeof isTailCall;
 type LambdaClass = typeof Lambda;
 type FrameClass = typeof Frame;
 
+/**
+ * A predicate stage `[expr]` (not a number) as jsonata's evaluateFilter(), copied per node so its
+ * call of the predicate meets one target.
+ */
+export function predicateStage(deps: {
+  predicate: Fn;
+  seq: SeqFn;
+  seq1: Seq1Fn;
+  isNumeric: IsNumericFn;
+  isArrayOfNumbers: IsArrayOfNumbersFn;
+  fnBoolean: (value: unknown) => boolean | undefined;
+}): Filter {
+  const { predicate, seq, seq1, isNumeric, isArrayOfNumbers, fnBoolean } = deps;
+  return (input, frame) => {
+    const results = seq();
+    const list = Array.isArray(input) ? input : seq1(input);
+    for (let index = 0; index < list.length; index++) {
+      const item = list[index];
+      let res = predicate(item, frame);
+      // A comparison's boolean (the common predicate) needs none of the checks below.
+      if (res === true) {
+        results.push(item);
+        continue;
+      }
+      if (res === false || res === undefined) continue;
+      if (isNumeric(res)) res = [res];
+      if (isArrayOfNumbers(res)) {
+        (res as number[]).forEach((ires) => {
+          let ii = Math.floor(ires);
+          if (ii < 0) ii = list.length + ii;
+          if (ii === index) results.push(item);
+        });
+      } else if (fnBoolean(res)) {
+        results.push(item);
+      }
+    }
+    return results;
+  };
+}
+
+/** A node with predicates or a grouping: its result through them, then normalised, as jsonata's evaluate(). */
+export function filtered(deps: { raw: Fn; filters: Filter[]; group: Filter | undefined; keepArray: boolean; norm: NormFn }): Fn {
+  const { raw, filters, group, keepArray, norm } = deps;
+  const count = filters.length;
+  const first = filters[0];
+  return (input, frame) => {
+    let result = raw(input, frame);
+    if (count === 1) result = first!(result, frame);
+    else for (let i = 0; i < count; i++) result = filters[i]!(result, frame);
+    if (group !== undefined) result = group(result, frame);
+    return norm(result, keepArray);
+  };
+}
+
 /** A node whose result may be a sequence: normalised as jsonata's evaluate() does. */
 export function normalising(deps: { raw: Fn; keepArray: boolean; norm: NormFn }): Fn {
   const { raw, keepArray, norm } = deps;
   return (input, frame) => norm(raw(input, frame), keepArray);
+}
+
+/**
+ * A variable read: the innermost of the frames that may bind it (`hopsList[c]` frames up, slot
+ * `slots[c]`) that did at run time, else `unbound`; normalised when `normalise`.
+ */
+export function frameLookup(deps: {
+  firstHops: number;
+  firstSlot: number;
+  hopsList: number[];
+  slots: number[];
+  unbound: (run: Run) => unknown;
+  normalise: boolean;
+  normal: (value: unknown) => unknown;
+  UNBOUND: symbol;
+}): Fn {
+  const { firstHops, firstSlot, hopsList, slots, unbound, normalise, normal, UNBOUND } = deps;
+  const read = (frame: Frame): unknown => {
+    if (firstHops === 0) {
+      const value = frame.vars[firstSlot];
+      if (value !== UNBOUND) return value;
+    }
+    for (let c = firstHops === 0 ? 1 : 0; c < slots.length; c++) {
+      let f = frame;
+      for (let i = hopsList[c]!; i > 0; i--) f = f.parent!;
+      const value = f.vars[slots[c]!];
+      if (value !== UNBOUND) return value;
+    }
+    return unbound(frame.run);
+  };
+  if (normalise) return (_input, frame) => normal(read(frame));
+  return (_input, frame) => read(frame);
 }
 
 /** `and` / `or`. */
@@ -80,10 +170,35 @@ export function equality(deps: { lhs: Fn; rhs: Fn; equal: boolean; isDeepEqual: 
   };
 }
 
-/** `< <= > >=`. */
+/** `< <= > >=`: two numbers at once, anything else as the interpreter's evaluateComparisonExpression(). */
 export function comparison(deps: { lhs: Fn; rhs: Fn; op: string; compare: CompareFn }): Fn {
   const { lhs, rhs, op, compare } = deps;
-  return (input, frame) => compare(op, lhs(input, frame), rhs(input, frame));
+  switch (op) {
+    case '<':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' ? l < r : compare(op, l, r);
+      };
+    case '<=':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' ? l <= r : compare(op, l, r);
+      };
+    case '>':
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' ? l > r : compare(op, l, r);
+      };
+    default:
+      return (input, frame) => {
+        const l = lhs(input, frame);
+        const r = rhs(input, frame);
+        return typeof l === 'number' && typeof r === 'number' ? l >= r : compare(op, l, r);
+      };
+  }
 }
 
 /** `&`: strings at once, anything else through $string; nothing is "". */
