@@ -1,13 +1,12 @@
 // The JSONata environment every sluice expression runs in: mappings, `generate`, `${! }`
 // interpolations and batching checks. It stands in for Bloblang, so its functions carry
 // Bloblang's names ($meta, $uuid_v4, $parse_duration, ...) and semantics.
-import { randomUUID } from 'node:crypto';
+import { hash as digestOf, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import jsonata from 'jsonata';
 import { parseDuration } from '../config/duration.js';
 import { Message, metadataString, toJSONText } from '../engine/message.js';
 import { hash } from './hash.js';
-import { sha1 } from './sha1.js';
 import { parseQuantity, quantityToNumber } from '../kubernetes/quantity.js';
 import { compileToJavaScript, type CompiledFunction } from './compiler.js';
 
@@ -319,7 +318,6 @@ const namespaceBytes = new Map<string, Buffer>();
 const HEX_HIGH = Uint8Array.from({ length: 256 }, (_, i) => '0123456789abcdef'.charCodeAt(i >> 4));
 const HEX_LOW = Uint8Array.from({ length: 256 }, (_, i) => '0123456789abcdef'.charCodeAt(i & 15));
 const DASH = 0x2d;
-const DIGEST = new Uint8Array(20);
 
 /**
  * RFC 9562 version 5 (SHA-1, name-based) UUID, as Bloblang's `uuid_v5(name, ns)`: the namespace
@@ -335,8 +333,8 @@ export function uuidV5(name: string, namespace = ''): string {
     if (namespaceBytes.size >= 64) namespaceBytes.clear();
     namespaceBytes.set(namespace, nsBytes);
   }
-  const digest = DIGEST;
-  sha1(nsBytes, name, digest);
+  // node:crypto's one-shot hash (no Hash object per call) of the namespace then the name's UTF-8.
+  const digest = digestOf('sha1', Buffer.concat([nsBytes, Buffer.from(name, 'utf8')]), 'buffer');
   digest[6] = (digest[6]! & 0x0f) | 0x50;
   digest[8] = (digest[8]! & 0x3f) | 0x80;
   // One flat string from its character codes: cheaper than concatenating 20 pieces.
