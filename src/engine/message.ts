@@ -149,7 +149,12 @@ export class Message {
    * anything built from it, is unchanged.
    */
   releaseParsed(): void {
-    for (const m of [this, this.#trace]) if (m.#value !== NO_VALUE && (m.#text !== undefined || m.#bytes !== undefined)) m.#value = NO_VALUE;
+    this.#release();
+    this.#trace.#release();
+  }
+
+  #release(): void {
+    if (this.#value !== NO_VALUE && (this.#text !== undefined || this.#bytes !== undefined)) this.#value = NO_VALUE;
   }
 
   /** Byte length of the body, as batching's `byte_size` counts it (metadata excluded). */

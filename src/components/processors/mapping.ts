@@ -88,12 +88,14 @@ export function createMapping(config: MappingConfig, settings: Settings, forced:
     const finish = (message: Message, context: MappingContext, result: unknown): Message | undefined | Promise<Message | undefined> => {
       if (result === DELETED) return undefined;
       const next = body ? message.withJSON(result ?? null) : message;
-      if (body) message.releaseParsed();
       // Checked now: a body that cannot be encoded (a non-finite number, nesting too deep) flags the
       // message here, once, instead of failing every attempt to send it. Encoding waits for the
       // output, which may encode a whole batch at once (archive).
       if (body) next.assertEncodable();
-      if (meta.length === 0) return next;
+      if (meta.length === 0) {
+        if (body) message.releaseParsed();
+        return next;
+      }
       const metadata = evaluateMeta(context, { ...message.metadata }, 0);
       if (metadata instanceof Promise) return metadata.then((m) => next.withMetadata(m), (err: unknown) => failed(message, err));
       return next.withMetadata(metadata);
