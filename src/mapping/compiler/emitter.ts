@@ -2,13 +2,13 @@
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
-import { type Callees, fnBoolean, fnString, truthy } from './functions.js';
+import { type Callees, fnString, predicateKeeps, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
 import { arithmeticOperator, comparison, concatenation, conditional, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, sortStep, wildcard } from './paths.js';
-import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isArrayOfNumbers, isDeepEqual, isFunction, isNumeric, newVars, norm, normal, seq, seq1 } from './runtime.js';
+import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal, seq, seq1 } from './runtime.js';
 
 /**
  * Whether a node's value is never a sequence. Constants, constructors, operators (but ..) and
@@ -185,7 +185,7 @@ export class Emitter {
       return (input) => indexFilter(value, input);
     }
     const predicate = this.compile(expr, scope);
-    return this.site(predicateStage)({ predicate, seq, seq1, isNumeric, isArrayOfNumbers, fnBoolean });
+    return this.site(predicateStage)({ predicate, seq, seq1, predicateKeeps });
   }
 
   /** The scope binding every tuple name (made by the analysis for `key`), and how to make its frame from a tuple. */

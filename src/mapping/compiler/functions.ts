@@ -5,7 +5,7 @@ import { type Node, type Validator } from './ast.js';
 import { type FunctionDefinition, Native, arityOf, callBack, callFunction } from './calls.js';
 import { fastJoin, fastRound, fastString, fastSubstring } from './fast.js';
 import { evaluateMatcher } from './regex.js';
-import { type Invoke, Run, focusOf, handOver, perSite, isArrayOfNumbers, isFunction, isIterator, isPromiseLike, isSequence, seq, setKey } from './runtime.js';
+import { type Invoke, Run, focusOf, handOver, perSite, isArrayOfNumbers, isFunction, isNumeric, isIterator, isPromiseLike, isSequence, seq, setKey } from './runtime.js';
 
 /** A function registered on the expression (`registerFunction`): called with JSONata's focus as `this`. */
 export type FunctionImplementation = (this: any, ...args: any[]) => unknown;
@@ -63,6 +63,24 @@ export function truthy(value: unknown): boolean {
   if (value === true) return true;
   if (value === false || value === undefined) return false;
   return fnBoolean(value) === true;
+}
+
+/**
+ * How many times a filter keeps item `index` of a list of `length` for its predicate's result
+ * `res`, as jsonata's evaluateFilter(): a number or an array of numbers selects positions (negative
+ * from the end; a position listed twice keeps the item twice), anything else keeps it once when
+ * truthy.
+ */
+export function predicateKeeps(res: unknown, index: number, length: number): number {
+  if (isNumeric(res)) res = [res];
+  if (!isArrayOfNumbers(res)) return fnBoolean(res) === true ? 1 : 0;
+  let kept = 0;
+  for (const position of res) {
+    let at = Math.floor(position);
+    if (at < 0) at = length + at;
+    if (at === index) kept++;
+  }
+  return kept;
 }
 
 /** Names whose unbound value is a function: as a value they would escape into data. */

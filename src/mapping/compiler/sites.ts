@@ -4,13 +4,11 @@
 // but its parameters (perSite compiles it again from its source text).
 import { type Native, apply, applyInner, isTailCall, trampoline } from './calls.js';
 import { arithmetic, compare } from './operators.js';
-import { type Filter, type Fn, Frame, Lambda, Run, hasOwn, isArrayOfNumbers, isDeepEqual, isNumeric, newVars, norm, seq, seq1 } from './runtime.js';
+import { type Filter, type Fn, Frame, Lambda, Run, hasOwn, isDeepEqual, newVars, norm, seq, seq1 } from './runtime.js';
 
 type NormFn = typeof norm;
 type SeqFn = typeof seq;
 type Seq1Fn = typeof seq1;
-type IsNumericFn = typeof isNumeric;
-type IsArrayOfNumbersFn = typeof isArrayOfNumbers;
 type ArithmeticFn = typeof arithmetic;
 type DeepEqualFn = typeof isDeepEqual;
 type CompareFn = typeof compare;
@@ -31,33 +29,18 @@ export function predicateStage(deps: {
   predicate: Fn;
   seq: SeqFn;
   seq1: Seq1Fn;
-  isNumeric: IsNumericFn;
-  isArrayOfNumbers: IsArrayOfNumbersFn;
-  fnBoolean: (value: unknown) => boolean | undefined;
+  predicateKeeps: (res: unknown, index: number, length: number) => number;
 }): Filter {
-  const { predicate, seq, seq1, isNumeric, isArrayOfNumbers, fnBoolean } = deps;
+  const { predicate, seq, seq1, predicateKeeps } = deps;
   return (input, frame) => {
     const results = seq();
     const list = Array.isArray(input) ? input : seq1(input);
     for (let index = 0; index < list.length; index++) {
       const item = list[index];
-      let res = predicate(item, frame);
-      // A comparison's boolean (the common predicate) needs none of the checks below.
-      if (res === true) {
-        results.push(item);
-        continue;
-      }
-      if (res === false || res === undefined) continue;
-      if (isNumeric(res)) res = [res];
-      if (isArrayOfNumbers(res)) {
-        (res as number[]).forEach((ires) => {
-          let ii = Math.floor(ires);
-          if (ii < 0) ii = list.length + ii;
-          if (ii === index) results.push(item);
-        });
-      } else if (fnBoolean(res)) {
-        results.push(item);
-      }
+      const res = predicate(item, frame);
+      // A comparison's boolean (the common predicate) needs none of predicateKeeps' checks.
+      if (res === true) results.push(item);
+      else if (res !== false && res !== undefined) for (let k = predicateKeeps(res, index, list.length); k > 0; k--) results.push(item);
     }
     return results;
   };

@@ -3,8 +3,8 @@
 // one tuple per item — `{'@': item, x: ..., i: ..., '!0': parent}` — and evaluates each step,
 // predicate and order-by in a frame binding the tuple's names (evaluateTupleStep,
 // createFrameFromTuple, evaluateFilter and evaluateGroupExpression on a tuple stream).
-import { fnBoolean } from './functions.js';
-import { type Fn, Frame, type Seq, append, handOver, hasOwn, isArrayOfNumbers, isNumeric, newVars, seq, setKey } from './runtime.js';
+import { predicateKeeps } from './functions.js';
+import { type Fn, Frame, type Seq, append, handOver, hasOwn, newVars, seq, setKey } from './runtime.js';
 
 /** A tuple: the item (`@`) and the names bound along the path. */
 export type Tuple = Record<string, unknown>;
@@ -138,17 +138,7 @@ export function tupleFilter(predicate: Fn | number, makeFrame: TupleFrame): (inp
     for (let index = 0; index < list.length; index++) {
       const item = list[index];
       const res0 = tupleStream ? predicate((item as Tuple)['@'], makeFrame(item as Tuple, frame)) : predicate(item, empty!);
-      let res: unknown = res0;
-      if (isNumeric(res)) res = [res];
-      if (isArrayOfNumbers(res)) {
-        for (const ires of res) {
-          let ii = Math.floor(ires);
-          if (ii < 0) ii = list.length + ii;
-          if (ii === index) results.push(item);
-        }
-      } else if (fnBoolean(res)) {
-        results.push(item);
-      }
+      for (let k = predicateKeeps(res0, index, list.length); k > 0; k--) results.push(item);
     }
     return results;
   };
