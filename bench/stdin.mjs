@@ -75,7 +75,7 @@ async function run(name, contestant, sink) {
   await sink.reset();
   const cli = contestant === 'sluice' ? CLI : join(opts['also-root'], 'dist', 'cli.js');
   const args = contestant !== 'hand-written' ? [cli, 'run', config(sink.url, SCENARIOS[name].processors)] : [join(BENCH_DIR, 'lib', 'handwritten-stdin.mjs'), `${sink.url}/api/v1/events`, name];
-  const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-dir', join(opts.profile, `${name}-${contestant}`)] : [];
+  const nodeFlags = opts.profile ? ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', join(opts.profile, `${name}-${contestant}`)] : [];
   const result = await runNode(args, { stdinFile: input, nodeFlags });
   if (result.code !== 0) throw new Error(`${contestant} exited with ${result.code}: ${result.stderr.slice(-2000)}`);
   const stats = await sink.stats();

@@ -266,17 +266,20 @@ export class Pipeline {
     const { input, processors, threads, logger } = this.#parts;
     const received = this.#parts.env.metrics.counter('input_received', 'Messages received by the input.').labels(input.label, input.path);
     let inOrder: Promise<void> = Promise.resolve();
+    // Reads being processed: with several threads, two per thread, so a worker thread finds its
+    // next batch already queued when it finishes one instead of waiting for the read loop.
     let processing = 0;
+    const maxProcessing = threads > 1 ? 2 * threads : 1;
     // Reads not yet accepted by the output (processing, or waiting for room): bounded, so an output
     // that takes nothing (a full buffer, a blocked write) stops the reading instead of queueing reads.
     let unaccepted = 0;
-    const maxUnaccepted = 2 * threads;
+    const maxUnaccepted = maxProcessing + threads;
     let slotFreed: (() => void) | undefined;
     let readFailures = 0;
 
     while (!stop.aborted) {
       await this.#replaysDrained(stop);
-      while ((processing >= threads || unaccepted >= maxUnaccepted) && !stop.aborted) await new Promise<void>((resolve) => (slotFreed = resolve));
+      while ((processing >= maxProcessing || unaccepted >= maxUnaccepted) && !stop.aborted) await new Promise<void>((resolve) => (slotFreed = resolve));
       if (stop.aborted) break;
       let read;
       try {
@@ -300,11 +303,15 @@ export class Pipeline {
       unaccepted++;
       const batches = read.batches ?? [read.batch];
       const processed = runProcessors(processors, batches).catch((err: Error) => batches.map((b) => b.map((m) => m.withError(err))));
+      // A processing slot frees when its read is processed, even while an earlier read is still
+      // being processed: a worker thread that finished takes the next read instead of waiting.
+      void processed.then(() => {
+        processing--;
+        slotFreed?.();
+      });
       // Batches are handed to the output in the order they were read, however long each took to process.
       inOrder = inOrder.then(async () => {
         const batches = await processed;
-        processing--;
-        slotFreed?.();
         await this.#handOver(batches, transaction);
         unaccepted--;
         slotFreed?.();

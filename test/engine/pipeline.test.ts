@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { defineProcessor } from '../../src/engine/component.js';
 import { memoryComponents, memoryState } from '../support/memory.js';
 import { pipelineFromYaml } from '../support/pipeline.js';
 
@@ -235,6 +236,48 @@ output: { memory: { batching: { count: 100, check: '$ = 2' } } }
     );
     await pipeline.run(new AbortController().signal);
     expect(bodies(state.output.writes)).toEqual([[1, 2], [3, 4]]);
+  });
+});
+
+describe('reads processed at once (pipeline.threads)', () => {
+  it('keeps processing later reads while an earlier one is slow, and still delivers in read order', async () => {
+    // The first read is held in its processor until released; with threads: 2, the reads after it
+    // must be processed meanwhile (up to the engine's bound), not wait behind it.
+    const state = memoryState([['slow'], ['a'], ['b'], ['c']]);
+    const processed: unknown[] = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holding = defineProcessor<Record<string, never>>({
+      name: 'holding',
+      summary: 'test processor: holds the message "slow" until released',
+      schema: { type: 'object', additionalProperties: false, properties: {} },
+      example: {},
+      create: () => ({
+        async process(batch) {
+          if (batch[0]!.json() === 'slow') await released;
+          processed.push(...batch.map((m) => m.json()));
+          return [[...batch]];
+        },
+        close: async () => {},
+      }),
+    });
+    const { pipeline } = pipelineFromYaml(
+      `
+input: { memory: {} }
+pipeline: { threads: 2, processors: [ { holding: {} } ] }
+output: { memory: {} }
+`,
+      [...memoryComponents(state.input, state.output), holding],
+    );
+    const run = pipeline.run(new AbortController().signal);
+    await waitFor(() => processed.length === 3);
+    expect(processed).toEqual(['a', 'b', 'c']);
+    expect(state.output.writes).toEqual([]);
+    release();
+    const result = await run;
+    expect(result.undelivered).toBe(0);
+    expect(bodies(state.output.writes)).toEqual([['slow'], ['a'], ['b'], ['c']]);
+    expect(state.input.acks).toEqual(['ok', 'ok', 'ok', 'ok']);
   });
 });
 
