@@ -35,10 +35,6 @@ import { refreshTime } from './token.js';
 import { RunAiError, clip } from './errors.js';
 import { reduceMeasurements, type MetricValues } from './measurements.js';
 
-export { RunAiError, type RunAiErrorKind } from './errors.js';
-export type { MetricValues } from './measurements.js';
-export type { AllocatedResources, Pod, Quantities, RequestedResources, Workload } from './rows.js';
-
 // -- The client --------------------------------------------------------------------------------
 
 interface Request {
