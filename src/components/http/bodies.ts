@@ -26,6 +26,26 @@ export interface Leftover<T> {
   readonly error: RequestError;
 }
 
+/**
+ * Sends `items` together; when they are rejected as invalid and `splits` allows it, sends each
+ * half on its own, and so on down to single items, so only invalid items remain. Stops at the
+ * first failure of another kind (the sink is then unavailable): the rest is left over with that
+ * error. `knownFailure` is the failure `items` already met as a whole, so they are not sent again.
+ */
+export async function isolate<T>(
+  items: readonly T[],
+  send: (items: readonly T[]) => Promise<RequestError | undefined>,
+  splits: (failure: RequestError) => boolean,
+  knownFailure?: RequestError,
+): Promise<Leftover<T>[]> {
+  const failure = knownFailure ?? (await send(items));
+  if (!failure) return [];
+  if (!splits(failure) || items.length < 2) return [{ items, error: failure }];
+  const middle = Math.ceil(items.length / 2);
+  const first = await isolate(items.slice(0, middle), send, splits);
+  if (first.some((left) => !left.error.rejected)) return [...first, { items: items.slice(middle), error: first.find((l) => !l.error.rejected)!.error }];
+  return [...first, ...(await isolate(items.slice(middle), send, splits))];
+}
 
 /**
  * The exact text of each element of a JSON array, so a half of a batch re-sends every event's

@@ -3,46 +3,27 @@
 // honoured, nothing is dropped unless the config says so, and a 400 for a JSON-array batch is
 // bisected so only the invalid events fail.
 import { getMaxListeners, setMaxListeners } from 'node:events';
-import { STATUS_CODES } from 'node:http';
-import type { Level, Logger } from 'pino';
-import { Agent, interceptors, ProxyAgent, request, type Dispatcher } from 'undici';
+import type { Logger } from 'pino';
+import { Agent, interceptors, ProxyAgent, type Dispatcher } from 'undici';
 import { durationSchema, parseDurationMs } from '../../config/duration.js';
 import { batchingSchema, type BatchingConfig } from '../../engine/batching.js';
 import { defineOutput, type Output, type RateLimit, type Settings } from '../../engine/component.js';
+import { DeliveryError } from '../../engine/delivery.js';
 import { metadataString, type Message } from '../../engine/message.js';
 import type { Secrets } from '../../engine/secrets.js';
 import { isCredentialHeader, isSecretHeader } from '../../engine/secrets.js';
-import type { Interpolated } from '../../mapping/interpolation.js';
-import { Authorizer, type AuthConfig } from '../http/auth.js';
-import { combine, multipartBody, RequestError, splitJsonArray, summarise, type Leftover } from '../http/bodies.js';
-import { HttpMetrics } from '../http/metrics.js';
-import { lazyRateLimit, LocalRateLimit, parseRetryAfter, RetryAfterGate, sleep, throwIfAborted } from '../http/pacing.js';
-import { DUMP_LEVELS, logRequest } from '../http/request_log.js';
-import {
-  compileField,
-  describeTransportError,
-  encodeText,
-  formatWait,
-  HEADER_NAME,
-  headerValue,
-  isPermanentError,
-  metadataFilter,
-  parseTargetUrl,
-  readAtMost,
-  redactUrl,
-  registerCredential,
-  responseDetail,
-  type AttemptResult,
-} from '../http/support.js';
-import { connectOnlySchemas, type ConnectOnlyConfig } from '../http/connect_fields.js';
-import { judgeStatus, SPLIT_STATUSES, type Verdict } from '../http/status.js';
-import { jwtSigner, oauth1Header } from '../http/signers.js';
-import { dispatcherOptions, tlsSchema, type TlsConfig } from '../http/tls.js';
-
-export { MAX_RESPONSE_BYTES } from '../http/support.js';
-export { parseRetryAfter, splitJsonArray };
-import { DeliveryError } from '../../engine/delivery.js';
 import type { MappingContext } from '../../mapping/environment.js';
+import type { Interpolated } from '../../mapping/interpolation.js';
+import { Attempts, type Target } from '../http/attempts.js';
+import { Authorizer, type AuthConfig } from '../http/auth.js';
+import { combine, isolate, multipartBody, RequestError, splitJsonArray, summarise } from '../http/bodies.js';
+import { connectOnlySchemas, type ConnectOnlyConfig } from '../http/connect_fields.js';
+import { HttpMetrics } from '../http/metrics.js';
+import { lazyRateLimit, LocalRateLimit } from '../http/pacing.js';
+import { jwtSigner } from '../http/signers.js';
+import { SPLIT_STATUSES } from '../http/status.js';
+import { compileField, encodeText, HEADER_NAME, metadataFilter, parseTargetUrl, registerCredential } from '../http/support.js';
+import { dispatcherOptions, tlsSchema, type TlsConfig } from '../http/tls.js';
 
 interface HttpClientOwnConfig {
   url: string;
@@ -228,41 +209,18 @@ export default defineOutput<HttpClientConfig>({
 /** A URL or header that cannot be rendered for a message: the message's own fault, so final. */
 class TargetError extends Error {}
 
-interface Target {
-  readonly url: string;
-  readonly headers: Record<string, string>;
-}
-
-
-const RETRY_AFTER_STATUSES = new Set([429, 503]);
-/** A wait this long (Retry-After or back-off) is logged as a warning: the output is paused, not stuck. */
-const LONG_WAIT_MS = 30_000;
-
 class HttpClient implements Output {
   readonly maxInFlight: number;
   #config: HttpClientConfig;
   #logger: Logger;
   #secrets: Secrets;
-  #verb: string;
   #url: Interpolated;
   #headers: [string, Interpolated][];
   #metadataFilter: (key: string) => boolean;
-  #timeoutMs: number;
-  #retryPeriodMs: number;
-  #maxBackoffMs: number;
-  #maxRetryAfterMs: number;
-  #dumpLevel: Level | undefined;
   #dispatcherOptions: Agent.Options;
   #dispatcher: Dispatcher | undefined;
-  #auth: Authorizer;
-  #limiter: RateLimit | undefined;
-  #gate = new RetryAfterGate();
   #closing = new AbortController();
-  #metrics: HttpMetrics;
-  /** Whether a header's value is a credential (by name, or listed in secret_headers). */
-  #isSecret: (name: string) => boolean;
-  /** `jwt`: the signed bearer token of each attempt. */
-  #jwt: (() => string) | undefined;
+  #attempts: Attempts;
   /** `multipart`: explicit parts each request is made of, instead of the message. */
   #parts: { contentType: Interpolated; disposition: Interpolated; body: Interpolated }[];
   /** Whether a header's value computed per message is registered as a secret (see isCredentialHeader). */
@@ -273,7 +231,6 @@ class HttpClient implements Output {
     this.#logger = settings.logger;
     this.#secrets = settings.secrets;
     this.maxInFlight = config.max_in_flight;
-    this.#verb = config.verb.toUpperCase();
     this.#url = compileField('url', config.url);
     if (this.#url.isStatic) parseTargetUrl(config.url, 'url');
     this.#headers = Object.entries(config.headers).map(([name, value]) => {
@@ -281,28 +238,26 @@ class HttpClient implements Output {
       return [name, compileField(`headers.${name}`, value)];
     });
     const secretNames = new Set(config.secret_headers.map((n) => n.toLowerCase()));
-    this.#isSecret = (name) => isSecretHeader(name) || secretNames.has(name.toLowerCase());
+    const isSecret = (name: string) => isSecretHeader(name) || secretNames.has(name.toLowerCase());
     this.#registersDynamic = (name) => isCredentialHeader(name) || secretNames.has(name.toLowerCase());
-    for (const [name, value] of Object.entries(config.headers)) if (this.#isSecret(name)) registerCredential(this.#secrets, value);
+    for (const [name, value] of Object.entries(config.headers)) if (isSecret(name)) registerCredential(this.#secrets, value);
     this.#metadataFilter = metadataFilter(config.metadata);
-    this.#timeoutMs = parseDurationMs(config.timeout);
-    this.#retryPeriodMs = parseDurationMs(config.retry_period);
-    this.#maxBackoffMs = parseDurationMs(config.max_retry_backoff);
-    this.#maxRetryAfterMs = parseDurationMs(config.max_retry_after);
-    this.#dumpLevel = config.dump_request_log_level === '' ? undefined : DUMP_LEVELS[config.dump_request_log_level];
-    this.#dispatcherOptions = dispatcherOptions(config, settings.baseDir, this.#timeoutMs);
+    const timeoutMs = parseDurationMs(config.timeout);
+    this.#dispatcherOptions = dispatcherOptions(config, settings.baseDir, timeoutMs);
     if (config.proxy_url !== '') registerCredential(this.#secrets, parseTargetUrl(config.proxy_url, 'proxy_url').password);
-    this.#auth = new Authorizer(config, settings.secrets, this.#timeoutMs, () => this.#requireDispatcher());
+    const dispatcher = () => this.#requireDispatcher();
+    const auth = new Authorizer(config, settings.secrets, timeoutMs, dispatcher);
+    let limiter: RateLimit | undefined;
     const limit = config.rate_limit;
     if (typeof limit === 'object') {
       const intervalMs = parseDurationMs(limit.interval);
       if (intervalMs <= 0) throw new Error('rate_limit.interval: must be greater than 0s');
-      this.#limiter = new LocalRateLimit(limit.count, intervalMs);
+      limiter = new LocalRateLimit(limit.count, intervalMs);
     } else if (typeof limit === 'string' && limit !== '') {
       // A resource: looked up when first used (the loader checked that it exists).
-      this.#limiter = lazyRateLimit(() => settings.build.resource('rate_limit', limit));
+      limiter = lazyRateLimit(() => settings.build.resource('rate_limit', limit));
     }
-    this.#jwt = config.jwt.enabled ? jwtSigner(config.jwt, settings.baseDir) : undefined;
+    const jwt = config.jwt.enabled ? jwtSigner(config.jwt, settings.baseDir) : undefined;
     if (config.oauth.enabled) for (const secret of [config.oauth.consumer_secret, config.oauth.access_token_secret]) settings.secrets.add(secret);
     this.#parts = config.multipart.map((part, i) => ({
       contentType: compileField(`multipart[${i}].content_type`, part.content_type),
@@ -317,7 +272,8 @@ class HttpClient implements Output {
       );
     }
     if (config.propagate_response) settings.logger.warn('propagate_response has no effect in sluice: there is no synchronous response to propagate to.');
-    this.#metrics = new HttpMetrics(settings);
+    const metrics = new HttpMetrics(settings);
+    this.#attempts = new Attempts(config, { logger: this.#logger, secrets: this.#secrets, isSecret, auth, limiter, jwt, metrics, dispatcher });
     setMaxListeners(0, this.#closing.signal);
   }
 
@@ -420,10 +376,14 @@ class HttpClient implements Output {
     const context: MappingContext = { message: batch[0]!, batch, index: 0 };
     if (batch.length === 1) return this.#sendMessage(batch[0]!, context, signal);
     const target = await this.#target(context);
-    const leftovers = await this.#isolate(batch, async (messages) => {
-      const multipart = multipartBody(messages.map((m) => ({ headers: { 'Content-Type': contentTypeOf(target), ...this.#metadataHeaders(m) }, body: m.bytes() })));
-      return this.#send({ url: target.url, headers: { ...target.headers, 'content-type': multipart.contentType } }, multipart.body, signal);
-    });
+    const leftovers = await isolate(
+      batch,
+      async (messages) => {
+        const multipart = multipartBody(messages.map((m) => ({ headers: { 'Content-Type': contentTypeOf(target), ...this.#metadataHeaders(m) }, body: m.bytes() })));
+        return this.#attempts.send({ url: target.url, headers: { ...target.headers, 'content-type': multipart.contentType } }, multipart.body, signal);
+      },
+      this.#splits,
+    );
     return summarise(leftovers, (messages) => [...messages], batch.length, 'messages');
   }
 
@@ -431,14 +391,15 @@ class HttpClient implements Output {
   async #sendMessage(message: Message, context: MappingContext, signal: AbortSignal): Promise<DeliveryError | undefined> {
     const target = await this.#target(context);
     if (this.#parts.length > 0) return this.#sendParts(message, context, target, signal);
-    const failure = await this.#send(target, message.bytes(), signal);
+    const failure = await this.#attempts.send(target, message.bytes(), signal);
     if (!failure) return undefined;
     const events = this.#splits(failure) ? splitJsonArray(message.text()) : undefined;
     if (!events || events.length < 2) return summarise([{ items: [message], error: failure }], (items) => [...items], 1, 'messages');
     this.#logger.info({ events: events.length, status: failure.status }, 'Splitting a rejected batch to isolate the invalid events.');
-    const leftovers = await this.#isolate(
+    const leftovers = await isolate(
       events.map((_, i) => i),
-      (indices) => this.#send(target, encodeText(`[${indices.map((i) => events[i]).join(',')}]`), signal),
+      (indices) => this.#attempts.send(target, encodeText(`[${indices.map((i) => events[i]).join(',')}]`), signal),
+      this.#splits,
       failure,
     );
     const rejected = leftovers.filter((l) => l.error.rejected).reduce((n, l) => n + l.items.length, 0);
@@ -465,160 +426,16 @@ class HttpClient implements Output {
       }
     }
     const multipart = multipartBody(parts);
-    const failure = await this.#send({ url: target.url, headers: { ...target.headers, 'content-type': multipart.contentType } }, multipart.body, signal);
+    const failure = await this.#attempts.send({ url: target.url, headers: { ...target.headers, 'content-type': multipart.contentType } }, multipart.body, signal);
     return failure ? summarise([{ items: [message], error: failure }], (items) => [...items], 1, 'messages') : undefined;
   }
 
-  /** Whether a failure is bisected: rejected as invalid, split_on_bad_request on, and the status not one to drop at once. */
-  #splits(failure: RequestError): boolean {
-    return failure.rejected && this.#config.split_on_bad_request && !(failure.status !== undefined && this.#config.drop_on.includes(failure.status));
-  }
-
   /**
-   * Sends `items` together; when they are rejected as invalid, sends each half on its own, and so
-   * on down to single items, so only invalid items remain. Stops at the first failure of another
-   * kind (the sink is then unavailable): the rest is left over with that error.
+   * Whether a failure is bisected: rejected as invalid, split_on_bad_request on, and the status not
+   * one to drop at once. A field, so isolate() is handed it without a closure per call.
    */
-  async #isolate<T>(
-    items: readonly T[],
-    send: (items: readonly T[]) => Promise<RequestError | undefined>,
-    knownFailure?: RequestError,
-  ): Promise<Leftover<T>[]> {
-    const failure = knownFailure ?? (await send(items));
-    if (!failure) return [];
-    if (!this.#splits(failure) || items.length < 2) return [{ items, error: failure }];
-    const middle = Math.ceil(items.length / 2);
-    const first = await this.#isolate(items.slice(0, middle), send);
-    if (first.some((left) => !left.error.rejected)) return [...first, { items: items.slice(middle), error: first.find((l) => !l.error.rejected)!.error }];
-    return [...first, ...(await this.#isolate(items.slice(middle), send))];
-  }
-
-  // --- one request, with retries --------------------------------------------------------------
-
-  /**
-   * Sends one body until it succeeds or retries run out; resolves the final failure (undefined on
-   * success). Every attempt sends exactly `body`. Rejects only when `signal` aborts (shutdown or close).
-   */
-  async #send(target: Target, body: Uint8Array, signal: AbortSignal): Promise<RequestError | undefined> {
-    // Connect's throttle: failures wait retry_period; a backoff_on status doubles the wait from
-    // its second occurrence on (up to max_retry_backoff), and later failures wait that much too.
-    let period = this.#retryPeriodMs;
-    let backedOff = false;
-    for (let attempt = 0; ; attempt++) {
-      const result = await this.#attempt(target, body, signal);
-      // Held even when this request is not retried: the engine's replay must wait too.
-      const retryAfter = this.#retryAfter(result);
-      if (retryAfter !== undefined) this.#hold(retryAfter, result);
-      const verdict = this.#judge(result);
-      if (verdict === 'success') return undefined;
-      const error = this.#describe(target, result, attempt + 1);
-      // The final failure is logged where the write fails (engine, drop_on), not once per request.
-      if (verdict === 'fail' || attempt >= this.#config.retries) {
-        this.#logger.debug({ status: error.status, err: error.message }, 'HTTP request failed.');
-        return error;
-      }
-      if (verdict === 'backoff') {
-        if (backedOff) period = Math.min(this.#maxBackoffMs, period * 2);
-        backedOff = true;
-      }
-      const wait = retryAfter ?? period;
-      if (retryAfter === undefined && wait >= LONG_WAIT_MS) {
-        this.#logger.warn({ wait: formatWait(wait), attempt: attempt + 1, err: error.message }, 'HTTP request failed; backing off before the next attempt.');
-      }
-      this.#logger.debug({ attempt: attempt + 1, wait_ms: Math.round(wait), err: error.message }, 'Retrying HTTP request.');
-      await sleep(wait, signal);
-    }
-  }
-
-  async #attempt(target: Target, body: Uint8Array, signal: AbortSignal): Promise<AttemptResult> {
-    await this.#gate.wait(signal);
-    await this.#limiter?.access(signal);
-    let auth: Record<string, string>;
-    try {
-      auth = await this.#auth.headers(signal);
-    } catch (err) {
-      throwIfAborted(signal);
-      return { kind: 'error', error: err as Error, timedOut: false };
-    }
-    // Connect signs with OAuth 1, then JWT, then basic/OAuth 2: the last one set wins.
-    const signed: Record<string, string> = {};
-    if (this.#config.oauth.enabled) signed.authorization = oauth1Header(this.#config.oauth, this.#verb, target.url);
-    if (this.#jwt) signed.authorization = this.#jwt();
-    const headers = { ...target.headers, ...signed, ...auth };
-    const controller = new AbortController();
-    const abort = () => controller.abort();
-    signal.addEventListener('abort', abort);
-    let timedOut = false;
-    const timer =
-      this.#timeoutMs > 0
-        ? setTimeout(() => {
-            timedOut = true;
-            controller.abort();
-          }, this.#timeoutMs)
-        : undefined;
-    const started = process.hrtime.bigint();
-    let result: AttemptResult;
-    try {
-      const response = await request(target.url, {
-        dispatcher: this.#requireDispatcher(),
-        method: this.#verb as Dispatcher.HttpMethod,
-        headers,
-        body,
-        signal: controller.signal,
-      });
-      const text = await readAtMost(response.body);
-      result = { kind: 'response', status: response.statusCode, headers: response.headers, body: text };
-    } catch (err) {
-      throwIfAborted(signal);
-      result = { kind: 'error', error: err as Error, timedOut };
-    } finally {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', abort);
-    }
-    const elapsed = process.hrtime.bigint() - started;
-    this.#metrics.request(result.kind === 'response' ? result.status : undefined, elapsed);
-    if (this.#dumpLevel) {
-      logRequest(this.#logger, this.#dumpLevel, { method: this.#verb, url: target.url, headers, body, result, elapsed, timeout: this.#config.timeout }, this.#secrets, this.#isSecret);
-    }
-    return result;
-  }
-
-  #judge(result: AttemptResult): Verdict {
-    if (result.kind === 'error') return isPermanentError(result.error) ? 'fail' : 'linear';
-    // A rejected token may just have expired: the next attempt fetches a new one.
-    if (result.status === 401) this.#auth.invalidate();
-    return judgeStatus(this.#config, result.status);
-  }
-
-  /** The wait a 429 or 503 asks for with Retry-After (at most max_retry_after), if any. */
-  #retryAfter(result: AttemptResult): number | undefined {
-    if (result.kind !== 'response' || !RETRY_AFTER_STATUSES.has(result.status)) return undefined;
-    const retryAfter = parseRetryAfter(headerValue(result.headers, 'retry-after'));
-    return retryAfter === undefined ? undefined : Math.min(retryAfter, this.#maxRetryAfterMs);
-  }
-
-  /** Pauses every request of the output for `ms`; a long pause is a warning, so a quiet output is never a mystery. */
-  #hold(ms: number, result: AttemptResult): void {
-    const extended = this.#gate.hold(ms);
-    if (!extended || ms < LONG_WAIT_MS) return;
-    const asked = result.kind === 'response' ? headerValue(result.headers, 'retry-after') : undefined;
-    this.#logger.warn(
-      { status: result.kind === 'response' ? result.status : undefined, retry_after: asked, wait: formatWait(ms), max_retry_after: this.#config.max_retry_after },
-      `The sink asked to wait before sending again (Retry-After); every request of this output is paused for ${formatWait(ms)}.`,
-    );
-  }
-
-  #describe(target: Target, result: AttemptResult, attempts: number): RequestError {
-    const where = `${this.#verb} ${redactUrl(target.url)}`;
-    const tries = attempts > 1 ? ` (after ${attempts} attempts)` : '';
-    if (result.kind === 'error') {
-      const what = result.timedOut ? `request timed out after ${this.#config.timeout}` : describeTransportError(result.error);
-      return new RequestError(this.#secrets.scrub(`${where}: ${what}${tries}`), undefined, false);
-    }
-    const { status } = result;
-    const text = `${where}: HTTP request returned unexpected response code (${status}): ${status} ${STATUS_CODES[status] ?? ''}, Error: ${responseDetail(result)}${tries}`;
-    return new RequestError(this.#secrets.scrub(text), status, SPLIT_STATUSES.has(status));
-  }
+  #splits = (failure: RequestError): boolean =>
+    failure.rejected && this.#config.split_on_bad_request && !(failure.status !== undefined && this.#config.drop_on.includes(failure.status));
 
   // --- request construction -------------------------------------------------------------------
 
@@ -651,7 +468,6 @@ class HttpClient implements Output {
     }
     return headers;
   }
-
 }
 
 function contentTypeOf(target: Target): string {
