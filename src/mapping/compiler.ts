@@ -43,6 +43,45 @@ export type { CompilerOptions, FunctionImplementation } from './compiler/functio
  */
 export type CompiledFunction = (input: unknown, bindings: Bindings) => unknown;
 
+/**
+ * When to try a compiled expression before the interpreter. A compiled evaluation that throws is
+ * evaluated again by the interpreter (see the file comment), so an input it fails on costs both.
+ * After STREAK hand-overs in a row (an expression failing on every message: bad upstream data, a
+ * wrong field type) the compiled form is skipped for SKIP_FIRST evaluations, then tried once; each
+ * further hand-over doubles the skip, up to SKIP_MAX, and one success ends it. So a mapping that
+ * always fails costs about what the interpreter costs, while failures scattered among successes
+ * (rarely STREAK in a row) never send good messages to the slower interpreter.
+ */
+export class FallbackGate {
+  static readonly STREAK = 8;
+  static readonly SKIP_FIRST = 8;
+  static readonly SKIP_MAX = 1024;
+  #streak = 0;
+  #skipLeft = 0;
+  #skip = FallbackGate.SKIP_FIRST;
+
+  /** Whether this evaluation should try the compiled form; false means go straight to the interpreter. */
+  tryCompiled(): boolean {
+    if (this.#skipLeft === 0) return true;
+    this.#skipLeft--;
+    return false;
+  }
+
+  /** The compiled form returned a result. */
+  succeeded(): void {
+    if (this.#streak === 0) return;
+    this.#streak = 0;
+    this.#skip = FallbackGate.SKIP_FIRST;
+  }
+
+  /** The compiled form threw: the interpreter evaluates this input. */
+  handedOver(): void {
+    if (++this.#streak < FallbackGate.STREAK) return;
+    this.#skipLeft = this.#skip;
+    this.#skip = Math.min(2 * this.#skip, FallbackGate.SKIP_MAX);
+  }
+}
+
 export type Compilation =
   | { readonly ok: true; readonly evaluate: CompiledFunction }
   | { readonly ok: false; readonly reason: string; /** Where in the expression (a character offset), when known. */ readonly position?: number };

@@ -8,7 +8,7 @@ import { parseDuration } from '../config/duration.js';
 import { Message, metadataString, toJSONText } from '../engine/message.js';
 import { hash } from './hash.js';
 import { parseQuantity, quantityToNumber } from '../kubernetes/quantity.js';
-import { compileToJavaScript, type CompiledFunction } from './compiler.js';
+import { compileToJavaScript, FallbackGate, type CompiledFunction } from './compiler.js';
 
 /** What an expression can see besides its input document. */
 export interface MappingContext {
@@ -124,14 +124,19 @@ export function compileExpression(source: string, options: CompileOptions = {}):
     };
   }
   const compiled: CompiledFunction = compilation.evaluate;
+  const gate = new FallbackGate();
   const evaluateSync = (context: MappingContext = EMPTY_CONTEXT, input: unknown = bodyOf(context.message)): unknown => {
+    if (!gate.tryCompiled()) return interpret(input, { context });
     const evaluation: Evaluation = { context };
     try {
-      return compiled(input, bindingsFor(evaluation));
+      const result = compiled(input, bindingsFor(evaluation));
+      gate.succeeded();
+      return result;
     } catch {
       // Failures, and the rare input the compiled code leaves to the interpreter, are evaluated
       // again by the interpreter, replaying the $uuid_v4() ids already drawn so a seeded sequence
       // is consumed exactly as without compilation.
+      gate.handedOver();
       return interpret(input, { context, replay: evaluation.drawn });
     }
   };
