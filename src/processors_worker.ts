@@ -3,8 +3,9 @@
 // and processes the batches it is sent, counting what each processor does.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { registry } from './components/index.js';
+import { pureProcessors } from './components/pure_processors.js';
 import { PipelineBuilder } from './engine/build.js';
+import { createRegistry } from './engine/registry.js';
 import type { Processor } from './engine/component.js';
 import { createLogger, type LoggerConfig } from './engine/logger.js';
 import type { Message } from './engine/message.js';
@@ -43,6 +44,8 @@ function counted(processor: Processor, label: string, path: string): Processor {
   });
 }
 
+// Only pure processors run on workers (see onWorkers in engine/pipeline.ts): their registry alone.
+const registry = createRegistry(pureProcessors);
 const builder = new PipelineBuilder({ registry, logger, metrics: new Metrics(), secrets, baseDir: data.baseDir, strict: false, observe: counted });
 const processors = builder.processors(data.processors as never[], ['pipeline', 'processors']);
 

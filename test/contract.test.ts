@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { components, registry } from '../src/components/index.js';
+import { pureProcessors } from '../src/components/pure_processors.js';
 import { createAjv, loadConfigText } from '../src/config/load.js';
 import { formatPath, formatProblem } from '../src/config/problems.js';
 import { rootSchema, type ComponentNode } from '../src/config/root.js';
@@ -131,6 +132,11 @@ describe('the registry', () => {
     const keys = components.map((c) => `${c.kind}/${c.name}`);
     expect(new Set(keys).size).toBe(keys.length);
     for (const c of components) expect(c.name).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
+  });
+
+  it('lists every pure processor in pure_processors.ts, the only components a worker thread can build', () => {
+    const pure = components.filter((spec) => spec.pure === true).map((spec) => `${spec.kind}/${spec.name}`);
+    expect(pureProcessors.map((spec) => `${spec.kind}/${spec.name}`).sort()).toEqual(pure.sort());
   });
 
   it('the root schema closes every object too', () => {
