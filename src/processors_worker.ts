@@ -91,6 +91,7 @@ function toWire(results: readonly Message[], sent: readonly Message[]): { wire: 
   return { wire, transfer: [ends.buffer as ArrayBuffer, origins.buffer as ArrayBuffer] };
 }
 
+parentPort!.postMessage({ ready: true } satisfies WorkerReply);
 parentPort!.on('message', (request: WorkerRequest) => {
   const batch = messagesOfWire(request.batch);
   runProcessors(processors, [batch]).then(

@@ -85,7 +85,8 @@ function memoryBuffer(builder: PipelineBuilder, sink: Sink, config: MemoryBuffer
  * one of them is CPU-bound (a mapping in the JSONata interpreter) and every one is pure (see
  * ComponentSpec.pure). Otherwise, and without a worker script, they run on the main thread, up to
  * `threads` batches at a time, as bench/threads.mjs measured copying to workers to cost more
- * than a compiled mapping. The processors built here served validation; the workers build their own.
+ * than a compiled mapping. The workers build their own processors; the ones built here run the
+ * batches that come before a worker is ready.
  */
 function onWorkers(config: RootConfig, env: BuildEnvironment, built: Processor[]): Processor[] {
   const { threads, processors } = config.pipeline;
@@ -97,8 +98,14 @@ function onWorkers(config: RootConfig, env: BuildEnvironment, built: Processor[]
   }
   const { script, logger, secrets } = env.workers;
   env.logger.info({ threads }, `Processors run on ${threads} worker threads.`);
-  for (const processor of built) void processor.close();
-  return [new WorkerPool(threads, script, (thread) => ({ processors, baseDir: env.baseDir, logger, secrets, thread }), env.metrics)];
+  // The processors built here serve until a worker is ready (see WorkerPool).
+  const local: Processor = {
+    process: (batch) => runProcessors(built, [[...batch]]),
+    close: async () => {
+      await Promise.all(built.map((p) => p.close()));
+    },
+  };
+  return [new WorkerPool(threads, script, (thread) => ({ processors, baseDir: env.baseDir, logger, secrets, thread }), env.metrics, local)];
 }
 
 interface PipelineParts {

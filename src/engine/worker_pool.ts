@@ -48,17 +48,22 @@ export interface ProcessorStats {
 export type WorkerRequest = { readonly id: number; readonly batch: Wire };
 export type WorkerReply =
   | { readonly id: number; readonly batches: Wire[]; readonly stats: readonly ProcessorStats[] }
-  | { readonly id: number; readonly failure: string; readonly stats: readonly ProcessorStats[] };
+  | { readonly id: number; readonly failure: string; readonly stats: readonly ProcessorStats[] }
+  /** Sent once, when the worker has built its processors. */
+  | { readonly ready: true };
 
 interface Slot {
   readonly worker: Worker;
   busy: number;
+  ready: boolean;
 }
 
 /**
  * Processors running on `size` worker threads started from `script` with `workerData(thread)`. The
  * threads start when the pipeline starts (start()) or with the first batch, so building a pipeline
- * to lint it starts none.
+ * to lint it starts none. A worker takes about a quarter of a second to load its modules and build
+ * its processors: until one is ready, batches run on `local` (the same processors built on this
+ * thread, which pure processors allow) instead of waiting for it.
  */
 export class WorkerPool implements Processor {
   #slots: Slot[] | undefined;
@@ -72,12 +77,13 @@ export class WorkerPool implements Processor {
     readonly script: URL,
     readonly workerData: (thread: number) => unknown,
     readonly metrics: Metrics,
+    readonly local?: Processor,
   ) {}
 
   #start(): Slot[] {
     return Array.from({ length: this.size }, (_, thread) => {
       const worker = new Worker(this.script, { workerData: this.workerData(thread) });
-      const slot: Slot = { worker, busy: 0 };
+      const slot: Slot = { worker, busy: 0, ready: false };
       worker.on('message', (reply: WorkerReply) => this.#reply(slot, reply));
       worker.on('error', (err) => this.#fail(err));
       worker.on('exit', (code) => {
@@ -94,11 +100,13 @@ export class WorkerPool implements Processor {
     if (!this.#closed) this.#slots ??= this.#start();
   }
 
-  process(batch: readonly Message[]): Promise<Message[][]> {
+  process(batch: readonly Message[]): Message[][] | Promise<Message[][]> {
     if (this.#failure) return Promise.reject(this.#failure);
     if (this.#closed) return Promise.reject(new Error('the processor worker threads were closed'));
     this.#slots ??= this.#start();
-    const slot = this.#slots.reduce((best, s) => (s.busy < best.busy ? s : best));
+    const slots = this.local ? this.#slots.filter((s) => s.ready) : this.#slots;
+    if (slots.length === 0) return this.local!.process(batch);
+    const slot = slots.reduce((best, s) => (s.busy < best.busy ? s : best));
     const id = this.#nextId++;
     this.#busy(slot, +1);
     return new Promise((resolve, reject) => {
@@ -112,12 +120,16 @@ export class WorkerPool implements Processor {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await Promise.all((this.#slots ?? []).map((s) => s.worker.terminate()));
+    await Promise.all([...(this.#slots ?? []).map((s) => s.worker.terminate()), this.local?.close()]);
     for (const pending of this.#pending.values()) pending.reject(new Error('the processor worker threads were closed'));
     this.#pending.clear();
   }
 
   #reply(slot: Slot, reply: WorkerReply): void {
+    if ('ready' in reply) {
+      slot.ready = true;
+      return;
+    }
     this.#busy(slot, -1);
     this.#count(reply.stats);
     const pending = this.#pending.get(reply.id);

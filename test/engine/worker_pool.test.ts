@@ -4,7 +4,9 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { Processor } from '../../src/engine/component.js';
 import { Message } from '../../src/engine/message.js';
 import { Metrics } from '../../src/engine/metrics.js';
 import { WorkerPool } from '../../src/engine/worker_pool.js';
@@ -93,6 +95,56 @@ describe('pipeline.threads on worker threads', () => {
       expect(out.map((m) => m.error?.message)).toEqual([undefined, expect.stringMatching(/two/), 'earlier', undefined]);
       // The flag the worker kept is the main thread's own error object.
       expect(out[2]!.error).toBe(flagged.error);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('runs batches on the processors built on this thread until a worker is ready, then on the workers', async () => {
+    // `local` marks what it processed; the workers run the same mapping without the mark.
+    let localClosed = false;
+    const local: Processor = {
+      process: (batch) => [batch.map((m) => m.withJSON({ n: (m.json() as { n: number }).n * 2, local: true }))],
+      close: async () => {
+        localClosed = true;
+      },
+    };
+    const processors = [{ mapping: { expression: '{ "n": n * 2 }', compile: false } }];
+    const pool = new WorkerPool(2, WORKER_SCRIPT, (thread) => ({ processors, baseDir: '.', secrets: [], thread }), new Metrics(), local);
+    try {
+      const results: unknown[] = [];
+      // The first batch comes before any worker can have loaded its modules.
+      for (let n = 1; results.length === 0 || (results.at(-1) as { local?: boolean }).local; n++) {
+        const out = await pool.process([Message.fromBytes(JSON.stringify({ n }), {})]);
+        results.push(...out.flat().map((m) => m.json()));
+        if (n > 100_000) throw new Error('no worker became ready');
+        if ((results.at(-1) as { local?: boolean }).local) await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      expect(results[0]).toEqual({ n: 2, local: true });
+      expect(results.at(-1)).toEqual({ n: 2 * results.length });
+      // Once a worker is ready, batches stay on the workers.
+      for (let n = results.length + 1; n <= results.length + 20; n++) {
+        const out = await pool.process([Message.fromBytes(JSON.stringify({ n }), {})]);
+        expect(out.flat().map((m) => m.json())).toEqual([{ n: 2 * n }]);
+      }
+    } finally {
+      await pool.close();
+    }
+    expect(localClosed).toBe(true);
+  });
+
+  it('keeps running batches on this thread while no worker gets ready', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sluice-threads-'));
+    const never = join(dir, 'never_ready.mjs');
+    writeFileSync(never, 'setInterval(() => {}, 60_000);\n');
+    const local: Processor = { process: (batch) => [batch.map((m) => m.withJSON({ local: m.json() }))], close: async () => {} };
+    const pool = new WorkerPool(2, pathToFileURL(never), () => ({}), new Metrics(), local);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const out = await pool.process([Message.fromJSON(i)]);
+        expect(out.flat().map((m) => m.json())).toEqual([{ local: i }]);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
     } finally {
       await pool.close();
     }
