@@ -14,11 +14,11 @@
 // - GETs are retried on connection errors, timeouts, 429 (honouring Retry-After) and 5xx.
 
 import type { Logger } from 'pino';
-import type { Counter, Summary } from 'prom-client';
+import type { Counter } from 'prom-client';
 import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import type { Metrics } from '../engine/metrics.js';
+import type { Metrics, Timer } from '../engine/metrics.js';
 import type { Secrets } from '../engine/secrets.js';
 import { RESOURCES, apiVersionOf, resourcePath, type KubeObject, type Lease, type ResourceInfo, type ResourceType, type Status } from './api.js';
 import type { ClusterAccess } from './config.js';
@@ -138,7 +138,7 @@ export class KubernetesClient {
   #basePath: string;
   #closing = new AbortController();
   #token: { value: string; readAt: number } | undefined;
-  #requestTimer: Summary;
+  #requestTimer: Timer;
   #malformed: Counter;
   #restarts: Counter;
 

@@ -13,7 +13,8 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import type { Counter, Gauge, Summary } from 'prom-client';
+import type { Counter, Gauge } from 'prom-client';
+import type { Timer } from '../engine/metrics.js';
 import { AdaptiveLimit, type Answer } from './adaptive.js';
 import { EXCLUDED_PHASES, encodeQuery, rfc3339Seconds } from './api.js';
 import { decodePod, decodeWorkload, isObject, type Decoder, type Pod, type Workload } from './rows.js';
@@ -89,7 +90,7 @@ export class RunAiClient {
   /** The listing pacer: when the next listing request may start (token bucket of pagesPerSecond). */
   #listAllowance: number;
   #listCheckedAt = Date.now();
-  #requestTimer: Summary;
+  #requestTimer: Timer;
   #resourceGauge: Gauge;
   #malformed: Counter;
   #limitGauge: Gauge;

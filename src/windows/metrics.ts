@@ -1,8 +1,8 @@
 // What a windowed input (input.ts) counts: its metrics, named after its source (`run_ai_...`,
 // `prometheus_...`) and labelled by the resource type.
 
-import type { Counter, Gauge, Summary } from 'prom-client';
-import type { Metrics } from '../engine/metrics.js';
+import type { Counter, Gauge } from 'prom-client';
+import type { Metrics, Timer } from '../engine/metrics.js';
 
 export interface WindowMetrics {
   /** Resource windows whose fetch failed, to be retried. */
@@ -18,7 +18,7 @@ export interface WindowMetrics {
   /** Scrapes whose listing failed. */
   readonly scrapeErrors: Counter;
   /** Duration of each scrape, in nanoseconds. */
-  readonly scrapeDuration: Summary;
+  readonly scrapeDuration: Timer;
 }
 
 /** Registers the metrics of a windowed input whose source names its metrics with the prefix `p`. */
