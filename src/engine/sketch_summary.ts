@@ -1,23 +1,34 @@
 // A Prometheus summary of durations, as Redpanda Connect exports its timers: per label set, the
-// 0.5, 0.9 and 0.99 quantiles, a sum and a count. The quantiles come from a DDSketch
-// (@datadog/sketches-js): recording a value adds to one bucket (about 25 ns), where prom-client's
-// own Summary inserts into a t-digest (about 800 ns). Timers run once per processor call, so at
+// 0.5, 0.9 and 0.99 quantiles over the last 10 minutes, and a sum and a count over the whole run
+// (the Go client's summary defaults, which Connect's are). The quantiles come from DDSketches
+// (@datadog/sketches-js): recording a value reads the clock and adds to one bucket (about 50 ns), where prom-client's
+// own Summary inserts into a t-digest (about 800 ns) — timers run once per processor call, so at
 // `batch_size: 1` once per message, for every processor. Quantiles are within 1% of the value of
-// that rank; sum and count are exact. Like prom-client's Summary without `maxAgeSeconds`, the
-// quantiles cover the whole run. The metric registers itself in a prom-client registry, which
-// serves it like any other (text and JSON formats, default labels).
+// their rank; sum and count are exact. The 10 minutes are 5 age buckets of 2 minutes, as in the Go
+// client: a value counts for 8 to 10 minutes, and a series that saw nothing that long reports NaN
+// quantiles. The metric registers itself in a prom-client registry, which serves it like any
+// other (text and JSON formats, default labels).
 import { DDSketch } from '@datadog/sketches-js';
 import type { LabelValues, MetricValueWithName, Registry } from 'prom-client';
 
 /** Relative accuracy of the quantiles. */
 const RELATIVE_ACCURACY = 0.01;
+/** The quantiles' window, in age buckets (the Go client's DefMaxAge and DefAgeBuckets). */
+const AGE_BUCKETS = 5;
+const BUCKET_MS = (10 * 60_000) / AGE_BUCKETS;
 
 interface Series {
   readonly labels: Record<string, string>;
-  readonly sketch: DDSketch;
+  /** The age buckets, `current` the one being filled; each holds the values of BUCKET_MS. */
+  readonly ring: DDSketch[];
+  current: number;
+  /** When `current` started (Date.now()). */
+  startedAt: number;
   sum: number;
   count: number;
 }
+
+const newSketch = () => new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY });
 
 export interface SketchSummaryOptions {
   readonly name: string;
@@ -70,9 +81,13 @@ export class SketchSummary {
   async get(): Promise<{ name: string; help: string; type: 'summary'; values: MetricValueWithName<string>[]; aggregator: 'sum' }> {
     this.#collect?.();
     const values: MetricValueWithName<string>[] = [];
+    const now = Date.now();
     for (const s of this.#series.values()) {
       if (s.count === 0) continue;
-      for (const quantile of this.#percentiles) values.push({ labels: { quantile, ...s.labels }, value: s.sketch.getValueAtQuantile(quantile) });
+      age(s, now);
+      const window = newSketch();
+      for (const sketch of s.ring) window.merge(sketch);
+      for (const quantile of this.#percentiles) values.push({ labels: { quantile, ...s.labels }, value: window.count === 0 ? Number.NaN : window.getValueAtQuantile(quantile) });
       values.push({ metricName: `${this.name}_sum`, labels: s.labels, value: s.sum });
       values.push({ metricName: `${this.name}_count`, labels: s.labels, value: s.count });
     }
@@ -85,8 +100,9 @@ export class SketchSummary {
 
   #record(series: Series, value: number): void {
     if (!Number.isFinite(value)) throw new TypeError(`${this.name}: value is not a valid number: ${value}`);
+    age(series, Date.now());
     // The sketch keeps values ≥ 0 in buckets (a clock that went backwards records 0).
-    series.sketch.accept(value > 0 ? value : 0);
+    series.ring[series.current]!.accept(value > 0 ? value : 0);
     series.sum += value;
     series.count++;
   }
@@ -100,9 +116,20 @@ export class SketchSummary {
       this.#labelNames.forEach((name, i) => {
         if (values[i] !== undefined) labels[name] = values[i];
       });
-      series = { labels, sketch: new DDSketch({ relativeAccuracy: RELATIVE_ACCURACY }), sum: 0, count: 0 };
+      series = { labels, ring: Array.from({ length: AGE_BUCKETS }, newSketch), current: 0, startedAt: Date.now(), sum: 0, count: 0 };
       this.#series.set(key, series);
     }
     return series;
   }
+}
+
+/** Moves `series` on to the age bucket of `now`, emptying the buckets it passes (their values are older than the window). */
+function age(series: Series, now: number): void {
+  if (now - series.startedAt < BUCKET_MS) return;
+  const steps = Math.floor((now - series.startedAt) / BUCKET_MS);
+  for (let i = 0; i < Math.min(steps, AGE_BUCKETS); i++) {
+    series.current = (series.current + 1) % AGE_BUCKETS;
+    series.ring[series.current] = newSketch();
+  }
+  series.startedAt += steps * BUCKET_MS;
 }

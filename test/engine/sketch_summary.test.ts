@@ -2,7 +2,7 @@
 // own Summary is, with exact sums and counts and quantiles within 1% of the value of their rank.
 import fc from 'fast-check';
 import { Registry, Summary } from 'prom-client';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { SketchSummary } from '../../src/engine/sketch_summary.js';
 
 const PERCENTILES = [0.5, 0.9, 0.99];
@@ -48,6 +48,36 @@ describe('SketchSummary', () => {
         expect(got.find((v) => v.metricName === 't_sum')!.value).toBe(values.reduce((a, b) => a + b, 0));
       }),
     );
+  });
+
+  describe('over a sliding window of 10 minutes, as the Go client', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it('forgets values after 8 to 10 minutes in its quantiles, never in its sum and count', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const start = Date.UTC(2026, 0, 1);
+      vi.setSystemTime(start);
+      const sketch = new SketchSummary({ name: 't', help: 't', labelNames: [], percentiles: [0.5], registers: [] });
+      const median = async () => (await sketch.get()).values.find((v) => v.labels.quantile === 0.5)!.value;
+      const count = async () => (await sketch.get()).values.find((v) => v.metricName === 't_count')!.value;
+      for (let i = 0; i < 3; i++) sketch.observe(1000);
+      vi.setSystemTime(start + 5 * 60_000);
+      for (let i = 0; i < 5; i++) sketch.observe(5000);
+      // Both within the window: the median is among the 5000s (5 of 8 values).
+      vi.setSystemTime(start + 7 * 60_000);
+      expect(await median()).toBeCloseTo(5000, -2);
+      for (let i = 0; i < 4; i++) sketch.observe(1000);
+      // 7 of 12 values are 1000s; at 10 minutes the first three have left the window: 4 of 9.
+      expect(await median()).toBeCloseTo(1000, -2);
+      vi.setSystemTime(start + 10 * 60_000);
+      expect(await median()).toBeCloseTo(5000, -2);
+      // Nothing seen for 10 minutes: no quantile, as the Go client reports it.
+      vi.setSystemTime(start + 20 * 60_000);
+      expect(await median()).toBeNaN();
+      expect(await count()).toBe(12);
+    });
   });
 
   it('refuses a value that is not a number and a label it does not have, as prom-client does', () => {
