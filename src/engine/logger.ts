@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type pinoPretty from 'pino-pretty';
 import type { Secrets } from './secrets.js';
 
 export interface LoggerConfig {
@@ -35,6 +36,15 @@ export function pinoLevel(level: string): Level | 'silent' {
 }
 
 /**
+ * pino-pretty, loaded only for a terminal: a process logging to a pipe or a file (a service, a
+ * worker thread, CI) does not pay for loading it.
+ */
+function prettyStream(): DestinationStream {
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof pinoPretty;
+  return pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
+}
+
+/**
  * The root logger of one sluice process. Logs go to stderr (stdout carries data when the output
  * is `stdout`), as logfmt or JSON, or prettified when stderr is a terminal. Every line passes
  * through `secrets.scrub` before it is written, so no configured or learned secret is ever logged.
@@ -47,7 +57,7 @@ export function createLogger(config: LoggerConfig, secrets: Secrets, destination
     (toFile
       ? pino.destination({ dest: config.file!.path, sync: true, append: true, mkdir: true })
       : pretty_
-        ? pretty({ destination: 2, sync: true, colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+        ? prettyStream()
         : pino.destination({ fd: 2, sync: true }));
   const keys = { level: config.level_name ?? 'level', time: config.timestamp_name ?? 'time', msg: config.message_name ?? 'msg' };
   const unique = staticFieldsWin(config.static_fields);
