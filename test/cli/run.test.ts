@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { CLI, runCli, startCli } from '../support/cli.js';
+import { waitUntil } from '../support/wait.js';
 
 function tempConfig(yaml: string): { dir: string; file: string } {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-run-'));
@@ -104,7 +105,7 @@ http: { address: 127.0.0.1:0 }
         { label: 'sink', path: 'output', connected: true },
       ],
     });
-    await waitFor(async () => /input_received\{label="",path="root.input"\} 3/.test(await (await fetch(`${url}/metrics`)).text()));
+    await waitUntil('three messages received', async () => /input_received\{label="",path="root.input"\} 3/.test(await (await fetch(`${url}/metrics`)).text()));
 
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
@@ -128,7 +129,7 @@ http: { address: 127.0.0.1:0 }
     const proc = startCli(['run', file]);
     const [, url] = await proc.waitForLog(/Listening for HTTP requests at (http:\/\/[\d.]+:\d+)/);
     let text = '';
-    await waitFor(async () => /output_sent\{label="nowhere",path="root.output"\} [1-9]/.test((text = await (await fetch(`${url}/metrics`)).text())));
+    await waitUntil('messages sent', async () => /output_sent\{label="nowhere",path="root.output"\} [1-9]/.test((text = await (await fetch(`${url}/metrics`)).text())));
     for (const name of ['input_received', 'processor_received', 'processor_sent', 'output_sent', 'output_batch_sent', 'output_latency_ns']) {
       expect(text).toContain(`# TYPE ${name}`);
     }
@@ -137,11 +138,3 @@ http: { address: 127.0.0.1:0 }
     expect(await proc.exited).toBe(0);
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

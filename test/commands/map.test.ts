@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { mapCommand } from '../../src/commands/map.js';
+import { waitUntil } from '../support/wait.js';
 
 const FIXTURES = 'test/fixtures/map';
 const RUNAI_META = ['--meta', 'scrape_interval=30s', '--meta', 'resource_type=workload'];
@@ -126,10 +127,6 @@ describe('sluice map --watch', () => {
     const stop = new AbortController();
     let out = '';
     let err = '';
-    const waitFor = async (predicate: () => boolean) => {
-      for (let i = 0; i < 200 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
-      expect(predicate()).toBe(true);
-    };
     try {
       const done = mapCommand(['--watch', mapping, join(dir, 'in.json')], {
         stdin: Readable.from([]),
@@ -137,14 +134,14 @@ describe('sluice map --watch', () => {
         stderr: { write: (s: string) => (err += s) },
         signal: stop.signal,
       });
-      await waitFor(() => err.includes('watching'));
+      await waitUntil('the watch to start', () => err.includes('watching'));
       expect(out).toBe('"very-important-job"\n');
       writeFileSync(mapping, 'id');
-      await waitFor(() => out.includes('497f6eca'));
+      await waitUntil('the re-run on the first save', () => out.includes('497f6eca'));
       writeFileSync(mapping, '{ "broken": ');
-      await waitFor(() => err.includes('JSONata syntax error'));
+      await waitUntil('the syntax error reported', () => err.includes('JSONata syntax error'));
       writeFileSync(mapping, 'tenantId');
-      await waitFor(() => out.endsWith('1001\n'));
+      await waitUntil('the re-run after the fix', () => out.endsWith('1001\n'));
       stop.abort();
       expect(await done).toBe(0);
       expect(out).toBe('"very-important-job"\n"497f6eca-6276-4993-bfeb-53cbbbba6f08"\n1001\n');

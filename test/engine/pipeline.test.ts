@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defineProcessor } from '../../src/engine/component.js';
 import { memoryComponents, memoryState } from '../support/memory.js';
 import { pipelineFromYaml } from '../support/pipeline.js';
+import { waitUntil } from '../support/wait.js';
 
 const bodies = (writes: { json(): unknown }[][]) => writes.map((batch) => batch.map((m) => m.json()));
 
@@ -85,7 +86,7 @@ output: { memory: { batching: { count: 100, period: 1h } } }
     );
     const stop = new AbortController();
     const running = pipeline.run(stop.signal);
-    await waitFor(() => state.input.reads === 3);
+    await waitUntil('three reads', () => state.input.reads === 3);
     expect(state.output.writes).toEqual([]);
     stop.abort();
     const result = await running;
@@ -107,7 +108,7 @@ shutdown_timeout: 200ms
     );
     const stop = new AbortController();
     const running = pipeline.run(stop.signal);
-    await waitFor(() => state.output.attempts >= 4);
+    await waitUntil('four write attempts', () => state.output.attempts >= 4);
     stop.abort();
     const started = Date.now();
     const result = await running;
@@ -196,7 +197,7 @@ output: { memory: { batching: { count: 10, period: 50ms } } }
     );
     const stop = new AbortController();
     const running = pipeline.run(stop.signal);
-    await waitFor(() => state.output.writes.length === 1);
+    await waitUntil('the period flush', () => state.output.writes.length === 1);
     expect(bodies(state.output.writes)).toEqual([[1, 2]]);
     expect(await metrics.registry.getSingleMetricAsString('batch_created')).toMatch(/mechanism="period"\} 1/);
     stop.abort();
@@ -270,7 +271,7 @@ output: { memory: {} }
       [...memoryComponents(state.input, state.output), holding],
     );
     const run = pipeline.run(new AbortController().signal);
-    await waitFor(() => processed.length === 3);
+    await waitUntil('the three later reads processed', () => processed.length === 3);
     expect(processed).toEqual(['a', 'b', 'c']);
     expect(state.output.writes).toEqual([]);
     release();
@@ -280,14 +281,6 @@ output: { memory: {} }
     expect(state.input.acks).toEqual(['ok', 'ok', 'ok', 'ok']);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 describe('reads of several batches (ReadResult.batches)', () => {
   it('processes each batch on its own, delivers them in order, and acks each read once', async () => {

@@ -11,6 +11,7 @@ import { SqliteBuffer } from '../../src/engine/sqlite_buffer.js';
 import { startCli } from '../support/cli.js';
 import { memoryComponents, memoryState } from '../support/memory.js';
 import { pipelineFromYaml } from '../support/pipeline.js';
+import { waitUntil } from '../support/wait.js';
 
 const tempDir = () => mkdtempSync(join(tmpdir(), 'sluice-buffer-'));
 
@@ -75,7 +76,7 @@ shutdown_timeout: 300ms
     const run1 = pipelineFromYaml(yaml('{ keep_open: true }'), memoryComponents(first.input, first.output));
     const stop = new AbortController();
     const running = run1.pipeline.run(stop.signal);
-    await waitFor(() => first.input.acks.length === 2 && first.output.attempts > 0);
+    await waitUntil('both reads acked and a write tried', () => first.input.acks.length === 2 && first.output.attempts > 0);
     // Committed to the buffer means delivered as far as the input is concerned.
     expect(first.input.acks).toEqual(['ok', 'ok']);
     stop.abort();
@@ -111,7 +112,7 @@ http: { address: 127.0.0.1:0 }
     const proc = startCli(['run', config]);
     const [, url] = await proc.waitForLog(/Listening for HTTP requests at (http:\/\/[\d.]+:\d+)/);
     proc.child.stdin.write(Array.from({ length: 50 }, (_, i) => JSON.stringify({ n: i })).join('\n') + '\n');
-    await waitForAsync(async () => /buffer_received\{label="",path="root.buffer"\} 50/.test(await (await fetch(`${url}/metrics`)).text()));
+    await waitUntil('50 messages buffered', async () => /buffer_received\{label="",path="root.buffer"\} 50/.test(await (await fetch(`${url}/metrics`)).text()));
     proc.child.kill('SIGKILL');
     await proc.exited;
 
@@ -127,15 +128,3 @@ http: { address: 127.0.0.1:0 }
     expect(readFileSync(join(dir, 'out.jsonl'), 'utf8').trimEnd().split('\n')).toEqual(committed);
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  await waitForAsync(async () => condition(), timeoutMs);
-}
-
-async function waitForAsync(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -6,6 +6,7 @@ import { KubernetesError } from '../../src/kubernetes/client.js';
 import { checkLeaderElectionSettings, LEADER_ELECTION_DEFAULTS, LeaderElector, type LeaderElectionSettings, type LeaseClient } from '../../src/kubernetes/leader.js';
 import { startKubernetesSimulator, type KubernetesSimulator } from '../../src/kubernetes/sim.js';
 import { simAccess, testClient } from './support.js';
+import { waitUntil } from '../support/wait.js';
 
 // Short timings: a 1 s lease, renewed every 150 ms, given up 600 ms after the last renewal sent.
 const TIMING = { leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 150, healthCheckTimeoutMs: 0 };
@@ -19,14 +20,6 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((c) => c()));
   await sim?.close();
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** A client whose calls fail while `partitioned` is set: this replica cut off from the API server. */
 function partitionable(client: LeaseClient) {
@@ -79,11 +72,11 @@ describe('LeaderElector against the simulator', () => {
     sim = await startKubernetesSimulator({ compactEveryMs: 0 });
     const a = candidate('pod-a');
     a.elector.start();
-    await waitFor(() => a.elector.isLeader(), 'pod-a to lead');
+    await waitUntil('pod-a to lead', () => a.elector.isLeader());
     expect(lease().spec).toMatchObject({ holderIdentity: 'pod-a', leaseDurationSeconds: 1, leaseTransitions: 0 });
     const acquired = lease().spec.acquireTime;
     const renewals = new Set<string>();
-    await waitFor(() => (renewals.add(lease().spec.renewTime!), renewals.size >= 4), 'three renewals');
+    await waitUntil('three renewals', () => (renewals.add(lease().spec.renewTime!), renewals.size >= 4));
     expect(a.elector.isLeader()).toBe(true);
     expect(lease().spec.acquireTime).toBe(acquired);
     expect(sim.requests.filter((r) => r.method === 'PUT').every((r) => r.status === 200 || r.status === 409)).toBe(true);
@@ -96,13 +89,19 @@ describe('LeaderElector against the simulator', () => {
     const b = candidate('pod-b');
     a.elector.start();
     b.elector.start();
-    await waitFor(() => a.elector.isLeader() || b.elector.isLeader(), 'a leader');
+    await waitUntil('a leader', () => a.elector.isLeader() || b.elector.isLeader());
     const [leader, follower] = a.elector.isLeader() ? [a, b] : [b, a];
     const firstRenewal = leader.elector.renewedAt;
-    await waitFor(() => {
-      expect(a.elector.isLeader() && b.elector.isLeader()).toBe(false);
-      return leader.elector.renewedAt >= firstRenewal + 5 * TIMING.retryPeriodMs;
-    }, 'several renewals');
+    // Polled often: each poll also checks that the two never lead at once.
+    await waitUntil(
+      'several renewals',
+      () => {
+        expect(a.elector.isLeader() && b.elector.isLeader()).toBe(false);
+        return leader.elector.renewedAt >= firstRenewal + 5 * TIMING.retryPeriodMs;
+      },
+      30_000,
+      5,
+    );
     expect(follower.elector.isLeader()).toBe(false);
     expect(follower.elector.leader).toBe(leader.elector.settings.identity);
     expect(follower.events.filter((e) => e.event === 'started')).toEqual([]);
@@ -113,16 +112,16 @@ describe('LeaderElector against the simulator', () => {
     let oldLeaderWhenTaken: { leading: boolean; renewedAt: number; stopped: boolean } | undefined;
     const a = candidate('pod-a');
     a.elector.start();
-    await waitFor(() => a.elector.isLeader(), 'pod-a to lead');
+    await waitUntil('pod-a to lead', () => a.elector.isLeader());
     const b = candidate('pod-b', {}, {
       onStartedLeading: () => {
         oldLeaderWhenTaken = { leading: a.elector.isLeader(), renewedAt: a.elector.renewedAt, stopped: a.events.some((e) => e.event === 'stopped') };
       },
     });
     b.elector.start();
-    await waitFor(() => b.elector.leader === 'pod-a', 'pod-b to see pod-a lead');
+    await waitUntil('pod-b to see pod-a lead', () => b.elector.leader === 'pod-a');
     a.network.partitioned = true;
-    await waitFor(() => b.elector.isLeader(), 'pod-b to take over', 30_000);
+    await waitUntil('pod-b to take over', () => b.elector.isLeader());
     const stopped = a.events.find((e) => e.event === 'stopped')!;
     const started = b.events.find((e) => e.event === 'started')!;
     expect(stopped.detail).toMatch(/could not renew the lease within the renew deadline \(600ms\)/);
@@ -134,7 +133,7 @@ describe('LeaderElector against the simulator', () => {
 
     a.network.partitioned = false;
     const since = b.elector.renewedAt;
-    await waitFor(() => a.elector.leader === 'pod-b' && b.elector.renewedAt >= since + 5 * TIMING.retryPeriodMs, 'pod-a to follow pod-b');
+    await waitUntil('pod-a to follow pod-b', () => a.elector.leader === 'pod-b' && b.elector.renewedAt >= since + 5 * TIMING.retryPeriodMs);
     expect(a.elector.isLeader()).toBe(false);
     expect(a.events.filter((e) => e.event === 'started')).toHaveLength(1);
   });
@@ -143,16 +142,16 @@ describe('LeaderElector against the simulator', () => {
     sim = await startKubernetesSimulator({ compactEveryMs: 0 });
     const a = candidate('pod-a');
     a.elector.start();
-    await waitFor(() => a.elector.isLeader(), 'pod-a to lead');
+    await waitUntil('pod-a to lead', () => a.elector.isLeader());
     const b = candidate('pod-b');
     b.elector.start();
-    await waitFor(() => b.elector.leader === 'pod-a', 'pod-b to see pod-a lead');
+    await waitUntil('pod-b to see pod-a lead', () => b.elector.leader === 'pod-a');
     await a.elector.stop();
     expect(a.elector.isLeader()).toBe(false);
     expect(a.events.at(-1)).toMatchObject({ event: 'stopped', detail: 'stopped' });
     // Its last write emptied the holder (pod-b may have taken the lease since).
     expect(a.elector.leader).toBe('');
-    await waitFor(() => b.elector.isLeader(), 'pod-b to take the released lease');
+    await waitUntil('pod-b to take the released lease', () => b.elector.isLeader());
     expect(lease().spec).toMatchObject({ holderIdentity: 'pod-b', leaseTransitions: 1 });
   });
 
@@ -160,13 +159,13 @@ describe('LeaderElector against the simulator', () => {
     sim = await startKubernetesSimulator({ compactEveryMs: 0 });
     const a = candidate('pod-a');
     a.elector.start();
-    await waitFor(() => a.elector.isLeader(), 'pod-a to lead');
+    await waitUntil('pod-a to lead', () => a.elector.isLeader());
     const b = candidate('pod-b');
     b.elector.start();
-    await waitFor(() => b.elector.leader === 'pod-a', 'pod-b to see pod-a lead');
+    await waitUntil('pod-b to see pod-a lead', () => b.elector.leader === 'pod-a');
     await a.elector.stop({ release: false });
     expect(lease().spec.holderIdentity).toBe('pod-a');
-    await waitFor(() => b.elector.isLeader(), 'pod-b to take the expired lease');
+    await waitUntil('pod-b to take the expired lease', () => b.elector.isLeader());
     const started = b.events.find((e) => e.event === 'started')!;
     expect(started.at - a.elector.renewedAt).toBeGreaterThanOrEqual(TIMING.leaseDurationMs);
     expect(lease().spec).toMatchObject({ holderIdentity: 'pod-b', leaseTransitions: 1 });
@@ -177,7 +176,7 @@ describe('LeaderElector against the simulator', () => {
     let skew = 0;
     const a = candidate('pod-a', { healthCheckTimeoutMs: 500 }, { now: () => Date.now() + skew });
     a.elector.start();
-    await waitFor(() => a.elector.isLeader(), 'pod-a to lead');
+    await waitUntil('pod-a to lead', () => a.elector.isLeader());
     expect(a.elector.check()).toBeUndefined();
     a.network.partitioned = true;
     skew = TIMING.leaseDurationMs + 500 + 50;

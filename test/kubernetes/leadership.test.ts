@@ -9,6 +9,7 @@ import type { LeaseClient } from '../../src/kubernetes/leader.js';
 import { annotationKey, LeaseLeadership } from '../../src/kubernetes/leadership.js';
 import { startKubernetesSimulator, type KubernetesSimulator } from '../../src/kubernetes/sim.js';
 import { never, simAccess, testClient } from './support.js';
+import { waitUntil } from '../support/wait.js';
 
 const TIMING = { leaseDurationMs: 1000, renewDeadlineMs: 600, retryPeriodMs: 150, healthCheckTimeoutMs: 0 };
 let sim: KubernetesSimulator | undefined;
@@ -17,14 +18,6 @@ afterEach(async () => {
   await Promise.all(stops.splice(0).map((s) => s()));
   await sim?.close();
 });
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const started = Date.now();
-  while (!condition()) {
-    if (Date.now() - started > 10_000) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /**
  * A LeaseLeadership on the simulator. With `paused`, the elector's own calls (renewals) hang until
@@ -69,7 +62,7 @@ describe('Lease leadership', () => {
     let frozen: number | undefined;
     const a = replica('pod-a', () => frozen ?? Date.now());
     a.leadership.start();
-    await waitFor(() => a.leadership.isLeader(), 'pod-a to lead');
+    await waitUntil('pod-a to lead', () => a.leadership.isLeader());
     expect(await a.leadership.writeShared('watermark.input', '100', never)).toBe(true);
     expect(lease().metadata.annotations?.[annotationKey('watermark.input')]).toBe('100');
 
@@ -83,7 +76,7 @@ describe('Lease leadership', () => {
     frozen = Date.now();
     a.stale.paused = true;
     b.leadership.start();
-    await waitFor(() => b.leadership.isLeader(), 'pod-b to take over');
+    await waitUntil('pod-b to take over', () => b.leadership.isLeader());
     expect(a.leadership.isLeader()).toBe(true);
     expect(await b.leadership.writeShared('watermark.input', '200', never)).toBe(true);
 

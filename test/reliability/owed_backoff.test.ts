@@ -14,6 +14,7 @@ import { Secrets } from '../../src/engine/secrets.js';
 import { startRunAiSimulator, type RunAiSimulator } from '../../src/runai/sim.js';
 import { withDefaults } from '../support/defaults.js';
 import { testSettings } from '../support/settings.js';
+import { waitUntil } from '../support/wait.js';
 import { captureLog, metricValue } from '../runai/helpers.js';
 
 const opened: { close(): Promise<void> }[] = [];
@@ -52,7 +53,7 @@ describe('owed windows during a metrics outage', () => {
       sim.addFault({ route: 'workload-metrics', effect: { status: 503 } });
       const { input, metrics, entries } = await start(sim, state);
       const failedScrapes = () => entries().filter((e) => String(e['msg']).startsWith('Run:ai fetch failed for some resources'));
-      await waitFor(() => failedScrapes().length >= OUTAGE_SCRAPES, `${OUTAGE_SCRAPES} failed scrapes`);
+      await waitUntil(`${OUTAGE_SCRAPES} failed scrapes`, () => failedScrapes().length >= OUTAGE_SCRAPES);
       sim.clearFaults();
       const lines = failedScrapes();
       const requests = sim.requests.filter((r) => r.route === 'workload-metrics').length;
@@ -99,11 +100,3 @@ describe('owedBackoff', () => {
     expect(owedBackoff(2, { start: 0, end: 10 })).toBe(500);
   });
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

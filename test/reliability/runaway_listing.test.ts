@@ -17,6 +17,7 @@ import type { RunAiClientOptions } from '../../src/runai/options.js';
 import { startRunAiSimulator, type RunAiSimulator } from '../../src/runai/sim.js';
 import { withDefaults } from '../support/defaults.js';
 import { testSettings } from '../support/settings.js';
+import { waitUntil } from '../support/wait.js';
 import { captureLog } from '../runai/helpers.js';
 
 const opened: { close(): Promise<void> }[] = [];
@@ -138,7 +139,7 @@ describe('run_ai over a runaway listing', () => {
     await input.connect(new AbortController().signal);
 
     const failures = () => entries().filter((e) => e['msg'] === 'Run:ai listing failed; its windows are scraped at the next tick');
-    await waitFor(() => failures().length >= 3, 'three failed scrapes');
+    await waitUntil('three failed scrapes', () => failures().length >= 3);
     const failed = failures();
     expect(failed.every((e) => e['level'] === 50 && String(e['error']).includes('repeats rows already listed'))).toBe(true);
     // Each failed scrape cost two listing requests (and its token), not thousands.
@@ -160,11 +161,3 @@ describe('run_ai over a runaway listing', () => {
     for (let i = 1; i < windows.length; i++) expect(windows[i]!.start).toBe(windows[i - 1]!.end);
   });
 });
-
-async function waitFor(condition: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

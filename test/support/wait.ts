@@ -5,11 +5,22 @@
  * undefined; a probe that throws counts as "not yet". Rejects naming `what` past `timeoutMs`.
  */
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
+  return poll(what, () => Promise.resolve().then(probe).catch(() => undefined), timeoutMs, intervalMs);
+}
+
+/**
+ * Polls `condition` every `intervalMs` until it is (or resolves to) true. Rejects naming `what`
+ * past `timeoutMs`; a condition that throws rejects at once with its error, so an `expect` inside
+ * it fails the test.
+ */
+export async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, intervalMs = 20): Promise<void> {
+  await poll(what, async () => ((await condition()) ? true : undefined), timeoutMs, intervalMs);
+}
+
+async function poll<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs: number, intervalMs: number): Promise<T> {
   const started = Date.now();
   for (;;) {
-    const value = await Promise.resolve()
-      .then(probe)
-      .catch(() => undefined);
+    const value = await probe();
     if (value !== undefined) return value;
     if (Date.now() - started > timeoutMs) throw new Error(`${what} not reached within ${timeoutMs}ms`);
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
