@@ -10,10 +10,11 @@ export async function waitFor<T>(what: string, probe: () => Promise<T | undefine
 
 /**
  * Polls `condition` every `intervalMs` until it is (or resolves to) true. Rejects naming `what`
- * past `timeoutMs`; a condition that throws rejects at once with its error, so an `expect` inside
- * it fails the test.
+ * past `timeoutMs` (by default under vitest's 30 s test timeout, so the named error is what a
+ * stuck test reports); a condition that throws rejects at once with its error, so an `expect`
+ * inside it fails the test.
  */
-export async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, intervalMs = 20): Promise<void> {
+export async function waitUntil(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 20_000, intervalMs = 20): Promise<void> {
   await poll(what, async () => ((await condition()) ? true : undefined), timeoutMs, intervalMs);
 }
 
