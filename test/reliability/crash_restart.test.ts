@@ -22,9 +22,9 @@ import {
   splitJsonArray,
   startCollectorCli,
   tempDir,
-  waitFor,
   type CollectorOptions,
 } from './harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -104,7 +104,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
 
     // 1. Mid-scrape: killed as Run:ai answers the 150th metrics request of a scrape (of 210).
     let proc = collector(options);
-    await waitFor(() => doneWindows(dir) >= 2, 30_000, 'two windows');
+    await waitUntil('two windows', () => doneWindows(dir) >= 2, 30_000);
     let midScrapeWindow = '';
     let seen = 0;
     onRunAi = (r) => {
@@ -122,7 +122,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     await openmeter.down();
     proc = collector(options);
     const doneBefore = doneWindows(dir);
-    await waitFor(() => bufferedMessages(dir) >= 3 * SCRAPEABLE && doneWindows(dir) >= doneBefore + 3, 30_000, 'three windows buffered');
+    await waitUntil('three windows buffered', () => bufferedMessages(dir) >= 3 * SCRAPEABLE && doneWindows(dir) >= doneBefore + 3, 30_000);
     sigkill(proc, kills);
     await killed(proc);
     const buffered = bufferedMessages(dir);
@@ -143,7 +143,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     // 4. The last run delivers the backlog again (same bytes) and three more windows, then drains.
     proc = collector(options);
     const target = doneWindows(dir) + 3;
-    await waitFor(() => doneWindows(dir) >= target, 30_000, 'three more windows');
+    await waitUntil('three more windows', () => doneWindows(dir) >= target, 30_000);
     await stopGracefully(proc);
 
     const { starts, first } = assertLedgerClean(dir);
@@ -180,10 +180,10 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     const goldenDir = tempDir();
     // The uninterrupted run, over the same cluster and the same time, into its own sink.
     const golden = collector({ dir: goldenDir, runai, openmeter: goldenSink });
-    await waitFor(() => doneWindows(goldenDir) >= 1, 30_000, 'the golden run started');
+    await waitUntil('the golden run started', () => doneWindows(goldenDir) >= 1, 30_000);
 
     let proc = collector({ dir, runai, openmeter });
-    await waitFor(() => doneWindows(dir) >= 3, 30_000, 'three windows');
+    await waitUntil('three windows', () => doneWindows(dir) >= 3, 30_000);
     await stopGracefully(proc);
     const stoppedAt = lastEnd(dir);
     // Down until 10 windows have closed (each is due OFFSET after its end).
@@ -195,17 +195,17 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     expect(backfill['windows']).toBeGreaterThanOrEqual(10);
     expect(backfill['from']).toBe(new Date(stoppedAt).toISOString().replace('.000Z', 'Z'));
     // Caught up, and two live windows after.
-    await waitFor(() => lastEnd(dir) >= restartedAt - OFFSET_MS + 2 * WINDOW_MS, 30_000, 'caught up');
+    await waitUntil('caught up', () => lastEnd(dir) >= restartedAt - OFFSET_MS + 2 * WINDOW_MS, 30_000);
     // The counter moves as backfilled windows are delivered, which on a loaded machine can trail
     // the live windows that satisfied "caught up": wait for it, then check it stops at the count.
     let metrics = '';
     const backfilled = () => metricOf(metrics, 'run_ai_windows_backfilled_total{type="workload"}');
-    await waitFor(async () => (metrics = await metricsText(proc)) !== '' && backfilled() >= (backfill['windows'] as number), 30_000, 'every backfilled window counted');
+    await waitUntil('every backfilled window counted', async () => (metrics = await metricsText(proc)) !== '' && backfilled() >= (backfill['windows'] as number), 30_000);
     await stopGracefully(proc);
     expect(backfilled()).toBe(backfill['windows']);
     expect(metricOf(metrics, 'run_ai_windows_skipped_total{type="workload",reason="max_backfill"}')).toBe(0);
 
-    await waitFor(() => lastEnd(goldenDir) >= lastEnd(dir), 30_000, 'the golden run passed the restarted one');
+    await waitUntil('the golden run passed the restarted one', () => lastEnd(goldenDir) >= lastEnd(dir), 30_000);
     await stopGracefully(golden);
 
     const { starts } = assertLedgerClean(dir);
@@ -236,7 +236,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     const options = { dir, runai, openmeter, maxBackfill: '5s' };
 
     let proc = collector(options);
-    await waitFor(() => doneWindows(dir) >= 3, 30_000, 'three windows');
+    await waitUntil('three windows', () => doneWindows(dir) >= 3, 30_000);
     await stopGracefully(proc);
     const stoppedAt = lastEnd(dir);
     await sleepUntil(stoppedAt + OFFSET_MS + 12 * WINDOW_MS + 100);
@@ -252,7 +252,7 @@ describe.concurrent('the Run:ai pipeline killed and restarted (real CLI)', () =>
     // max_backfill before the restart, and backfilled otherwise.
     expect(gap.end + OFFSET_MS).toBeLessThan(now - 5000);
     expect(gap.end + WINDOW_MS + OFFSET_MS).toBeGreaterThanOrEqual(now - 5000);
-    await waitFor(() => lastEnd(dir) >= now - OFFSET_MS + 2 * WINDOW_MS, 30_000, 'caught up');
+    await waitUntil('caught up', () => lastEnd(dir) >= now - OFFSET_MS + 2 * WINDOW_MS, 30_000);
     const metrics = await metricsText(proc);
     await stopGracefully(proc);
     expect(metricOf(metrics, 'run_ai_windows_skipped_total{type="workload",reason="max_backfill"}')).toBe(skipped['windows']);

@@ -11,7 +11,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startOpenMeterSimulator, type OpenMeterSimulator } from '../../src/openmeter/sim.js';
 import { startRunAiSimulator } from '../../src/runai/sim.js';
 import { CLI, startCli, track, type CliProcess } from '../support/cli.js';
-import { CLUSTER, SCRAPEABLE, TOKEN, assertDelivered, assertLedgerClean, bufferedMessages, doneWindows, expectedEvents, report, startCollectorCli, tempDir, waitFor, type CollectorOptions } from './harness.js';
+import { CLUSTER, SCRAPEABLE, TOKEN, assertDelivered, assertLedgerClean, bufferedMessages, doneWindows, expectedEvents, report, startCollectorCli, tempDir, type CollectorOptions } from './harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -70,16 +71,16 @@ describe.concurrent('the buffer and shutdown under operating conditions', () => 
     const url = await serviceUrl(proc);
     const events = Array.from({ length: 3000 }, (_, i) => cloudEvent(i));
     child.stdin.write(`${events.map((e) => JSON.stringify(e)).join('\n')}\n`);
-    await waitFor(async () => (await fetch(`${url}/ready`)).status === 503, 30_000, 'the buffer reported full');
+    await waitUntil('the buffer reported full', async () => (await fetch(`${url}/ready`)).status === 503, 30_000);
     const ready = (await (await fetch(`${url}/ready`)).json()) as { statuses: { path: string; error?: string }[] };
     expect(ready.statuses.find((s) => s.path === 'buffer')?.error).toMatch(new RegExp(`^buffer ${join(dir, 'buffer.db')}: cannot commit messages: .*new input waits`));
     // The sink comes back while the disk is still full: deliveries go on, deletions wait.
     await sink.up();
-    await waitFor(() => sink.events.length > 0, 30_000, 'first deliveries');
+    await waitUntil('first deliveries', () => sink.events.length > 0, 30_000);
     expect(proc.child.exitCode).toBeNull();
     // Room again.
     await new Promise<void>((resolve, reject) => spawn('prlimit', ['--pid', String(child.pid), '--fsize=unlimited']).on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`prlimit ${code}`)))));
-    await waitFor(() => sink.events.length === 3000, 60_000, 'all 3000 delivered');
+    await waitUntil('all 3000 delivered', () => sink.events.length === 3000, 60_000);
     child.stdin.end();
     expect(await proc.exited).toBe(0);
     if (sink.deliveries.length !== 3000) {
@@ -138,7 +139,7 @@ shutdown_timeout: 2s
     const options: CollectorOptions = { dir, runai, openmeter: sink, set: ['logger.format=json'] };
     await sink.down();
     let proc = registered(startCollectorCli(options));
-    await waitFor(() => bufferedMessages(dir) >= 3 * SCRAPEABLE && doneWindows(dir) >= 3, 60_000, 'three windows buffered');
+    await waitUntil('three windows buffered', () => bufferedMessages(dir) >= 3 * SCRAPEABLE && doneWindows(dir) >= 3, 60_000);
     proc.child.kill('SIGKILL');
     await proc.exited;
     // The crash tore the buffer's write-ahead log: what it held past its last checkpoint is gone.
@@ -153,7 +154,7 @@ shutdown_timeout: 2s
     const [warning] = await proc.waitForLog(/^\{.*"msg":"The buffer no longer holds Run:ai batches it had committed.*$/m, 30_000);
     expect((JSON.parse(warning!) as { batches: number }).batches).toBeGreaterThan(0);
     const target = doneWindows(dir) + 2;
-    await waitFor(() => doneWindows(dir) >= target && bufferedMessages(dir) === 0, 60_000, 'caught up');
+    await waitUntil('caught up', () => doneWindows(dir) >= target && bufferedMessages(dir) === 0, 60_000);
     proc.child.kill('SIGTERM');
     expect(await proc.exited).toBe(0);
     const { starts } = assertLedgerClean(dir);
@@ -167,7 +168,7 @@ shutdown_timeout: 2s
     const proc = registered(startCli(['run', bufferedConfig(dir, sink)]));
     const url = await serviceUrl(proc);
     proc.child.stdin.write(`${JSON.stringify(cloudEvent(0))}\n`);
-    await waitFor(() => sink.events.length === 1, 30_000, 'the first event');
+    await waitUntil('the first event', () => sink.events.length === 1, 30_000);
     // Another process (here: this one) takes the write lock for 3 s while events arrive.
     const other = new Database(join(dir, 'buffer.db'));
     other.exec('BEGIN IMMEDIATE');
@@ -181,7 +182,7 @@ shutdown_timeout: 2s
     }
     other.exec('COMMIT');
     other.close();
-    await waitFor(() => sink.events.length === 201, 30_000, 'all 201 events');
+    await waitUntil('all 201 events', () => sink.events.length === 201, 30_000);
     proc.child.stdin.end();
     expect(await proc.exited).toBe(0);
     expect(proc.stderr).toMatch(/another process holds a lock on the file/);

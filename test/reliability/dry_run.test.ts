@@ -21,9 +21,9 @@ import {
   report,
   startCollectorCli,
   tempDir,
-  waitFor,
   type CollectorOptions,
 } from './harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const closers: (() => Promise<unknown>)[] = [];
 afterAll(async () => {
@@ -53,17 +53,17 @@ describe('a dry run between real runs', () => {
 
     // A real run: two windows delivered, then the sink goes down and a window waits in the buffer.
     let real = registered(startCollectorCli(options));
-    await waitFor(() => doneWindows(dir) >= 2, 60_000, 'two windows delivered');
+    await waitUntil('two windows delivered', () => doneWindows(dir) >= 2, 60_000);
     await sink.down();
     const delivered = doneWindows(dir);
-    await waitFor(() => doneWindows(dir) > delivered && bufferedMessages(dir) >= SCRAPEABLE, 60_000, 'a window buffered');
+    await waitUntil('a window buffered', () => doneWindows(dir) > delivered && bufferedMessages(dir) >= SCRAPEABLE, 60_000);
     expect(await stop(real)).toBe(0);
     const ledgerBefore = readLedger(dir);
     const bufferedBefore = bufferedMessages(dir);
 
     // The dry run: the same config with its output swapped, until it printed two windows.
     const dry = registered(startCli(['run', EXAMPLE, ...collectorSet(options).flatMap((s) => ['-s', s]), '-s', 'http.enabled=false', '--output', 'stdout'], collectorEnv(options)));
-    await waitFor(() => dry.stdout.split('\n').filter((l) => l.startsWith('{')).length >= 2 * SCRAPEABLE, 60_000, 'two windows printed');
+    await waitUntil('two windows printed', () => dry.stdout.split('\n').filter((l) => l.startsWith('{')).length >= 2 * SCRAPEABLE, 60_000);
     expect(await stop(dry)).toBe(0);
     expect(dry.stderr).toMatch(/Dry run \(--output stdout\): buffer and input state are kept apart from the config's, which are not touched\./);
     // Nothing of the real state moved: same windows, same resume point, the buffer as it was.
@@ -74,7 +74,7 @@ describe('a dry run between real runs', () => {
     await sink.up();
     real = registered(startCollectorCli(options));
     const target = doneWindows(dir) + 3;
-    await waitFor(() => doneWindows(dir) >= target && bufferedMessages(dir) === 0, 60_000, 'caught up');
+    await waitUntil('caught up', () => doneWindows(dir) >= target && bufferedMessages(dir) === 0, 60_000);
     expect(await stop(real)).toBe(0);
 
     const { starts } = assertLedgerClean(dir);

@@ -9,7 +9,8 @@ import { startOpenMeterSimulator, type OpenMeterSimulator } from '../../src/open
 import { startRunAiSimulator } from '../../src/runai/sim.js';
 import { runCli } from '../support/cli.js';
 import { metricValue } from '../runai/helpers.js';
-import { CLUSTER, TOKEN, assertDelivered, assertLedgerClean, doneWindows, expectedEvents, readLedger, report, startInProcess, tempDir, waitFor } from './harness.js';
+import { CLUSTER, TOKEN, assertDelivered, assertLedgerClean, doneWindows, expectedEvents, readLedger, report, startInProcess, tempDir } from './harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -88,7 +89,7 @@ describe.concurrent('messages that cannot be delivered', () => {
     runai.addFault({ route: 'workload-metrics', resourceId: bad.id, effect: { malformed: 'overflow' } });
     const dir = tempDir();
     const collector = startInProcess({ dir, runai, openmeter: sink });
-    await waitFor(() => doneWindows(dir) >= 4, 40_000, 'four windows done');
+    await waitUntil('four windows done', () => doneWindows(dir) >= 4, 40_000);
     const result = await collector.stop();
     expect(result.undelivered).toBe(0);
 

@@ -101,14 +101,6 @@ export function startCollectorCli(options: CollectorOptions): CliProcess {
   return startCli(['run', EXAMPLE, ...set, '--log.level', process.env['RELIABILITY_LOG_LEVEL'] ?? 'info'], collectorEnv(options));
 }
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000, what = 'condition'): Promise<void> {
-  const started = Date.now();
-  while (!(await condition())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`${what} not met within ${timeoutMs}ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 // -- the ledger and buffer files, read as an operator would --------------------------------------
 
 export interface LedgerState {

@@ -19,8 +19,8 @@ import {
   report,
   startInProcess,
   tempDir,
-  waitFor,
 } from './harness.js';
+import { waitUntil } from '../support/wait.js';
 
 const closers: (() => Promise<void>)[] = [];
 afterAll(async () => {
@@ -48,7 +48,7 @@ async function scenario(
   const dir = tempDir();
   const collector = startInProcess({ dir, runai, openmeter, ...(sinkTimeout ? { sinkTimeout } : {}) });
   const notes = await during?.({ openmeter, dir });
-  await waitFor(() => doneWindows(dir) >= windows, 40_000, `${windows} windows done`);
+  await waitUntil(`${windows} windows done`, () => doneWindows(dir) >= windows, 40_000);
   const result = await collector.stop();
   expect(result.undelivered).toBe(0);
   const { starts, first } = assertLedgerClean(dir);
@@ -121,7 +121,7 @@ describe.concurrent('the Run:ai pipeline against OpenMeter faults', () => {
     let peak = 0;
     let drainedMs = 0;
     await scenario('S6 5 s outage', {}, 12, async ({ openmeter, dir }) => {
-      await waitFor(() => doneWindows(dir) >= 2, 20_000, 'two windows before the outage');
+      await waitUntil('two windows before the outage', () => doneWindows(dir) >= 2, 20_000);
       await openmeter.down();
       const downAt = Date.now();
       while (Date.now() - downAt < 5000) {
@@ -130,7 +130,7 @@ describe.concurrent('the Run:ai pipeline against OpenMeter faults', () => {
       }
       await openmeter.up();
       const upAt = Date.now();
-      await waitFor(() => bufferedMessages(dir) < SCRAPEABLE, 40_000, 'buffer drained after the outage');
+      await waitUntil('buffer drained after the outage', () => bufferedMessages(dir) < SCRAPEABLE, 40_000);
       drainedMs = Date.now() - upAt;
       expect(peak).toBeGreaterThanOrEqual(4 * SCRAPEABLE);
       return `buffer peaked at ${peak} messages, drained ${(drainedMs / 1000).toFixed(1)} s after recovery`;
