@@ -7,8 +7,9 @@ import bloblang from './processors/bloblang.js';
 import jsonSchema from './processors/json_schema.js';
 import log from './processors/log.js';
 import mapping from './processors/mapping.js';
+import mutation from './processors/mutation.js';
 import noop from './processors/noop.js';
 import split from './processors/split.js';
 import unarchive from './processors/unarchive.js';
 
-export const pureProcessors: readonly ComponentSpec[] = [bloblang, jsonSchema, log, mapping, noop, split, unarchive];
+export const pureProcessors: readonly ComponentSpec[] = [bloblang, jsonSchema, log, mapping, mutation, noop, split, unarchive];

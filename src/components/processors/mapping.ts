@@ -47,17 +47,18 @@ export default defineProcessor<MappingConfig>({
 });
 
 /**
- * Builds a mapping processor; `forced` fixes the language (the `bloblang` processor), otherwise
- * the config's `lang` or detection decides.
+ * Builds a mapping processor; `forced` fixes the language (the `bloblang` and `mutation`
+ * processors), otherwise the config's `lang` or detection decides. `mutate` (with Bloblang only)
+ * runs the mapping as Connect's `mutation`: root starts as the input document.
  */
-export function createMapping(config: MappingConfig, settings: Settings, forced: Language | undefined) {
+export function createMapping(config: MappingConfig, settings: Settings, forced: Language | undefined, mutate = false) {
   const { baseDir, logger } = settings;
   {
     const field = typeof config === 'string' ? undefined : config.file !== undefined ? 'file' : 'expression';
     const warn = (w: LintWarning) => settings.note?.(w.message, { field, line: w.line, column: w.column, warning: true });
     const { body, meta, language, detected } = compile(config, baseDir, forced, warn);
     if (detected && language === 'bloblang') settings.note?.('mapping detected as Bloblang (set lang: jsonata to read it as JSONata)', { field });
-    if (body && 'execute' in body) return bloblangProcessor(body, meta, settings);
+    if (body && 'execute' in body) return bloblangProcessor(body, meta, settings, mutate);
     const interpreted = [...(body ? [['expression', body] as const] : []), ...meta.map(([key, e]) => [`meta.${key}`, e] as const)]
       .filter(([, expression]) => !expression.compiled)
       .map(([field, expression]) => `${field}: ${expression.interpretedBecause}`);
@@ -195,9 +196,13 @@ function compileBloblang(source: string, baseDir: string, warn: (w: LintWarning)
   return mapping;
 }
 
-/** The processor for a Bloblang mapping: root, meta and deleted() as Connect's `mapping`; failures flag the message as JSONata's do. */
-function bloblangProcessor(mapping: BloblangMapping, meta: Meta, { logger }: Settings) {
+/**
+ * The processor for a Bloblang mapping: root, meta and deleted() as Connect's `mapping`, or as its
+ * `mutation` when `mutate`; failures flag the message as JSONata's do.
+ */
+function bloblangProcessor(mapping: BloblangMapping, meta: Meta, { logger }: Settings, mutate: boolean) {
   logger.info('Mapping runs as Bloblang compiled to JavaScript.');
+  const run = mutate ? mapping.mutate : mapping.execute;
   const failed = (message: Message, err: unknown): Message => {
     logger.error({ err: (err as Error).message }, 'Mapping failed, the message passes on unchanged and flagged.');
     return message.withError(err as Error);
@@ -208,7 +213,7 @@ function bloblangProcessor(mapping: BloblangMapping, meta: Meta, { logger }: Set
     const context = { message, batch, index };
     let next = message;
     try {
-      const result = mapping.execute(context, currentHooks());
+      const result = run(context, currentHooks());
       const root = result.root;
       if (root === BLOBLANG_DELETED) return undefined;
       if (root !== NOTHING) {
