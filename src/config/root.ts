@@ -66,7 +66,7 @@ export const rootSchema: Schema = {
           default: -1,
           maximum: 1024,
           description:
-            'How many batches are processed concurrently (<= 0: one per CPU); order is kept either way. Set above 1 with a CPU-bound processor (a mapping in the JSONata interpreter) and only processors that can (mapping, bloblang, log), they run on that many worker threads.',
+            'How many batches are processed concurrently (<= 0: one per CPU); order is kept either way. Set above 1 with a CPU-bound processor (a mapping in the JSONata interpreter) and only processors that can run anywhere (mapping, bloblang, mutation, json_schema, log, noop, split, unarchive), they run on that many worker threads.',
         },
         processors: { type: 'array', default: [], items: { 'x-component': 'processor' } },
       },
