@@ -55,7 +55,7 @@ export function parseSelector(text: string): Selector {
         for (;;) {
           const value = next();
           if (value.kind === 'close' && values.length === 0) throw fail(text, value.at, `for "in" and "notin", the set of values can't be empty`);
-          if (value.kind !== 'id') throw fail(text, value.at, 'expected a value');
+          if (!isWord(value)) throw fail(text, value.at, 'expected a value');
           values.push(checkValue(value, text));
           const after = next();
           if (after.kind === 'close') break;
@@ -64,7 +64,7 @@ export function parseSelector(text: string): Selector {
         requirements.push({ key, operator: token.kind, values });
       } else if (token.kind === 'op' && token.text !== '!') {
         next();
-        const value = peek().kind === 'id' ? next() : { kind: 'id' as const, text: '', at: token.at + token.text.length };
+        const value = isWord(peek()) ? next() : { kind: 'id' as const, text: '', at: token.at + token.text.length };
         if (token.text === '>' || token.text === '<') {
           if (!/^-?\d+$/.test(value.text)) throw fail(text, value.at, `for "${token.text}", the value must be an integer, got "${value.text}"`);
           requirements.push({ key, operator: token.text === '>' ? 'gt' : 'lt', values: [value.text] });
@@ -108,6 +108,13 @@ function satisfied(r: Requirement, labels: Readonly<Record<string, string>>): bo
   }
 }
 
+/**
+ * Whether a token reads as a key or a value: a word, including the words `in` and `notin`, which
+ * are operators only where an operator is expected (Kubernetes' parser reads them as identifiers
+ * in keys and values, so `tier=in` and `in in (notin)` are selectors).
+ */
+const isWord = (token: Token): boolean => token.kind === 'id' || token.kind === 'in' || token.kind === 'notin';
+
 function lex(text: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
@@ -134,7 +141,7 @@ function lex(text: string): Token[] {
 
 /** A label key: an optional DNS-subdomain prefix and "/", then a name of at most 63 characters. */
 function expectKey(token: Token, text: string): string {
-  if (token.kind !== 'id') throw fail(text, token.at, token.kind === 'end' ? 'expected a label key' : `expected a label key, got "${token.text}"`);
+  if (!isWord(token)) throw fail(text, token.at, token.kind === 'end' ? 'expected a label key' : `expected a label key, got "${token.text}"`);
   const slash = token.text.indexOf('/');
   const prefix = slash < 0 ? undefined : token.text.slice(0, slash);
   const name = slash < 0 ? token.text : token.text.slice(slash + 1);

@@ -50,6 +50,22 @@ describe('parseSelector', () => {
     }
   });
 
+  it('reads the words in and notin as a key or a value where one is expected, as Kubernetes does', () => {
+    // fast-check found `aa=in` refused: Kubernetes' parser reads in/notin as identifiers in keys and values.
+    const words = { aa: 'in', in: 'notin', notin: 'x' };
+    const cases: [string, boolean][] = [
+      ['aa=in', true],
+      ['aa!=in', false],
+      ['aa in (in, notin)', true],
+      ['aa notin (notin)', true],
+      ['in=notin', true],
+      ['in in (notin)', true],
+      ['notin notin (in)', true],
+      ['!in', false],
+    ];
+    for (const [text, selected] of cases) expect(parseSelector(text).matches(words), text).toBe(selected);
+  });
+
   it('an equality on any label of a set selects it, and its negation does not', () => {
     const name = fc.stringMatching(/^[a-z0-9]([a-z0-9.-]{0,10}[a-z0-9])?$/);
     fc.assert(
