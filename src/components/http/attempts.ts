@@ -58,14 +58,7 @@ const LONG_WAIT_MS = 30_000;
 
 export class Attempts {
   #config: AttemptConfig;
-  #logger: Logger;
-  #secrets: Secrets;
-  #isSecret: (name: string) => boolean;
-  #auth: Authorizer;
-  #limiter: RateLimit | undefined;
-  #jwt: (() => string) | undefined;
-  #metrics: HttpMetrics;
-  #dispatcher: () => Dispatcher;
+  #with: AttemptCollaborators;
   #verb: string;
   #timeoutMs: number;
   #retryPeriodMs: number;
@@ -76,14 +69,7 @@ export class Attempts {
 
   constructor(config: AttemptConfig, collaborators: AttemptCollaborators) {
     this.#config = config;
-    this.#logger = collaborators.logger;
-    this.#secrets = collaborators.secrets;
-    this.#isSecret = collaborators.isSecret;
-    this.#auth = collaborators.auth;
-    this.#limiter = collaborators.limiter;
-    this.#jwt = collaborators.jwt;
-    this.#metrics = collaborators.metrics;
-    this.#dispatcher = collaborators.dispatcher;
+    this.#with = collaborators;
     this.#verb = config.verb.toUpperCase();
     this.#timeoutMs = parseDurationMs(config.timeout);
     this.#retryPeriodMs = parseDurationMs(config.retry_period);
@@ -111,7 +97,7 @@ export class Attempts {
       const error = this.#describe(target, result, attempt + 1);
       // The final failure is logged where the write fails (engine, drop_on), not once per request.
       if (verdict === 'fail' || attempt >= this.#config.retries) {
-        this.#logger.debug({ status: error.status, err: error.message }, 'HTTP request failed.');
+        this.#with.logger.debug({ status: error.status, err: error.message }, 'HTTP request failed.');
         return error;
       }
       if (verdict === 'backoff') {
@@ -120,19 +106,19 @@ export class Attempts {
       }
       const wait = retryAfter ?? period;
       if (retryAfter === undefined && wait >= LONG_WAIT_MS) {
-        this.#logger.warn({ wait: formatWait(wait), attempt: attempt + 1, err: error.message }, 'HTTP request failed; backing off before the next attempt.');
+        this.#with.logger.warn({ wait: formatWait(wait), attempt: attempt + 1, err: error.message }, 'HTTP request failed; backing off before the next attempt.');
       }
-      this.#logger.debug({ attempt: attempt + 1, wait_ms: Math.round(wait), err: error.message }, 'Retrying HTTP request.');
+      this.#with.logger.debug({ attempt: attempt + 1, wait_ms: Math.round(wait), err: error.message }, 'Retrying HTTP request.');
       await sleep(wait, signal);
     }
   }
 
   async #attempt(target: Target, body: Uint8Array, signal: AbortSignal): Promise<AttemptResult> {
     await this.#gate.wait(signal);
-    await this.#limiter?.access(signal);
+    await this.#with.limiter?.access(signal);
     let auth: Record<string, string>;
     try {
-      auth = await this.#auth.headers(signal);
+      auth = await this.#with.auth.headers(signal);
     } catch (err) {
       throwIfAborted(signal);
       return { kind: 'error', error: err as Error, timedOut: false };
@@ -140,7 +126,7 @@ export class Attempts {
     // Connect signs with OAuth 1, then JWT, then basic/OAuth 2: the last one set wins.
     const signed: Record<string, string> = {};
     if (this.#config.oauth.enabled) signed.authorization = oauth1Header(this.#config.oauth, this.#verb, target.url);
-    if (this.#jwt) signed.authorization = this.#jwt();
+    if (this.#with.jwt) signed.authorization = this.#with.jwt();
     const headers = { ...target.headers, ...signed, ...auth };
     const controller = new AbortController();
     const abort = () => controller.abort();
@@ -157,7 +143,7 @@ export class Attempts {
     let result: AttemptResult;
     try {
       const response = await request(target.url, {
-        dispatcher: this.#dispatcher(),
+        dispatcher: this.#with.dispatcher(),
         method: this.#verb as Dispatcher.HttpMethod,
         headers,
         body,
@@ -173,9 +159,9 @@ export class Attempts {
       signal.removeEventListener('abort', abort);
     }
     const elapsed = process.hrtime.bigint() - started;
-    this.#metrics.request(result.kind === 'response' ? result.status : undefined, elapsed);
+    this.#with.metrics.request(result.kind === 'response' ? result.status : undefined, elapsed);
     if (this.#dumpLevel) {
-      logRequest(this.#logger, this.#dumpLevel, { method: this.#verb, url: target.url, headers, body, result, elapsed, timeout: this.#config.timeout }, this.#secrets, this.#isSecret);
+      logRequest(this.#with.logger, this.#dumpLevel, { method: this.#verb, url: target.url, headers, body, result, elapsed, timeout: this.#config.timeout }, this.#with.secrets, this.#with.isSecret);
     }
     return result;
   }
@@ -183,7 +169,7 @@ export class Attempts {
   #judge(result: AttemptResult): Verdict {
     if (result.kind === 'error') return isPermanentError(result.error) ? 'fail' : 'linear';
     // A rejected token may just have expired: the next attempt fetches a new one.
-    if (result.status === 401) this.#auth.invalidate();
+    if (result.status === 401) this.#with.auth.invalidate();
     return judgeStatus(this.#config, result.status);
   }
 
@@ -199,7 +185,7 @@ export class Attempts {
     const extended = this.#gate.hold(ms);
     if (!extended || ms < LONG_WAIT_MS) return;
     const asked = result.kind === 'response' ? headerValue(result.headers, 'retry-after') : undefined;
-    this.#logger.warn(
+    this.#with.logger.warn(
       { status: result.kind === 'response' ? result.status : undefined, retry_after: asked, wait: formatWait(ms), max_retry_after: this.#config.max_retry_after },
       `The sink asked to wait before sending again (Retry-After); every request of this output is paused for ${formatWait(ms)}.`,
     );
@@ -210,10 +196,10 @@ export class Attempts {
     const tries = attempts > 1 ? ` (after ${attempts} attempts)` : '';
     if (result.kind === 'error') {
       const what = result.timedOut ? `request timed out after ${this.#config.timeout}` : describeTransportError(result.error);
-      return new RequestError(this.#secrets.scrub(`${where}: ${what}${tries}`), undefined, false);
+      return new RequestError(this.#with.secrets.scrub(`${where}: ${what}${tries}`), undefined, false);
     }
     const { status } = result;
     const text = `${where}: HTTP request returned unexpected response code (${status}): ${status} ${STATUS_CODES[status] ?? ''}, Error: ${responseDetail(result)}${tries}`;
-    return new RequestError(this.#secrets.scrub(text), status, SPLIT_STATUSES.has(status));
+    return new RequestError(this.#with.secrets.scrub(text), status, SPLIT_STATUSES.has(status));
   }
 }
