@@ -3,7 +3,7 @@
 // built-ins called directly from compiled call sites must give the interpreter's results.
 import fc from 'fast-check';
 import jsonata from 'jsonata';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compileToJavaScript } from '../../src/mapping/compiler.js';
 import { fastJoin, fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
 import { DEFINITIONS, calleeTable } from '../../src/mapping/compiler/functions.js';
@@ -164,6 +164,48 @@ describe('direct calls of built-ins equal to the interpreter', () => {
     // Most calls give a result (the rest fail in both, or are handed over).
     expect(direct).toBeGreaterThan(1_000);
   }, 120_000);
+
+  // A built-in called from applyInner() (a lambda's tail call, a function passed to $map) checks its
+  // arguments as a direct call does (Native.validate), and runs JSONata's validator only for the rest.
+  it('called as a lambda’s tail call, for random arguments of every type and count', async () => {
+    let compared = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(...NAMES).chain((native) => {
+          const params = native.params ?? [];
+          return fc.tuple(fc.constant(native), fc.integer({ min: 0, max: params.length + 1 }).chain((count) => fc.tuple(...Array.from({ length: count }, (_, i) => argumentFor(params[i]?.types ?? 'snblaofm')))));
+        }),
+        async ([native, args]) => {
+          const expression = `(function() { $${native.name}(${args.join(', ')}) })()`;
+          const compilation = compileToJavaScript(jsonata(expression).ast());
+          if (!compilation.ok) return;
+          const want = await outcome(() => jsonata(expression).evaluate(structuredClone(INPUT)));
+          const got = await outcome(() => compilation.evaluate(structuredClone(INPUT), {}));
+          if (!got.ok) return;
+          compared++;
+          expect(want.ok ? JSON.stringify(want.value) : 'the interpreter fails', expression).toBe(JSON.stringify(got.value));
+        },
+      ),
+      { numRuns: 3_000 },
+    );
+    expect(compared).toBeGreaterThan(500);
+  }, 120_000);
+
+  it('a tail-called built-in runs JSONata’s validator only for arguments it must convert or reject', async () => {
+    const validator = DEFINITIONS.substring!.signature as unknown as { validate: (...args: unknown[]) => unknown };
+    const spy = vi.spyOn(validator, 'validate');
+    try {
+      const evaluate = (expression: string) => [...((compileToJavaScript(jsonata(expression).ast()) as { evaluate: (i: unknown, b: object) => unknown }).evaluate(structuredClone(INPUT), {}) as unknown[])];
+      expect(evaluate('$map(strs, function($k) { $substring($k, 0, 1) })')).toEqual(['p', 'q']);
+      expect(evaluate('$map(["ab", "cd"], $substring(?, 1))')).toEqual(['b', 'd']);
+      expect(spy).not.toHaveBeenCalled();
+      // A number is no string: the validator rejects it (T0410), and the interpreter reports it.
+      expect(() => evaluate('$map([1], function($k) { $substring($k, 0, 1) })')).toThrow();
+      expect(spy).toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
 
   it('a registered function gets JSONata’s focus as `this` and its arguments padded, directly or not', async () => {
     const implementation = function (this: { environment: { lookup(name: string): unknown } }, a: unknown, b?: unknown) {

@@ -32,6 +32,23 @@ export class Native {
     this.params = signature === undefined ? [] : parseParams(signature.definition);
     this.partialArity = /\(([^)]*)\)/.exec(source.toString())![1]!.split(',').length;
   }
+
+  /** fastCheck() per argument count, made on first use (null: none exists for that count). */
+  #checks: (((args: unknown[]) => boolean) | null)[] = [];
+
+  /**
+   * The signature's validation of `args`, as the interpreter's validator gives it. Arguments that
+   * fastCheck() accepts are returned as they are (padded) without running JSONata's validator,
+   * which builds a symbol string and matches a regular expression on every call.
+   */
+  validate(args: unknown[], callInput: unknown): unknown[] {
+    const signature = this.signature;
+    if (signature === undefined) return args;
+    const argc = args.length;
+    let check = this.#checks[argc];
+    if (check === undefined) check = this.#checks[argc] = fastCheck(this, argc) ?? null;
+    return check !== null && check(args) ? args : signature.validate(args, callInput);
+  }
 }
 
 /** A `?` in a partial application. */
@@ -345,10 +362,7 @@ export function partiallyApply(proc: unknown, args: unknown[], run: Run): Partia
 /** jsonata's applyInner(). */
 export function applyInner(proc: unknown, args: unknown[], callInput: unknown, run: Run, rawLambdas: boolean): unknown {
   if (proc instanceof Lambda) return invokeLambda(proc, args, callInput);
-  if (proc instanceof Native) {
-    const validated = proc.signature === undefined ? args : proc.signature.validate(args, callInput);
-    return proc.invoke(validated, callInput, run, rawLambdas);
-  }
+  if (proc instanceof Native) return proc.invoke(proc.validate(args, callInput), callInput, run, rawLambdas);
   if (proc instanceof Partial) return invokePartial(proc, args, run);
   if (proc instanceof Composition) {
     // The body `$g($f($x))`: $f($x) is an ordinary call (its context is the chain's, null), $g a tail call.
@@ -358,8 +372,7 @@ export function applyInner(proc: unknown, args: unknown[], callInput: unknown, r
   if (isDefinition(proc)) {
     const native = run.program.natives.get(proc) as Native | undefined;
     if (native === undefined) return handOver();
-    const validated = native.signature === undefined ? args : native.signature.validate(args, callInput);
-    return native.invoke(validated, callInput, run, rawLambdas);
+    return native.invoke(native.validate(args, callInput), callInput, run, rawLambdas);
   }
   if (typeof proc === 'function') {
     // A plain JavaScript function: a regular expression's matcher, or one passed in the bindings
