@@ -42,6 +42,8 @@ export interface SinkContext {
   readonly strict: boolean;
 }
 
+type Count = { inc(value?: number): void };
+
 /** Runs an output's write() with at most `maxInFlight` calls at once, counting what it delivers. */
 export class Writer implements Sink {
   #output: Output;
@@ -51,13 +53,22 @@ export class Writer implements Sink {
   #waiting: (() => void)[] = [];
   #abort = new AbortController();
   #closed = false;
+  /** The output's series, looked up once: an output without batching writes every message alone. */
+  #series: { error: Count; latency: { observe(ns: number): void }; sent: Count; batchSent: Count };
 
   constructor(output: Output, context: SinkContext) {
     this.#output = output;
     this.#context = context;
     this.#limit = Math.max(1, output.maxInFlight ?? 1);
+    const { metrics, label, path } = context;
+    this.#series = {
+      error: metrics.counter('output_error', 'Batches that failed to send.').labels(label, path),
+      latency: metrics.timer('output_latency_ns', 'Time to write a batch, in ns.').labels(label, path),
+      sent: metrics.counter('output_sent', 'Messages sent (an archived batch counts the messages in it).').labels(label, path),
+      batchSent: metrics.counter('output_batch_sent', 'Batches sent.').labels(label, path),
+    };
     // Shown from the start, as in Connect.
-    context.metrics.counter('output_error', 'Batches that failed to send.').labels(context.label, context.path).inc(0);
+    this.#series.error.inc(0);
   }
 
   connect(signal: AbortSignal): Promise<void> {
@@ -131,16 +142,16 @@ export class Writer implements Sink {
   }
 
   async #observe(write: Promise<void>, count: number, started: bigint): Promise<void> {
-    const { label, path, metrics } = this.#context;
+    const series = this.#series;
     try {
       await write;
     } catch (err) {
-      metrics.counter('output_error', 'Batches that failed to send.').labels(label, path).inc();
+      series.error.inc();
       throw err;
     }
-    metrics.timer('output_latency_ns', 'Time to write a batch, in ns.').labels(label, path).observe(Number(process.hrtime.bigint() - started));
-    metrics.counter('output_sent', 'Messages sent (an archived batch counts the messages in it).').labels(label, path).inc(count);
-    metrics.counter('output_batch_sent', 'Batches sent.').labels(label, path).inc();
+    series.latency.observe(Number(process.hrtime.bigint() - started));
+    series.sent.inc(count);
+    series.batchSent.inc();
   }
 
   async #acquire(): Promise<void> {
