@@ -3,7 +3,7 @@
 // and processes the batches it is sent, counting what each processor does.
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { pureProcessors } from './components/pure_processors.js';
+import { isPureProcessor, loadPureProcessors } from './components/pure_processors.js';
 import { PipelineBuilder } from './engine/build.js';
 import { createRegistry } from './engine/registry.js';
 import type { Processor } from './engine/component.js';
@@ -44,8 +44,10 @@ function counted(processor: Processor, label: string, path: string): Processor {
   });
 }
 
-// Only pure processors run on workers (see onWorkers in engine/pipeline.ts): their registry alone.
-const registry = createRegistry(pureProcessors);
+// Only pure processors run on workers (see onWorkers in engine/pipeline.ts): a registry of those
+// the config names (a processor node's key besides `label`), loading no other module.
+const named = (data.processors as Record<string, unknown>[]).flatMap((node) => Object.keys(node).filter(isPureProcessor));
+const registry = createRegistry(await loadPureProcessors(named));
 const builder = new PipelineBuilder({ registry, logger, metrics: new Metrics(), secrets, baseDir: data.baseDir, strict: false, observe: counted });
 const processors = builder.processors(data.processors as never[], ['pipeline', 'processors']);
 

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { components, registry } from '../src/components/index.js';
-import { pureProcessors } from '../src/components/pure_processors.js';
+import { loadPureProcessors } from '../src/components/pure_processors.js';
 import { createAjv, loadConfigText } from '../src/config/load.js';
 import { formatPath, formatProblem } from '../src/config/problems.js';
 import { rootSchema, type ComponentNode } from '../src/config/root.js';
@@ -134,9 +134,13 @@ describe('the registry', () => {
     for (const c of components) expect(c.name).toMatch(/^[a-z][a-z0-9]*(_[a-z0-9]+)*$/);
   });
 
-  it('lists every pure processor in pure_processors.ts, the only components a worker thread can build', () => {
+  it('lists every pure processor in pure_processors.ts, the only components a worker thread can build, each under its own name', async () => {
     const pure = components.filter((spec) => spec.pure === true).map((spec) => `${spec.kind}/${spec.name}`);
-    expect(pureProcessors.map((spec) => `${spec.kind}/${spec.name}`).sort()).toEqual(pure.sort());
+    const listed = await loadPureProcessors();
+    expect(listed.map((spec) => `${spec.kind}/${spec.name}`).sort()).toEqual(pure.sort());
+    // A worker loads a processor by its config key: the module under that name must be that processor.
+    for (const spec of listed) expect((await loadPureProcessors([spec.name])).map((s) => s.name)).toEqual([spec.name]);
+    expect(await loadPureProcessors(['http_client', 'archive'])).toEqual([]);
   });
 
   it('the root schema closes every object too', () => {

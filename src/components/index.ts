@@ -15,7 +15,7 @@ import catchProcessor from './processors/catch.js';
 import dedupe from './processors/dedupe.js';
 import metric from './processors/metric.js';
 import processorResource from './processors/resource.js';
-import { pureProcessors } from './pure_processors.js';
+import { loadPureProcessors } from './pure_processors.js';
 import switchProcessor from './processors/switch.js';
 import broker from './outputs/broker.js';
 import syncResponseProcessor from './processors/sync_response.js';
@@ -34,6 +34,8 @@ import stdout from './outputs/stdout.js';
 import switchOutput from './outputs/switch.js';
 import syncResponseOutput from './outputs/sync_response.js';
 import localRateLimit from './rate_limits/local.js';
+
+const pureProcessors = await loadPureProcessors();
 
 /** Every component sluice can build. Adding one: one file, one line here (a pure processor's in pure_processors.ts). */
 export const components: readonly ComponentSpec[] = [

@@ -1,15 +1,28 @@
 // The pure processors (ComponentSpec.pure): the only components a processor worker thread builds
-// (src/processors_worker.ts), so a worker loads these and not every component with its libraries
-// (undici, better-sqlite3, the Run:ai and Kubernetes clients...): about 0.15 s less CPU per
-// worker at start. Adding a pure processor: its line here instead of in index.ts.
+// (src/processors_worker.ts). A worker loads the modules of the processors its config names and
+// nothing else: not every component with its libraries (undici, better-sqlite3, the Run:ai and
+// Kubernetes clients...), nor ajv or Bloblang for a pipeline of JSONata mappings. Adding a pure
+// processor: its line here instead of in index.ts.
 import type { ComponentSpec } from '../engine/component.js';
-import bloblang from './processors/bloblang.js';
-import jsonSchema from './processors/json_schema.js';
-import log from './processors/log.js';
-import mapping from './processors/mapping.js';
-import mutation from './processors/mutation.js';
-import noop from './processors/noop.js';
-import split from './processors/split.js';
-import unarchive from './processors/unarchive.js';
 
-export const pureProcessors: readonly ComponentSpec[] = [bloblang, jsonSchema, log, mapping, mutation, noop, split, unarchive];
+type Module = () => Promise<{ readonly default: ComponentSpec }>;
+
+const PURE_PROCESSORS: Readonly<Record<string, Module>> = {
+  bloblang: () => import('./processors/bloblang.js'),
+  json_schema: () => import('./processors/json_schema.js'),
+  log: () => import('./processors/log.js'),
+  mapping: () => import('./processors/mapping.js'),
+  mutation: () => import('./processors/mutation.js'),
+  noop: () => import('./processors/noop.js'),
+  split: () => import('./processors/split.js'),
+  unarchive: () => import('./processors/unarchive.js'),
+};
+
+/** Whether `name` is a pure processor's. */
+export const isPureProcessor = (name: string): boolean => Object.hasOwn(PURE_PROCESSORS, name);
+
+/** The specs of the pure processors named (unknown names are skipped), by default of all of them. */
+export async function loadPureProcessors(names: Iterable<string> = Object.keys(PURE_PROCESSORS)): Promise<ComponentSpec[]> {
+  const wanted = [...new Set(names)].filter(isPureProcessor);
+  return Promise.all(wanted.map(async (name) => (await PURE_PROCESSORS[name]!()).default));
+}
