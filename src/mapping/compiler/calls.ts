@@ -16,6 +16,8 @@ export class Native {
   readonly params: Param[] | undefined;
   /** How many arguments a partial application of it takes: its JavaScript parameters, as the interpreter counts them. */
   readonly partialArity: number;
+  /** fastCheck() per argument count, made on first use (null: none exists for that count). */
+  #checks: (((args: unknown[]) => boolean) | null)[] = [];
   constructor(
     readonly name: string,
     readonly signature: Validator | undefined,
@@ -32,9 +34,6 @@ export class Native {
     this.params = signature === undefined ? [] : parseParams(signature.definition);
     this.partialArity = /\(([^)]*)\)/.exec(source.toString())![1]!.split(',').length;
   }
-
-  /** fastCheck() per argument count, made on first use (null: none exists for that count). */
-  #checks: (((args: unknown[]) => boolean) | null)[] = [];
 
   /**
    * The signature's validation of `args`, as the interpreter's validator gives it. Arguments that
