@@ -6,7 +6,7 @@ import jsonata from 'jsonata';
 import { describe, expect, it, vi } from 'vitest';
 import { compileToJavaScript } from '../../src/mapping/compiler.js';
 import { fastJoin, fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
-import { DEFINITIONS, calleeTable } from '../../src/mapping/compiler/functions.js';
+import { DEFINITIONS, FOCUS_FREE, calleeTable } from '../../src/mapping/compiler/functions.js';
 
 type Impl = (...args: any[]) => unknown;
 const original = (name: string): Impl => DEFINITIONS[name]!.implementation as Impl;
@@ -205,6 +205,17 @@ describe('direct calls of built-ins equal to the interpreter', () => {
     } finally {
       spy.mockRestore();
     }
+  });
+
+  // A direct call of these passes no focus: were one to read `this`, it would throw and every call
+  // would be handed over unnoticed by the differential tests above.
+  it('calls without JSONata’s focus only built-ins whose source never reads `this`', () => {
+    for (const name of FOCUS_FREE) {
+      const source = DEFINITIONS[name]!.implementation.toString().replace(/\/\*[\s\S]*?\*\/|\/\/.*$/gm, '');
+      expect(source, name).not.toMatch(/\bthis\b|\bsuper\b|\beval\b/);
+      expect(calleeTable({}).byName.get(name)?.focusFree, name).toBe(true);
+    }
+    expect(calleeTable({}).byName.get('keys')?.focusFree).toBe(false);
   });
 
   it('a registered function gets JSONata’s focus as `this` and its arguments padded, directly or not', async () => {

@@ -30,6 +30,8 @@ export class Native {
      * invokeSync()'s: a call site may then call it directly (directCall()).
      */
     readonly implementation?: (...args: any[]) => unknown,
+    /** Whether `implementation` never reads `this`: a direct call then skips setting up JSONata's focus. */
+    readonly focusFree = false,
   ) {
     this.params = signature === undefined ? [] : parseParams(signature.definition);
     this.partialArity = /\(([^)]*)\)/.exec(source.toString())![1]!.split(',').length;
@@ -272,7 +274,7 @@ return function call(input, frame) {
   if (run.overrides && hasOwn(run.bindings, name)) return done(apply(run.bindings[name], [${args.map((_, i) => `a${i}(input, frame)`).join(', ')}], input, run));
 ${values.map((v, i) => `  const ${v} = a${i}(input, frame);`).join('\n')}
   if (${conditions.join(' && ') || 'true'}) {
-    const r = implementation.call(focusOf(run, input)${padded.map((v) => `, ${v}`).join('')});
+    const r = implementation.call(${native.focusFree ? 'undefined' : 'focusOf(run, input)'}${padded.map((v) => `, ${v}`).join('')});
     if (typeof r === 'object' && r !== null && (isIterator(r) || isPromiseLike(r))) return handOver();
     return done(r);
   }
