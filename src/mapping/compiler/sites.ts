@@ -136,20 +136,22 @@ export function arithmeticOperator(deps: { lhs: Fn; rhs: Fn; op: string; arithme
   }
 }
 
-/** `=` / `!=`: nothing on either side is false. */
+/** `=` / `!=`: nothing on either side is false; only two objects need isDeepEqual() (strings, numbers: `===`). */
 export function equality(deps: { lhs: Fn; rhs: Fn; equal: boolean; isDeepEqual: DeepEqualFn }): Fn {
   const { lhs, rhs, isDeepEqual } = deps;
   if (deps.equal) {
     return (input, frame) => {
       const l = lhs(input, frame);
       const r = rhs(input, frame);
-      return l === undefined || r === undefined ? false : isDeepEqual(l, r);
+      if (l === undefined || r === undefined) return false;
+      return l === r || (typeof l === 'object' && typeof r === 'object' && isDeepEqual(l, r));
     };
   }
   return (input, frame) => {
     const l = lhs(input, frame);
     const r = rhs(input, frame);
-    return l === undefined || r === undefined ? false : !isDeepEqual(l, r);
+    if (l === undefined || r === undefined) return false;
+    return !(l === r || (typeof l === 'object' && typeof r === 'object' && isDeepEqual(l, r)));
   };
 }
 
