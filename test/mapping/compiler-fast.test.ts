@@ -5,8 +5,9 @@ import fc from 'fast-check';
 import jsonata from 'jsonata';
 import { describe, expect, it, vi } from 'vitest';
 import { compileToJavaScript } from '../../src/mapping/compiler.js';
-import { fastJoin, fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
+import { fastJoin, fastKeys, fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
 import { DEFINITIONS, FOCUS_FREE, calleeTable } from '../../src/mapping/compiler/functions.js';
+import { createSequence } from '../../src/mapping/compiler/runtime.js';
 
 type Impl = (...args: any[]) => unknown;
 const original = (name: string): Impl => DEFINITIONS[name]!.implementation as Impl;
@@ -96,6 +97,34 @@ describe('compiled built-ins equal to JSONata’s', () => {
         expectSame(original('join'), join, strs, sep);
       }),
       { numRuns: 10_000 },
+    );
+  });
+
+  it('$keys of objects (integer-like and odd keys too), arrays, sequences, functions and anything else', () => {
+    const focus = { createSequence };
+    // The whole value as it is: its items, `sequence` flag and any other own property.
+    const described = (fn: Impl, arg: unknown) => {
+      try {
+        const result = fn.call(focus, arg) as object;
+        return typeof result === 'object' && result !== null ? Object.entries(Object.getOwnPropertyDescriptors(result)) : result;
+      } catch (err) {
+        return `throws ${String(err)}`;
+      }
+    };
+    const keys = fastKeys(original('keys'));
+    const object = fc.dictionary(fc.oneof(fc.string({ maxLength: 4 }), fc.constantFrom('0', '10', '-1', '__proto__', 'sequence', 'length')), fc.jsonValue(), { maxKeys: 6 });
+    const arg = fc.oneof(
+      object,
+      object.map((o) => Object.assign(Object.create(null), o)),
+      fc.array(fc.oneof(object, fc.integer()), { maxLength: 3 }),
+      fc.array(object, { maxLength: 3 }).map((items) => Object.assign(items, { sequence: true })),
+      fc.constantFrom(undefined, null, 'abc', 5, true, [], { _jsonata_lambda: true, a: 1 }, { _jsonata_function: true }, () => 1),
+    );
+    fc.assert(
+      fc.property(arg, (value) => {
+        expect(described(keys, value)).toEqual(described(original('keys'), value));
+      }),
+      { numRuns: 5_000 },
     );
   });
 });

@@ -3,7 +3,9 @@
 // of a typical event mapping: $round (JSONata shifts the decimal point through strings),
 // $substring (JSONata splits the string into code points), $string of a number or a boolean
 // (JSONata runs JSON.stringify with a replacer), $join of strings (Array.prototype.join is slower
-// than concatenating a few strings).
+// than concatenating a few strings), $keys of an object (JSONata copies Object.keys() item by item).
+
+import { isFunction } from './runtime.js';
 
 type Implementation = (...args: any[]) => unknown;
 
@@ -120,5 +122,20 @@ export function fastJoin(original: Implementation): Implementation {
       if (all) return result;
     }
     return original.call(this, strs, separator);
+  };
+}
+
+/**
+ * $keys of one object (not an array, not a function): JSONata pushes the items of Object.keys()
+ * into a fresh sequence one by one; flagging the fresh array Object.keys() returns is the same value.
+ */
+export function fastKeys(original: Implementation): Implementation {
+  return function keys(this: unknown, arg: unknown) {
+    if (typeof arg === 'object' && arg !== null && !Array.isArray(arg) && !isFunction(arg)) {
+      const result: unknown[] & { sequence?: boolean } = Object.keys(arg);
+      result.sequence = true;
+      return result;
+    }
+    return original.call(this, arg);
   };
 }

@@ -3,7 +3,7 @@
 import jsonata from 'jsonata';
 import { type Node, type Validator } from './ast.js';
 import { type FunctionDefinition, Native, arityOf, callBack, callFunction } from './calls.js';
-import { fastJoin, fastRound, fastString, fastSubstring } from './fast.js';
+import { fastJoin, fastKeys, fastRound, fastString, fastSubstring } from './fast.js';
 import { evaluateMatcher } from './regex.js';
 import { type Invoke, Run, focusOf, handOver, perSite, isArrayOfNumbers, isFunction, isNumeric, isIterator, isPromiseLike, isSequence, seq, setKey } from './runtime.js';
 
@@ -124,7 +124,13 @@ function invoker(deps: {
 }
 
 /** Faster twins, equal to JSONata's own implementations (compiler/fast.ts). */
-const FAST: Record<string, (original: (...args: any[]) => unknown) => (...args: any[]) => unknown> = { round: fastRound, substring: fastSubstring, string: fastString, join: fastJoin };
+const FAST: Record<string, (original: (...args: any[]) => unknown) => (...args: any[]) => unknown> = {
+  round: fastRound,
+  substring: fastSubstring,
+  string: fastString,
+  join: fastJoin,
+  keys: fastKeys,
+};
 
 /**
  * JSONata's built-ins whose implementations (and faster twins) never read `this` (JSONata's focus:
