@@ -133,7 +133,6 @@ describe('compiled built-ins equal to JSONata’s', () => {
 // are calls the implementation directly from generated code (calls.ts directCall()); any other
 // arguments go through JSONata's validator as before. Either way: the interpreter's result.
 describe('direct calls of built-ins equal to the interpreter', () => {
-  const nameOf = (expression: string) => /^\$(\w+)/.exec(expression)![1]!;
   /** Argument expressions by signature symbol; paths give sequences, `nothing` nothing. */
   const BY_SYMBOL: Record<string, string[]> = {
     s: ['"abc"', '""', '"A b,c"', '"😀x"', '"2025-01-01T00:00:00Z"', '"#,##0.00"', '"12"', '"0x1F"', 's', 'items.name', 'strs[0]'],
@@ -167,57 +166,44 @@ describe('direct calls of built-ins equal to the interpreter', () => {
     expect(NAMES.map((native) => native.name)).toEqual(expect.arrayContaining(['string', 'lowercase', 'round', 'substring', 'join', 'keys', 'type', 'exists']));
   });
 
-  it('for random arguments of every type, and of every count a signature allows', async () => {
-    let direct = 0;
+  /**
+   * Compares, over `runs` random calls of the built-ins (up to every parameter, each of its type
+   * mostly, or one argument too many) written into an expression by `wrap`, the compiled result
+   * with the interpreter's; returns how many calls the compiled code answered. A compiled failure
+   * is handed to the interpreter, so only compiled results are compared.
+   */
+  async function compareCalls(wrap: (call: string) => string, runs: number): Promise<number> {
+    let compared = 0;
+    const calls = fc.constantFrom(...NAMES).chain((native) => {
+      const params = native.params ?? [];
+      return fc.tuple(fc.constant(native), fc.integer({ min: 0, max: params.length + 1 }).chain((count) => fc.tuple(...Array.from({ length: count }, (_, i) => argumentFor(params[i]?.types ?? 'snblaofm')))));
+    });
     await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...NAMES).chain((native) => {
-          const params = native.params ?? [];
-          // Up to every parameter (each of its type, mostly), or one argument too many.
-          return fc.tuple(fc.constant(native), fc.integer({ min: 0, max: params.length + 1 }).chain((count) => fc.tuple(...Array.from({ length: count }, (_, i) => argumentFor(params[i]?.types ?? 'snblaofm')))));
-        }),
-        async ([native, args]) => {
-        const expression = `$${native.name}(${args.join(', ')})`;
+      fc.asyncProperty(calls, async ([native, args]) => {
+        const expression = wrap(`$${native.name}(${args.join(', ')})`);
         const compilation = compileToJavaScript(jsonata(expression).ast());
         if (!compilation.ok) return;
         const want = await outcome(() => jsonata(expression).evaluate(structuredClone(INPUT)));
         const got = await outcome(() => compilation.evaluate(structuredClone(INPUT), {}));
-        // A compiled failure is handed to the interpreter; a compiled result must be the interpreter's.
         if (!got.ok) return;
-        direct++;
-        expect(want.ok ? JSON.stringify(want.value) : 'the interpreter fails', `${expression} (${nameOf(expression)})`).toBe(JSON.stringify(got.value));
+        compared++;
+        expect(want.ok ? JSON.stringify(want.value) : 'the interpreter fails', `${expression} (${native.name})`).toBe(JSON.stringify(got.value));
         expect(want.ok && Object.is(want.value, undefined)).toBe(Object.is(got.value, undefined));
       }),
-      { numRuns: 6_000 },
+      { numRuns: runs },
     );
+    return compared;
+  }
+
+  it('for random arguments of every type, and of every count a signature allows', async () => {
     // Most calls give a result (the rest fail in both, or are handed over).
-    expect(direct).toBeGreaterThan(1_000);
+    expect(await compareCalls((call) => call, 6_000)).toBeGreaterThan(1_000);
   }, 120_000);
 
   // A built-in called from applyInner() (a lambda's tail call, a function passed to $map) checks its
   // arguments as a direct call does (Native.validate), and runs JSONata's validator only for the rest.
   it('called as a lambda’s tail call, for random arguments of every type and count', async () => {
-    let compared = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...NAMES).chain((native) => {
-          const params = native.params ?? [];
-          return fc.tuple(fc.constant(native), fc.integer({ min: 0, max: params.length + 1 }).chain((count) => fc.tuple(...Array.from({ length: count }, (_, i) => argumentFor(params[i]?.types ?? 'snblaofm')))));
-        }),
-        async ([native, args]) => {
-          const expression = `(function() { $${native.name}(${args.join(', ')}) })()`;
-          const compilation = compileToJavaScript(jsonata(expression).ast());
-          if (!compilation.ok) return;
-          const want = await outcome(() => jsonata(expression).evaluate(structuredClone(INPUT)));
-          const got = await outcome(() => compilation.evaluate(structuredClone(INPUT), {}));
-          if (!got.ok) return;
-          compared++;
-          expect(want.ok ? JSON.stringify(want.value) : 'the interpreter fails', expression).toBe(JSON.stringify(got.value));
-        },
-      ),
-      { numRuns: 3_000 },
-    );
-    expect(compared).toBeGreaterThan(500);
+    expect(await compareCalls((call) => `(function() { ${call} })()`, 3_000)).toBeGreaterThan(500);
   }, 120_000);
 
   it('a tail-called built-in runs JSONata’s validator only for arguments it must convert or reject', async () => {
