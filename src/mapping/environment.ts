@@ -66,6 +66,8 @@ export interface CompiledExpression {
   readonly compiled: boolean;
   /** Whether it names a field anywhere (`gpu`, `a.b`): such an expression finds nothing in a body that is not a JSON object. */
   readonly readsFields: boolean;
+  /** Set when the expression is a literal (`"runai"`, `42`, `true`, `null`): its value, the same at every evaluation. */
+  readonly literal?: { readonly value: unknown };
   /**
    * Why the expression runs in the interpreter: `compile: false`, or the construct the compiler
    * does not cover and where it is in the expression ("... at line 2, column 14").
@@ -112,12 +114,14 @@ export function compileExpression(source: string, options: CompileOptions = {}):
     }
   };
   const readsFields = namesAField(parsed.ast());
+  const literal = literalOf(parsed.ast());
   if (!compilation.ok) {
     const at = compilation.position === undefined ? undefined : locate(source, compilation.position);
     return {
       source,
       compiled: false,
       readsFields,
+      ...(literal ? { literal } : {}),
       interpretedBecause: at === undefined ? compilation.reason : `${compilation.reason} at line ${at.line}, column ${at.column}`,
       evaluate: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
       evaluateSync: (context = EMPTY_CONTEXT, input = bodyOf(context.message)) => interpret(input, { context }),
@@ -144,9 +148,18 @@ export function compileExpression(source: string, options: CompileOptions = {}):
     source,
     compiled: true,
     readsFields,
+    ...(literal ? { literal } : {}),
     evaluate: async (context, input) => evaluateSync(context, input),
     evaluateSync,
   };
+}
+
+/** The value of a parse tree that is a bare literal (no predicate or other step on it), else undefined. */
+function literalOf(node: jsonata.ExprNode): { value: unknown } | undefined {
+  const { type, value, ...rest } = node as { type: string; value: unknown; position?: number };
+  delete rest.position;
+  if ((type === 'string' || type === 'number' || type === 'value') && Object.keys(rest).length === 0) return { value };
+  return undefined;
 }
 
 /** Whether a JSONata parse tree holds a field name step anywhere. */

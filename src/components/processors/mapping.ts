@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { defineProcessor, type Settings } from '../../engine/component.js';
-import type { Message } from '../../engine/message.js';
+import type { Message, Metadata } from '../../engine/message.js';
 import { compileBloblangMapping, DELETED as BLOBLANG_DELETED, NOTHING, type BloblangMapping } from '../../mapping/bloblang/index.js';
 import { lintMapping, type LintWarning } from '../../mapping/bloblang/lint.js';
 import { cleanForOutput } from '../../mapping/bloblang/values.js';
@@ -86,6 +86,8 @@ export function createMapping(config: MappingConfig, settings: Settings, forced:
       return next;
     };
 
+    const literalMeta = literalMetadata(meta);
+
     const finish = (message: Message, context: MappingContext, result: unknown): Message | undefined | Promise<Message | undefined> => {
       if (result === DELETED) return undefined;
       const next = body ? message.withJSON(result ?? null) : message;
@@ -97,7 +99,7 @@ export function createMapping(config: MappingConfig, settings: Settings, forced:
         if (body) message.releaseParsed();
         return next;
       }
-      const metadata = evaluateMeta(context, { ...message.metadata }, 0);
+      const metadata = literalMeta ? literalMeta(message.metadata) : evaluateMeta(context, { ...message.metadata }, 0);
       if (metadata instanceof Promise) return metadata.then((m) => next.withMetadata(m), (err: unknown) => failed(message, err));
       return next.withMetadata(metadata);
     };
@@ -147,6 +149,25 @@ function setMeta(next: Record<string, unknown>, key: string, value: unknown): vo
 }
 
 type Meta = (readonly [string, CompiledExpression])[];
+
+/**
+ * When every `meta` expression is a literal (`'"runai"'`, `'42'`, `'null'`), the metadata they
+ * make from a message's, computed without evaluating anything: for a message without metadata,
+ * one frozen object shared by every message (metadata is never mutated). Undefined otherwise.
+ */
+function literalMetadata(meta: Meta): ((metadata: Metadata) => Metadata) | undefined {
+  if (!meta.every(([, expression]) => expression.literal)) return undefined;
+  const apply = (metadata: Metadata): Record<string, unknown> => {
+    const next = { ...metadata };
+    for (const [key, expression] of meta) setMeta(next, key, expression.literal!.value);
+    return next;
+  };
+  const fromNothing = Object.freeze(apply({}));
+  return (metadata) => {
+    for (const _ in metadata) return apply(metadata);
+    return fromNothing;
+  };
+}
 
 function compile(config: MappingConfig, baseDir: string, forced: Language | undefined, warn: (w: LintWarning) => void): { body: CompiledExpression | BloblangMapping | undefined; meta: Meta; language: Language; detected: boolean } {
   const choose = (source: string, lang: LanguageChoice | undefined) => {

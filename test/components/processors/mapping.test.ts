@@ -1,4 +1,5 @@
 import { Writable } from 'node:stream';
+import fc from 'fast-check';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import mapping from '../../../src/components/processors/mapping.js';
@@ -48,6 +49,30 @@ describe('mapping', () => {
       [{ n: 2 }, '2'],
       [{ n: 4 }, '4'],
     ]);
+  });
+
+  it('sets literal meta values (null removes a key) exactly as evaluated ones, whatever metadata a message has', () => {
+    // Literal meta expressions skip evaluation; wrapped in a block they are evaluated. Both must agree.
+    const json = fc.oneof(fc.string(), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean(), fc.constant(null));
+    const key = fc.constantFrom('a', 'b', 'c', 'source');
+    fc.assert(
+      fc.property(fc.dictionary(key, json), fc.array(fc.dictionary(key, fc.oneof(fc.string(), fc.integer())), { minLength: 1, maxLength: 3 }), (meta, inputs) => {
+        const literal = Object.fromEntries(Object.entries(meta).map(([k, v]) => [k, JSON.stringify(v)]));
+        const evaluated = Object.fromEntries(Object.entries(literal).map(([k, e]) => [k, `(${e})`]));
+        const run = (config: Record<string, string>) => {
+          const processor = mapping.create({ expression: '$', meta: config, compile: true }, testSettings());
+          const [batch] = processor.process(inputs.map((m) => Message.fromJSON({ n: 1 }, m))) as Message[][];
+          return batch!.map((m) => m.metadata);
+        };
+        const got = run(literal);
+        expect(got).toEqual(run(evaluated));
+        // Every message gets the literals, and keeps its own other keys.
+        got.forEach((m, i) => {
+          for (const [k, v] of Object.entries(meta)) expect(m[k]).toEqual(v === null ? undefined : v);
+          for (const [k, v] of Object.entries(inputs[i]!)) if (!(k in meta)) expect(m[k]).toEqual(v);
+        });
+      }),
+    );
   });
 
   it('keeps order when some messages fail (their errors come from the interpreter) or are deleted', async () => {
