@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { text } from 'node:stream/consumers';
+import type { Logger } from 'pino';
 import { defineInput, type Input, type ReadResult } from '../../engine/component.js';
 import { Message } from '../../engine/message.js';
 
@@ -14,6 +15,8 @@ interface StdinConfig {
 export const MAX_LINES_PER_READ = 1024;
 /** Text held unread above which reading from stdin pauses until the pipeline catches up. */
 const HIGH_WATER_CHARS = 8 * 1024 * 1024;
+/** The longest line held (in UTF-16 units, 64 Mi): a longer one is skipped with an error rather than grow memory without bound. */
+const MAX_LINE_CHARS = 64 * 1024 * 1024;
 
 export default defineInput<StdinConfig>({
   name: 'stdin',
@@ -45,7 +48,7 @@ export default defineInput<StdinConfig>({
                 type: 'integer',
                 minimum: 1,
                 default: 65536,
-                description: 'Accepted for Redpanda Connect configs; sluice holds lines of any length (reading pauses past 8 MB unread).',
+                description: 'Accepted for Redpanda Connect configs; sluice holds lines up to 64 Mi characters (a longer line is skipped with an error; reading pauses past 8 Mi characters unread).',
               },
             },
           },
@@ -63,7 +66,7 @@ export default defineInput<StdinConfig>({
   create({ codec, scanner, auto_replay_nacks }, { logger }) {
     if (!auto_replay_nacks) logger.warn('auto_replay_nacks: false is not supported: failed messages are sent again; wrap the output in drop_on or reject_errored to drop them.');
     if (scanner?.to_the_end || (!scanner && codec === 'all-bytes')) return allBytes(process.stdin);
-    return lines(process.stdin, scanner?.lines?.custom_delimiter || '\n');
+    return lines(process.stdin, scanner?.lines?.custom_delimiter || '\n', logger);
   },
 });
 
@@ -84,40 +87,84 @@ function allBytes(stream: Readable): Input {
 
 /**
  * One message per line. Lines are cut from the chunks as they arrive (a UTF-8 sequence split
- * between chunks is kept whole), and a read takes every complete line already there: a batch of
- * many messages costs the engine one read, not one per line. Reading pauses while too much is
- * held unread, so a fast producer cannot grow memory.
+ * between chunks is kept whole), in time linear in the input however long a line is: a line still
+ * incomplete is held as its pieces and only new text is searched. A read takes every complete line
+ * already there: a batch of many messages costs the engine one read, not one per line. Reading
+ * pauses while too much is held unread, so a fast producer cannot grow memory; a line longer than
+ * `maxLineChars` (it could not be paused: it is not complete) is skipped to its end, with an error.
  */
-function lines(stream: Readable, delimiter: string): Input {
+export function lines(stream: Readable, delimiter: string, logger: Logger, maxLineChars = MAX_LINE_CHARS): Input {
   const decoder = new StringDecoder('utf8');
   const ready: string[] = [];
   let held = 0;
-  let partial = '';
+  // The line being received: its pieces (joined once it is complete) and their length.
+  let pieces: string[] = [];
+  let pending = 0;
+  let lineNumber = 0;
+  let overlong = false;
   let ended = false;
   let closed = false;
   let wake: (() => void) | undefined;
   let listening = false;
 
-  const push = (line: string) => {
+  const complete = (last: string) => {
+    lineNumber++;
+    const line = pieces.length === 0 ? last : pieces.join('') + last;
+    pieces = [];
+    pending = 0;
+    if (overlong || line.length > maxLineChars) {
+      overlong = false;
+      logger.error(`stdin: line ${lineNumber} is longer than ${maxLineChars} characters and was skipped; the lines after it are read on.`);
+      return;
+    }
     const text = delimiter === '\n' && line.endsWith('\r') ? line.slice(0, -1) : line;
     if (text === '') return;
     ready.push(text);
     held += text.length;
   };
-  const onData = (chunk: Buffer) => {
-    const text = partial + decoder.write(chunk);
+  const hold = (piece: string) => {
+    if (piece === '') return;
+    pieces.push(piece);
+    pending += piece.length;
+    // Up to delimiter.length - 1 of the characters held may be a delimiter's start, not the line's.
+    if (pending > maxLineChars + delimiter.length - 1) overlong = true;
+    // Of a line being skipped, only where a delimiter may start is kept.
+    if (overlong) {
+      const tail = delimiter.length > 1 ? pieces.join('').slice(1 - delimiter.length) : '';
+      pieces = tail === '' ? [] : [tail];
+      pending = tail.length;
+    }
+  };
+  const cut = (fresh: string) => {
+    // A delimiter of several characters may straddle two chunks: its start is among the last
+    // delimiter.length - 1 characters held, which are searched again with the new text.
+    let carried = '';
+    while (pieces.length > 0 && carried.length < delimiter.length - 1) {
+      const piece = pieces.pop()!;
+      pending -= piece.length;
+      carried = piece + carried;
+    }
+    const keep = carried.length - (delimiter.length - 1);
+    if (keep > 0) {
+      hold(carried.slice(0, keep));
+      carried = carried.slice(keep);
+    }
+    const text = carried + fresh;
     let start = 0;
     for (let end = text.indexOf(delimiter); end !== -1; end = text.indexOf(delimiter, start)) {
-      push(text.slice(start, end));
+      complete(text.slice(start, end));
       start = end + delimiter.length;
     }
-    partial = text.slice(start);
+    hold(text.slice(start));
+  };
+  const onData = (chunk: Buffer) => {
+    cut(decoder.write(chunk));
     if (held > HIGH_WATER_CHARS) stream.pause();
     wake?.();
   };
   const onEnd = () => {
-    push(partial + decoder.end());
-    partial = '';
+    cut(decoder.end());
+    if (pieces.length > 0 || overlong) complete('');
     ended = true;
     wake?.();
   };
