@@ -248,7 +248,9 @@ export function nativeCall(deps: {
 /**
  * A call of a function value (a lambda bound to a variable, most often): apply(), with a
  * lambda without a signature run here (as invokeLambda() runs it), so its body is called from
- * this node's own copy.
+ * this node's own copy. Up to two arguments are held in locals: a lambda's frame takes them
+ * without an arguments array (a parameter without an argument is bound to nothing, as
+ * `values[i]` of a shorter array is).
  */
 export function functionCall(deps: {
   callee: Fn;
@@ -265,23 +267,38 @@ export function functionCall(deps: {
   const argc = args.length;
   const a0 = args[0]!;
   const a1 = args[1]!;
-  const evaluateArgs = (input: unknown, frame: Frame): unknown[] =>
-    argc === 0 ? [] : argc === 1 ? [a0(input, frame)] : argc === 2 ? [a0(input, frame), a1(input, frame)] : args.map((arg) => arg(input, frame));
+  const run = (proc: InstanceType<LambdaClass>, v0: unknown, v1: unknown, values: unknown[] | undefined, input: unknown, frame: Frame): unknown => {
+    const def = proc.def;
+    let f = proc.frame;
+    if (def.frameSize > 0) {
+      const vars = newVars(def.frameSize);
+      const slots = def.slots;
+      if (values !== undefined) for (let i = 0; i < slots.length; i++) vars[slots[i]!] = values[i];
+      else {
+        if (slots.length > 0) vars[slots[0]!] = v0;
+        if (slots.length > 1) vars[slots[1]!] = v1;
+        for (let i = 2; i < slots.length; i++) vars[slots[i]!] = undefined;
+      }
+      f = new Frame(vars, proc.frame, proc.frame.run);
+    }
+    const result = def.body(proc.input, f);
+    // A plain value (not a tail call to run) is apply()'s result as it is.
+    if (typeof result !== 'object' || result === null || !isTailCall(result)) return done(result);
+    return done(trampoline(result, input, frame.run));
+  };
+  if (argc <= 2) {
+    return (input, frame) => {
+      const proc = callee(input, frame);
+      const v0 = argc > 0 ? a0(input, frame) : undefined;
+      const v1 = argc > 1 ? a1(input, frame) : undefined;
+      if (proc instanceof Lambda && proc.def.signature === undefined) return run(proc, v0, v1, undefined, input, frame);
+      return done(apply(proc, argc === 0 ? [] : argc === 1 ? [v0] : [v0, v1], input, frame.run));
+    };
+  }
   return (input, frame) => {
     const proc = callee(input, frame);
-    const values = evaluateArgs(input, frame);
-    if (proc instanceof Lambda && proc.def.signature === undefined) {
-      const def = proc.def;
-      let f = proc.frame;
-      if (def.frameSize > 0) {
-        f = new Frame(newVars(def.frameSize), proc.frame, proc.frame.run);
-        for (let i = 0; i < def.slots.length; i++) f.vars[def.slots[i]!] = values[i];
-      }
-      const result = def.body(proc.input, f);
-      // A plain value (not a tail call to run) is apply()'s result as it is.
-      if (typeof result !== 'object' || result === null || !isTailCall(result)) return done(result);
-      return done(trampoline(result, input, frame.run));
-    }
+    const values = args.map((arg) => arg(input, frame));
+    if (proc instanceof Lambda && proc.def.signature === undefined) return run(proc, undefined, undefined, values, input, frame);
     return done(apply(proc, values, input, frame.run));
   };
 }
