@@ -54,3 +54,52 @@ describe('a call of a lambda bound to a variable', () => {
     expect(answered).toBeGreaterThan(200);
   });
 });
+
+describe('a prefix test `$substring(text, 0, n) = "literal"`', () => {
+  const texts = fc.oneof(
+    fc.string({ maxLength: 8 }),
+    fc.string({ unit: 'binary', maxLength: 6 }),
+    fc.constantFrom('GPU', 'GPU_X', 'GP', 'G', '', '😀GPU', 'GP😀', 'GPU😀', '\ud800GPU', 'gpu'),
+  );
+  const literals = fc.oneof(fc.constantFrom('GPU', 'GP', 'G', '', 'GPU_X', 'GPU😀', 'x"y\\z'), fc.string({ maxLength: 4 }));
+  /** The text as a field of the document, or a value that is no string (the validator rejects it) or nothing. */
+  const values = fc.oneof({ weight: 6, arbitrary: texts }, { weight: 1, arbitrary: fc.constantFrom<unknown>(undefined, 12, true, null, ['GPU'], { a: 1 }) });
+
+  it('is the interpreter’s comparison for any text, length and literal, either way round and with !=', async () => {
+    let answered = 0;
+    const cases = fc.tuple(values, fc.integer({ min: 1, max: 6 }), literals, fc.constantFrom('=', '!='), fc.boolean());
+    await fc.assert(
+      fc.asyncProperty(cases, async ([text, n, literal, op, swapped]) => {
+        const call = `$substring(t, 0, ${n})`;
+        const expression = swapped ? `${JSON.stringify(literal)} ${op} ${call}` : `${call} ${op} ${JSON.stringify(literal)}`;
+        if (await sameAsInterpreter(expression, text === undefined ? {} : { t: text })) answered++;
+      }),
+      { numRuns: 2_000 },
+    );
+    expect(answered).toBeGreaterThan(1_500);
+  });
+
+  it('is the interpreter’s comparison for every pairing of delicate texts and literals (surrogates, shorter, longer)', async () => {
+    const texts = ['GPU', 'GPU_X', 'GP', '', '😀GPU', 'GP😀', 'GPU😀', 'GPU😀x', '\ud800GPU', 'GPU\udc00'];
+    const literals = ['GPU', 'GP', '', 'GPU_X', 'GPU😀', '😀', 'GP\ud800'];
+    for (const text of texts) {
+      for (const literal of literals) {
+        for (let n = 1; n <= 6; n++) {
+          expect(await sameAsInterpreter(`$substring(t, 0, ${n}) = ${JSON.stringify(literal)}`, { t: text })).toBe(true);
+          expect(await sameAsInterpreter(`${JSON.stringify(literal)} != $substring(t, 0, ${n})`, { t: text })).toBe(true);
+        }
+      }
+    }
+  });
+
+  it('filters strings as the interpreter, and follows a binding that replaces $substring', async () => {
+    const expression = '$keys(o)[$substring($, 0, 3) = "GPU"]';
+    expect(await sameAsInterpreter(expression, { o: { GPU_A: 1, CPU: 2, GPU: 3, G: 4 } })).toBe(true);
+    const compilation = compileToJavaScript(jsonata(expression).ast());
+    if (!compilation.ok) throw new Error(compilation.reason);
+    const substring = (text: string) => text.slice(-3);
+    const input = { o: { x_GPU: 1, GPU_B: 2 } };
+    expect(await jsonata(expression).evaluate(input, { substring })).toEqual('x_GPU');
+    expect(compilation.evaluate(input, { substring })).toEqual('x_GPU');
+  });
+});

@@ -2,9 +2,9 @@
 import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
-import { type Callees, fnString, predicateKeeps, truthy } from './functions.js';
+import { BUILTINS, type Callees, fnString, predicateKeeps, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
-import { arithmeticOperator, comparison, concatenation, conditional, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage } from './sites.js';
+import { arithmeticOperator, comparison, concatenation, conditional, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage, prefixTest } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, sortStep, wildcard } from './paths.js';
@@ -255,6 +255,10 @@ export class Emitter {
     const op = node.value as string;
     const lhs = this.compile(node.lhs, scope);
     const rhs = this.compile(node.rhs, scope);
+    if (op === '=' || op === '!=') {
+      const prefix = this.prefixTest(node, scope, this.site(equality)({ lhs, rhs, equal: op === '=', isDeepEqual }));
+      if (prefix !== undefined) return prefix;
+    }
     switch (op) {
       case 'and':
       case 'or':
@@ -283,6 +287,27 @@ export class Emitter {
       default:
         return refuse(`the ${op} operator`);
     }
+  }
+
+  /**
+   * `$substring(text, 0, n) = "literal"` (either way round, or `!=`), JSONata's idiom for a prefix
+   * test, as a prefixTest() site that compares without cutting the substring; undefined for any
+   * other comparison. `generic`: the comparison as compiled otherwise, for an evaluation whose
+   * bindings replace $substring.
+   */
+  private prefixTest(node: Node, scope: Scope, generic: Fn): Fn | undefined {
+    const plain = (n: Node) => !n.predicate && !n.keepArray && n.group === undefined && n.stages === undefined;
+    const [call, literal] = (node.lhs as Node).type === 'string' ? [node.rhs as Node, node.lhs as Node] : [node.lhs as Node, node.rhs as Node];
+    if (literal.type !== 'string' || !plain(literal) || /[\ud800-\udfff]/.test(literal.value as string)) return undefined;
+    if (call.type !== 'function' || !plain(call) || call.arguments!.length !== 3) return undefined;
+    const procedure = call.procedure!;
+    if (procedure.type !== 'variable' || procedure.value !== 'substring' || !plain(procedure) || scope.declares('substring')) return undefined;
+    // The built-in itself, not a registered function of that name.
+    if (this.callees.byName.get('substring') !== BUILTINS.get('substring')) return undefined;
+    const [text, start, length] = call.arguments!;
+    const isNumber = (n: Node, value: (v: number) => boolean) => n.type === 'number' && plain(n) && value(n.value as number);
+    if (!isNumber(start!, (v) => v === 0) || !isNumber(length!, (v) => Number.isInteger(v) && v >= 1)) return undefined;
+    return this.site(prefixTest)({ text: this.compile(text!, scope), literal: literal.value as string, length: length!.value as number, equal: node.value === '=', generic, hasOwn, handOver });
   }
 
   private negate(node: Node, scope: Scope): Fn {

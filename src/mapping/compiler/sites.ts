@@ -155,6 +155,28 @@ export function equality(deps: { lhs: Fn; rhs: Fn; equal: boolean; isDeepEqual: 
   };
 }
 
+/**
+ * `$substring(text, 0, length) = literal` (or `!=`) for a literal without surrogates, without
+ * cutting the substring. For a string `text` the substring (its first `length` code points)
+ * equals the literal exactly when the literal has `length` units and starts `text` (units equal
+ * to the literal's are as many code points), or is shorter and is `text` itself (which then has
+ * fewer code points than `length`); never when it is longer. Nothing: no substring, so false for
+ * both operators. Any other value is left to the interpreter (its validator rejects it).
+ */
+export function prefixTest(deps: { text: Fn; literal: string; length: number; equal: boolean; generic: Fn; hasOwn: HasOwnFn; handOver: () => never }): Fn {
+  const { text, literal, length, equal, generic, hasOwn, handOver } = deps;
+  const whole = literal.length === length;
+  const shorter = literal.length < length;
+  return (input, frame) => {
+    const run = frame.run;
+    if (run.overrides && hasOwn(run.bindings, 'substring')) return generic(input, frame);
+    const value = text(input, frame);
+    if (typeof value !== 'string') return value === undefined ? false : handOver();
+    const same = whole ? value.startsWith(literal) : shorter && value === literal;
+    return equal ? same : !same;
+  };
+}
+
 /** `< <= > >=`: two numbers at once, anything else as the interpreter's evaluateComparisonExpression(). */
 export function comparison(deps: { lhs: Fn; rhs: Fn; op: string; compare: CompareFn }): Fn {
   const { lhs, rhs, op, compare } = deps;
