@@ -4,7 +4,7 @@ import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
 import { BUILTINS, type Callees, fnString, predicateKeeps, truthy } from './functions.js';
 import { matcherFor } from './regex.js';
-import { arithmeticOperator, comparison, concatenation, conditional, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage, prefixTest } from './sites.js';
+import { arithmeticOperator, comparison, concatenation, conditional, contextValue, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage, prefixTest } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
 import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, sortStep, wildcard } from './paths.js';
@@ -147,7 +147,7 @@ export class Emitter {
 
   private variable(name: string, scope: Scope, normalise: boolean): Fn {
     const done = normalise ? normal : (value: unknown) => value;
-    if (name === '') return (input) => done(input && (input as Seq).outerWrapper ? (input as Seq)[0] : input);
+    if (name === '') return this.site(contextValue)({ done });
     if (name === '$') return (_input, frame) => done(frame.run.root);
     // Unbound in the expression: a binding, else a built-in or registered function's definition.
     const definition = this.callees.definitions.get(name);
@@ -298,7 +298,7 @@ export class Emitter {
   private prefixTest(node: Node, scope: Scope, generic: Fn): Fn | undefined {
     const plain = (n: Node) => !n.predicate && !n.keepArray && n.group === undefined && n.stages === undefined;
     const [call, literal] = (node.lhs as Node).type === 'string' ? [node.rhs as Node, node.lhs as Node] : [node.lhs as Node, node.rhs as Node];
-    if (literal.type !== 'string' || !plain(literal) || /[\ud800-\udfff]/.test(literal.value as string)) return undefined;
+    if (literal.type !== 'string' || !plain(literal) || (literal.value as string).length > 64 || /[\ud800-\udfff]/.test(literal.value as string)) return undefined;
     if (call.type !== 'function' || !plain(call) || call.arguments!.length !== 3) return undefined;
     const procedure = call.procedure!;
     if (procedure.type !== 'variable' || procedure.value !== 'substring' || !plain(procedure) || scope.declares('substring')) return undefined;
