@@ -600,6 +600,8 @@ describe('compiled expressions in the environment', () => {
       Object.assign(Object.create({ inherited: 'i', a: { b: 'inherited' } }), { own: 1 }),
       Object.assign(Object.create(null), { a: { b: 2 }, constructor: 3 }),
       { a: new Workload(), b: Object.create({ c: 1 }) },
+      // A prototype whose own `__proto__` data property shadows Object.prototype's accessor.
+      Object.assign(Object.create(Object.defineProperty({ inherited: 'p', a: { b: 'p' } }, '__proto__', { value: { x: 1 }, enumerable: true })), { own: 1 }),
       {},
     ];
     const expressions = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', '__proto__.x', 'a.hasOwnProperty', 'a.b', 'a.constructor.name', 'a.constructor', 'inherited', 'own', 'a.own', 'a.viaGetter', 'b.c', '__proto__x', 'a.isPrototypeOf'];

@@ -134,13 +134,17 @@ export function evaluateStep(step: Step, input: unknown[], frame: Frame, lastSte
 export function namePath(names: readonly string[], start: Fn | undefined, slow: Fn): Fn {
   // The names are string literals of the expression, written into the code as JSON string literals.
   // A field is JSONata's when it is the object's own (lookup()'s hasOwnProperty). For an object whose
-  // prototype is Object.prototype, a value read for a name Object.prototype does not have is its own:
-  // both tests fold to constants in optimised code, so hasOwn() runs only for other objects.
+  // prototype is Object.prototype, a value read for a name Object.prototype does not have is its own,
+  // so hasOwn() runs only for other objects. The prototype is read as `value.__proto__`: V8 folds
+  // that load (Object.prototype's accessor) to a constant for the shapes the code has met, where
+  // Object.getPrototypeOf() stays a call (~5 ns a step). The accessor gives the prototype unless a
+  // property named __proto__ on the way shadows it with Object.prototype itself as its value, which
+  // no JSON document and no JSONata value can hold (JSON.parse makes an own __proto__ of a parsed value).
   const steps = names.map((name) => {
     const key = JSON.stringify(name);
     return `if (value === null || typeof value !== 'object' || value._jsonata_function === true || value._jsonata_lambda === true) return undefined;
 v = value[${key}];
-if (v === undefined || ((getPrototypeOf(value) !== OBJECT || ${key} in OBJECT) && !hasOwn(value, ${key}))) return undefined;
+if (v === undefined || ((value.__proto__ !== OBJECT || ${key} in OBJECT) && !hasOwn(value, ${key}))) return undefined;
 value = v;
 if (Array.isArray(value)) return slow(input, frame);`;
   });
@@ -148,7 +152,6 @@ if (Array.isArray(value)) return slow(input, frame);`;
     'start',
     'slow',
     'hasOwn',
-    'getPrototypeOf',
     'OBJECT',
     `'use strict';
 return function path(input, frame) {
@@ -163,8 +166,8 @@ ${steps.join('\n')}
 return value;
 };
 //# sourceURL=compiled:path:${names.join('.')}`,
-  ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn, getPrototypeOf: (o: object) => object | null, object: object) => Fn;
-  return make(start, slow, hasOwn, Object.getPrototypeOf, Object.prototype);
+  ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn, object: object) => Fn;
+  return make(start, slow, hasOwn, Object.prototype);
 }
 
 export type ObjectBuilder = (values: readonly Fn[], input: unknown, frame: Frame) => Record<string, unknown>;
