@@ -455,7 +455,7 @@ export class Emitter {
           return done(apply(proc, values, input, frame.run));
         };
       }
-      return this.site(functionCall)({ callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame });
+      return this.site(functionCall)({ callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame, UNBOUND });
     }
     const direct = this.specialise ? directCall({ native, name, args, done }) : undefined;
     if (direct !== undefined) return direct;

@@ -298,15 +298,23 @@ export function functionCall(deps: {
   isTailCall: IsTailCallFn;
   Lambda: LambdaClass;
   Frame: FrameClass;
+  UNBOUND: symbol;
 }): Fn {
-  const { callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame } = deps;
+  const { callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame, UNBOUND } = deps;
   const argc = args.length;
   const a0 = args[0]!;
   const a1 = args[1]!;
   const run = (proc: InstanceType<LambdaClass>, v0: unknown, v1: unknown, values: unknown[] | undefined, input: unknown, frame: Frame): unknown => {
     const def = proc.def;
     let f = proc.frame;
-    if (def.frameSize > 0) {
+    if (def.frameSize === 1 && def.slots.length === 1 && values === undefined) {
+      // One variable, the one parameter (the common `function($v) {...}`). Made as newVars()
+      // makes it (not as `[v0]`, whose elements kind would follow the argument's type): every
+      // frame's variables then have one shape for the loads that read them.
+      const vars: unknown[] = [UNBOUND];
+      vars[0] = v0;
+      f = new Frame(vars, proc.frame, proc.frame.run);
+    } else if (def.frameSize > 0) {
       const vars = newVars(def.frameSize);
       const slots = def.slots;
       if (values !== undefined) for (let i = 0; i < slots.length; i++) vars[slots[i]!] = values[i];
