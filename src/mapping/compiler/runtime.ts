@@ -16,12 +16,8 @@ export const handOver = (): never => {
 export const UNBOUND = Symbol('unbound');
 export const NO_VARS: unknown[] = [];
 export function newVars(size: number): unknown[] {
-  // The small frames (most blocks and lambdas) as literals: allocated at their size, not grown.
-  if (size <= 1) return [UNBOUND];
-  if (size === 2) return [UNBOUND, UNBOUND];
-  if (size === 3) return [UNBOUND, UNBOUND, UNBOUND];
-  const vars: unknown[] = [UNBOUND, UNBOUND, UNBOUND, UNBOUND];
-  for (let i = 4; i < size; i++) vars.push(UNBOUND);
+  const vars: unknown[] = [UNBOUND];
+  for (let i = 1; i < size; i++) vars.push(UNBOUND);
   return vars;
 }
 export const hasOwn = (object: object, key: string): boolean => Object.prototype.hasOwnProperty.call(object, key);

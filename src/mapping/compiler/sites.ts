@@ -81,12 +81,10 @@ export function frameLookup(deps: {
   UNBOUND: symbol;
 }): Fn {
   const { firstHops, firstSlot, hopsList, slots, unbound, normalise, normal, UNBOUND } = deps;
-  const read = (frame: Frame): unknown => {
-    if (firstHops === 0) {
-      const value = frame.vars[firstSlot];
-      if (value !== UNBOUND) return value;
-    }
-    for (let c = firstHops === 0 ? 1 : 0; c < slots.length; c++) {
+  // The frames further out, and the bindings: rarely reached, kept out of the hot read below (V8
+  // inlines a small read into its callers within a budget of bytecode).
+  const further = (frame: Frame, from: number): unknown => {
+    for (let c = from; c < slots.length; c++) {
       let f = frame;
       for (let i = hopsList[c]!; i > 0; i--) f = f.parent!;
       const value = f.vars[slots[c]!];
@@ -94,6 +92,18 @@ export function frameLookup(deps: {
     }
     return unbound(frame.run);
   };
+  const read: (frame: Frame) => unknown =
+    firstHops === 0
+      ? (frame) => {
+          const value = frame.vars[firstSlot];
+          return value !== UNBOUND ? value : further(frame, 1);
+        }
+      : firstHops === 1
+        ? (frame) => {
+            const value = frame.parent!.vars[firstSlot];
+            return value !== UNBOUND ? value : further(frame, 1);
+          }
+        : (frame) => further(frame, 0);
   if (normalise) return (_input, frame) => normal(read(frame));
   return (_input, frame) => read(frame);
 }
