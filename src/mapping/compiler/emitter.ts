@@ -358,8 +358,7 @@ export class Emitter {
     // Fast path: literal distinct keys over one (non-array) input. The object is built by a
     // function generated for these keys, so its property stores have one shape to learn.
     const values = pairs.map(([, value]) => value);
-    const build = objectBuilder(keys as string[]);
-    return (input, frame) => (Array.isArray(input) ? generic(input, frame) : build(values, input, frame));
+    return objectBuilder(keys as string[], values, generic);
   }
 
   private condition(node: Node, scope: Scope): Fn {

@@ -170,32 +170,33 @@ return value;
   return make(start, slow, hasOwn, Object.prototype);
 }
 
-export type ObjectBuilder = (values: readonly Fn[], input: unknown, frame: Frame) => Record<string, unknown>;
-
+let objects = 0;
 /**
- * `(values, input, frame) => ({ k0: values[0](...), ... })` leaving out undefined values, for
- * literal keys. The values are evaluated in order into locals; when none is undefined (the common
- * case) the object is one literal, allocated at its final size with its final shape, instead of
- * growing one property at a time. Same keys, order and values either way.
+ * An object constructor with literal keys: `{ k0: values[0](...), ... }` leaving out undefined
+ * values, over one (non-array) input; an array input is grouped by `generic`. Generated per
+ * constructor: each value is called from a call site of its own, and the values are evaluated in
+ * order into locals; when none is undefined (the common case) the object is one literal,
+ * allocated at its final size with its final shape, instead of growing one property at a time.
+ * Same keys, order and values either way.
  */
-export function objectBuilder(keys: readonly string[]): ObjectBuilder {
+export function objectBuilder(keys: readonly string[], values: readonly Fn[], generic: Fn): Fn {
   // The keys are string literals of the expression, written into the code as JSON string literals.
-  const loads = keys.map((_, i) => `const v${i} = values[${i}](input, frame);`);
+  const loads = keys.map((_, i) => `const v${i} = e${i}(input, frame);`);
   const defined = keys.map((_, i) => `v${i} !== undefined`).join(' && ');
   const literal = keys.map((key, i) => `${JSON.stringify(key)}: v${i}`).join(', ');
   const stores = keys.map((key, i) => `if (v${i} !== undefined) o[${JSON.stringify(key)}] = v${i};`);
-  return new Function(
-    'values',
-    'input',
-    'frame',
-    `'use strict';
+  const code = `'use strict';
+const [${keys.map((_, i) => `e${i}`).join(', ')}] = values;
+return function object(input, frame) {
+if (Array.isArray(input)) return generic(input, frame);
 ${loads.join('\n')}
 if (${defined || 'true'}) return { ${literal} };
 const o = {};
 ${stores.join('\n')}
 return o;
-//# sourceURL=compiled:object:${keys.length}`,
-  ) as ObjectBuilder;
+};
+//# sourceURL=compiled:object:${keys.length}:${++objects}`;
+  return new Function('values', 'generic', code)(values, generic) as Fn;
 }
 
 /** jsonata's evaluateGroupExpression() for an object constructor (no tuple stream). */
