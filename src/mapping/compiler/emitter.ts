@@ -7,7 +7,7 @@ import { matcherFor } from './regex.js';
 import { arithmeticOperator, comparison, concatenation, conditional, contextValue, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage, prefixTest } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
-import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, objectBuilder, sortStep, wildcard } from './paths.js';
+import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, arrayBuilder, objectBuilder, sortStep, wildcard } from './paths.js';
 import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal, seq, seq1 } from './runtime.js';
 
 /**
@@ -330,21 +330,7 @@ export class Emitter {
       return (input: unknown, frame: Frame) => range(lhs(input, frame), rhs(input, frame), true);
     });
     const nested = node.expressions!.map((item) => item.value === '[');
-    const cons = node.consarray === true;
-    return (input, frame) => {
-      let result: unknown[] = [];
-      for (let i = 0; i < items.length; i++) {
-        const value = items[i]!(input, frame);
-        if (value === undefined) continue;
-        if (ranges[i] && result.length === 0) result = value as unknown[];
-        else if (nested[i] || !Array.isArray(value)) result.push(value);
-        // As the interpreter's fn.append (concat): a large array (a range) is copied in one go.
-        else if (value.length > 32) result = result.concat(value);
-        else for (let k = 0; k < value.length; k++) result.push(value[k]);
-      }
-      if (cons) Object.defineProperty(result, 'cons', { enumerable: false, configurable: false, value: true });
-      return result;
-    };
+    return arrayBuilder(items, ranges, nested, node.consarray === true);
   }
 
   private object(node: Node, scope: Scope): Fn {

@@ -199,6 +199,43 @@ return o;
   return new Function('values', 'generic', code)(values, generic) as Fn;
 }
 
+/** Appends the items of `array` to `result` as fn.append (concat) does; a large array (a range) is copied in one go. */
+function appendItems(result: unknown[], array: unknown[]): unknown[] {
+  if (array.length > 32) return result.concat(array);
+  for (let k = 0; k < array.length; k++) result.push(array[k]);
+  return result;
+}
+
+let arrays = 0;
+/**
+ * An array constructor `[e0, e1, ...]`, generated per constructor (a call site per item). Nothing
+ * is left out; an array constructor item (`nested`) is pushed whole, any other array's items are
+ * appended; a range item (`range`, a fresh array) becomes the result as it is when first, where
+ * the interpreter copies it into `[]` (fn.append) with the same items. `cons`: the array is a
+ * path's array constructor, flagged as the interpreter flags it.
+ */
+export function arrayBuilder(items: readonly Fn[], range: readonly boolean[], nested: readonly boolean[], cons: boolean): Fn {
+  const steps = items.map((_, i) => {
+    const append = range[i]
+      ? 'result = result.length === 0 ? value : appendItems(result, value);'
+      : nested[i]
+        ? 'result.push(value);'
+        : 'if (Array.isArray(value)) result = appendItems(result, value); else result.push(value);';
+    return `value = e${i}(input, frame);\nif (value !== undefined) { ${append} }`;
+  });
+  const code = `'use strict';
+const [${items.map((_, i) => `e${i}`).join(', ')}] = items;
+return function array(input, frame) {
+let result = [];
+let value;
+${steps.join('\n')}
+${cons ? "Object.defineProperty(result, 'cons', { enumerable: false, configurable: false, value: true });" : ''}
+return result;
+};
+//# sourceURL=compiled:array:${++arrays}`;
+  return new Function('items', 'appendItems', code)(items, appendItems) as Fn;
+}
+
 /** jsonata's evaluateGroupExpression() for an object constructor (no tuple stream). */
 export function evaluateGroup(pairs: readonly (readonly [Fn, Fn])[], input: unknown, frame: Frame): unknown {
   const items = Array.isArray(input) ? input : seq1(input);
