@@ -103,3 +103,38 @@ describe('a prefix test `$substring(text, 0, n) = "literal"`', () => {
     expect(compilation.evaluate(input, { substring })).toEqual('x_GPU');
   });
 });
+
+// Array and object constructors are generated per constructor (paths.ts arrayBuilder(),
+// objectBuilder()): every kind of item, and keys whose values are nothing, over one input or an array.
+describe('constructors generated per constructor', () => {
+  const VALUES = ['1', '"a"', 'nothing', '[1, 2]', '[]', '[[1]]', 'strs', 'o', 'strs[0]', '[1..2]', '$count(strs)', 'null', 'o.*'];
+  /** Array items: any value, and ranges (only an array constructor's items may be ranges). */
+  const ITEMS = [...VALUES, '1..3', '1..40', '5..3', 'n..4'];
+  const DOCUMENTS: unknown[] = [INPUT, [INPUT, { strs: ['q'], o: { a: 1 } }], { strs: 'one' }, []];
+
+  it('an array constructor of any items, alone or as a path step, as the interpreter', async () => {
+    let answered = 0;
+    const cases = fc.tuple(fc.array(fc.constantFrom(...ITEMS), { maxLength: 5 }), fc.constantFrom('', 'o.', '$.'), fc.constantFrom(...DOCUMENTS));
+    await fc.assert(
+      fc.asyncProperty(cases, async ([items, prefix, input]) => {
+        if (await sameAsInterpreter(`${prefix}[${items.join(', ')}]`, input)) answered++;
+      }),
+      { numRuns: 500 },
+    );
+    expect(answered).toBeGreaterThan(300);
+  });
+
+  it('an object constructor with literal keys (values of every kind, nothing among them) over an object or an array, as the interpreter', async () => {
+    let answered = 0;
+    const keys = fc.uniqueArray(fc.constantFrom('a', 'b', 'constructor', 'toString', '1', 'x y', '"q"'), { maxLength: 4 });
+    const cases = fc.tuple(keys, fc.array(fc.constantFrom(...VALUES), { minLength: 4, maxLength: 4 }), fc.constantFrom(...DOCUMENTS));
+    await fc.assert(
+      fc.asyncProperty(cases, async ([names, values, input]) => {
+        const pairs = names.map((name, i) => `${JSON.stringify(name)}: ${values[i]}`);
+        if (await sameAsInterpreter(`{${pairs.join(', ')}}`, input)) answered++;
+      }),
+      { numRuns: 500 },
+    );
+    expect(answered).toBeGreaterThan(300);
+  });
+});
