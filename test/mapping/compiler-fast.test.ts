@@ -1,11 +1,11 @@
-// The compiler's faster twins of $round, $substring and $string (src/mapping/compiler/fast.ts)
+// The compiler's faster twins of $round, $substring, $string, $join, $keys and $type (src/mapping/compiler/fast.ts)
 // must return exactly what JSONata's own implementations return, or throw where they throw; and
 // built-ins called directly from compiled call sites must give the interpreter's results.
 import fc from 'fast-check';
 import jsonata from 'jsonata';
 import { describe, expect, it, vi } from 'vitest';
 import { compileToJavaScript } from '../../src/mapping/compiler.js';
-import { fastJoin, fastKeys, fastRound, fastString, fastSubstring } from '../../src/mapping/compiler/fast.js';
+import { fastJoin, fastKeys, fastRound, fastString, fastSubstring, fastType } from '../../src/mapping/compiler/fast.js';
 import { DEFINITIONS, FOCUS_FREE, calleeTable } from '../../src/mapping/compiler/functions.js';
 import { createSequence } from '../../src/mapping/compiler/runtime.js';
 
@@ -124,6 +124,15 @@ describe('compiled built-ins equal to JSONata’s', () => {
       fc.property(arg, (value) => {
         expect(described(keys, value)).toEqual(described(original('keys'), value));
       }),
+      { numRuns: 5_000 },
+    );
+  });
+
+  it('$type of numbers (NaN and infinities too), strings, booleans and anything else', () => {
+    const type = fastType(original('type'));
+    const arg = fc.oneof(numbers, fc.string(), fc.boolean(), fc.jsonValue(), fc.constantFrom(undefined, null, [], {}, () => 1, { _jsonata_lambda: true }, { _jsonata_function: true }));
+    fc.assert(
+      fc.property(arg, (value) => expectSame(original('type'), type, value)),
       { numRuns: 5_000 },
     );
   });

@@ -3,7 +3,8 @@
 // of a typical event mapping: $round (JSONata shifts the decimal point through strings),
 // $substring (JSONata splits the string into code points), $string of a number or a boolean
 // (JSONata runs JSON.stringify with a replacer), $join of strings (Array.prototype.join is slower
-// than concatenating a few strings), $keys of an object (JSONata copies Object.keys() item by item).
+// than concatenating a few strings), $keys of an object (JSONata copies Object.keys() item by item),
+// $type of a string, a boolean or a number.
 
 import { isFunction } from './runtime.js';
 
@@ -148,5 +149,24 @@ export function fastKeys(original: Implementation): Implementation {
       return result;
     }
     return original.call(this, arg);
+  };
+}
+
+/**
+ * $type of a string, a boolean or a finite number (JSONata calls isNumeric() for a number, which
+ * V8 does not inline into it); anything else (NaN is an 'object' there, an infinite number an
+ * error) goes to JSONata's own function.
+ */
+export function fastType(original: Implementation): Implementation {
+  return function type(this: unknown, value: unknown) {
+    switch (typeof value) {
+      case 'string':
+        return 'string';
+      case 'boolean':
+        return 'boolean';
+      case 'number':
+        if (value - value === 0) return 'number';
+    }
+    return original.call(this, value);
   };
 }

@@ -3,7 +3,7 @@
 import jsonata from 'jsonata';
 import { type Node, type Validator } from './ast.js';
 import { type FunctionDefinition, Native, arityOf, callBack, callFunction } from './calls.js';
-import { fastJoin, fastKeys, fastRound, fastString, fastSubstring } from './fast.js';
+import { fastJoin, fastKeys, fastRound, fastString, fastSubstring, fastType } from './fast.js';
 import { evaluateMatcher } from './regex.js';
 import { type Invoke, Run, focusOf, handOver, perSite, isArrayOfNumbers, isFunction, isNumeric, isIterator, isPromiseLike, isSequence, seq, setKey } from './runtime.js';
 
@@ -130,6 +130,7 @@ const FAST: Record<string, (original: (...args: any[]) => unknown) => (...args: 
   string: fastString,
   join: fastJoin,
   keys: fastKeys,
+  type: fastType,
 };
 
 /**
