@@ -107,10 +107,12 @@ describe('a prefix test `$substring(text, 0, n) = "literal"`', () => {
 // Array and object constructors are generated per constructor (paths.ts arrayBuilder(),
 // objectBuilder()): every kind of item, and keys whose values are nothing, over one input or an array.
 describe('constructors generated per constructor', () => {
-  const VALUES = ['1', '"a"', 'nothing', '[1, 2]', '[]', '[[1]]', 'strs', 'o', 'strs[0]', '[1..2]', '$count(strs)', 'null', 'o.*'];
+  // Paths of field names are read in the object constructor's own code (paths.ts NAME_PATHS): over
+  // objects, arrays, inherited names and nothing.
+  const VALUES = ['1', '"a"', 'nothing', '[1, 2]', '[]', '[[1]]', 'strs', 'o', 'strs[0]', '[1..2]', '$count(strs)', 'null', 'o.*', 'o.GPU_1', 'o.CPU.x', 'strs.x', 'o.constructor', 'toString', 'o.a'];
   /** Array items: any value, and ranges (only an array constructor's items may be ranges). */
   const ITEMS = [...VALUES, '1..3', '1..40', '5..3', 'n..4'];
-  const DOCUMENTS: unknown[] = [INPUT, [INPUT, { strs: ['q'], o: { a: 1 } }], { strs: 'one' }, []];
+  const DOCUMENTS: unknown[] = [INPUT, [INPUT, { strs: ['q'], o: { a: 1 } }], { strs: 'one' }, [], { o: [{ a: 1 }, { a: [2, 3] }], strs: [{ x: 1 }, { x: 2 }] }, { o: Object.create({ a: 'inherited', GPU_1: 'p' }) }];
 
   it('an array constructor of any items, alone or as a path step, as the interpreter', async () => {
     let answered = 0;

@@ -604,7 +604,7 @@ describe('compiled expressions in the environment', () => {
       Object.assign(Object.create(Object.defineProperty({ inherited: 'p', a: { b: 'p' } }, '__proto__', { value: { x: 1 }, enumerable: true })), { own: 1 }),
       {},
     ];
-    const expressions = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', '__proto__.x', 'a.hasOwnProperty', 'a.b', 'a.constructor.name', 'a.constructor', 'inherited', 'own', 'a.own', 'a.viaGetter', 'b.c', '__proto__x', 'a.isPrototypeOf'];
+    const expressions = ['constructor', 'toString', 'valueOf', 'hasOwnProperty', '__proto__', '__proto__.x', 'a.hasOwnProperty', 'a.b', 'a.constructor.name', 'a.constructor', 'inherited', 'own', 'a.own', 'a.viaGetter', 'b.c', '__proto__x', 'a.isPrototypeOf', '{"x": a.b, "y": constructor, "z": inherited, "w": a.viaGetter}'];
     for (const input of inputs) {
       for (const e of expressions) {
         const compilation = compileToJavaScript(jsonata(e).ast());
