@@ -1,5 +1,6 @@
 // Calling functions as the interpreter does: signatures, apply()'s trampoline, lambdas.
 import { type Validator } from './ast.js';
+import { inlineDeps, valueCode } from './inline.js';
 import { type Fn, Frame, type Invoke, Lambda, Run, Thunk, focusOf, handOver, hasOwn, isFunction, isIterator, isPromiseLike, newVars, norm } from './runtime.js';
 
 export interface Param {
@@ -277,12 +278,15 @@ export function directCall(deps: DirectCallDeps): Fn | undefined {
   const values = args.map((_, i) => `v${i}`);
   const padded = [...values];
   while (padded.length < native.params!.length) padded.push('undefined');
+  // A path of field names as an argument is read in place (inline.ts valueCode()).
+  const slows: Fn[] = [];
+  const loads = args.map((arg, i) => valueCode(arg, `v${i}`, `a${i}`, slows));
   const code = `'use strict';
 const [${args.map((_, i) => `a${i}`).join(', ')}] = args;
 return function call(input, frame) {
   const run = frame.run;
   if (run.overrides && hasOwn(run.bindings, name)) return done(apply(run.bindings[name], [${args.map((_, i) => `a${i}(input, frame)`).join(', ')}], input, run));
-${values.map((v, i) => `  const ${v} = a${i}(input, frame);`).join('\n')}
+${loads.join('\n')}
   if (${conditions.join(' && ') || 'true'}) {
     const r = implementation.call(${native.focusFree ? 'undefined' : 'focusOf(run, input)'}${padded.map((v) => `, ${v}`).join('')});
     if (typeof r === 'object' && r !== null && (isIterator(r) || isPromiseLike(r))) return handOver();
@@ -291,8 +295,8 @@ ${values.map((v, i) => `  const ${v} = a${i}(input, frame);`).join('\n')}
   return done(applyInner(native, [${values.join(', ')}], input, run, false));
 };
 //# sourceURL=compiled:call:${name.replace(/[^\w$]/g, '_')}:${++directCalls}`;
-  const make = new Function('args', 'native', 'name', 'implementation', 'done', 'apply', 'applyInner', 'hasOwn', 'focusOf', 'isIterator', 'isPromiseLike', 'handOver', 'symbolBit', 'itemsAre', 'stringItems', code);
-  return make(args, native, name, implementation, done, apply, applyInner, hasOwn, focusOf, isIterator, isPromiseLike, handOver, symbolBit, itemsAre, stringItems) as Fn;
+  const make = new Function('args', 'native', 'name', 'implementation', 'done', 'apply', 'applyInner', 'hasOwn', 'focusOf', 'isIterator', 'isPromiseLike', 'handOver', 'symbolBit', 'itemsAre', 'stringItems', 'inline', code);
+  return make(args, native, name, implementation, done, apply, applyInner, hasOwn, focusOf, isIterator, isPromiseLike, handOver, symbolBit, itemsAre, stringItems, inlineDeps(slows)) as Fn;
 }
 let directCalls = 0;
 

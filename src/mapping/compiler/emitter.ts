@@ -3,11 +3,12 @@ import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
 import { BUILTINS, type Callees, fnString, predicateKeeps, truthy } from './functions.js';
+import { namePath } from './inline.js';
 import { matcherFor } from './regex.js';
 import { arithmeticOperator, comparison, concatenation, conditional, contextValue, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage, prefixTest } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
 import { arithmetic, compare, includes, range } from './operators.js';
-import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, namePath, nameStep, arrayBuilder, objectBuilder, sortStep, wildcard } from './paths.js';
+import { type PathPlan, type Step, descendants, evaluateGroup, evaluatePath, indexFilter, nameStep, arrayBuilder, objectBuilder, sortStep, wildcard } from './paths.js';
 import { type Filter, type Fn, Frame, Lambda, perSite, type LambdaDef, Run, SELF_NORMALISING, type Seq, type TailSite, Thunk, UNBOUND, handOver, hasOwn, isDeepEqual, isFunction, isNumeric, newVars, norm, normal, seq, seq1 } from './runtime.js';
 
 /**

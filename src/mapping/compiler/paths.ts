@@ -1,5 +1,6 @@
 // Paths, predicates, wildcards and object constructors, as the interpreter evaluates them.
 import { mergeSort } from './functions.js';
+import { inlineDeps, valueCode } from './inline.js';
 import { type Tuple, type TupleBinding, type TupleFrame, tupleSort, tupleStep } from './tuples.js';
 import { type Filter, type Fn, Frame, type Seq, append, handOver, hasOwn, isFunction, isSequence, lookup, norm, seq, seq1, setKey } from './runtime.js';
 
@@ -125,93 +126,25 @@ export function evaluateStep(step: Step, input: unknown[], frame: Frame, lastSte
   return resultSequence;
 }
 
-/**
- * JavaScript reading the field names `names` from `value` (a `let` it updates; `v` a scratch
- * `let`), as evaluatePath() over objects alone: `none` runs where the path gives nothing, `slow`
- * where it meets an array (in `value` or a field), which evaluatePath() must take over.
- */
-function nameStepsCode(names: readonly string[], none: string, slow: string): string {
-  // The names are string literals of the expression, written into the code as JSON string literals.
-  // A field is JSONata's when it is the object's own (lookup()'s hasOwnProperty). For an object whose
-  // prototype is Object.prototype, a value read for a name Object.prototype does not have is its own,
-  // so hasOwn() runs only for other objects. The prototype is read as `value.__proto__`: V8 folds
-  // that load (Object.prototype's accessor) to a constant for the shapes the code has met, where
-  // Object.getPrototypeOf() stays a call (~5 ns a step). The accessor gives the prototype unless a
-  // property named __proto__ on the way shadows it with Object.prototype itself as its value, which
-  // no JSON document and no JSONata value can hold (JSON.parse makes an own __proto__ of a parsed value).
-  const steps = names.map((name) => {
-    const key = JSON.stringify(name);
-    return `if (value === null || typeof value !== 'object' || value._jsonata_function === true || value._jsonata_lambda === true) ${none}
-v = value[${key}];
-if (v === undefined || ((value.__proto__ !== OBJECT || ${key} in OBJECT) && !hasOwn(value, ${key}))) ${none}
-value = v;
-if (Array.isArray(value)) ${slow}`;
-  });
-  return `if (Array.isArray(value)) ${slow}\n${steps.join('\n')}`;
-}
-
-/** The field names of a path namePath() made, and its `slow` (for an object constructor to read them inline). */
-export const NAME_PATHS = new WeakMap<Fn, { readonly names: readonly string[]; readonly slow: Fn }>();
-
-/**
- * A path of field names (after an optional variable) as a function generated for these names, so
- * each of its property loads learns the one document shape it meets. Over objects alone it gives
- * what evaluatePath() gives; at the first array met (in the start value or a field) it hands the
- * whole path to `slow`.
- */
-export function namePath(names: readonly string[], start: Fn | undefined, slow: Fn): Fn {
-  const make = new Function(
-    'start',
-    'slow',
-    'hasOwn',
-    'OBJECT',
-    `'use strict';
-return function path(input, frame) {
-let value = input;
-let v;
-${start === undefined ? '' : 'value = start(input, frame);\nif (value === undefined) return undefined;'}
-${nameStepsCode(names, 'return undefined;', 'return slow(input, frame);')}
-return value;
-};
-//# sourceURL=compiled:path:${names.join('.')}`,
-  ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn, object: object) => Fn;
-  const path = make(start, slow, hasOwn, Object.prototype);
-  if (start === undefined) NAME_PATHS.set(path, { names, slow });
-  return path;
-}
-
 let objects = 0;
 /**
  * An object constructor with literal keys: `{ k0: values[0](...), ... }` leaving out undefined
  * values, over one (non-array) input; an array input is grouped by `generic`. Generated per
  * constructor: the values are evaluated in order into locals, a path of field names read in
- * place (NAME_PATHS: no call, nothing for V8 to inline), any other value called from a call site
+ * place (inline.ts valueCode(): no call, nothing for V8 to inline), any other value called from a call site
  * of its own. When no value is undefined (the common case) the object is one literal, allocated at
  * its final size with its final shape, instead of growing one property at a time. Same keys,
  * order and values either way.
  */
 export function objectBuilder(keys: readonly string[], values: readonly Fn[], generic: Fn): Fn {
   const slows: Fn[] = [];
-  const loads = values.map((value, i) => {
-    const path = NAME_PATHS.get(value);
-    if (path === undefined) return `const v${i} = e${i}(input, frame);`;
-    slows.push(path.slow);
-    const slow = `s${slows.length - 1}`;
-    return `let v${i};
-p${i}: {
-let value = input;
-let v;
-${nameStepsCode(path.names, `{ v${i} = undefined; break p${i}; }`, `{ v${i} = ${slow}(input, frame); break p${i}; }`)}
-v${i} = value;
-}`;
-  });
+  const loads = values.map((value, i) => valueCode(value, `v${i}`, `e${i}`, slows));
   // The keys are string literals of the expression, written into the code as JSON string literals.
   const defined = keys.map((_, i) => `v${i} !== undefined`).join(' && ');
   const literal = keys.map((key, i) => `${JSON.stringify(key)}: v${i}`).join(', ');
   const stores = keys.map((key, i) => `if (v${i} !== undefined) o[${JSON.stringify(key)}] = v${i};`);
   const code = `'use strict';
 const [${keys.map((_, i) => `e${i}`).join(', ')}] = values;
-const [${slows.map((_, i) => `s${i}`).join(', ')}] = slows;
 return function object(input, frame) {
 if (Array.isArray(input)) return generic(input, frame);
 ${loads.join('\n')}
@@ -221,7 +154,7 @@ ${stores.join('\n')}
 return o;
 };
 //# sourceURL=compiled:object:${keys.length}:${++objects}`;
-  return new Function('values', 'slows', 'generic', 'hasOwn', 'OBJECT', code)(values, slows, generic, hasOwn, Object.prototype) as Fn;
+  return new Function('values', 'inline', 'generic', code)(values, inlineDeps(slows), generic) as Fn;
 }
 
 /** Appends the items of `array` to `result` as fn.append (concat) does; a large array (a range) is copied in one go. */
