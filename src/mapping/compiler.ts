@@ -26,7 +26,8 @@
 //
 // compiler/: ast (parse tree), runtime (values), calls (apply, signatures, partial application),
 // functions (built-ins), regex (matchers), analysis (pass 1: scopes, coverage, escapes), emitter
-// (pass 2: closures), operators, paths (steps, predicates, order-by, grouping), tuples (@, #, %).
+// (pass 2: closures), sites (closures copied per node), operators, paths (steps, predicates,
+// order-by, grouping, constructors), inline (paths read in place by generated code), tuples (@, #, %).
 import { type Node, Refusal } from './compiler/ast.js';
 import { Analysis } from './compiler/analysis.js';
 import { Emitter } from './compiler/emitter.js';

@@ -130,11 +130,11 @@ let objects = 0;
 /**
  * An object constructor with literal keys: `{ k0: values[0](...), ... }` leaving out undefined
  * values, over one (non-array) input; an array input is grouped by `generic`. Generated per
- * constructor: the values are evaluated in order into locals, a path of field names read in
- * place (inline.ts valueCode(): no call, nothing for V8 to inline), any other value called from a call site
- * of its own. When no value is undefined (the common case) the object is one literal, allocated at
- * its final size with its final shape, instead of growing one property at a time. Same keys,
- * order and values either way.
+ * constructor: the values are evaluated in order into locals, a path of field names read in place
+ * (inline.ts valueCode(): no call, nothing for V8 to inline), any other value called from a call
+ * site of its own. When no value is undefined (the common case) the object is one literal,
+ * allocated at its final size with its final shape, instead of growing one property at a time.
+ * Same keys, order and values either way.
  */
 export function objectBuilder(keys: readonly string[], values: readonly Fn[], generic: Fn): Fn {
   const slows: Fn[] = [];
