@@ -35,7 +35,8 @@ async function sameAsInterpreter(expression: string, input: unknown): Promise<bo
 
 const INPUT = { s: 'GPU_X', n: 3, strs: ['GPU_A', 'x', 'GPX'], o: { GPU_1: 1, CPU: 2 } };
 /** Argument expressions of every kind: values, nothing, sequences, arrays, functions. */
-const VALUES = ['1', '"a"', 'nothing', 'true', 'null', '[1, 2]', '[]', 'strs', 'o', 'n', 'function($x) { $x }', '$string', '(1; 2)'];
+// Paths of field names (after a variable too) are read in the call's own code (inline.ts callSite()).
+const VALUES = ['1', '"a"', 'nothing', 'true', 'null', '[1, 2]', '[]', 'strs', 'o', 'n', 'function($x) { $x }', '$string', '(1; 2)', 'o.GPU_1', 'strs.x', '$$.n', '$$.o.CPU'];
 
 describe('a call of a lambda bound to a variable', () => {
   it('binds its parameters to the arguments (none, fewer or more than its parameters) as the interpreter', async () => {

@@ -3,7 +3,7 @@ import { Analysis, Scope } from './analysis.js';
 import { type Node, refuse } from './ast.js';
 import { Composition, HOLE, type Native, apply, applyInner, directCall, fastCheck, isTailCall, partiallyApply, trampoline } from './calls.js';
 import { BUILTINS, type Callees, fnString, predicateKeeps, truthy } from './functions.js';
-import { namePath } from './inline.js';
+import { callSite, namePath } from './inline.js';
 import { matcherFor } from './regex.js';
 import { arithmeticOperator, comparison, concatenation, conditional, contextValue, equality, filtered, frameLookup, functionCall, logical, nativeCall, normalising, predicateStage, prefixTest } from './sites.js';
 import { type Tuple, type TupleFrame, indexStage, tupleFilter, tupleFrameMaker, tupleGroup } from './tuples.js';
@@ -441,7 +441,8 @@ export class Emitter {
           return done(apply(proc, values, input, frame.run));
         };
       }
-      return this.site(functionCall)({ callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame, UNBOUND });
+      const inPlace = this.specialise ? (invoke: Parameters<typeof callSite>[2]) => callSite(callee, args, invoke) : undefined;
+      return this.site(functionCall)({ callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame, UNBOUND, inPlace });
     }
     const direct = this.specialise ? directCall({ native, name, args, done }) : undefined;
     if (direct !== undefined) return direct;

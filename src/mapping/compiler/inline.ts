@@ -1,7 +1,7 @@
 // Values that generated code computes in place instead of calling their compiled closure: a
 // path of field names. V8 inlines the closures an optimised function calls only within a budget of
 // bytecode (~920 bytes a function); a value computed in place costs none of it, and no call.
-import { type Fn, hasOwn } from './runtime.js';
+import { type Fn, type Frame, hasOwn } from './runtime.js';
 
 /**
  * JavaScript reading the field names `names` from `value` (a `let` it updates; `v` a scratch
@@ -29,8 +29,8 @@ if (Array.isArray(value)) ${slow}`;
   return `if (Array.isArray(value)) ${slow}\n${steps.join('\n')}`;
 }
 
-/** The field names of a path namePath() made, and its `slow` (for valueCode() to read them in place). */
-export const NAME_PATHS = new WeakMap<Fn, { readonly names: readonly string[]; readonly slow: Fn }>();
+/** The field names of a path namePath() made, its start and its `slow` (for valueCode() to read them in place). */
+export const NAME_PATHS = new WeakMap<Fn, { readonly names: readonly string[]; readonly start: Fn | undefined; readonly slow: Fn }>();
 
 /**
  * A path of field names (after an optional variable) as a function generated for these names, so
@@ -55,14 +55,14 @@ return value;
 //# sourceURL=compiled:path:${names.join('.')}`,
   ) as (start: Fn | undefined, slow: Fn, has: typeof hasOwn, object: object) => Fn;
   const path = make(start, slow, hasOwn, Object.prototype);
-  if (start === undefined) NAME_PATHS.set(path, { names, slow });
+  NAME_PATHS.set(path, { names, start, slow });
   return path;
 }
 
 /**
  * JavaScript setting `target` (a name it declares) to the value of compiled `value` for
- * `(input, frame)`: a path NAME_PATHS knows is read in place, its `slow` appended to `slows` (the
- * code refers to it as `inline.slows[k]`, and to `inline.hasOwn`, `inline.OBJECT`: see
+ * `(input, frame)`: a path NAME_PATHS knows is read in place, its `slow` (and start) appended to
+ * `slows` (the code refers to them as `inline.slows[k]`, and to `inline.hasOwn`, `inline.OBJECT`: see
  * inlineDeps()); any other value is called as `call`, a name of the generated code holding it.
  */
 export function valueCode(value: Fn, target: string, call: string, slows: Fn[]): string {
@@ -70,13 +70,18 @@ export function valueCode(value: Fn, target: string, call: string, slows: Fn[]):
   if (path === undefined) return `const ${target} = ${call}(input, frame);`;
   slows.push(path.slow);
   const slow = `inline.slows[${slows.length - 1}]`;
+  let first = 'let value = input;';
+  if (path.start !== undefined) {
+    slows.push(path.start);
+    first = `let value = inline.slows[${slows.length - 1}](input, frame);\nif (value === undefined) { ${target} = undefined; break ${target}_; }`;
+  }
   const steps = nameStepsCode(path.names, `{ ${target} = undefined; break ${target}_; }`, `{ ${target} = ${slow}(input, frame); break ${target}_; }`, {
     hasOwn: 'inline.hasOwn',
     OBJECT: 'inline.OBJECT',
   });
   return `let ${target};
 ${target}_: {
-let value = input;
+${first}
 let v;
 ${steps}
 ${target} = value;
@@ -85,3 +90,21 @@ ${target} = value;
 
 /** What code from valueCode() refers to as `inline`. */
 export const inlineDeps = (slows: readonly Fn[]) => ({ slows, hasOwn, OBJECT: Object.prototype });
+
+let calls = 0;
+/**
+ * A call of a function value with up to two arguments, generated for this node: the callee, then
+ * each argument (valueCode(): a path of field names read in place), then `invoke` with them.
+ */
+export function callSite(callee: Fn, args: readonly Fn[], invoke: (proc: unknown, v0: unknown, v1: unknown, input: unknown, frame: Frame) => unknown): Fn {
+  const slows: Fn[] = [];
+  const code = `'use strict';
+const [a0, a1] = args;
+return function call(input, frame) {
+const proc = callee(input, frame);
+${args.map((arg, i) => valueCode(arg, `v${i}`, `a${i}`, slows)).join('\n')}
+return invoke(proc, ${args.length > 0 ? 'v0' : 'undefined'}, ${args.length > 1 ? 'v1' : 'undefined'}, input, frame);
+};
+//# sourceURL=compiled:lambda-call:${++calls}`;
+  return new Function('callee', 'args', 'invoke', 'inline', code)(callee, args, invoke, inlineDeps(slows)) as Fn;
+}

@@ -309,8 +309,10 @@ export function functionCall(deps: {
   Lambda: LambdaClass;
   Frame: FrameClass;
   UNBOUND: symbol;
+  /** For up to two arguments: the call made of `invoke` by code evaluating the callee and the arguments (inline.ts callSite()). */
+  inPlace?: (invoke: (proc: unknown, v0: unknown, v1: unknown, input: unknown, frame: Frame) => unknown) => Fn;
 }): Fn {
-  const { callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame, UNBOUND } = deps;
+  const { callee, args, done, apply, trampoline, newVars, isTailCall, Lambda, Frame, UNBOUND, inPlace } = deps;
   const argc = args.length;
   const a0 = args[0]!;
   const a1 = args[1]!;
@@ -341,12 +343,16 @@ export function functionCall(deps: {
     return done(trampoline(result, input, frame.run));
   };
   if (argc <= 2) {
+    const invoke = (proc: unknown, v0: unknown, v1: unknown, input: unknown, frame: Frame): unknown => {
+      if (proc instanceof Lambda && proc.def.signature === undefined) return run(proc, v0, v1, undefined, input, frame);
+      return done(apply(proc, argc === 0 ? [] : argc === 1 ? [v0] : [v0, v1], input, frame.run));
+    };
+    if (inPlace !== undefined) return inPlace(invoke);
     return (input, frame) => {
       const proc = callee(input, frame);
       const v0 = argc > 0 ? a0(input, frame) : undefined;
       const v1 = argc > 1 ? a1(input, frame) : undefined;
-      if (proc instanceof Lambda && proc.def.signature === undefined) return run(proc, v0, v1, undefined, input, frame);
-      return done(apply(proc, argc === 0 ? [] : argc === 1 ? [v0] : [v0, v1], input, frame.run));
+      return invoke(proc, v0, v1, input, frame);
     };
   }
   return (input, frame) => {
