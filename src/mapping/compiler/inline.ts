@@ -1,6 +1,8 @@
 // Values that generated code computes in place instead of calling their compiled closure: a
-// path of field names. V8 inlines the closures an optimised function calls only within a budget of
-// bytecode (~920 bytes a function); a value computed in place costs none of it, and no call.
+// path of field names (after a variable or not), read where an object constructor, a call of a
+// built-in or a call of a function value needs it. V8 inlines the closures an optimised function
+// calls only within a budget of bytecode (~920 bytes a function, so most of a mapping's closures
+// stay calls); a value computed in place costs none of it, and no call.
 import { type Fn, type Frame, hasOwn } from './runtime.js';
 
 /**
