@@ -23,43 +23,42 @@ const TWO_POW_50 = 2 ** 50;
  * the decimal text is shifted as JSONata shifts it; JSONata's own function is left the rest.
  */
 export function fastRound(original: Implementation): Implementation {
-  // Kept small (V8 inlines it into every call site within a budget of bytecode); the rest of the
-  // numbers go to nearHalf().
+  // Kept small (V8 inlines it into every call site within a budget of bytecode); numbers near a
+  // half go to nearHalf(), anything else to JSONata's own function.
   return function round(this: unknown, arg: unknown, precision: unknown) {
     if (typeof arg === 'number' && typeof precision === 'number' && precision >= 1 && precision <= 15 && Number.isInteger(precision)) {
       const scale = POW10[precision]!;
       const shifted = arg * scale;
       const magnitude = Math.abs(shifted);
-      // Finite and far from a half: the two shifted values differ by < 2^-50 × |shifted|; computing `fraction` errs by < 2^-52.
-      if (magnitude < TWO_POW_50 && Math.abs(shifted - Math.floor(shifted) - 0.5) > (magnitude + 1) * 2 ** -40) {
-        const result = Math.round(shifted) / scale;
-        return result === 0 ? 0 : result;
+      // Finite (NaN and infinities fail this) and below 2^50: exact enough to tell a half.
+      if (magnitude < TWO_POW_50) {
+        // Far from a half: the two shifted values differ by < 2^-50 × |shifted|; computing the fraction errs by < 2^-52.
+        if (Math.abs(shifted - Math.floor(shifted) - 0.5) > (magnitude + 1) * 2 ** -40) {
+          const result = Math.round(shifted) / scale;
+          return result === 0 ? 0 : result;
+        }
+        return nearHalf(original, this, arg, precision, scale);
       }
     }
-    return nearHalf(original, this, arg, precision);
+    return original.call(this, arg, precision);
   };
 }
 
 /**
- * fastRound() for a finite number near a half at 1 ≤ precision ≤ 15: JSONata's own shift of the
- * decimal text (without an exponent, its split finds none) and its half-even rounding; shifting
- * back parses `${integer}e-${p}`, the correctly rounded quotient that the division gives (both
- * operands exact below 2^53). Anything else: JSONata's own function.
+ * fastRound() for a finite number near a half, |arg × scale| < 2^50 at 1 ≤ precision ≤ 15:
+ * JSONata's own shift of the decimal text (without an exponent, its split finds none) and its
+ * half-even rounding; shifting back parses `${integer}e-${p}`, the correctly rounded quotient
+ * that the division gives (both operands exact below 2^53). A text with an exponent: JSONata's own function.
  */
-function nearHalf(original: Implementation, focus: unknown, arg: unknown, precision: unknown): unknown {
-  if (typeof arg === 'number' && typeof precision === 'number' && precision >= 1 && precision <= 15 && Number.isInteger(precision) && Number.isFinite(arg)) {
-    const scale = POW10[precision]!;
-    if (Math.abs(arg * scale) < TWO_POW_50) {
-      const text = String(arg);
-      if (!text.includes('e')) {
-        const decimal = +`${text}e${precision}`;
-        let rounded = Math.round(decimal);
-        if (Math.abs(rounded - decimal) === 0.5 && Math.abs(rounded % 2) === 1) rounded = rounded - 1;
-        if (Math.abs(rounded) < 2 ** 53) {
-          const result = rounded / scale;
-          return result === 0 ? 0 : result;
-        }
-      }
+function nearHalf(original: Implementation, focus: unknown, arg: number, precision: number, scale: number): unknown {
+  const text = String(arg);
+  if (!text.includes('e')) {
+    const decimal = +`${text}e${precision}`;
+    let rounded = Math.round(decimal);
+    if (Math.abs(rounded - decimal) === 0.5 && Math.abs(rounded % 2) === 1) rounded = rounded - 1;
+    if (Math.abs(rounded) < 2 ** 53) {
+      const result = rounded / scale;
+      return result === 0 ? 0 : result;
     }
   }
   return original.call(focus, arg, precision);
